@@ -1,0 +1,2 @@
+/** The BatchNorm-statistics prior: taps on every BN layer's input, and the prior's losses. */
+export * from './taps.js';

@@ -1,0 +1,83 @@
+/**
+ * BatchNorm taps: the inputs of every BatchNorm layer, for the BN-statistics prior
+ * (ArcFace TPAMI §3.3, Eq. 8; DeepInversion's `DeepInversionFeatureHook`).
+ *
+ * Instead of PyTorch forward hooks, tfjs gets a second functional model over the same layers
+ * (tfjs-examples `visualize-convnet`) whose outputs are each BN layer's *input* followed by the
+ * embedding. Running statistics are read by layer name from the layer's `moving_mean` /
+ * `moving_variance` weights. The taps model shares (never copies) the original's weights.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** One BatchNorm layer: where it is and what it has learned. */
+export interface BnLayerStats {
+  /** Layer name (stable across save/load). */
+  name: string;
+  /** Channels C normalised by the layer. */
+  channels: number;
+  /** Rank of the layer's input: 4 for [B, H, W, C], 2 for [B, C]. */
+  inputRank: number;
+  /** Running mean [C] — the layer's own variable, read-only here. */
+  runningMean: tf.Tensor1D;
+  /** Running (population) variance [C] — the layer's own variable, read-only here. */
+  runningVar: tf.Tensor1D;
+}
+
+/** Per-layer statistics of one forward pass. */
+export interface BnTapOutputs {
+  /** Each BN layer's input, in `BnTaps.layers` order. */
+  bnInputs: tf.Tensor[];
+  /** The model's output [B, D] (not normalised). */
+  embedding: tf.Tensor2D;
+}
+
+function weightByName(layer: tf.layers.Layer, suffix: string): tf.Tensor1D {
+  const w = layer.weights.find((v) => v.originalName === `${layer.name}/${suffix}`);
+  if (w === undefined) throw new Error(`BatchNorm layer ${layer.name} has no ${suffix} weight`);
+  return w.read() as tf.Tensor1D;
+}
+
+/** A model over the same layers whose outputs are every BN layer's input plus the embedding. */
+export class BnTaps {
+  /** Every BatchNorm layer of the model, in topological order. */
+  readonly layers: BnLayerStats[];
+  private readonly tapModel: tf.LayersModel;
+
+  constructor(model: tf.LayersModel) {
+    const bnLayers = model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
+    this.layers = bnLayers.map((l) => {
+      const input = l.input as tf.SymbolicTensor;
+      return {
+        name: l.name,
+        channels: input.shape[input.shape.length - 1] as number,
+        inputRank: input.shape.length,
+        runningMean: weightByName(l, 'moving_mean'),
+        runningVar: weightByName(l, 'moving_variance'),
+      };
+    });
+    const outputs = [...bnLayers.map((l) => l.input as tf.SymbolicTensor), ...(model.outputs as tf.SymbolicTensor[])];
+    this.tapModel = tf.model({ inputs: model.inputs, outputs, name: `${model.name}_bntaps` });
+  }
+
+  /**
+   * Runs `x` [B, H, W, 3] through the model in inference mode (moving statistics are read,
+   * never written) and returns every BN input and the embedding. Differentiable w.r.t. `x`.
+   */
+  apply(x: tf.Tensor4D): BnTapOutputs {
+    const outs = this.tapModel.apply(x, { training: false }) as tf.Tensor[];
+    return { bnInputs: outs.slice(0, this.layers.length), embedding: outs[this.layers.length] as tf.Tensor2D };
+  }
+}
+
+/**
+ * Biased (population) mean and variance per channel of a BN input, as the BN layer itself
+ * computes them in training mode: over [B, H, W] for rank 4, over [B] for rank 2.
+ *
+ * @param x [B, H, W, C] or [B, C].
+ * @returns mean [C] and variance [C].
+ */
+export function channelMoments(x: tf.Tensor): { mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  const axes = x.rank === 4 ? [0, 1, 2] : [0];
+  const { mean, variance } = tf.moments(x, axes);
+  return { mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
+}
