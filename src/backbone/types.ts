@@ -10,14 +10,10 @@ import type * as tf from '@tensorflow/tfjs';
 /** Every backbone arcinvert can build. */
 export type BackboneName = 'mobilefacenet' | 'iresnet18' | 'iresnet34' | 'iresnet50';
 
-/** Pixel normalisation: the model sees (x − mean) / std for 8-bit RGB x. */
-export interface Normalization {
-  mean: number;
-  std: number;
-}
+import type { Normalization } from '../io/image.js';
 
-/** ArcFace's (x − 127.5) / 127.5, mapping [0, 255] onto [−1, 1]. */
-export const DEFAULT_NORMALIZATION: Normalization = { mean: 127.5, std: 127.5 };
+export type { Normalization } from '../io/image.js';
+export { DEFAULT_NORMALIZATION } from '../io/image.js';
 
 /** Options common to all backbones. */
 export interface CommonBackboneConfig {
