@@ -1,2 +1,3 @@
 /** The BatchNorm-statistics prior: taps on every BN layer's input, and the prior's losses. */
 export * from './taps.js';
+export * from './loss.js';

@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// The compiled CLI (built by `npm ci` through the `prepare` script).
+import '../dist/cli/main.js';

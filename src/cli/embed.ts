@@ -1,0 +1,64 @@
+/**
+ * `arcinvert embed --model DIR --images <dir|files…> --out emb.npy`: L2-normalised embeddings
+ * of aligned faces as an N×D float32 .npy, with the file order written beside it (one path a
+ * line, `emb.txt` by default).
+ */
+import * as path from 'node:path';
+import { Command } from 'commander';
+import type { BackendPreference } from '../engine/backend.js';
+import { ArcinvertError } from '../errors.js';
+import { embedFiles } from '../eval/embed.js';
+import { ensureDir, writeFileAtomic } from '../io/atomic.js';
+import { listImages } from '../io/image.js';
+import { loadFaceModel } from '../io/modelStore.js';
+import { writeNpy } from '../io/npy.js';
+import type { CliContext } from './context.js';
+import { backendOption, positiveInt, useBackend } from './options.js';
+
+interface EmbedFlags {
+  model: string;
+  images: string[];
+  out: string;
+  labels?: string;
+  flip: boolean;
+  batchSize: number;
+  backend: BackendPreference;
+}
+
+/** `emb.npy` → `emb.txt`. */
+export function defaultLabelsPath(out: string): string {
+  return path.join(path.dirname(out), `${path.basename(out, '.npy')}.txt`);
+}
+
+export function embedCommand(ctx: CliContext): Command {
+  return new Command('embed')
+    .description('embed aligned face images into an N×D float32 .npy (rows L2-normalised)')
+    .requiredOption('--model <dir>', 'model directory')
+    .requiredOption('--images <paths...>', 'image files and/or directories (searched recursively)')
+    .requiredOption('--out <file.npy>', 'output .npy file')
+    .option('--labels <file>', 'where to write the file order, one path a line (default: <out>.txt)')
+    .option('--flip', 'add the horizontally flipped image embedding before normalising (ArcFace eval practice)', false)
+    .option('--batch-size <n>', 'images per forward pass', positiveInt('--batch-size'), 32)
+    .addOption(backendOption())
+    .action(async (flags: EmbedFlags) => {
+      if (!flags.out.endsWith('.npy')) throw new ArcinvertError(`--out must name a .npy file, got '${flags.out}'`);
+      const labels = flags.labels ?? defaultLabelsPath(flags.out);
+      await useBackend(ctx, flags.backend);
+      const files = await listImages(flags.images);
+      const fm = await loadFaceModel(flags.model);
+      try {
+        const d = fm.meta.embeddingSize;
+        const data = await embedFiles(fm, files, {
+          flip: flags.flip,
+          batchSize: flags.batchSize,
+          onProgress: (done, total) => ctx.err(`embedded ${done}/${total}`),
+        });
+        await ensureDir(path.dirname(path.resolve(flags.out)));
+        await writeNpy(flags.out, data, [files.length, d]);
+        await writeFileAtomic(labels, `${files.join('\n')}\n`);
+        ctx.out(`wrote ${flags.out} (${files.length}×${d} float32) and ${labels}`);
+      } finally {
+        fm.model.dispose();
+      }
+    });
+}

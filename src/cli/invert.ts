@@ -1,0 +1,196 @@
+/**
+ * `arcinvert invert`: reconstruct faces from a model's embeddings (see src/invert).
+ * Parses flags into an `InvertConfig`, gathers targets, runs the library's `invert()` with an
+ * Ink view on a TTY or plain / JSON lines otherwise, and writes the outputs all-or-nothing.
+ * Ctrl-C finishes the current step, writes the best images so far and exits 130.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import type { BackendPreference } from '../engine/backend.js';
+import { ArcinvertError } from '../errors.js';
+import { listImages } from '../io/image.js';
+import { loadFaceModel } from '../io/modelStore.js';
+import { resolveInvertConfig, type InvertConfig } from '../invert/config.js';
+import { invert } from '../invert/loop.js';
+import { stageOutput, summarise, writeInvertOutputs, writeSnapshot } from '../invert/outputs.js';
+import { randomTargets, targetsFromClasses, targetsFromImages, targetsFromNpy, type TargetSet } from '../invert/targets.js';
+import { loadArcFaceHead, type ArcFaceHead } from '../train/head.js';
+import type { CliContext } from './context.js';
+import { backendOption, nonNegativeNumber, positiveInt, useBackend, nonNegativeInt } from './options.js';
+import { imageLabel } from './ui/format.js';
+import { plainReporter, type ProgressReporter } from './ui/plain.js';
+
+interface InvertFlags {
+  model: string;
+  embedding?: string;
+  image?: string[];
+  class?: number[];
+  random?: number;
+  out: string;
+  overwrite: boolean;
+  config?: string;
+  seeds?: number;
+  steps?: number;
+  batchSize?: number;
+  lr?: number;
+  identityLoss?: InvertConfig['identityLoss'];
+  bnPrior: boolean;
+  bnForm?: InvertConfig['bnForm'];
+  bnReduction?: InvertConfig['bnReduction'];
+  bnWeight?: number;
+  bnFirstLayer?: number;
+  tvL1?: number;
+  tvL2?: number;
+  l2?: number;
+  jitter?: number;
+  flip: boolean;
+  multiResolution?: boolean;
+  seed?: number;
+  snapshotEvery?: number;
+  json?: boolean;
+  backend: BackendPreference;
+}
+
+/** Name of the classifier weights inside a model directory (`head.json` + `head.bin`). */
+export const HEAD_BASENAME = 'head';
+
+async function readConfigFile(file: string): Promise<Partial<InvertConfig>> {
+  const text = await fsp.readFile(file, 'utf8').catch(() => {
+    throw new ArcinvertError(`cannot read --config ${file}`);
+  });
+  try {
+    return JSON.parse(text) as Partial<InvertConfig>;
+  } catch {
+    throw new ArcinvertError(`--config ${file} is not valid JSON`);
+  }
+}
+
+/** Flags override the `--config` file, which overrides the defaults. */
+async function configFromFlags(f: InvertFlags): Promise<InvertConfig> {
+  const fromFile = f.config ? await readConfigFile(f.config) : {};
+  const flags: Partial<InvertConfig> = {
+    seeds: f.seeds,
+    steps: f.steps,
+    batchSize: f.batchSize,
+    lr: f.lr,
+    identityLoss: f.identityLoss,
+    bnForm: f.bnForm,
+    bnReduction: f.bnReduction,
+    bnWeight: f.bnWeight,
+    bnFirstLayerWeight: f.bnFirstLayer,
+    tvL1Weight: f.tvL1,
+    tvL2Weight: f.tvL2,
+    l2Weight: f.l2,
+    jitter: f.jitter,
+    multiResolution: f.multiResolution,
+    seed: f.seed,
+    snapshotEvery: f.snapshotEvery,
+  };
+  if (!f.bnPrior) flags.bnPrior = false;
+  if (!f.flip) flags.flip = false;
+  const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+  const partial: Partial<InvertConfig> = { ...fromFile, ...defined };
+  if (partial.batchSize !== undefined && partial.minBatch === undefined) partial.minBatch = Math.min(8, partial.batchSize);
+  return resolveInvertConfig(partial);
+}
+
+async function gatherTargets(f: InvertFlags, fm: Awaited<ReturnType<typeof loadFaceModel>>, head: ArcFaceHead | undefined, seed: number): Promise<TargetSet> {
+  const given = [f.embedding, f.image, f.class, f.random].filter((v) => v !== undefined).length;
+  if (given !== 1) throw new ArcinvertError('give exactly one target source: --embedding, --image, --class or --random');
+  if (f.embedding) return targetsFromNpy(f.embedding, fm.meta.embeddingSize);
+  if (f.image) return targetsFromImages(fm, await listImages(f.image));
+  if (f.class) {
+    if (!head) throw new ArcinvertError(`--class needs the model's classifier (${HEAD_BASENAME}.json/.bin in the model directory), which ${f.model} lacks`);
+    return targetsFromClasses(head, f.class);
+  }
+  return randomTargets(f.random as number, fm.meta.embeddingSize, seed);
+}
+
+async function loadHeadIfPresent(modelDir: string): Promise<ArcFaceHead | undefined> {
+  const base = path.join(modelDir, HEAD_BASENAME);
+  const exists = await fsp.stat(`${base}.json`).then(() => true, () => false);
+  return exists ? loadArcFaceHead(base) : undefined;
+}
+
+export function invertCommand(ctx: CliContext): Command {
+  const int = (flag: string) => positiveInt(flag);
+  return new Command('invert')
+    .description('reconstruct faces from embeddings of a model (BN-statistics prior, no generator)')
+    .requiredOption('--model <dir>', 'model directory')
+    .option('--embedding <file.npy>', 'target embeddings: 1-D (one) or N×D (N targets)')
+    .option('--image <paths...>', 'aligned 112×112 face photos (files or directories), embedded with the model')
+    .option('--class <ids...>', "class ids of the model's classifier (closed set)", (v: string, acc: number[] = []) => [...acc, nonNegativeInt('--class')(v)])
+    .option('--random <n>', 'n random identities', int('--random'))
+    .requiredOption('--out <dir>', 'output directory (refused if not empty, unless --overwrite)')
+    .option('--overwrite', 'replace a non-empty --out once the new output is complete', false)
+    .option('--config <file.json>', 'inversion config (JSON, any subset of the keys); flags override it')
+    .option('--seeds <n>', 'starting noises per target', int('--seeds'))
+    .option('--steps <n>', 'Adam steps per batch', int('--steps'))
+    .option('--batch-size <n>', 'images optimised together', int('--batch-size'))
+    .option('--lr <x>', 'Adam learning rate', nonNegativeNumber('--lr'))
+    .addOption(new Option('--identity-loss <name>', 'identity loss').choices(['cosine', 'l2', 'arcface']))
+    .option('--no-bn-prior', 'disable the BatchNorm-statistics prior (ablation)')
+    .addOption(new Option('--bn-form <form>', 'BN prior distance').choices(['arcface', 'deepinversion']))
+    .addOption(new Option('--bn-reduction <r>', 'BN prior reduction over channels').choices(['sum', 'mean']))
+    .option('--bn-weight <x>', 'BN prior weight λ', nonNegativeNumber('--bn-weight'))
+    .option('--bn-first-layer <x>', "multiplier of the first BN layer's term", nonNegativeNumber('--bn-first-layer'))
+    .option('--tv-l1 <x>', 'total variation (L1) weight', nonNegativeNumber('--tv-l1'))
+    .option('--tv-l2 <x>', 'total variation (L2) weight', nonNegativeNumber('--tv-l2'))
+    .option('--l2 <x>', 'pixel L2 weight', nonNegativeNumber('--l2'))
+    .option('--jitter <px>', 'random roll jitter in pixels', nonNegativeInt('--jitter'))
+    .option('--no-flip', 'no random horizontal flips')
+    .option('--multi-resolution', 'optimise at half resolution for the first half of the steps')
+    .option('--seed <n>', 'random seed', nonNegativeInt('--seed'))
+    .option('--snapshot-every <k>', 'write the current images every k steps to <out>/snapshots', nonNegativeInt('--snapshot-every'))
+    .option('--json', 'progress as JSON lines (when not on a TTY)')
+    .addOption(backendOption())
+    .action(async (f: InvertFlags) => {
+      const config = await configFromFlags(f);
+      const backend = await useBackend(ctx, f.backend);
+      const fm = await loadFaceModel(f.model);
+      const head = await loadHeadIfPresent(f.model);
+      let reporter: ProgressReporter | undefined;
+      const ctrl = new AbortController();
+      const onSigint = (): void => {
+        if (ctrl.signal.aborted) process.exit(130);
+        ctrl.abort();
+        ctx.err('interrupted: finishing the current step and writing the best images so far (Ctrl-C again to quit now)');
+      };
+      try {
+        const targets = await gatherTargets(f, fm, head, config.seed);
+        const staged = await stageOutput(f.out, f.overwrite);
+        ctx.err(`inverting ${targets.n} target(s) × ${config.seeds} seed(s), ${config.steps} steps, batch ${config.batchSize}`);
+        ctx.err(`config: ${JSON.stringify(config)}`);
+        reporter = ctx.interactive
+          ? await (await import('./ui/mount.js')).mountInvertView(`arcinvert invert → ${f.out}`)
+          : plainReporter(ctx.err, { json: f.json, minIntervalMs: 2000 });
+        process.on('SIGINT', onSigint);
+        const startedAt = new Date().toISOString();
+        let result;
+        try {
+          result = await invert(fm, targets, config, {
+            head,
+            signal: ctrl.signal,
+            onProgress: (p) => reporter?.update(p),
+            onSnapshot: config.snapshotEvery > 0 ? (s) => writeSnapshot(staged.staging, s) : undefined,
+          });
+          for (const im of result.images) reporter.finish({ label: imageLabel(im.target, im.seed), bestCosine: im.bestCosine });
+          await writeInvertOutputs(staged.staging, result, targets, { model: f.model, backbone: fm.meta.backbone, backend, config, startedAt }, fm.meta.normalization);
+          await staged.commit();
+        } catch (err) {
+          await staged.abandon();
+          throw err;
+        } finally {
+          reporter.unmount();
+        }
+        const s = summarise(result);
+        ctx.out(`wrote ${s.images} image(s), sheet.png and report.json to ${f.out}: best cosine mean ${s.meanBestCosine.toFixed(3)} (min ${s.minBestCosine.toFixed(3)}, max ${s.maxBestCosine.toFixed(3)}) in ${result.seconds.toFixed(1)} s`);
+        if (result.aborted) throw new ArcinvertError('interrupted: wrote the best images so far', 130);
+      } finally {
+        process.off('SIGINT', onSigint);
+        head?.dispose();
+        fm.model.dispose();
+      }
+    });
+}

@@ -1,0 +1,247 @@
+/**
+ * Backward convolution kernels that tfjs-backend-wasm 4.22 lacks.
+ *
+ * The wasm backend has Conv2D, Conv2DBackpropInput and DepthwiseConv2dNative but not
+ * `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropInput` or
+ * `DepthwiseConv2dNativeBackpropFilter`, so `tf.grad` through any convolutional backbone
+ * (MobileFaceNet's depthwise blocks above all) fails there. Each kernel below is a
+ * composition of kernels wasm already has (PadV2, Slice, Reshape, Transpose, BatchMatMul,
+ * Multiply, Pack, Reverse, DepthwiseConv2dNative, Sum), run through tf ops inside `tf.tidy`,
+ * so the work stays on wasm rather than being handed to the cpu backend.
+ *
+ * Semantics follow tfjs-backend-cpu's kernels and tfjs-core's gradient definitions
+ * (`Conv2D_grad.ts`, `DepthwiseConv2dNative_grad.ts`): NHWC, dilation 1, and every padding
+ * form `backend_util.computeConv2DInfo` accepts ('same', 'valid', a number with
+ * `dimRoundingMode`, explicit per-side pads).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ArcinvertError } from '../errors.js';
+
+type Conv2DInfo = tf.backend_util.Conv2DInfo;
+type Shape4D = [number, number, number, number];
+
+/** Names of the kernels `registerWasmGradKernels` adds to the 'wasm' backend. */
+export const WASM_GRAD_KERNEL_NAMES: readonly string[] = [
+  tf.Conv2DBackpropFilter,
+  tf.DepthwiseConv2dNativeBackpropInput,
+  tf.DepthwiseConv2dNativeBackpropFilter,
+];
+
+/**
+ * A kernel input as a Tensor. Ops pass Tensors; a bare TensorInfo gets a view holding its own
+ * reference to the data, so disposing the view (at the end of the caller's tidy) leaves the
+ * caller's data alive. Call inside `tf.tidy`.
+ */
+function asTensor4D(info: tf.TensorInfo | undefined, kernel: string, name: string): tf.Tensor4D {
+  if (info == null) throw new Error(`${kernel}: missing input '${name}'`);
+  let t: tf.Tensor;
+  if (info instanceof tf.Tensor) {
+    t = info;
+  } else {
+    const backend = tf.engine().backend;
+    backend.incRef(info.dataId);
+    t = tf.engine().makeTensorFromTensorInfo(info, backend);
+  }
+  if (t.rank !== 4) throw new Error(`${kernel}: input '${name}' must be rank 4, got shape [${t.shape}]`);
+  return t as tf.Tensor4D;
+}
+
+function requireSupported(info: Conv2DInfo, kernel: string): void {
+  if (info.dataFormat !== 'channelsLast') {
+    throw new ArcinvertError(`${kernel} on wasm supports NHWC only; use --backend cpu for NCHW`);
+  }
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) {
+    throw new ArcinvertError(
+      `${kernel} on wasm supports dilation 1 only (got ${info.dilationHeight}x${info.dilationWidth}); ` +
+        'use --backend cpu for dilated convolutions',
+    );
+  }
+}
+
+/** Crops (negative amounts) then zero-pads (positive amounts) the spatial axes of `[N, H, W, C]`. */
+function padOrCrop(t: tf.Tensor4D, h: [number, number], w: [number, number]): tf.Tensor4D {
+  const [n, height, width, c] = t.shape;
+  const top = Math.max(0, -h[0]);
+  const left = Math.max(0, -w[0]);
+  const cropped = top > 0 || left > 0 || h[1] < 0 || w[1] < 0
+    ? tf.slice(t, [0, top, left, 0], [n, height - top - Math.max(0, -h[1]), width - left - Math.max(0, -w[1]), c])
+    : t;
+  if (h[0] <= 0 && h[1] <= 0 && w[0] <= 0 && w[1] <= 0) return cropped;
+  return tf.pad(cropped, [[0, 0], [Math.max(0, h[0]), Math.max(0, h[1])], [Math.max(0, w[0]), Math.max(0, w[1])], [0, 0]]);
+}
+
+/**
+ * The input zero-padded (or cropped) to exactly `sh·(OH + ⌊(KH-1)/sh⌋)` rows and
+ * `sw·(OW + ⌊(KW-1)/sw⌋)` columns: every tap's window fits, and the height and width are
+ * multiples of the strides so `tapWindow` can split them into phases by reshaping.
+ * @param x `[N, H, W, C]`
+ * @returns `[N, Hp, Wp, C]`, `xp[b, r + top, c + left] = x[b, r, c]`
+ */
+function padForTaps(x: tf.Tensor4D, info: Conv2DInfo): tf.Tensor4D {
+  const { padInfo, strideHeight: sh, strideWidth: sw } = info;
+  const height = sh * (info.outHeight + Math.floor((info.filterHeight - 1) / sh));
+  const width = sw * (info.outWidth + Math.floor((info.filterWidth - 1) / sw));
+  return padOrCrop(
+    x,
+    [padInfo.top, height - padInfo.top - info.inHeight],
+    [padInfo.left, width - padInfo.left - info.inWidth],
+  );
+}
+
+/**
+ * The pixels filter tap (i, j) meets: `out[b, r, c] = xp[b, i + r·sh, j + c·sw]`.
+ * Built from two plain slices of reshaped views (row phase, then column phase) because
+ * wasm's Slice copies whole contiguous runs while its StridedSlice gathers element by
+ * element (~50× slower here).
+ * @param xp `[N, Hp, Wp, C]` from `padForTaps`
+ * @returns `[N, OH, OW, C]`
+ */
+function tapWindow(xp: tf.Tensor4D, i: number, j: number, info: Conv2DInfo): tf.Tensor4D {
+  const { strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
+  const [n, hp, wp, c] = xp.shape;
+  const rowView = tf.reshape(xp, [n, hp / sh, sh, wp * c]);
+  const rows = tf.slice(rowView, [0, Math.floor(i / sh), i % sh, 0], [n, oh, 1, wp * c]);
+  const cols = sw === 1
+    ? tf.slice(tf.reshape(rows, [n * oh, wp * c]), [0, j * c], [n * oh, ow * c])
+    : tf.slice(tf.reshape(rows, [n * oh, wp / sw, sw * c]), [0, Math.floor(j / sw), (j % sw) * c], [n * oh, ow, c]);
+  return tf.reshape(cols, [n, oh, ow, c]);
+}
+
+/**
+ * dW[i, j] = (dyᵀ · xWindow(i, j))ᵀ: one `[Cout, N·OH·OW] × [N·OH·OW, Cin]` matMul per tap
+ * (a 1×1 convolution is a single matMul). dy is transposed once, up front, because wasm's
+ * BatchMatMul only reaches XNNPACK when neither operand is flagged transposed.
+ * Inputs x `[N, H, W, Cin]`, dy `[N, OH, OW, Cout]`; output `[KH, KW, Cin, Cout]`.
+ */
+function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap }): tf.Tensor {
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } =
+    args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  const name = tf.Conv2DBackpropFilter;
+  return tf.tidy(() => {
+    const x = asTensor4D(args.inputs.x, name, 'x');
+    const dy = asTensor4D(args.inputs.dy, name, 'dy');
+    const computed = tf.backend_util.computeConv2DInfo(
+      x.shape, filterShape, strides, 1, pad, dimRoundingMode, false,
+      tf.backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC'),
+    );
+    requireSupported(computed, name);
+    // tfjs-core's Conv2D gradient drops dimRoundingMode, so trust dy's spatial size.
+    const info = { ...computed, outHeight: dy.shape[1], outWidth: dy.shape[2] };
+    const xp = padForTaps(x, info);
+    const dyT = tf.transpose(tf.reshape(dy, [-1, info.outChannels]));
+    const taps: tf.Tensor[] = [];
+    for (let i = 0; i < info.filterHeight; i++) {
+      for (let j = 0; j < info.filterWidth; j++) {
+        taps.push(tf.tidy(() => tf.matMul(dyT, tf.reshape(tapWindow(xp, i, j, info), [-1, info.inChannels]))));
+      }
+    }
+    return tf.reshape(tf.transpose(tf.stack(taps), [0, 2, 1]), filterShape);
+  });
+}
+
+/**
+ * dW[i, j, c, m] = Σ_{b,r,s} xWindow(i, j)[b, r, s, c] · dy[b, r, s, c·M + m]: per tap a
+ * broadcast product `[P, C, 1] · [P, C, M]` summed over the P = N·OH·OW positions by a
+ * `[P, C·M]ᵀ × [P, 1]` matMul with ones, which measured several times faster on wasm than
+ * a Sum over the leading axis (that transposes) or XNNPACK's path (that repacks the
+ * product as weights each tap).
+ * Inputs x `[N, H, W, C]`, dy `[N, OH, OW, C·M]`; output `[KH, KW, C, M]`.
+ */
+function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap }): tf.Tensor {
+  const { strides, dilations, pad, dimRoundingMode, filterShape } =
+    args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
+  const name = tf.DepthwiseConv2dNativeBackpropFilter;
+  return tf.tidy(() => {
+    const x = asTensor4D(args.inputs.x, name, 'x');
+    const dy = asTensor4D(args.inputs.dy, name, 'dy');
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape, filterShape, strides, dilations ?? 1, pad, dimRoundingMode, true,
+    );
+    requireSupported(info, name);
+    const [, , channels, multiplier] = filterShape;
+    const positions = dy.size / (channels * multiplier);
+    const xp = padForTaps(x, info);
+    const dy3 = tf.reshape(dy, [positions, channels, multiplier]);
+    const ones = tf.ones([positions, 1]);
+    const taps: tf.Tensor[] = [];
+    for (let i = 0; i < info.filterHeight; i++) {
+      for (let j = 0; j < info.filterWidth; j++) {
+        taps.push(tf.tidy(() => {
+          const window = tf.reshape(tapWindow(xp, i, j, info), [positions, channels, 1]);
+          const products = tf.reshape(tf.mul(window, dy3), [positions, channels * multiplier]);
+          return tf.matMul(products, ones, true, false);
+        }));
+      }
+    }
+    return tf.reshape(tf.stack(taps), filterShape);
+  });
+}
+
+/**
+ * Inserts `stride - 1` zeros after every row and column (a transposed convolution's input).
+ * @param dy `[N, OH, OW, C]`
+ * @returns `[N, OH·sh, OW·sw, C]`, `out[b, r·sh, c·sw] = dy[b, r, c]`, zero elsewhere
+ */
+function zeroDilate(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+  const [n, oh, ow, c] = dy.shape;
+  let out = dy;
+  if (sh > 1) {
+    const rows = tf.pad(tf.reshape(out, [n, oh, 1, ow * c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0]]);
+    out = tf.reshape(rows, [n, oh * sh, ow, c]);
+  }
+  if (sw > 1) {
+    const cols = tf.pad(tf.reshape(out, [n * oh * sh, ow, 1, c]), [[0, 0], [0, 0], [0, sw - 1], [0, 0]]);
+    out = tf.reshape(cols, [n, oh * sh, ow * sw, c]);
+  }
+  return out;
+}
+
+/**
+ * dx = valid depthwise correlation of the zero-dilated dy, padded by `K - 1 - padBefore`
+ * before, with the spatially reversed filter; the M multiplier channels of each input
+ * channel are then summed.
+ * Inputs dy `[N, OH, OW, C·M]`, filter `[KH, KW, C, M]`; output `inputShape` `[N, H, W, C]`.
+ */
+function depthwiseBackpropInput(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap }): tf.Tensor {
+  const { strides, dilations, pad, dimRoundingMode, inputShape } =
+    args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
+  const name = tf.DepthwiseConv2dNativeBackpropInput;
+  return tf.tidy(() => {
+    const dy = asTensor4D(args.inputs.dy, name, 'dy');
+    const filter = asTensor4D(args.inputs.filter, name, 'filter');
+    const info = tf.backend_util.computeConv2DInfo(
+      inputShape, filter.shape, strides, dilations ?? 1, pad, dimRoundingMode, true,
+    );
+    requireSupported(info, name);
+    const [kh, kw, channels, multiplier] = filter.shape as Shape4D;
+    const dilated = zeroDilate(dy, info.strideHeight, info.strideWidth);
+    const lo: [number, number] = [kh - 1 - info.padInfo.top, kw - 1 - info.padInfo.left];
+    const padded = padOrCrop(
+      dilated,
+      [lo[0], info.inHeight + kh - 1 - lo[0] - dilated.shape[1]],
+      [lo[1], info.inWidth + kw - 1 - lo[1] - dilated.shape[2]],
+    );
+    const reversed = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, channels * multiplier, 1]);
+    const dx = tf.depthwiseConv2d(padded, reversed as tf.Tensor4D, 1, 'valid');
+    if (multiplier === 1) return dx;
+    const [n, h, w] = inputShape;
+    return tf.sum(tf.reshape(dx, [n, h, w, channels, multiplier]), 4);
+  });
+}
+
+const WASM_GRAD_KERNELS: readonly tf.KernelConfig[] = [
+  { kernelName: tf.Conv2DBackpropFilter, backendName: 'wasm', kernelFunc: conv2DBackpropFilter },
+  { kernelName: tf.DepthwiseConv2dNativeBackpropInput, backendName: 'wasm', kernelFunc: depthwiseBackpropInput },
+  { kernelName: tf.DepthwiseConv2dNativeBackpropFilter, backendName: 'wasm', kernelFunc: depthwiseBackpropFilter },
+];
+
+/**
+ * Registers the three backward convolution kernels for the 'wasm' backend. Idempotent: a
+ * kernel already registered (by an earlier call, or natively by a later tfjs-backend-wasm)
+ * is left as it is. Safe to call before or after `tf.setBackend('wasm')`.
+ */
+export function registerWasmGradKernels(): void {
+  for (const config of WASM_GRAD_KERNELS) {
+    if (tf.getKernel(config.kernelName, 'wasm') == null) tf.registerKernel(config);
+  }
+}

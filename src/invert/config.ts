@@ -1,0 +1,160 @@
+/**
+ * The inversion's typed configuration, its defaults, and validation (tfjs-models style:
+ * copy, fill defaults, reject unknown keys and bad values with one line).
+ *
+ * Defaults follow the ArcFace paper (§3.3: Adam lr 0.25, BN prior λ, TV and L2 priors) and
+ * DeepInversion (betas (0.5, 0.9), roll jitter, flip, first BN layer ×10), with the weights
+ * re-scaled for arcinvert's per-pixel means; see docs/INVERSION.md for the measurements
+ * behind each default.
+ */
+import type { BnPriorForm, BnReduction } from '../bnprior/loss.js';
+import { ArcinvertError } from '../errors.js';
+import { DEFAULT_MARGIN_CONFIG, resolveMarginConfig, type MarginConfig } from '../train/margin.js';
+import type { IdentityLossName } from './identity.js';
+
+export interface InvertConfig {
+  /** Adam steps per batch. */
+  steps: number;
+  /** Images optimised together (their BN statistics are the batch's). */
+  batchSize: number;
+  /** A batch with fewer real images is padded with extra seeds of its targets up to this size. */
+  minBatch: number;
+  /** Starting noises per target. */
+  seeds: number;
+  /** Base seed: the same seed, config and backend give the same images. */
+  seed: number;
+
+  /** Adam learning rate (paper 0.25), betas and epsilon. */
+  lr: number;
+  beta1: number;
+  beta2: number;
+  adamEpsilon: number;
+  /** LR schedule after a linear warmup of `warmupSteps`. */
+  lrSchedule: 'cosine' | 'constant';
+  warmupSteps: number;
+
+  identityLoss: IdentityLossName;
+  identityWeight: number;
+  /** Margin of the `arcface` identity loss. */
+  margin: MarginConfig;
+
+  /** BN-statistics prior: on/off, form, per-layer reduction, weight λ, first-layer multiplier. */
+  bnPrior: boolean;
+  bnForm: BnPriorForm;
+  bnReduction: BnReduction;
+  bnWeight: number;
+  bnFirstLayerWeight: number;
+
+  /** Image priors (means over pixels, per image). */
+  tvL1Weight: number;
+  tvL2Weight: number;
+  l2Weight: number;
+
+  /** Random circular shift of up to ± `jitter` pixels and random mirror, each step. */
+  jitter: number;
+  flip: boolean;
+
+  /** Optimise at half resolution (upsampled for the network) for the first `multiResolutionFraction` of the steps. */
+  multiResolution: boolean;
+  multiResolutionFraction: number;
+
+  /** Standard deviation of the starting noise, in normalised pixel units. */
+  initStd: number;
+
+  /** Evaluate clean cosines (keep-best) every this many steps. */
+  evalEvery: number;
+  /** Emit progress every this many steps. */
+  reportEvery: number;
+  /** Attach a preview image to progress every this many steps (0 = never). */
+  previewEvery: number;
+  /** Emit snapshots every this many steps (0 = never). */
+  snapshotEvery: number;
+}
+
+export const DEFAULT_INVERT_CONFIG: Readonly<InvertConfig> = {
+  steps: 1000,
+  batchSize: 16,
+  minBatch: 8,
+  seeds: 1,
+  seed: 0,
+  lr: 0.25,
+  beta1: 0.5,
+  beta2: 0.9,
+  adamEpsilon: 1e-8,
+  lrSchedule: 'cosine',
+  warmupSteps: 20,
+  identityLoss: 'cosine',
+  identityWeight: 1,
+  margin: { ...DEFAULT_MARGIN_CONFIG },
+  bnPrior: true,
+  bnForm: 'deepinversion',
+  bnReduction: 'sum',
+  bnWeight: 0.003,
+  bnFirstLayerWeight: 10,
+  tvL1Weight: 0,
+  tvL2Weight: 0.2,
+  l2Weight: 1e-4,
+  jitter: 4,
+  flip: true,
+  multiResolution: false,
+  multiResolutionFraction: 0.5,
+  initStd: 0.25,
+  evalEvery: 10,
+  reportEvery: 10,
+  previewEvery: 0,
+  snapshotEvery: 0,
+};
+
+function check(ok: boolean, key: string, what: string, value: unknown): void {
+  if (!ok) throw new ArcinvertError(`invert config: ${key} must be ${what}, got ${JSON.stringify(value)}`);
+}
+
+const isInt = (v: unknown, min: number): boolean => Number.isInteger(v) && (v as number) >= min;
+const isNum = (v: unknown, min: number, max = Infinity): boolean =>
+  typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max;
+
+/** Copies `partial` over the defaults, rejecting unknown keys and invalid values. */
+export function resolveInvertConfig(partial: Partial<InvertConfig> = {}): InvertConfig {
+  for (const key of Object.keys(partial)) {
+    if (!(key in DEFAULT_INVERT_CONFIG)) throw new ArcinvertError(`invert config: unknown key '${key}'`);
+  }
+  const c: InvertConfig = { ...DEFAULT_INVERT_CONFIG, ...partial, margin: resolveMarginConfig({ ...DEFAULT_INVERT_CONFIG.margin, ...partial.margin }) };
+  check(isInt(c.steps, 1), 'steps', 'an integer ≥ 1', c.steps);
+  check(isInt(c.batchSize, 1), 'batchSize', 'an integer ≥ 1', c.batchSize);
+  check(isInt(c.minBatch, 1) && c.minBatch <= c.batchSize, 'minBatch', `an integer in [1, batchSize=${c.batchSize}]`, c.minBatch);
+  check(isInt(c.seeds, 1), 'seeds', 'an integer ≥ 1', c.seeds);
+  check(isInt(c.seed, 0), 'seed', 'an integer ≥ 0', c.seed);
+  check(isNum(c.lr, 0) && c.lr > 0, 'lr', 'a number > 0', c.lr);
+  check(isNum(c.beta1, 0, 0.999999), 'beta1', 'in [0, 1)', c.beta1);
+  check(isNum(c.beta2, 0, 0.999999), 'beta2', 'in [0, 1)', c.beta2);
+  check(isNum(c.adamEpsilon, 0) && c.adamEpsilon > 0, 'adamEpsilon', 'a number > 0', c.adamEpsilon);
+  check(c.lrSchedule === 'cosine' || c.lrSchedule === 'constant', 'lrSchedule', "'cosine' or 'constant'", c.lrSchedule);
+  check(isInt(c.warmupSteps, 0), 'warmupSteps', 'an integer ≥ 0', c.warmupSteps);
+  check(['cosine', 'l2', 'arcface'].includes(c.identityLoss), 'identityLoss', "'cosine', 'l2' or 'arcface'", c.identityLoss);
+  check(c.bnForm === 'arcface' || c.bnForm === 'deepinversion', 'bnForm', "'arcface' or 'deepinversion'", c.bnForm);
+  check(c.bnReduction === 'sum' || c.bnReduction === 'mean', 'bnReduction', "'sum' or 'mean'", c.bnReduction);
+  for (const k of ['identityWeight', 'bnWeight', 'bnFirstLayerWeight', 'tvL1Weight', 'tvL2Weight', 'l2Weight', 'initStd'] as const) {
+    check(isNum(c[k], 0), k, 'a number ≥ 0', c[k]);
+  }
+  check(typeof c.bnPrior === 'boolean', 'bnPrior', 'a boolean', c.bnPrior);
+  check(typeof c.flip === 'boolean', 'flip', 'a boolean', c.flip);
+  check(typeof c.multiResolution === 'boolean', 'multiResolution', 'a boolean', c.multiResolution);
+  check(isInt(c.jitter, 0), 'jitter', 'an integer ≥ 0', c.jitter);
+  check(isNum(c.multiResolutionFraction, 0, 1), 'multiResolutionFraction', 'in [0, 1]', c.multiResolutionFraction);
+  check(isInt(c.evalEvery, 1), 'evalEvery', 'an integer ≥ 1', c.evalEvery);
+  check(isInt(c.reportEvery, 1), 'reportEvery', 'an integer ≥ 1', c.reportEvery);
+  check(isInt(c.previewEvery, 0), 'previewEvery', 'an integer ≥ 0', c.previewEvery);
+  check(isInt(c.snapshotEvery, 0), 'snapshotEvery', 'an integer ≥ 0', c.snapshotEvery);
+  return c;
+}
+
+/**
+ * Learning rate at `step` (0-based): linear warmup to `lr` over `warmupSteps`, then constant
+ * or cosine decay to 0 at `steps`.
+ */
+export function learningRate(c: Pick<InvertConfig, 'lr' | 'steps' | 'warmupSteps' | 'lrSchedule'>, step: number): number {
+  if (step < c.warmupSteps) return (c.lr * (step + 1)) / c.warmupSteps;
+  if (c.lrSchedule === 'constant') return c.lr;
+  const t = (step - c.warmupSteps) / Math.max(1, c.steps - c.warmupSteps);
+  return 0.5 * c.lr * (1 + Math.cos(Math.PI * Math.min(1, t)));
+}

@@ -1,0 +1,167 @@
+/**
+ * What `arcinvert invert` leaves on disk, written all-or-nothing: everything goes into a
+ * staging directory beside `--out`, which is renamed into place at the end (an existing
+ * output is only replaced with `--overwrite`, and only once the new one is complete).
+ *
+ *   t{target}_s{seed}.png   the best image of each target × seed
+ *   sheet.png               one row per target: its photo (when known), then its seeds
+ *   report.json             per image: target, seed, best/final cosine, loss terms, steps,
+ *                           time; plus the targets, the resolved config, model and backend
+ *   snapshots/              optional `b{batch}_step{step}_t{target}_s{seed}.png`
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import sharp from 'sharp';
+import type { Normalization } from '../backbone/types.js';
+import { ArcinvertError } from '../errors.js';
+import { ensureDir, fsError, writeFileAtomic } from '../io/atomic.js';
+import { writeContactSheet } from '../io/grid.js';
+import { readImageTensor } from '../io/image.js';
+import type { InvertConfig } from './config.js';
+import type { InvertResult, InvertSnapshot } from './loop.js';
+import type { TargetSet } from './targets.js';
+import type { RgbImage } from './types.js';
+
+/** File name of one reconstruction. */
+export function imageFileName(target: number, seed: number): string {
+  return `t${String(target).padStart(3, '0')}_s${seed}.png`;
+}
+
+/** PNG bytes of an 8-bit RGB image. */
+export function rgbToPng(img: RgbImage): Promise<Buffer> {
+  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
+}
+
+function rgbToTensor(img: RgbImage, n: Normalization): tf.Tensor3D {
+  return tf.tensor3d(Float32Array.from(img.data, (v) => (v - n.mean) / n.std), [img.height, img.width, 3]);
+}
+
+/** An output directory being written: files go to `staging` until `commit()`. */
+export interface StagedOutput {
+  staging: string;
+  commit(): Promise<void>;
+  abandon(): Promise<void>;
+}
+
+/**
+ * Checks that `out` may be written (absent, empty, or `overwrite`) and creates its staging
+ * directory. Call before any long work so a bad `--out` fails at once.
+ */
+export async function stageOutput(out: string, overwrite: boolean): Promise<StagedOutput> {
+  const existing = await fsp.readdir(out).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    if (err.code === 'ENOTDIR') throw new ArcinvertError(`--out ${out} is a file, not a directory`);
+    throw fsError(err, 'read', out);
+  });
+  if (existing && existing.length > 0 && !overwrite) {
+    throw new ArcinvertError(`--out ${out} exists and is not empty (use --overwrite to replace it)`);
+  }
+  const parent = path.dirname(path.resolve(out));
+  await ensureDir(parent);
+  const staging = path.join(parent, `.${path.basename(out)}.partial-${process.pid}`);
+  await fsp.rm(staging, { recursive: true, force: true });
+  try {
+    await fsp.mkdir(staging);
+  } catch (err) {
+    throw fsError(err, 'create the output directory in', parent);
+  }
+  return {
+    staging,
+    async commit() {
+      const old = `${staging}.old`;
+      if (existing) await fsp.rename(out, old);
+      await fsp.rename(staging, out);
+      if (existing) await fsp.rm(old, { recursive: true, force: true });
+    },
+    async abandon() {
+      await fsp.rm(staging, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Writes one snapshot's images into `<dir>/snapshots/`. */
+export async function writeSnapshot(dir: string, s: InvertSnapshot): Promise<void> {
+  const sub = path.join(dir, 'snapshots');
+  await ensureDir(sub);
+  for (const im of s.images) {
+    const name = `b${s.batch}_step${String(s.step).padStart(5, '0')}_${imageFileName(im.target, im.seed)}`;
+    await writeFileAtomic(path.join(sub, name), await rgbToPng(im.image));
+  }
+}
+
+/** Everything the report says besides the images. */
+export interface RunInfo {
+  model: string;
+  backbone: string;
+  backend: string;
+  config: InvertConfig;
+  startedAt: string;
+}
+
+/** Writes the PNGs, `sheet.png` and `report.json` into `dir`. */
+export async function writeInvertOutputs(dir: string, result: InvertResult, targets: TargetSet, run: RunInfo, normalization: Normalization): Promise<void> {
+  for (const im of result.images) await writeFileAtomic(path.join(dir, imageFileName(im.target, im.seed)), await rgbToPng(im.image));
+  await writeSheet(path.join(dir, 'sheet.png'), result, targets, normalization);
+  const report = {
+    format: 'arcinvert-invert-report/1',
+    ...run,
+    aborted: result.aborted,
+    seconds: result.seconds,
+    targets: targets.sources.map((source, i) => ({ index: i, kind: targets.kind, source: source ?? null, class: targets.classes?.[i] ?? null })),
+    images: result.images.map((im) => ({
+      file: imageFileName(im.target, im.seed),
+      target: im.target,
+      seed: im.seed,
+      bestCosine: im.bestCosine,
+      finalCosine: im.finalCosine,
+      bestStep: im.bestStep,
+      losses: im.finalLosses,
+      steps: im.steps,
+      seconds: im.seconds,
+    })),
+    summary: summarise(result),
+  };
+  await writeFileAtomic(path.join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+}
+
+/** Mean / min / max of the best cosines. */
+export function summarise(result: InvertResult): { images: number; meanBestCosine: number; minBestCosine: number; maxBestCosine: number } {
+  const c = result.images.map((im) => im.bestCosine);
+  return {
+    images: c.length,
+    meanBestCosine: c.reduce((a, b) => a + b, 0) / Math.max(1, c.length),
+    minBestCosine: Math.min(...c),
+    maxBestCosine: Math.max(...c),
+  };
+}
+
+async function writeSheet(file: string, result: InvertResult, targets: TargetSet, n: Normalization): Promise<void> {
+  if (result.images.length === 0) return;
+  const { width, height } = result.images[0].image;
+  const withPhotos = targets.sources.some((s) => s !== undefined);
+  const rows: tf.Tensor3D[][] = [];
+  const cellLabels: (string | undefined)[][] = [];
+  const byTarget = new Map<number, typeof result.images>();
+  for (const im of result.images) byTarget.set(im.target, [...(byTarget.get(im.target) ?? []), im]);
+  try {
+    for (const [t, ims] of byTarget) {
+      const row: tf.Tensor3D[] = [];
+      const labels: (string | undefined)[] = [];
+      if (withPhotos) {
+        const src = targets.sources[t];
+        row.push(src ? await readImageTensor(src, { size: [height, width], normalization: n }) : tf.fill([height, width, 3], 1));
+        labels.push(src ? 'target' : '—');
+      }
+      for (const im of ims) {
+        row.push(rgbToTensor(im.image, n));
+        labels.push(`cos ${im.bestCosine.toFixed(2)}`);
+      }
+      rows.push(row);
+      cellLabels.push(labels);
+    }
+    await writeContactSheet(file, rows, { normalization: n, cellLabels });
+  } finally {
+    tf.dispose(rows.flat());
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Which images are optimised together. Every target gets `seeds` starting noises (jobs);
+ * jobs are cut into batches of `batchSize`. The BN prior matches *batch* statistics, which
+ * are meaningless for one image (its variance is that of one face, not of faces), so a
+ * batch with fewer than `minBatch` jobs — a single target, or the last batch — is padded
+ * with filler jobs: extra seeds of the same targets. Fillers are optimised like the others
+ * and then discarded; they cost compute, not correctness.
+ */
+
+/** One image to optimise: which target, which seed; fillers are not returned. */
+export interface Job {
+  target: number;
+  seed: number;
+  filler: boolean;
+}
+
+/** Splits targets × seeds into batches, padding small batches with fillers. */
+export function planBatches(nTargets: number, seeds: number, batchSize: number, minBatch: number): Job[][] {
+  const jobs: Job[] = [];
+  for (let t = 0; t < nTargets; t++) for (let s = 0; s < seeds; s++) jobs.push({ target: t, seed: s, filler: false });
+  const batches: Job[][] = [];
+  for (let i = 0; i < jobs.length; i += batchSize) {
+    const batch = jobs.slice(i, i + batchSize);
+    const real = batch.length;
+    const extra = new Map<number, number>();
+    for (let k = 0; batch.length < minBatch; k++) {
+      const target = batch[k % real].target;
+      const n = extra.get(target) ?? 0;
+      extra.set(target, n + 1);
+      batch.push({ target, seed: seeds + n, filler: true });
+    }
+    batches.push(batch);
+  }
+  return batches;
+}

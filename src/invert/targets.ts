@@ -1,0 +1,78 @@
+/**
+ * Where inversion targets come from. Every source yields unit-norm embeddings (N×D) plus
+ * what is known about each target: the photo it came from (shown beside its
+ * reconstructions), its class, and a label.
+ *   - a `.npy` file (1-D or N×D), with the photos listed in `<file>.txt` when `arcinvert
+ *     embed` wrote it;
+ *   - aligned face photos, embedded with the attacked model (no flip: the target is the
+ *     embedding a system would store for that photo);
+ *   - classes of the model's classifier (closed set): the class centre;
+ *   - random unit vectors: identities that exist nowhere.
+ */
+import { promises as fsp } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import type { FaceModel } from '../backbone/types.js';
+import { ArcinvertError } from '../errors.js';
+import { embedFiles } from '../eval/embed.js';
+import { readEmbeddings } from '../io/npy.js';
+import { l2Normalize, type ArcFaceHead } from '../train/head.js';
+import { mixSeed } from '../util/random.js';
+
+/** Targets with their provenance. */
+export interface TargetSet {
+  /** N×D row-major, unit rows. */
+  embeddings: Float32Array;
+  n: number;
+  dim: number;
+  /** Photo each target came from, when known. */
+  sources: (string | undefined)[];
+  /** Class of each target (closed-set targets). */
+  classes?: Int32Array;
+  /** How the targets were given, for the report. */
+  kind: 'embedding' | 'image' | 'class' | 'random';
+}
+
+/** Reads `.npy` targets; photo paths come from `<file minus .npy>.txt` when it has N lines. */
+export async function targetsFromNpy(file: string, dim: number): Promise<TargetSet> {
+  const e = await readEmbeddings(file, { dim });
+  const listing = file.replace(/\.npy$/, '.txt');
+  let sources: (string | undefined)[] = new Array(e.n).fill(undefined);
+  if (listing !== file) {
+    const text = await fsp.readFile(listing, 'utf8').catch(() => undefined);
+    const lines = text?.split('\n').filter((l) => l.length > 0);
+    if (lines && lines.length === e.n) sources = lines;
+  }
+  return { embeddings: e.data, n: e.n, dim: e.dim, sources, kind: 'embedding' };
+}
+
+/** Embeds aligned face photos with the attacked model. */
+export async function targetsFromImages(fm: FaceModel, files: string[]): Promise<TargetSet> {
+  const data = await embedFiles(fm, files, { flip: false });
+  return { embeddings: data, n: files.length, dim: fm.meta.embeddingSize, sources: [...files], kind: 'image' };
+}
+
+/**
+ * Class centres of the classifier: the normalised mean of a class's K sub-centres
+ * (the centre itself when K = 1).
+ */
+export function targetsFromClasses(head: ArcFaceHead, classes: number[]): TargetSet {
+  const { numClasses, k, embeddingDim: d } = head.config;
+  for (const c of classes) {
+    if (!Number.isInteger(c) || c < 0 || c >= numClasses) {
+      throw new ArcinvertError(`class ${c} is out of range: the model has classes 0..${numClasses - 1}`);
+    }
+  }
+  const data = tf.tidy(() => {
+    const w = l2Normalize(head.weight, 0); // [D, C·K]
+    const sub = tf.reshape(tf.transpose(w), [numClasses, k, d]);
+    const centres = l2Normalize(tf.mean(sub, 1), 1); // [C, D]
+    return tf.gather(centres, tf.tensor1d(classes, 'int32')).dataSync() as Float32Array;
+  });
+  return { embeddings: Float32Array.from(data), n: classes.length, dim: d, sources: classes.map(() => undefined), classes: Int32Array.from(classes), kind: 'class' };
+}
+
+/** `n` random unit vectors (isotropic Gaussian, normalised), reproducible from `seed`. */
+export function randomTargets(n: number, dim: number, seed: number): TargetSet {
+  const data = tf.tidy(() => l2Normalize(tf.randomNormal([n, dim], 0, 1, 'float32', mixSeed(seed, 0x7a49)), 1).dataSync());
+  return { embeddings: Float32Array.from(data), n, dim, sources: new Array(n).fill(undefined), kind: 'random' };
+}

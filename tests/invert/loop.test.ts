@@ -1,0 +1,106 @@
+import * as tf from '@tensorflow/tfjs';
+import { BnTaps } from '../../src/bnprior/taps.js';
+import { resolveInvertConfig } from '../../src/invert/config.js';
+import { invert, type InvertTargets } from '../../src/invert/loop.js';
+import type { InvertProgress } from '../../src/invert/types.js';
+import { tinyMobileFaceNet } from '../helpers/tiny.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const fm = tinyMobileFaceNet(3);
+afterAll(() => fm.model.dispose());
+
+/** Embeddings of two fixed random "faces" as targets. */
+function targetsOf(n: number): InvertTargets {
+  const e = tf.tidy(() => fm.model.predict(tf.randomUniform([n, 32, 32, 3], -1, 1, 'float32', 11)) as tf.Tensor);
+  const out = { embeddings: Float32Array.from(e.dataSync()), dim: 16 };
+  e.dispose();
+  return out;
+}
+
+const quick = resolveInvertConfig({ steps: 40, batchSize: 4, minBatch: 4, lr: 0.1, warmupSteps: 2, evalEvery: 5, reportEvery: 5 });
+
+test('raises the cosine to the target and keeps the best image per target', async () => {
+  const progress: InvertProgress[] = [];
+  const res = await invert(fm, targetsOf(2), quick, { onProgress: (p) => progress.push(p) });
+  expect(res.images.map((i) => [i.target, i.seed])).toEqual([[0, 0], [1, 0]]);
+  const first = progress[0].cosine.mean;
+  for (const img of res.images) {
+    expect(img.bestCosine).toBeGreaterThan(0.9);
+    expect(img.bestCosine).toBeGreaterThanOrEqual(img.finalCosine);
+    expect(img.image.data.length).toBe(32 * 32 * 3);
+    expect(img.steps).toBe(40);
+  }
+  expect(progress[progress.length - 1].cosine.bestMean).toBeGreaterThan(first);
+  expect(progress[progress.length - 1].globalStep).toBe(40);
+  expect(Number.isFinite(progress[0].losses.bn)).toBe(true);
+  expect(progress[0].losses.bn).toBeGreaterThan(0);
+});
+
+test('the reported best cosine is the cosine of the returned image', async () => {
+  const t = targetsOf(1);
+  const res = await invert(fm, t, { ...quick, steps: 10 });
+  const img = res.images[0];
+  const x = tf.tidy(() => tf.tensor3d(Float32Array.from(img.image.data, (v) => (v - 127.5) / 127.5), [32, 32, 3]).expandDims(0));
+  const e = Array.from(tf.tidy(() => (fm.model.predict(x) as tf.Tensor).squeeze().dataSync()));
+  const tt = Array.from(t.embeddings);
+  const dot = e.reduce((a, v, i) => a + v * tt[i], 0);
+  const cos = dot / Math.hypot(...e) / Math.hypot(...tt);
+  // 8-bit quantisation of the image moves the cosine a little.
+  expect(Math.abs(cos - img.bestCosine)).toBeLessThan(0.02);
+  x.dispose();
+});
+
+test('same seed, config and backend give identical images; another seed does not', async () => {
+  const t = targetsOf(1);
+  const cfg = { ...quick, steps: 6 };
+  const [a, b, c] = [await invert(fm, t, cfg), await invert(fm, t, cfg), await invert(fm, t, { ...cfg, seed: 1 })];
+  expect(b.images[0].image.data).toEqual(a.images[0].image.data);
+  expect(c.images[0].image.data).not.toEqual(a.images[0].image.data);
+});
+
+test('one target is padded to minBatch with fillers that are not returned', async () => {
+  const batchSizes: number[] = [];
+  const res = await invert(fm, targetsOf(1), { ...quick, steps: 2, seeds: 2 }, {
+    onSnapshot: (s) => {
+      batchSizes.push(s.images.length);
+    },
+  });
+  expect(res.images.map((i) => i.seed)).toEqual([0, 1]);
+  expect(res.images.length).toBe(2);
+});
+
+test('never writes the moving statistics and leaks no tensors', async () => {
+  const taps = new BnTaps(fm.model);
+  const before = taps.layers.map((l) => [l.runningMean.dataSync().slice(), l.runningVar.dataSync().slice()]);
+  const t = targetsOf(2);
+  const n0 = tf.memory().numTensors;
+  await invert(fm, t, { ...quick, steps: 6, multiResolution: true, snapshotEvery: 3, previewEvery: 3 }, { onSnapshot: () => undefined, onProgress: () => undefined });
+  expect(tf.memory().numTensors).toBe(n0);
+  expect(taps.layers.map((l) => [l.runningMean.dataSync().slice(), l.runningVar.dataSync().slice()])).toEqual(before);
+});
+
+test('an abort finishes the current step and returns the best images so far', async () => {
+  const ctrl = new AbortController();
+  const res = await invert(fm, targetsOf(2), { ...quick, steps: 100, reportEvery: 1 }, {
+    signal: ctrl.signal,
+    onProgress: (p) => {
+      if (p.step === 3) ctrl.abort();
+    },
+  });
+  expect(res.aborted).toBe(true);
+  expect(res.images.length).toBe(2);
+  expect(res.images[0].steps).toBe(4);
+});
+
+test('multi-resolution starts at half resolution and ends at full', async () => {
+  const res: Array<[number, number]> = [];
+  await invert(fm, targetsOf(1), { ...quick, steps: 4, multiResolution: true, reportEvery: 1 }, { onProgress: (p) => res.push(p.resolution) });
+  expect(res).toEqual([[16, 16], [16, 16], [32, 32], [32, 32]]);
+});
+
+test('rejects targets of the wrong dimension', async () => {
+  await expect(invert(fm, { embeddings: new Float32Array(8), dim: 8 }, quick)).rejects.toThrow(/dimension 8 but the model's embedding size is 16/);
+});
