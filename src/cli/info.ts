@@ -19,19 +19,23 @@ export function infoCommand(ctx: CliContext): Command {
     .addOption(backendOption())
     .option('--json', 'print one JSON object instead of text')
     .action(async (flags: InfoFlags) => {
-      await useBackend(ctx, flags.backend);
+      const backend = await useBackend(ctx, flags.backend);
       const fm = await loadFaceModel(flags.model);
-      const d = describeFaceModel(fm);
+      const d = { ...describeFaceModel(fm), backend };
       fm.model.dispose();
       if (flags.json) {
         ctx.out(JSON.stringify(d));
         return;
       }
-      ctx.out(`model:           ${flags.model}`);
-      ctx.out(`backbone:        ${d.backbone}`);
-      ctx.out(`parameters:      ${d.parameters.toLocaleString('en-US')}`);
-      ctx.out(`BatchNorm layers: ${d.bnLayers}`);
-      ctx.out(`input size:      ${d.inputSize.join('x')} RGB, (x - ${d.normalization.mean}) / ${d.normalization.std}`);
-      ctx.out(`embedding size:  ${d.embeddingSize}`);
+      const rows: Array<[string, string]> = [
+        ['model', flags.model],
+        ['backbone', d.backbone],
+        ['parameters', d.parameters.toLocaleString('en-US')],
+        ['BatchNorm layers', String(d.bnLayers)],
+        ['input size', `${d.inputSize.join('x')} RGB, (x - ${d.normalization.mean}) / ${d.normalization.std}`],
+        ['embedding size', String(d.embeddingSize)],
+        ['backend', backend],
+      ];
+      for (const [k, v] of rows) ctx.out(`${`${k}:`.padEnd(18)}${v}`);
     });
 }
