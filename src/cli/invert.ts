@@ -91,13 +91,17 @@ async function configFromFlags(f: InvertFlags): Promise<InvertConfig> {
   if (!f.flip) flags.flip = false;
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
   const partial: Partial<InvertConfig> = { ...fromFile, ...defined };
-  if (partial.batchSize !== undefined && partial.minBatch === undefined) partial.minBatch = Math.min(8, partial.batchSize);
   return resolveInvertConfig(partial);
 }
 
-async function gatherTargets(f: InvertFlags, fm: Awaited<ReturnType<typeof loadFaceModel>>, head: ArcFaceHead | undefined, seed: number): Promise<TargetSet> {
+/** Flag combinations that cannot work, checked before anything is loaded. */
+function checkFlags(f: InvertFlags, config: InvertConfig): void {
   const given = [f.embedding, f.image, f.class, f.random].filter((v) => v !== undefined).length;
   if (given !== 1) throw new ArcinvertError('give exactly one target source: --embedding, --image, --class or --random');
+  if (config.identityLoss === 'arcface' && f.class === undefined) throw new ArcinvertError('--identity-loss arcface needs class targets (--class)');
+}
+
+async function gatherTargets(f: InvertFlags, fm: Awaited<ReturnType<typeof loadFaceModel>>, head: ArcFaceHead | undefined, seed: number): Promise<TargetSet> {
   if (f.embedding) return targetsFromNpy(f.embedding, fm.meta.embeddingSize);
   if (f.image) return targetsFromImages(fm, await listImages(f.image));
   if (f.class) {
@@ -147,6 +151,7 @@ export function invertCommand(ctx: CliContext): Command {
     .addOption(backendOption())
     .action(async (f: InvertFlags) => {
       const config = await configFromFlags(f);
+      checkFlags(f, config);
       const backend = await useBackend(ctx, f.backend);
       const fm = await loadFaceModel(f.model);
       const head = await loadHeadIfPresent(f.model);

@@ -106,7 +106,8 @@ export const DEFAULT_INVERT_CONFIG: Readonly<InvertConfig> = {
 };
 
 function check(ok: boolean, key: string, what: string, value: unknown): void {
-  if (!ok) throw new ArcinvertError(`invert config: ${key} must be ${what}, got ${JSON.stringify(value)}`);
+  const shown = typeof value === 'number' ? String(value) : JSON.stringify(value);
+  if (!ok) throw new ArcinvertError(`invert config: ${key} must be ${what}, got ${shown}`);
 }
 
 const isInt = (v: unknown, min: number): boolean => Number.isInteger(v) && (v as number) >= min;
@@ -119,6 +120,8 @@ export function resolveInvertConfig(partial: Partial<InvertConfig> = {}): Invert
     if (!(key in DEFAULT_INVERT_CONFIG)) throw new ArcinvertError(`invert config: unknown key '${key}'`);
   }
   const c: InvertConfig = { ...DEFAULT_INVERT_CONFIG, ...partial, margin: resolveMarginConfig({ ...DEFAULT_INVERT_CONFIG.margin, ...partial.margin }) };
+  // A smaller batch than the default minimum pads to itself unless asked otherwise.
+  if (partial.minBatch === undefined && Number.isInteger(c.batchSize)) c.minBatch = Math.min(DEFAULT_INVERT_CONFIG.minBatch, c.batchSize);
   check(isInt(c.steps, 1), 'steps', 'an integer ≥ 1', c.steps);
   check(isInt(c.batchSize, 1), 'batchSize', 'an integer ≥ 1', c.batchSize);
   check(isInt(c.minBatch, 1) && c.minBatch <= c.batchSize, 'minBatch', `an integer in [1, batchSize=${c.batchSize}]`, c.minBatch);

@@ -149,9 +149,11 @@ async function writeSheet(file: string, result: InvertResult, targets: TargetSet
       const row: tf.Tensor3D[] = [];
       const labels: (string | undefined)[] = [];
       if (withPhotos) {
+        // A photo that cannot be read any more leaves a blank cell: never lose a finished run.
         const src = targets.sources[t];
-        row.push(src ? await readImageTensor(src, { size: [height, width], normalization: n }) : tf.fill([height, width, 3], 1));
-        labels.push(src ? 'target' : '—');
+        const photo = src ? await readImageTensor(src, { size: [height, width], normalization: n }).catch(() => undefined) : undefined;
+        row.push(photo ?? tf.fill([height, width, 3], 1));
+        labels.push(photo ? 'target' : '—');
       }
       for (const im of ims) {
         row.push(rgbToTensor(im.image, n));

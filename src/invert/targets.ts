@@ -10,6 +10,7 @@
  *   - random unit vectors: identities that exist nowhere.
  */
 import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../backbone/types.js';
 import { ArcinvertError } from '../errors.js';
@@ -32,7 +33,21 @@ export interface TargetSet {
   kind: 'embedding' | 'image' | 'class' | 'random';
 }
 
-/** Reads `.npy` targets; photo paths come from `<file minus .npy>.txt` when it has N lines. */
+/**
+ * A listed photo as a readable path: as written (relative to the working directory, as
+ * `embed` writes it), else relative to the listing's folder; undefined when neither exists.
+ */
+async function locatePhoto(line: string, listingDir: string): Promise<string | undefined> {
+  for (const candidate of path.isAbsolute(line) ? [line] : [line, path.join(listingDir, line)]) {
+    if (await fsp.stat(candidate).then((s) => s.isFile(), () => false)) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * Reads `.npy` targets; photo paths come from `<file minus .npy>.txt` when it has N lines
+ * (photos that cannot be found are left out of the sheet, never fatal).
+ */
 export async function targetsFromNpy(file: string, dim: number): Promise<TargetSet> {
   const e = await readEmbeddings(file, { dim });
   const listing = file.replace(/\.npy$/, '.txt');
@@ -40,7 +55,7 @@ export async function targetsFromNpy(file: string, dim: number): Promise<TargetS
   if (listing !== file) {
     const text = await fsp.readFile(listing, 'utf8').catch(() => undefined);
     const lines = text?.split('\n').filter((l) => l.length > 0);
-    if (lines && lines.length === e.n) sources = lines;
+    if (lines && lines.length === e.n) sources = await Promise.all(lines.map((l) => locatePhoto(l, path.dirname(listing))));
   }
   return { embeddings: e.data, n: e.n, dim: e.dim, sources, kind: 'embedding' };
 }

@@ -1,0 +1,123 @@
+import * as tf from '@tensorflow/tfjs';
+import { augment, drawAugmentation, roll } from '../../src/invert/augment.js';
+import { Mulberry32 } from '../../src/util/random.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+/*
+ * A 1×3×4×1 image holding 0…11:
+ *     0  1  2  3
+ *     4  5  6  7
+ *     8  9 10 11
+ */
+const grid = (): tf.Tensor4D => tf.tensor4d(Array.from({ length: 12 }, (_, i) => i), [1, 3, 4, 1]);
+const values = (t: tf.Tensor): number[] => Array.from(t.dataSync());
+
+test.each([
+  // torch.roll: out[j] = x[(j − shift) mod n]
+  [1, 2, [3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10]],
+  [-1, 2, [1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8]],
+  [5, 2, [3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10]], // 5 ≡ 1 (mod 4)
+  [-6, 2, [2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9]], // −6 ≡ 2 (mod 4)
+  [4, 2, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]],
+  [1, 1, [8, 9, 10, 11, 0, 1, 2, 3, 4, 5, 6, 7]],
+  [-1, 1, [4, 5, 6, 7, 8, 9, 10, 11, 0, 1, 2, 3]],
+  [-4, 1, [4, 5, 6, 7, 8, 9, 10, 11, 0, 1, 2, 3]], // −4 ≡ −1 (mod 3)
+  [7, 1, [8, 9, 10, 11, 0, 1, 2, 3, 4, 5, 6, 7]], // 7 ≡ 1 (mod 3)
+  [0, 1, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]],
+] as const)('roll by %i along axis %i equals the hand-rolled array', (shift, axis, expected) => {
+  const x = grid();
+  const before = tf.memory().numTensors;
+  const y = roll(x, shift, axis);
+  expect(y.shape).toEqual([1, 3, 4, 1]);
+  expect(values(y)).toEqual(expected);
+  if (y !== x) y.dispose();
+  expect(tf.memory().numTensors).toBe(before);
+  x.dispose();
+});
+
+test('roll moves whole pixels: channels and batch items stay together', () => {
+  // [2, 1, 3, 2]: image b, column w, channel c holds 100b + 10w + c.
+  const data: number[] = [];
+  for (let b = 0; b < 2; b++) for (let w = 0; w < 3; w++) for (let c = 0; c < 2; c++) data.push(100 * b + 10 * w + c);
+  const x = tf.tensor4d(data, [2, 1, 3, 2]);
+  const y = roll(x, 1, 2);
+  expect(values(y)).toEqual([20, 21, 0, 1, 10, 11, 120, 121, 100, 101, 110, 111]);
+  tf.dispose([x, y]);
+});
+
+test('augment rolls rows, then columns, then mirrors, channels kept together', () => {
+  // dy = 1:  8 9 10 11 / 0 1 2 3 / 4 5 6 7
+  // dx = −1: 9 10 11 8 / 1 2 3 0 / 5 6 7 4
+  // flip:    8 11 10 9 / 0 3 2 1 / 4 7 6 5
+  const flat = Array.from({ length: 12 }, (_, i) => i);
+  const x = tf.tensor4d(flat.flatMap((v) => [v, v + 100]), [1, 3, 4, 2]);
+  const before = tf.memory().numTensors;
+  const y = augment(x, { dy: 1, dx: -1, flip: true });
+  const expected = [8, 11, 10, 9, 0, 3, 2, 1, 4, 7, 6, 5];
+  expect(values(y)).toEqual(expected.flatMap((v) => [v, v + 100]));
+  y.dispose();
+  const z = augment(x, { dy: 1, dx: -1, flip: false });
+  expect(values(z).filter((_, k) => k % 2 === 0)).toEqual([9, 10, 11, 8, 1, 2, 3, 0, 5, 6, 7, 4]);
+  z.dispose();
+  expect(tf.memory().numTensors).toBe(before);
+  x.dispose();
+});
+
+test('the identity augmentation returns the same values', () => {
+  const x = grid();
+  const y = augment(x, { dy: 0, dx: 0, flip: false });
+  expect(values(y)).toEqual(values(x));
+  if (y !== x) y.dispose();
+  x.dispose();
+});
+
+test('augment is differentiable: the gradient of Σ w·augment(x) is w moved back', () => {
+  // f is linear, so ∇f is a permutation of w and f(x) = ⟨∇f, x⟩ for every x.
+  const x = tf.randomNormal([2, 3, 4, 2], 0, 1, 'float32', 5) as tf.Tensor4D;
+  const w = tf.tensor4d(Array.from({ length: 48 }, (_, i) => i + 1), [2, 3, 4, 2]);
+  const a = { dy: -2, dx: 3, flip: true };
+  const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(augment(v as tf.Tensor4D, a), w)))(x);
+  expect(values(g).slice().sort((p, q) => p - q)).toEqual(values(w));
+  const f = tf.tidy(() => tf.sum(tf.mul(augment(x, a), w)).dataSync()[0]);
+  const inner = tf.tidy(() => tf.sum(tf.mul(g, x)).dataSync()[0]);
+  expect(inner).toBeCloseTo(f, 3);
+  tf.dispose([x, w, g]);
+});
+
+test('drawAugmentation: shifts cover [−jitter, jitter], flips about half the time', () => {
+  const rng = new Mulberry32(123);
+  const shifts: number[] = [];
+  let flips = 0;
+  for (let i = 0; i < 2000; i++) {
+    const a = drawAugmentation(rng, 3, true);
+    shifts.push(a.dx, a.dy);
+    if (a.flip) flips++;
+  }
+  expect(shifts.every(Number.isInteger)).toBe(true);
+  const seen = new Set(shifts);
+  expect([...seen].sort((p, q) => p - q)).toEqual([-3, -2, -1, 0, 1, 2, 3]);
+  expect(flips).toBeGreaterThan(900);
+  expect(flips).toBeLessThan(1100);
+});
+
+test('drawAugmentation: no jitter and no flip when disabled', () => {
+  const rng = new Mulberry32(7);
+  for (let i = 0; i < 200; i++) expect(drawAugmentation(rng, 0, false)).toEqual({ dy: 0, dx: 0, flip: false });
+});
+
+test('drawAugmentation is reproducible from the seed and differs between seeds', () => {
+  const draw = (seed: number) => {
+    const rng = new Mulberry32(seed);
+    return Array.from({ length: 50 }, () => drawAugmentation(rng, 4, true));
+  };
+  expect(draw(42)).toEqual(draw(42));
+  expect(draw(42)).not.toEqual(draw(43));
+  // The generator state after a draw resumes the same stream.
+  const rng = new Mulberry32(9);
+  drawAugmentation(rng, 4, true);
+  const resumed = Mulberry32.fromState(rng.state);
+  expect(drawAugmentation(resumed, 4, true)).toEqual(drawAugmentation(rng, 4, true));
+});

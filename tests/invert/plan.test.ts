@@ -1,0 +1,49 @@
+import { planBatches, type Job } from '../../src/invert/plan.js';
+
+const real = (target: number, seed: number): Job => ({ target, seed, filler: false });
+const filler = (target: number, seed: number): Job => ({ target, seed, filler: true });
+
+test('3 targets × 2 seeds, batch 4, minBatch 4: the short last batch is padded with new seeds of its target', () => {
+  expect(planBatches(3, 2, 4, 4)).toEqual([
+    [real(0, 0), real(0, 1), real(1, 0), real(1, 1)],
+    [real(2, 0), real(2, 1), filler(2, 2), filler(2, 3)],
+  ]);
+});
+
+test('one target with minBatch 8 gets seven fillers with seeds 1…7', () => {
+  expect(planBatches(1, 1, 8, 8)).toEqual([[real(0, 0), ...[1, 2, 3, 4, 5, 6, 7].map((s) => filler(0, s))]]);
+});
+
+test('fillers cycle over the targets of the short batch, each with its own seed counter', () => {
+  // 6 targets × 1 seed, batch 4: [0..3] full, then [4, 5] + fillers of 4 then 5.
+  expect(planBatches(6, 1, 4, 4)).toEqual([
+    [real(0, 0), real(1, 0), real(2, 0), real(3, 0)],
+    [real(4, 0), real(5, 0), filler(4, 1), filler(5, 1)],
+  ]);
+  // 2 targets × 1 seed in one batch of 8: fillers alternate 0, 1, 0, 1, … with seeds 1, 1, 2, 2, …
+  expect(planBatches(2, 1, 8, 8)).toEqual([
+    [real(0, 0), real(1, 0), filler(0, 1), filler(1, 1), filler(0, 2), filler(1, 2), filler(0, 3), filler(1, 3)],
+  ]);
+});
+
+test('no fillers when every batch reaches minBatch; the last batch may be short above it', () => {
+  expect(planBatches(5, 1, 2, 1)).toEqual([[real(0, 0), real(1, 0)], [real(2, 0), real(3, 0)], [real(4, 0)]]);
+  expect(planBatches(2, 3, 4, 2)).toEqual([[real(0, 0), real(0, 1), real(0, 2), real(1, 0)], [real(1, 1), real(1, 2)]]);
+});
+
+test('every target × seed is planned exactly once as a real job, and fillers never repeat a (target, seed) of their batch', () => {
+  for (const [n, seeds, batch, min] of [[7, 3, 5, 4], [1, 5, 4, 4], [4, 1, 16, 8], [3, 2, 3, 3]]) {
+    const batches = planBatches(n, seeds, batch, min);
+    const reals = batches.flat().filter((j) => !j.filler).map((j) => `${j.target}/${j.seed}`);
+    const expected: string[] = [];
+    for (let t = 0; t < n; t++) for (let s = 0; s < seeds; s++) expected.push(`${t}/${s}`);
+    expect(reals).toEqual(expected);
+    for (const b of batches) {
+      expect(b.length).toBeGreaterThanOrEqual(min);
+      expect(b.length).toBeLessThanOrEqual(Math.max(batch, min));
+      const keys = b.map((j) => `${j.target}/${j.seed}`);
+      expect(new Set(keys).size).toBe(keys.length);
+      for (const j of b.filter((x) => x.filler)) expect(j.seed).toBeGreaterThanOrEqual(seeds);
+    }
+  }
+});
