@@ -6,7 +6,10 @@ import { Command, CommanderError } from 'commander';
 import { ArcinvertError } from '../errors.js';
 import type { CliContext } from './context.js';
 import { embedCommand } from './embed.js';
+import { evalCommand } from './eval.js';
 import { infoCommand } from './info.js';
+import { purifyCommand } from './purify.js';
+import { trainCommand } from './train.js';
 import { invertCommand } from './invert.js';
 
 /** The program with every command registered; output goes through `ctx`. */
@@ -17,7 +20,7 @@ export function createProgram(ctx: CliContext): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.out(s.trimEnd()), writeErr: (s) => ctx.err(s.trimEnd()) })
     .showSuggestionAfterError();
-  for (const make of [infoCommand, embedCommand, invertCommand]) {
+  for (const make of [infoCommand, embedCommand, invertCommand, trainCommand, evalCommand, purifyCommand]) {
     program.addCommand(make(ctx).exitOverride().configureOutput({ writeOut: (s) => ctx.out(s.trimEnd()), writeErr: (s) => ctx.err(s.trimEnd()) }));
   }
   return program;

@@ -1,0 +1,232 @@
+/**
+ * Training checkpoints and trained-model directories (arcface_torch `train_v2.py` saves
+ * `checkpoint_gpu_<rank>.pt` with the epoch, global step, backbone, partial-FC, optimiser and
+ * LR-scheduler state dicts when `save_all_states` is set; this is the same content).
+ *
+ * Layout of a run directory:
+ *   config.json                  resolved TrainConfig
+ *   train-log.jsonl, eval-log.jsonl
+ *   checkpoint.json              pointer {"path": "checkpoints/step-00000123", "step": 123}
+ *   checkpoints/step-NNNNNNNN/   model.json + weights (BN moving statistics included),
+ *                                head.{bin,json}, optimizer.{bin,json} (momentum buffers),
+ *                                classes.json, state.json (written last)
+ *   best/                        model.json + weights, head, classes.json, best.json
+ * A checkpoint is written into a temporary folder, renamed to its final name, and only then
+ * does `checkpoint.json` (itself written atomically) point at it; older checkpoints are removed
+ * after that. A crash at any moment leaves the previous checkpoint usable. `best/` is swapped in
+ * the same way (temporary folder, rename).
+ *
+ * Every checkpoint and `best/` is itself a model directory: `loadFaceModel` reads it.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { FaceModel } from '../backbone/types.js';
+import { ArcinvertError } from '../errors.js';
+import { ensureDir, fsError, readFileChecked, writeFileAtomic } from '../io/atomic.js';
+import { loadFaceModel, saveFaceModel } from '../io/modelStore.js';
+import type { TrainConfig } from './config.js';
+import { loadArcFaceHead, saveHeadWeights, type ArcFaceHead } from './head.js';
+import type { LoaderPosition } from './loader.js';
+
+/** Everything besides tensors that a resumed run needs (`state.json`). */
+export interface TrainState {
+  format: 'arcinvert-train-state';
+  version: 1;
+  /** Optimiser steps done. */
+  step: number;
+  /** The next batch to train on; with `config.seed` this fixes the data order and flips. */
+  position: LoaderPosition;
+  /** Seconds of training so far, over all sessions. */
+  elapsedSeconds: number;
+  config: TrainConfig;
+  /** Training identities; class id = index (also in classes.json). */
+  classNames: string[];
+  /** Held-out identities used for checkpoint selection. */
+  valClassNames: string[];
+  /** Best validation accuracy so far and where it was reached. */
+  best: { accuracy: number; step: number; epoch: number } | null;
+  /** Where the images came from, so `--resume` can find them again. */
+  source: { kind: 'folder' | 'csv'; path: string } | null;
+}
+
+/** A checkpoint's tensors and state, loaded. The caller disposes `fm.model`, `head`, `buffers`. */
+export interface LoadedCheckpoint {
+  dir: string;
+  fm: FaceModel;
+  head: ArcFaceHead;
+  /** Momentum buffers, in `paramNames` order. */
+  buffers: tf.Tensor[];
+  paramNames: string[];
+  state: TrainState;
+}
+
+interface OptimizerManifest {
+  format: 'arcinvert-sgd';
+  params: Array<{ name: string; shape: number[] }>;
+}
+
+const POINTER = 'checkpoint.json';
+
+/** Writes a model directory's files (model, head, classes) into `dir`. */
+async function writeModelFiles(dir: string, fm: FaceModel, head: ArcFaceHead, classNames: string[]): Promise<void> {
+  await saveFaceModel(fm, dir);
+  await saveHeadWeights(head, path.join(dir, 'head'));
+  await writeFileAtomic(path.join(dir, 'classes.json'), `${JSON.stringify({ format: 'arcinvert-classes', classNames })}\n`);
+}
+
+async function tempDir(parent: string): Promise<string> {
+  await ensureDir(parent);
+  const dir = path.join(parent, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await ensureDir(dir);
+  return dir;
+}
+
+/**
+ * Saves a checkpoint under `runDir` and points `checkpoint.json` at it.
+ * @param params parameter names in optimiser order, with their momentum buffers.
+ * @returns the checkpoint directory.
+ */
+export async function saveCheckpoint(
+  runDir: string,
+  fm: FaceModel,
+  head: ArcFaceHead,
+  params: { names: string[]; buffers: tf.Tensor[] },
+  state: TrainState,
+): Promise<string> {
+  const parent = path.join(runDir, 'checkpoints');
+  const name = `step-${String(state.step).padStart(8, '0')}`;
+  const tmp = await tempDir(parent);
+  try {
+    await writeModelFiles(tmp, fm, head, state.classNames);
+    const values = await Promise.all(params.buffers.map((b) => b.data() as Promise<Float32Array>));
+    const bytes = new Uint8Array(values.reduce((n, v) => n + v.byteLength, 0));
+    let offset = 0;
+    for (const v of values) {
+      bytes.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), offset);
+      offset += v.byteLength;
+    }
+    const manifest: OptimizerManifest = { format: 'arcinvert-sgd', params: params.names.map((n, i) => ({ name: n, shape: params.buffers[i].shape })) };
+    await writeFileAtomic(path.join(tmp, 'optimizer.bin'), bytes);
+    await writeFileAtomic(path.join(tmp, 'optimizer.json'), `${JSON.stringify(manifest)}\n`);
+    await writeFileAtomic(path.join(tmp, 'state.json'), `${JSON.stringify(state, null, 1)}\n`);
+    const final = path.join(parent, name);
+    await fsp.rm(final, { recursive: true, force: true });
+    await fsp.rename(tmp, final);
+  } catch (err) {
+    await fsp.rm(tmp, { recursive: true, force: true });
+    throw fsError(err, 'write checkpoint in', runDir);
+  }
+  await writeFileAtomic(path.join(runDir, POINTER), `${JSON.stringify({ path: `checkpoints/${name}`, step: state.step })}\n`);
+  for (const entry of await fsp.readdir(parent)) {
+    if (entry !== name) await fsp.rm(path.join(parent, entry), { recursive: true, force: true });
+  }
+  return path.join(parent, name);
+}
+
+/** Replaces `runDir/best` with the given model, head, classes and metrics. */
+export async function saveBest(runDir: string, fm: FaceModel, head: ArcFaceHead, classNames: string[], metrics: object): Promise<string> {
+  const tmp = await tempDir(runDir);
+  const final = path.join(runDir, 'best');
+  const old = `${tmp}-old`;
+  try {
+    await writeModelFiles(tmp, fm, head, classNames);
+    await writeFileAtomic(path.join(tmp, 'best.json'), `${JSON.stringify(metrics, null, 1)}\n`);
+    if (existsSync(final)) await fsp.rename(final, old);
+    await fsp.rename(tmp, final);
+  } catch (err) {
+    await fsp.rm(tmp, { recursive: true, force: true });
+    throw fsError(err, 'write best model in', runDir);
+  }
+  await fsp.rm(old, { recursive: true, force: true });
+  return final;
+}
+
+async function readJson<T>(file: string, what: string): Promise<T> {
+  const text = new TextDecoder().decode(await readFileChecked(file, what));
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new ArcinvertError(`${file} is corrupt (not valid JSON)`);
+  }
+}
+
+/** The checkpoint folder of `dir`: a run directory (via checkpoint.json) or a checkpoint itself. */
+export async function findCheckpoint(dir: string): Promise<string> {
+  if (existsSync(path.join(dir, 'state.json'))) return dir;
+  if (existsSync(path.join(dir, POINTER))) {
+    const ptr = await readJson<{ path?: unknown }>(path.join(dir, POINTER), 'checkpoint pointer');
+    if (typeof ptr.path !== 'string') throw new ArcinvertError(`${path.join(dir, POINTER)} names no checkpoint`);
+    return path.join(dir, ptr.path);
+  }
+  throw new ArcinvertError(`no training checkpoint in ${dir} (expected checkpoint.json or state.json)`);
+}
+
+/** Loads the checkpoint of a run directory or checkpoint folder. */
+export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  const ckpt = await findCheckpoint(dir);
+  const state = await readJson<TrainState>(path.join(ckpt, 'state.json'), 'checkpoint state');
+  if (state.format !== 'arcinvert-train-state' || state.version !== 1) throw new ArcinvertError(`${ckpt}/state.json is not an arcinvert training state`);
+  const manifest = await readJson<OptimizerManifest>(path.join(ckpt, 'optimizer.json'), 'optimizer state');
+  const bytes = await readFileChecked(path.join(ckpt, 'optimizer.bin'), 'optimizer state');
+  const sizes = manifest.params.map((p) => p.shape.reduce((a, b) => a * b, 1));
+  if (bytes.byteLength !== sizes.reduce((a, b) => a + b, 0) * 4) throw new ArcinvertError(`${ckpt}/optimizer.bin is truncated or corrupt`);
+  const all = new Float32Array(bytes.byteLength / 4);
+  new Uint8Array(all.buffer).set(bytes);
+  const fm = await loadFaceModel(ckpt);
+  const head = await loadArcFaceHead(path.join(ckpt, 'head')).catch((err: unknown) => {
+    fm.model.dispose();
+    throw err;
+  });
+  let offset = 0;
+  const buffers = manifest.params.map((p, i) => {
+    const t = tf.tensor(all.subarray(offset, offset + sizes[i]), p.shape, 'float32');
+    offset += sizes[i];
+    return t;
+  });
+  return { dir: ckpt, fm, head, buffers, paramNames: manifest.params.map((p) => p.name), state };
+}
+
+/**
+ * The model directory meant by `dir`: itself if it holds model.json, else its `best/`, else
+ * its latest checkpoint.
+ */
+export async function resolveModelDir(dir: string): Promise<string> {
+  if (existsSync(path.join(dir, 'model.json'))) return dir;
+  if (existsSync(path.join(dir, 'best', 'model.json'))) return path.join(dir, 'best');
+  if (existsSync(path.join(dir, POINTER))) return findCheckpoint(dir);
+  if (!existsSync(dir)) throw new ArcinvertError(`model directory ${dir} does not exist`);
+  throw new ArcinvertError(`no model in ${dir} (expected model.json, best/ or checkpoint.json)`);
+}
+
+/** A trained model with its classifier head and class names; the caller disposes model and head. */
+export interface TrainedModel {
+  dir: string;
+  fm: FaceModel;
+  head: ArcFaceHead;
+  classNames: string[];
+}
+
+/** Loads a model directory written by training (model, head, classes). */
+export async function loadTrainedModel(dir: string): Promise<TrainedModel> {
+  const modelDir = await resolveModelDir(dir);
+  if (!existsSync(path.join(modelDir, 'head.json'))) throw new ArcinvertError(`${modelDir} has no classifier head (head.json); it was not written by arcinvert train`);
+  const classes = await readJson<{ classNames?: unknown }>(path.join(modelDir, 'classes.json'), 'class list');
+  if (!Array.isArray(classes.classNames) || !classes.classNames.every((c) => typeof c === 'string')) {
+    throw new ArcinvertError(`${modelDir}/classes.json has no class-name list`);
+  }
+  const fm = await loadFaceModel(modelDir);
+  const head = await loadArcFaceHead(path.join(modelDir, 'head')).catch((err: unknown) => {
+    fm.model.dispose();
+    throw err;
+  });
+  const classNames = classes.classNames as string[];
+  const { numClasses, embeddingDim } = head.config;
+  if (numClasses !== classNames.length || embeddingDim !== fm.meta.embeddingSize) {
+    fm.model.dispose();
+    head.dispose();
+    throw new ArcinvertError(`${modelDir}: head (${numClasses} classes, ${embeddingDim}-d) does not match the model (${fm.meta.embeddingSize}-d) or the ${classNames.length} class names`);
+  }
+  return { dir: modelDir, fm, head, classNames };
+}

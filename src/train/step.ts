@@ -1,0 +1,76 @@
+/**
+ * One optimisation step of ArcFace training (arcface_torch `train_v2.py`, the body of its
+ * loop): forward in training mode, head logits with the margin, softmax cross-entropy, gradients
+ * (optionally summed over micro-batches), `clip_grad_norm_` on the backbone's gradients, SGD.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { FaceModel } from '../backbone/types.js';
+import type { TrainConfig } from './config.js';
+import type { ArcFaceHead } from './head.js';
+import { softmaxCrossEntropy, type MarginFn } from './margin.js';
+import { clipByGlobalNorm, sgdStep } from './sgd.js';
+
+/** The trainable variables in optimiser order: the backbone's, then the head's. */
+export function trainables(fm: FaceModel, head: ArcFaceHead): { vars: tf.Variable[]; names: string[]; backbone: number } {
+  const bb = fm.model.trainableWeights;
+  return {
+    vars: [...bb.map((w) => w.read() as tf.Variable), head.weight],
+    names: [...bb.map((w) => w.originalName), 'head/weight'],
+    backbone: bb.length,
+  };
+}
+
+export interface StepOut {
+  loss: tf.Scalar;
+  norm: tf.Scalar;
+  buffers: tf.Tensor[];
+}
+
+/**
+ * Summed gradients of the mean loss over `images`, computed in chunks of `chunk` images (each
+ * chunk's mean loss weighted by its share of the batch). Returns the loss and one gradient
+ * per variable of `vars`; the caller disposes them.
+ */
+function batchGradients(fm: FaceModel, head: ArcFaceHead, margin: MarginFn, vars: tf.Variable[], images: tf.Tensor4D, labels: tf.Tensor1D, chunk: number): { loss: tf.Scalar; grads: tf.Tensor[] } {
+  const n = images.shape[0];
+  let loss: tf.Scalar | null = null;
+  let sum: tf.Tensor[] | null = null;
+  for (let start = 0; start < n; start += chunk) {
+    const len = Math.min(chunk, n - start);
+    const { value, grads } = tf.variableGrads(() => {
+      const x = len === n ? images : tf.slice(images, [start, 0, 0, 0], [len, -1, -1, -1]);
+      const y = len === n ? labels : tf.slice(labels, [start], [len]);
+      const l = softmaxCrossEntropy(head.logits(fm.model.apply(x, { training: true }) as tf.Tensor2D, y, margin), y);
+      return len === n ? l : (tf.mul(l, len / n) as tf.Scalar);
+    }, vars);
+    const g = vars.map((v) => grads[v.name] ?? tf.zerosLike(v));
+    if (sum === null || loss === null) {
+      loss = value;
+      sum = g;
+    } else {
+      const prevLoss: tf.Scalar = loss;
+      const prev: tf.Tensor[] = sum;
+      loss = tf.add(prevLoss, value) as tf.Scalar;
+      sum = prev.map((t, i) => tf.add(t, g[i]));
+      tf.dispose([prevLoss, value, ...prev, ...g]);
+    }
+    tf.dispose(Object.values(grads).filter((t) => !g.includes(t)));
+  }
+  return { loss: loss!, grads: sum! };
+}
+
+/**
+ * One optimiser step on a batch, in place on the model and head variables.
+ * @param images [B, H, W, 3]; labels [B] int32 class ids.
+ * @returns the batch's mean loss, the backbone gradient norm before clipping, and the new
+ *   momentum buffers; the caller disposes them and the old buffers.
+ */
+export function trainStep(fm: FaceModel, head: ArcFaceHead, margin: MarginFn, p: ReturnType<typeof trainables>, buffers: tf.Tensor[], images: tf.Tensor4D, labels: tf.Tensor1D, cfg: TrainConfig, lr: number): StepOut {
+  const chunk = cfg.microBatch > 0 ? cfg.microBatch : images.shape[0];
+  const { loss, grads: g } = batchGradients(fm, head, margin, p.vars, images, labels, chunk);
+  const bb = g.slice(0, p.backbone);
+  const clip = cfg.gradClipNorm > 0 ? clipByGlobalNorm(bb, cfg.gradClipNorm) : { grads: bb.map((t) => t.clone()), norm: tf.tidy(() => tf.sqrt(tf.addN(bb.map((t) => tf.sum(tf.square(t))))) as tf.Scalar) };
+  const next = sgdStep(p.vars, [...clip.grads, ...g.slice(p.backbone)], buffers, { lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
+  tf.dispose([...g, ...clip.grads]);
+  return { loss, norm: clip.norm, buffers: next };
+}
