@@ -11,6 +11,8 @@ import { infoCommand } from './info.js';
 import { purifyCommand } from './purify.js';
 import { trainCommand } from './train.js';
 import { invertCommand } from './invert.js';
+import { alignCommand } from './align.js';
+import { leakageCommand } from './leakage.js';
 
 /** The program with every command registered; output goes through `ctx`. */
 export function createProgram(ctx: CliContext): Command {
@@ -20,7 +22,7 @@ export function createProgram(ctx: CliContext): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.out(s.trimEnd()), writeErr: (s) => ctx.err(s.trimEnd()) })
     .showSuggestionAfterError();
-  for (const make of [infoCommand, embedCommand, invertCommand, trainCommand, evalCommand, purifyCommand]) {
+  for (const make of [infoCommand, embedCommand, invertCommand, trainCommand, evalCommand, purifyCommand, alignCommand, leakageCommand]) {
     program.addCommand(make(ctx).exitOverride().configureOutput({ writeOut: (s) => ctx.out(s.trimEnd()), writeErr: (s) => ctx.err(s.trimEnd()) }));
   }
   return program;

@@ -1,0 +1,97 @@
+/**
+ * 8-bit RGB rasters for alignment and the judges: decoding a photo (sharp, EXIF orientation
+ * honoured, alpha dropped, grey expanded to RGB), mirroring, resizing, contrast equalisation
+ * (CLAHE) for the low-light detector retry, and conversion to normalised float tensors.
+ */
+import { promises as fsp } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import sharp from 'sharp';
+import { ArcinvertError } from '../errors.js';
+import type { Normalization } from '../io/image.js';
+import type { RasterImage } from './warp.js';
+
+/**
+ * Decodes an image file into RGB bytes at its own (upright) size.
+ * @throws ArcinvertError naming the file when it is missing or not a decodable image.
+ */
+export async function readRaster(file: string): Promise<RasterImage> {
+  const stat = await fsp.stat(file).catch(() => undefined);
+  if (!stat?.isFile()) throw new ArcinvertError(`cannot read image ${file}: no such file`);
+  try {
+    const { data, info } = await sharp(file, { failOn: 'warning', autoOrient: true })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return { width: info.width, height: info.height, channels: 3, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  } catch (err) {
+    throw new ArcinvertError(`cannot decode image ${file}: ${(err as Error).message.split('\n')[0].trim()}`);
+  }
+}
+
+/** Upright [width, height] of an image file, from its header only. */
+export async function imageSize(file: string): Promise<[number, number]> {
+  try {
+    const meta = await sharp(file).metadata();
+    return [meta.autoOrient.width, meta.autoOrient.height];
+  } catch (err) {
+    throw new ArcinvertError(`cannot read image ${file}: ${(err as Error).message.split('\n')[0].trim()}`);
+  }
+}
+
+/** The image mirrored left-right. */
+export function flipRaster(img: RasterImage): RasterImage {
+  const { width: w, height: h, channels: c } = img;
+  const out = new Uint8Array(img.data.length);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const s = (y * w + (w - 1 - x)) * c;
+      const d = (y * w + x) * c;
+      for (let k = 0; k < c; k++) out[d + k] = img.data[s + k];
+    }
+  }
+  return { ...img, data: out };
+}
+
+/** Resizes with sharp's cubic kernel, stretching (as `readImageBatch` does); same object when the size already matches. */
+export async function resizeRaster(img: RasterImage, width: number, height: number): Promise<RasterImage> {
+  if (img.width === width && img.height === height) return img;
+  const { data } = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 3 } })
+    .resize(width, height, { fit: 'fill', kernel: 'cubic' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { width, height, channels: img.channels, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+}
+
+/** Contrast-limited adaptive histogram equalisation (sharp `clahe`, 32-px tiles, slope 3). */
+export async function equalizeRaster(img: RasterImage): Promise<RasterImage> {
+  const { data } = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 3 } })
+    .clahe({ width: 32, height: 32, maxSlope: 3 })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { ...img, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+}
+
+/** PNG bytes of a raster. */
+export function rasterToPng(img: RasterImage): Promise<Buffer> {
+  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 3 } }).png().toBuffer();
+}
+
+/**
+ * Stacks same-sized rasters into a float batch `(byte − mean) / std`.
+ * @returns float32 `[N, H, W, C]`; the caller disposes it.
+ */
+export function rastersToTensor(images: readonly RasterImage[], normalization: Normalization = { mean: 0, std: 1 }): tf.Tensor4D {
+  if (images.length === 0) throw new ArcinvertError('no images to stack');
+  const { width: w, height: h, channels: c } = images[0];
+  const per = w * h * c;
+  const out = new Float32Array(images.length * per);
+  images.forEach((img, i) => {
+    if (img.width !== w || img.height !== h || img.channels !== c) {
+      throw new ArcinvertError(`cannot stack a ${img.width}×${img.height} image with ${w}×${h} images`);
+    }
+    for (let k = 0; k < per; k++) out[i * per + k] = (img.data[k] - normalization.mean) / normalization.std;
+  });
+  return tf.tensor4d(out, [images.length, h, w, c], 'float32');
+}

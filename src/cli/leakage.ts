@@ -1,0 +1,149 @@
+/**
+ * `arcinvert leakage`: how much identity the reconstructions of a model's templates leak,
+ * judged by the attacked model (white-box) and by independent face matchers (transfer):
+ * thresholds at FMR 1e-3 / 1e-2 from impostor pairs of genuine photos, then type-I / type-II
+ * Success Attack Rates (src/leakage). Reconstructions come from an `arcinvert invert` output
+ * (`--reconstructions DIR`, mapped through its report.json) or are made here (`--invert`,
+ * targets = the first photo of each of `--limit` identities under `--targets DIR`, written to
+ * `<out>/reconstructions`). Writes `<out>/leakage.json` and `<out>/leakage.md` and prints
+ * the table.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import type { RasterImage } from '../align/warp.js';
+import type { BackendPreference } from '../engine/backend.js';
+import { ArcinvertError } from '../errors.js';
+import { ensureDir, writeFileAtomic } from '../io/atomic.js';
+import { loadFaceModel } from '../io/modelStore.js';
+import { resolveInvertConfig, type InvertConfig } from '../invert/config.js';
+import { invert } from '../invert/loop.js';
+import { imageFileName, writeInvertOutputs } from '../invert/outputs.js';
+import { targetsFromImages } from '../invert/targets.js';
+import { modelJudge } from '../judge/model.js';
+import { JUDGE_LOADERS, JUDGE_NAMES } from '../judge/registry.js';
+import type { Judge } from '../judge/types.js';
+import { galleryForSources, galleryFromDir, impostorPairsFromFile, readReconstructionDir, type Gallery, type ReconstructionRef } from '../leakage/gallery.js';
+import { leakageMarkdown, leakageTable } from '../leakage/format.js';
+import { runLeakage, type SystemRole } from '../leakage/report.js';
+import type { CliContext } from './context.js';
+import { backendOption, positiveInt, useBackend } from './options.js';
+
+interface LeakageFlags {
+  model: string;
+  reconstructions?: string;
+  invert?: boolean;
+  targets?: string;
+  limit: number;
+  impostorPairs?: string;
+  judge: string[];
+  fmr: number[];
+  out: string;
+  steps?: number;
+  seeds?: number;
+  invertConfig?: string;
+  backend: BackendPreference;
+}
+
+function fmrList(v: string): number[] {
+  const out = v.split(',').map((x) => Number(x.trim()));
+  if (out.length === 0 || !out.every((f) => f > 0 && f < 1)) throw new ArcinvertError(`--fmr must be a comma-separated list of rates in (0, 1), got '${v}'`);
+  return out;
+}
+
+async function readInvertConfig(f: LeakageFlags): Promise<InvertConfig> {
+  let fromFile: Partial<InvertConfig> = {};
+  if (f.invertConfig) {
+    const text = await fsp.readFile(f.invertConfig, 'utf8').catch(() => {
+      throw new ArcinvertError(`cannot read --invert-config ${f.invertConfig}`);
+    });
+    try {
+      fromFile = JSON.parse(text) as Partial<InvertConfig>;
+    } catch {
+      throw new ArcinvertError(`--invert-config ${f.invertConfig} is not valid JSON`);
+    }
+  }
+  const flags = Object.fromEntries(Object.entries({ steps: f.steps, seeds: f.seeds }).filter(([, v]) => v !== undefined));
+  return resolveInvertConfig({ ...fromFile, ...flags });
+}
+
+/** Inverts the targets' templates; reconstructions are written under `dir` and kept in memory. */
+async function invertTargets(ctx: CliContext, fm: Awaited<ReturnType<typeof loadFaceModel>>, gallery: Gallery, f: LeakageFlags, backend: string, dir: string) {
+  const config = await readInvertConfig(f);
+  const targets = await targetsFromImages(fm, gallery.targets.map((t) => gallery.photos[t].file));
+  ctx.err(`inverting ${targets.n} target(s) × ${config.seeds} seed(s), ${config.steps} steps`);
+  let last = 0;
+  const startedAt = new Date().toISOString();
+  const result = await invert(fm, targets, config, {
+    onProgress: (p) => {
+      if (performance.now() - last < 5000 && p.globalStep < p.totalSteps) return;
+      last = performance.now();
+      ctx.err(`invert step ${p.globalStep}/${p.totalSteps}, cosine ${p.cosine.mean.toFixed(3)}`);
+    },
+  });
+  await ensureDir(dir);
+  await writeInvertOutputs(dir, result, targets, { model: f.model, backbone: fm.meta.backbone, backend, config, startedAt }, fm.meta.normalization);
+  const images = new Map<string, RasterImage>();
+  const refs: ReconstructionRef[] = result.images.map((im) => {
+    const file = path.join(dir, imageFileName(im.target, im.seed));
+    images.set(file, { ...im.image, channels: 3 });
+    return { file, target: im.target, seed: im.seed };
+  });
+  return { refs, images };
+}
+
+export function leakageCommand(ctx: CliContext): Command {
+  return new Command('leakage')
+    .description('Success Attack Rate of reconstructions at FMR 1e-3 / 1e-2, for the attacked model and independent judges')
+    .requiredOption('--model <dir>', 'the attacked model')
+    .option('--reconstructions <dir>', "an 'arcinvert invert' output directory (t{target}_s{seed}.png + report.json)")
+    .option('--invert', 'invert the targets here (with --targets), writing <out>/reconstructions')
+    .option('--targets <dir>', 'aligned photos in identity folders (e.g. ../shared/data/lfw), for --invert')
+    .option('--limit <n>', 'identities (with ≥ 2 photos) taken from --targets, first photo of each = target', positiveInt('--limit'), 10)
+    .option('--impostor-pairs <pairs.txt>', 'set thresholds on the mismatched pairs of an LFW pairs file (default: all cross-identity pairs of the targets\' photos)')
+    .addOption(new Option('--judge <names...>', 'independent judges, or none').choices([...JUDGE_NAMES, 'none']).default(['dlib']))
+    .option('--fmr <list>', 'false-match rates', fmrList, [1e-3, 1e-2])
+    .requiredOption('--out <dir>', 'output directory for leakage.json / leakage.md')
+    .option('--steps <n>', 'with --invert: Adam steps', positiveInt('--steps'))
+    .option('--seeds <n>', 'with --invert: starting noises per target', positiveInt('--seeds'))
+    .option('--invert-config <file.json>', 'with --invert: inversion config (any subset of the keys)')
+    .addOption(backendOption())
+    .action(async (f: LeakageFlags) => {
+      if (Boolean(f.reconstructions) === Boolean(f.invert)) throw new ArcinvertError('give exactly one of --reconstructions DIR or --invert');
+      if (f.invert && !f.targets) throw new ArcinvertError('--invert needs --targets DIR (aligned photos in identity folders)');
+      if (f.reconstructions && f.targets) throw new ArcinvertError('--targets is for --invert; with --reconstructions the targets come from its report.json');
+      const judgeNames = f.judge.includes('none') ? [] : [...new Set(f.judge)];
+      const impostorPairs = f.impostorPairs ? await impostorPairsFromFile(f.impostorPairs) : undefined;
+      const backend = await useBackend(ctx, f.backend);
+      const fm = await loadFaceModel(f.model);
+      const systems: Array<{ judge: Judge; role: SystemRole }> = [{ judge: modelJudge(fm), role: 'white-box' }];
+      try {
+        let gallery: Gallery;
+        let refs: ReconstructionRef[];
+        let images: Map<string, RasterImage> | undefined;
+        if (f.invert) {
+          gallery = await galleryFromDir(f.targets!, f.limit);
+          ({ refs, images } = await invertTargets(ctx, fm, gallery, f, backend, path.join(f.out, 'reconstructions')));
+        } else {
+          const read = await readReconstructionDir(f.reconstructions!);
+          gallery = await galleryForSources(read.sources);
+          refs = read.reconstructions;
+        }
+        for (const name of judgeNames) systems.push({ judge: await JUDGE_LOADERS[name](), role: 'transfer' });
+        const report = await runLeakage(
+          { gallery, reconstructions: refs, images, impostorPairs, impostorSource: f.impostorPairs ? `mismatched pairs of ${f.impostorPairs}` : "cross-identity pairs of the targets' photos", fmrs: f.fmr },
+          systems,
+          ctx.err,
+        );
+        await ensureDir(f.out);
+        const json = { ...report, model: f.model, backend, judges: systems.map((s) => ({ name: s.judge.name, role: s.role, description: s.judge.description })) };
+        await writeFileAtomic(path.join(f.out, 'leakage.json'), `${JSON.stringify(json, null, 2)}\n`);
+        await writeFileAtomic(path.join(f.out, 'leakage.md'), leakageMarkdown(report));
+        for (const line of leakageTable(report)) ctx.out(line);
+        ctx.out(`wrote ${path.join(f.out, 'leakage.json')} and leakage.md`);
+      } finally {
+        for (const s of systems) s.judge.dispose();
+        fm.model.dispose();
+      }
+    });
+}

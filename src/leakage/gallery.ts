@@ -1,0 +1,145 @@
+/**
+ * The data of a leakage experiment: genuine photos with identities (identity = the photo's
+ * folder, as LFW's `<Name>/<Name>_NNNN.jpg`), which of them are the targets whose templates
+ * were inverted, the reconstructions of each target, and the impostor pairs that set the
+ * thresholds.
+ *
+ * Reconstructions come from an `arcinvert invert` output directory: its `report.json`
+ * (`targets[i].source` = the photo of target i, `images[k].file` / `.target` / `.seed`)
+ * names each PNG (`t{target}_s{seed}.png`) and the photo it was inverted from.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { ArcinvertError } from '../errors.js';
+import { lfwImagePath, parsePairs } from '../eval/verification.js';
+import { listImages } from '../io/image.js';
+
+/** A genuine photo. */
+export interface Photo {
+  file: string;
+  identity: string;
+}
+
+/** Genuine photos and the targets among them. */
+export interface Gallery {
+  photos: Photo[];
+  /** Per target, the index in `photos` of the photo whose template was inverted. */
+  targets: number[];
+}
+
+/** One reconstruction: its PNG and which target / seed it belongs to. */
+export interface ReconstructionRef {
+  file: string;
+  target: number;
+  seed: number;
+}
+
+/** The identity of a photo: the name of its folder. */
+export function identityOf(file: string): string {
+  return path.basename(path.dirname(path.resolve(file)));
+}
+
+/**
+ * Targets from a folder of identity folders: the identities with at least `minImages`
+ * photos, in sorted order, the first `limit` of them; each identity's first photo is its
+ * target and all its photos are in the gallery.
+ */
+export async function galleryFromDir(dir: string, limit: number, minImages = 2): Promise<Gallery> {
+  const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => {
+    throw new ArcinvertError(`cannot read --targets ${dir}`);
+  });
+  const names = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  const gallery: Gallery = { photos: [], targets: [] };
+  for (const name of names) {
+    if (gallery.targets.length >= limit) break;
+    const files = await listImages([path.join(dir, name)]).catch(() => [] as string[]);
+    if (files.length < minImages) continue;
+    gallery.targets.push(gallery.photos.length);
+    gallery.photos.push(...files.map((file) => ({ file, identity: name })));
+  }
+  if (gallery.targets.length === 0) throw new ArcinvertError(`no identity folder in ${dir} has ${minImages} or more photos`);
+  return gallery;
+}
+
+/**
+ * The gallery around given target photos: every photo in each target's folder (its
+ * identity's other photos are the type-II probes).
+ */
+export async function galleryForSources(sources: readonly string[]): Promise<Gallery> {
+  const gallery: Gallery = { photos: [], targets: [] };
+  const indexOf = new Map<string, number>();
+  for (const src of sources) {
+    const abs = path.resolve(src);
+    if (!indexOf.has(abs)) {
+      const files = await listImages([path.dirname(abs)]);
+      for (const f of files.map((x) => path.resolve(x))) {
+        if (indexOf.has(f)) continue;
+        indexOf.set(f, gallery.photos.length);
+        gallery.photos.push({ file: f, identity: identityOf(f) });
+      }
+    }
+    const i = indexOf.get(abs);
+    if (i === undefined) throw new ArcinvertError(`target photo ${src} is missing`);
+    gallery.targets.push(i);
+  }
+  return gallery;
+}
+
+interface InvertReport {
+  targets?: Array<{ index: number; source: string | null }>;
+  images?: Array<{ file: string; target: number; seed: number }>;
+}
+
+/** Reads an `arcinvert invert` output directory: the target photos and the reconstructions. */
+export async function readReconstructionDir(dir: string): Promise<{ sources: string[]; reconstructions: ReconstructionRef[] }> {
+  const file = path.join(dir, 'report.json');
+  const text = await fsp.readFile(file, 'utf8').catch(() => {
+    throw new ArcinvertError(`--reconstructions ${dir} has no report.json (expected an 'arcinvert invert' output)`);
+  });
+  let report: InvertReport;
+  try {
+    report = JSON.parse(text) as InvertReport;
+  } catch {
+    throw new ArcinvertError(`${file} is not valid JSON`);
+  }
+  if (!Array.isArray(report.targets) || !Array.isArray(report.images) || report.images.length === 0) {
+    throw new ArcinvertError(`${file} lists no targets or no images`);
+  }
+  const sources = report.targets.map((t, i) => {
+    if (!t.source) throw new ArcinvertError(`target ${i} in ${file} has no source photo; leakage needs the photo each template came from (invert with --image, or --embedding with its .txt)`);
+    return path.isAbsolute(t.source) ? t.source : path.resolve(t.source);
+  });
+  const reconstructions = report.images.map((im) => {
+    if (!(Number.isInteger(im.target) && im.target >= 0 && im.target < sources.length)) {
+      throw new ArcinvertError(`${file}: image ${im.file} names target ${im.target}, which does not exist`);
+    }
+    return { file: path.join(dir, im.file), target: im.target, seed: im.seed };
+  });
+  return { sources, reconstructions };
+}
+
+/** All pairs (i < j) of photos of different identities. */
+export function crossIdentityPairs(photos: readonly Photo[]): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < photos.length; i++) {
+    for (let j = i + 1; j < photos.length; j++) if (photos[i].identity !== photos[j].identity) out.push([i, j]);
+  }
+  return out;
+}
+
+/** Per target, the other photos of its identity (type-II probes). */
+export function sameIdentityOthers(gallery: Gallery): number[][] {
+  return gallery.targets.map((t) => {
+    const id = gallery.photos[t].identity;
+    return gallery.photos.flatMap((p, i) => (i !== t && p.identity === id ? [i] : []));
+  });
+}
+
+/** The mismatched pairs of an LFW-style pairs file, as photo paths beside the file. */
+export async function impostorPairsFromFile(pairsFile: string): Promise<Array<[string, string]>> {
+  const text = await fsp.readFile(pairsFile, 'utf8').catch(() => {
+    throw new ArcinvertError(`cannot read --impostor-pairs ${pairsFile}`);
+  });
+  const dir = path.dirname(pairsFile);
+  return parsePairs(text).pairs.filter((p) => !p.same).map((p) => [lfwImagePath(dir, p.a), lfwImagePath(dir, p.b)]);
+}

@@ -1,0 +1,176 @@
+/**
+ * The leakage report: for each system (the attacked model = white-box, independent judges =
+ * transfer), thresholds at the requested FMRs from impostor pairs of genuine photos, then the
+ * Success Attack Rate of the reconstructions, type-I (against the photo whose template was
+ * inverted) and type-II (against the target identity's other photos), beside the genuine
+ * match rate of those same photos (the best an attack could hope for on type-II).
+ *
+ * `systemReport` is the pure part (embeddings in, numbers out); `runLeakage` reads the
+ * photos once, at their own size (each judge resizes as its preprocessing says), and embeds
+ * them with every judge.
+ */
+import { readRaster } from '../align/raster.js';
+import type { RasterImage } from '../align/warp.js';
+import { ArcinvertError } from '../errors.js';
+import { rowCosine } from '../judge/lfw.js';
+import type { Judge } from '../judge/types.js';
+import { crossIdentityPairs, sameIdentityOthers, type Gallery, type ReconstructionRef } from './gallery.js';
+import { countAbove, thresholdAtFmr, type FmrThreshold } from './sar.js';
+
+export type SystemRole = 'white-box' | 'transfer';
+
+/** Accept counts of one kind of comparison at each FMR. */
+export interface RateSet {
+  comparisons: number;
+  meanScore: number;
+  atFmr: Array<{ fmr: number; accepted: number; rate: number }>;
+}
+
+export interface SystemReport {
+  name: string;
+  role: SystemRole;
+  description: string;
+  thresholds: FmrThreshold[];
+  typeI: RateSet;
+  typeII: RateSet;
+  /** Target photo vs its identity's other photos (genuine comparisons). */
+  genuine: RateSet;
+}
+
+/** Per reconstruction, per system: type-I score and mean type-II score. */
+export interface ReconstructionScores {
+  file: string;
+  target: number;
+  seed: number;
+  scores: Record<string, { typeI: number; typeIIMean: number | null }>;
+}
+
+export interface LeakageReport {
+  format: 'arcinvert-leakage/1';
+  targets: number;
+  identities: number;
+  photos: number;
+  reconstructions: number;
+  impostorSource: string;
+  impostorPairs: number;
+  fmrs: number[];
+  systems: SystemReport[];
+  perReconstruction: ReconstructionScores[];
+}
+
+/** Embeddings of one system: genuine photos and reconstructions (N×dim, unit rows), and impostor scores. */
+export interface SystemEmbeddings {
+  gallery: Float32Array;
+  reconstructions: Float32Array;
+  impostorScores: ArrayLike<number>;
+}
+
+function rates(scores: number[], thresholds: FmrThreshold[]): RateSet {
+  return {
+    comparisons: scores.length,
+    meanScore: scores.length ? scores.reduce((a, b) => a + b, 0) / scores.length : 0,
+    atFmr: thresholds.map((t) => {
+      const c = countAbove(scores, t.threshold);
+      return { fmr: t.fmr, accepted: c.accepted, rate: c.rate };
+    }),
+  };
+}
+
+/**
+ * Scores of one system (pure).
+ * @returns the system's report and, per reconstruction, its type-I and mean type-II score.
+ */
+export function systemReport(
+  system: { name: string; role: SystemRole; description: string; dim: number },
+  emb: SystemEmbeddings,
+  gallery: Gallery,
+  recon: readonly ReconstructionRef[],
+  fmrs: readonly number[],
+): { report: SystemReport; perReconstruction: Array<{ typeI: number; typeIIMean: number | null }> } {
+  const d = system.dim;
+  if (emb.gallery.length !== gallery.photos.length * d || emb.reconstructions.length !== recon.length * d) {
+    throw new ArcinvertError(`${system.name}: embedding sizes do not match ${gallery.photos.length} photos and ${recon.length} reconstructions`);
+  }
+  const thresholds = fmrs.map((f) => thresholdAtFmr(emb.impostorScores, f));
+  const others = sameIdentityOthers(gallery);
+  const typeI: number[] = [];
+  const typeII: number[] = [];
+  const per = recon.map((r, k) => {
+    const target = gallery.targets[r.target];
+    if (target === undefined) throw new ArcinvertError(`reconstruction ${r.file} names target ${r.target}, which does not exist`);
+    const s1 = rowCosine(emb.reconstructions, k, emb.gallery, target, d);
+    const s2 = others[r.target].map((g) => rowCosine(emb.reconstructions, k, emb.gallery, g, d));
+    typeI.push(s1);
+    typeII.push(...s2);
+    return { typeI: s1, typeIIMean: s2.length ? s2.reduce((a, b) => a + b, 0) / s2.length : null };
+  });
+  const genuine = gallery.targets.flatMap((t, i) => others[i].map((g) => rowCosine(emb.gallery, t, emb.gallery, g, d)));
+  return {
+    report: {
+      name: system.name,
+      role: system.role,
+      description: system.description,
+      thresholds,
+      typeI: rates(typeI, thresholds),
+      typeII: rates(typeII, thresholds),
+      genuine: rates(genuine, thresholds),
+    },
+    perReconstruction: per,
+  };
+}
+
+/** What `runLeakage` needs. */
+export interface LeakageInputs {
+  gallery: Gallery;
+  reconstructions: ReconstructionRef[];
+  /** Reconstructions already in memory (e.g. from `--invert`), by file; others are read. */
+  images?: Map<string, RasterImage>;
+  /** Impostor pairs as photo paths; default: every cross-identity pair of the gallery. */
+  impostorPairs?: Array<[string, string]>;
+  /** Where the impostor pairs come from, for the report. */
+  impostorSource: string;
+  fmrs: number[];
+}
+
+/** Embeds everything with each judge and assembles the report. */
+export async function runLeakage(inputs: LeakageInputs, systems: Array<{ judge: Judge; role: SystemRole }>, log: (line: string) => void = () => undefined): Promise<LeakageReport> {
+  const { gallery, reconstructions: recon } = inputs;
+  if (recon.length === 0) throw new ArcinvertError('no reconstructions to evaluate');
+  const galleryImages = await Promise.all(gallery.photos.map((p) => readRaster(p.file)));
+  const reconImages = await Promise.all(recon.map((r) => inputs.images?.get(r.file) ?? readRaster(r.file)));
+  let impostorIdx: Array<[number, number]>;
+  let impostorImages: RasterImage[];
+  if (inputs.impostorPairs) {
+    const files = [...new Set(inputs.impostorPairs.flat())];
+    const at = new Map(files.map((f, i) => [f, i]));
+    impostorIdx = inputs.impostorPairs.map(([a, b]) => [at.get(a)!, at.get(b)!]);
+    impostorImages = await Promise.all(files.map(readRaster));
+  } else {
+    impostorIdx = crossIdentityPairs(gallery.photos);
+    impostorImages = galleryImages;
+  }
+  if (impostorIdx.length === 0) throw new ArcinvertError('no impostor pairs: the targets need at least two identities (or give --impostor-pairs)');
+  const report: LeakageReport = {
+    format: 'arcinvert-leakage/1',
+    targets: gallery.targets.length,
+    identities: new Set(gallery.photos.map((p) => p.identity)).size,
+    photos: gallery.photos.length,
+    reconstructions: recon.length,
+    impostorSource: inputs.impostorSource,
+    impostorPairs: impostorIdx.length,
+    fmrs: [...inputs.fmrs],
+    systems: [],
+    perReconstruction: recon.map((r) => ({ file: r.file, target: r.target, seed: r.seed, scores: {} })),
+  };
+  for (const { judge, role } of systems) {
+    log(`${judge.name}: embedding ${galleryImages.length} photos, ${reconImages.length} reconstructions${inputs.impostorPairs ? `, ${impostorImages.length} impostor photos` : ''}`);
+    const g = await judge.embed(galleryImages);
+    const r = await judge.embed(reconImages);
+    const imp = inputs.impostorPairs ? await judge.embed(impostorImages) : g;
+    const impostorScores = impostorIdx.map(([a, b]) => rowCosine(imp, a, imp, b, judge.dim));
+    const { report: sys, perReconstruction } = systemReport({ name: judge.name, role, description: judge.description, dim: judge.dim }, { gallery: g, reconstructions: r, impostorScores }, gallery, recon, inputs.fmrs);
+    report.systems.push(sys);
+    perReconstruction.forEach((s, k) => (report.perReconstruction[k].scores[judge.name] = s));
+  }
+  return report;
+}

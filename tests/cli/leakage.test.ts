@@ -1,0 +1,74 @@
+/**
+ * `arcinvert leakage` end to end with a tiny random model on a few LFW identities: `--invert`
+ * (attacked model + dlib judge), then the same reconstructions again via `--reconstructions`.
+ * SAR is expected to be about 0 for such a model; the test checks the plumbing and counts.
+ */
+import { existsSync, promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { CliContext } from '../../src/cli/context.js';
+import { runCli } from '../../src/cli/program.js';
+import { saveFaceModel } from '../../src/io/modelStore.js';
+import { useWasm } from '../helpers/backend.js';
+import { calibratedTinyMobileFaceNet } from '../helpers/tiny.js';
+
+const LFW = path.resolve(process.cwd(), '../shared/data/lfw');
+const withData = existsSync(LFW) ? it : it.skip;
+if (!existsSync(LFW)) console.warn(`skipping leakage CLI end-to-end test: ${LFW} not found`);
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const ctx: CliContext = { out: (l) => out.push(l), err: (l) => err.push(l), interactive: false };
+  return { code: await runCli(argv, ctx), out, err };
+}
+
+let tmp: string;
+let model: string;
+
+beforeAll(async () => {
+  await useWasm();
+  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'arcinvert-cli-leak-'));
+  model = path.join(tmp, 'model');
+  const fm = calibratedTinyMobileFaceNet(7);
+  await saveFaceModel(fm, model);
+  fm.model.dispose();
+});
+
+afterAll(() => fsp.rm(tmp, { recursive: true, force: true }));
+
+it('needs exactly one source of reconstructions', async () => {
+  const r = await cli('leakage', '--model', model, '--out', path.join(tmp, 'x'));
+  expect(r.code).toBe(2);
+  expect(r.err).toEqual(['arcinvert: give exactly one of --reconstructions DIR or --invert']);
+  const r2 = await cli('leakage', '--model', model, '--invert', '--out', path.join(tmp, 'x'));
+  expect(r2.err).toEqual(['arcinvert: --invert needs --targets DIR (aligned photos in identity folders)']);
+  const r3 = await cli('leakage', '--model', model, '--reconstructions', tmp, '--fmr', '0', '--out', path.join(tmp, 'x'));
+  expect(r3.code).toBe(2);
+});
+
+withData('inverts a few LFW targets and reports SAR for the model and the dlib judge', async () => {
+  const out = path.join(tmp, 'run');
+  const r = await cli('leakage', '--model', model, '--invert', '--targets', LFW, '--limit', '3', '--steps', '3', '--out', out, '--backend', 'wasm');
+  expect(r.err.filter((l) => l.startsWith('arcinvert:'))).toEqual([]);
+  expect(r.code).toBe(0);
+  const report = JSON.parse(await fsp.readFile(path.join(out, 'leakage.json'), 'utf8'));
+  // Aaron_Peirsol (3 photos), Aaron_Sorkin (2), Abdel_Nasser_Assidi (2): the first identities with ≥ 2.
+  expect([report.targets, report.identities, report.photos, report.reconstructions]).toEqual([3, 3, 7, 3]);
+  expect(report.impostorPairs).toBe(16);
+  expect(report.systems.map((s: { name: string; role: string }) => [s.name, s.role])).toEqual([['attacked', 'white-box'], ['dlib-resnet', 'transfer']]);
+  for (const s of report.systems) {
+    expect(s.typeI.comparisons).toBe(3);
+    expect(s.typeII.comparisons).toBe(4);
+    expect(s.thresholds.map((t: { fmr: number }) => t.fmr)).toEqual([1e-3, 1e-2]);
+  }
+  expect(r.out[0]).toMatch(/^system\s+role\s+FMR/);
+  expect(await fsp.readFile(path.join(out, 'leakage.md'), 'utf8')).toMatch(/^\| system \| role \| FMR \|/);
+
+  const again = await cli('leakage', '--model', model, '--reconstructions', path.join(out, 'reconstructions'), '--judge', 'none', '--out', path.join(tmp, 'again'));
+  expect(again.code).toBe(0);
+  const second = JSON.parse(await fsp.readFile(path.join(tmp, 'again', 'leakage.json'), 'utf8'));
+  expect(second.systems).toHaveLength(1);
+  // The PNGs are lossless: read back, they score as the images kept in memory did.
+  expect(second.systems[0].typeI.meanScore).toBeCloseTo(report.systems[0].typeI.meanScore, 5);
+}, 90000);
