@@ -48,6 +48,8 @@ export interface AlignOptions {
   config?: Partial<AlignConfig>;
   /** Called after each photo. */
   onProgress?: (done: number, total: number, source: string) => void;
+  /** Image sizes [width, height] taken as aligned already by `maybeAlign`'s auto mode (always includes 112×112). */
+  alignedSizes?: ReadonlyArray<readonly [number, number]>;
 }
 
 /**
@@ -113,7 +115,8 @@ export async function maybeAlign(files: readonly string[], mode: AlignMode, opti
     if (mode === 'yes') need.push(f);
     else if (mode === 'auto') {
       const [w, h] = await imageSize(f);
-      if (w !== ARCFACE_CROP_SIZE || h !== ARCFACE_CROP_SIZE) need.push(f);
+      const sizes = [[ARCFACE_CROP_SIZE, ARCFACE_CROP_SIZE], ...(options.alignedSizes ?? [])];
+      if (!sizes.some(([aw, ah]) => aw === w && ah === h)) need.push(f);
     }
   }
   if (need.length === 0) return { images: files.map((source) => ({ source })), skipped: [] };

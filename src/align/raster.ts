@@ -7,7 +7,8 @@ import { promises as fsp } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { ArcinvertError } from '../errors.js';
-import type { Normalization } from '../io/image.js';
+import { fsError } from '../io/atomic.js';
+import { decodeRgb, type Normalization } from '../io/image.js';
 import type { RasterImage } from './warp.js';
 
 /**
@@ -15,28 +16,20 @@ import type { RasterImage } from './warp.js';
  * @throws ArcinvertError naming the file when it is missing or not a decodable image.
  */
 export async function readRaster(file: string): Promise<RasterImage> {
-  const stat = await fsp.stat(file).catch(() => undefined);
-  if (!stat?.isFile()) throw new ArcinvertError(`cannot read image ${file}: no such file`);
-  try {
-    const { data, info } = await sharp(file, { failOn: 'warning', autoOrient: true })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-    return { width: info.width, height: info.height, channels: 3, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
-  } catch (err) {
-    throw new ArcinvertError(`cannot decode image ${file}: ${(err as Error).message.split('\n')[0].trim()}`);
-  }
+  const { data, width, height } = await decodeRgb(file);
+  return { width, height, channels: 3, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
 }
 
 /** Upright [width, height] of an image file, from its header only. */
 export async function imageSize(file: string): Promise<[number, number]> {
+  await fsp.stat(file).catch((err: unknown) => {
+    throw fsError(err, 'read image', file);
+  });
   try {
     const meta = await sharp(file).metadata();
     return [meta.autoOrient.width, meta.autoOrient.height];
   } catch (err) {
-    throw new ArcinvertError(`cannot read image ${file}: ${(err as Error).message.split('\n')[0].trim()}`);
+    throw new ArcinvertError(`cannot decode image ${file}: ${(err as Error).message.split('\n')[0].trim()}`);
   }
 }
 

@@ -1,19 +1,20 @@
 /**
  * `arcinvert embed --model DIR --images <dir|files…> --out emb.npy`: L2-normalised embeddings
- * of aligned faces as an N×D float32 .npy, with the file order written beside it (one path a
+ * of faces (photos are aligned first unless already 112×112, `--align`) as an N×D float32 .npy, with the file order written beside it (one path a
  * line, `emb.txt` by default).
  */
 import * as path from 'node:path';
 import { Command } from 'commander';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
-import { embedFiles } from '../eval/embed.js';
+import type { AlignMode } from '../align/align.js';
+import { embedPrepared } from '../eval/embed.js';
 import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { listImages } from '../io/image.js';
 import { loadFaceModel } from '../io/modelStore.js';
 import { writeNpy } from '../io/npy.js';
 import type { CliContext } from './context.js';
-import { backendOption, positiveInt, useBackend } from './options.js';
+import { alignOption, backendOption, positiveInt, preparePhotos, useBackend } from './options.js';
 
 interface EmbedFlags {
   model: string;
@@ -22,6 +23,7 @@ interface EmbedFlags {
   labels?: string;
   flip: boolean;
   batchSize: number;
+  align: AlignMode;
   backend: BackendPreference;
 }
 
@@ -39,16 +41,18 @@ export function embedCommand(ctx: CliContext): Command {
     .option('--labels <file>', 'where to write the file order, one path a line (default: <out>.txt)')
     .option('--flip', 'add the horizontally flipped image embedding before normalising (ArcFace eval practice)', false)
     .option('--batch-size <n>', 'images per forward pass', positiveInt('--batch-size'), 32)
+    .addOption(alignOption())
     .addOption(backendOption())
     .action(async (flags: EmbedFlags) => {
       if (!flags.out.endsWith('.npy')) throw new ArcinvertError(`--out must name a .npy file, got '${flags.out}'`);
       const labels = flags.labels ?? defaultLabelsPath(flags.out);
       await useBackend(ctx, flags.backend);
-      const files = await listImages(flags.images);
       const fm = await loadFaceModel(flags.model);
       try {
+        const photos = await preparePhotos(ctx, await listImages(flags.images), flags.align, fm.meta.inputSize);
+        const files = photos.map((p) => p.source);
         const d = fm.meta.embeddingSize;
-        const data = await embedFiles(fm, files, {
+        const data = await embedPrepared(fm, photos, {
           flip: flags.flip,
           batchSize: flags.batchSize,
           onProgress: (done, total) => ctx.err(`embedded ${done}/${total}`),

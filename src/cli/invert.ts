@@ -17,7 +17,8 @@ import { stageOutput, summarise, writeInvertOutputs, writeSnapshot } from '../in
 import { randomTargets, targetsFromClasses, targetsFromImages, targetsFromNpy, type TargetSet } from '../invert/targets.js';
 import { loadArcFaceHead, type ArcFaceHead } from '../train/head.js';
 import type { CliContext } from './context.js';
-import { backendOption, nonNegativeNumber, positiveInt, useBackend, nonNegativeInt } from './options.js';
+import type { AlignMode } from '../align/align.js';
+import { alignOption, backendOption, nonNegativeInt, nonNegativeNumber, positiveInt, preparePhotos, useBackend } from './options.js';
 import { imageLabel } from './ui/format.js';
 import { plainReporter, type ProgressReporter } from './ui/plain.js';
 
@@ -49,6 +50,7 @@ interface InvertFlags {
   seed?: number;
   snapshotEvery?: number;
   json?: boolean;
+  align: AlignMode;
   backend: BackendPreference;
 }
 
@@ -101,9 +103,9 @@ function checkFlags(f: InvertFlags, config: InvertConfig): void {
   if (config.identityLoss === 'arcface' && f.class === undefined) throw new ArcinvertError('--identity-loss arcface needs class targets (--class)');
 }
 
-async function gatherTargets(f: InvertFlags, fm: Awaited<ReturnType<typeof loadFaceModel>>, head: ArcFaceHead | undefined, seed: number): Promise<TargetSet> {
+async function gatherTargets(ctx: CliContext, f: InvertFlags, fm: Awaited<ReturnType<typeof loadFaceModel>>, head: ArcFaceHead | undefined, seed: number): Promise<TargetSet> {
   if (f.embedding) return targetsFromNpy(f.embedding, fm.meta.embeddingSize);
-  if (f.image) return targetsFromImages(fm, await listImages(f.image));
+  if (f.image) return targetsFromImages(fm, await preparePhotos(ctx, await listImages(f.image), f.align, fm.meta.inputSize));
   if (f.class) {
     if (!head) throw new ArcinvertError(`--class needs the model's classifier (${HEAD_BASENAME}.json/.bin in the model directory), which ${f.model} lacks`);
     return targetsFromClasses(head, f.class);
@@ -123,7 +125,8 @@ export function invertCommand(ctx: CliContext): Command {
     .description('reconstruct faces from embeddings of a model (BN-statistics prior, no generator)')
     .requiredOption('--model <dir>', 'model directory')
     .option('--embedding <file.npy>', 'target embeddings: 1-D (one) or N×D (N targets)')
-    .option('--image <paths...>', 'aligned 112×112 face photos (files or directories), embedded with the model')
+    .option('--image <paths...>', 'face photos (files or directories), aligned unless already 112×112 (--align), embedded with the model')
+    .addOption(alignOption())
     .option('--class <ids...>', "class ids of the model's classifier (closed set)", (v: string, acc: number[] = []) => [...acc, nonNegativeInt('--class')(v)])
     .option('--random <n>', 'n random identities', int('--random'))
     .requiredOption('--out <dir>', 'output directory (refused if not empty, unless --overwrite)')
@@ -163,7 +166,7 @@ export function invertCommand(ctx: CliContext): Command {
         ctx.err('interrupted: finishing the current step and writing the best images so far (Ctrl-C again to quit now)');
       };
       try {
-        const targets = await gatherTargets(f, fm, head, config.seed);
+        const targets = await gatherTargets(ctx, f, fm, head, config.seed);
         const staged = await stageOutput(f.out, f.overwrite);
         ctx.err(`inverting ${targets.n} target(s) × ${config.seeds} seed(s), ${config.steps} steps, batch ${config.batchSize}`);
         ctx.err(`config: ${JSON.stringify(config)}`);

@@ -3,6 +3,7 @@
  * throws a one-line `ArcinvertError` naming the flag.
  */
 import { Option } from 'commander';
+import { ALIGN_MODES, maybeAlign, type AlignMode, type PreparedImage } from '../align/align.js';
 import { BACKEND_PREFERENCES, selectBackend, type BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import type { CliContext } from './context.js';
@@ -44,4 +45,22 @@ export function nonNegativeNumber(flag: string): (value: string) => number {
     if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new ArcinvertError(`${flag} must be a number ≥ 0, got '${value}'`);
     return n;
   };
+}
+
+/** `--align auto|yes|no` for commands that read face photos. */
+export function alignOption(): Option {
+  return new Option('--align <mode>', 'align photos onto the ArcFace template first (auto: unless already 112×112)').choices(ALIGN_MODES).default('auto');
+}
+
+/**
+ * Prepares photos for a model as `--align` asks (auto: photos of 112×112 or of the model's
+ * input size are used as they are), reporting each photo without a face on
+ * stderr; fails when none is left.
+ */
+export async function preparePhotos(ctx: CliContext, files: string[], mode: AlignMode, inputSize: [number, number]): Promise<PreparedImage[]> {
+  // A photo at the model's own input size counts as an aligned crop too.
+  const { images, skipped } = await maybeAlign(files, mode, { alignedSizes: [[inputSize[1], inputSize[0]]] });
+  for (const s of skipped) ctx.err(`skipped ${s.source}: ${s.reason}`);
+  if (images.length === 0) throw new ArcinvertError(`no face found in any of the ${files.length} photo(s)`);
+  return images;
 }

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../backbone/types.js';
-import { readImageBatch } from '../io/image.js';
+import { preparedBatch, type PreparedImage } from '../align/align.js';
 
 /** How to embed a set of images. */
 export interface EmbedOptions {
@@ -36,21 +36,27 @@ export function embedBatch(model: tf.LayersModel, images: tf.Tensor4D, flip: boo
 }
 
 /**
- * Embeds image files (read and resized to the model's input with sharp).
+ * Embeds photos: image files read (and resized to the model's input) with sharp, or aligned
+ * crops prepared by `maybeAlign`.
  *
- * @returns N×D row-major float32, unit rows, in the order of `paths`.
+ * @returns N×D row-major float32, unit rows, in the order of `images`.
  */
-export async function embedFiles(fm: FaceModel, paths: readonly string[], options: Partial<EmbedOptions> = {}): Promise<Float32Array> {
+export async function embedPrepared(fm: FaceModel, images: readonly PreparedImage[], options: Partial<EmbedOptions> = {}): Promise<Float32Array> {
   const opts = { ...DEFAULT_EMBED_OPTIONS, ...options };
   const d = fm.meta.embeddingSize;
-  const out = new Float32Array(paths.length * d);
-  for (let start = 0; start < paths.length; start += opts.batchSize) {
-    const chunk = paths.slice(start, start + opts.batchSize);
-    const images = await readImageBatch(chunk, { size: fm.meta.inputSize, normalization: fm.meta.normalization });
-    const e = embedBatch(fm.model, images, opts.flip);
+  const out = new Float32Array(images.length * d);
+  for (let start = 0; start < images.length; start += opts.batchSize) {
+    const chunk = images.slice(start, start + opts.batchSize);
+    const batch = await preparedBatch(chunk, { size: fm.meta.inputSize, normalization: fm.meta.normalization });
+    const e = embedBatch(fm.model, batch, opts.flip);
     out.set(await e.data(), start * d);
-    tf.dispose([images, e]);
-    opts.onProgress?.(start + chunk.length, paths.length);
+    tf.dispose([batch, e]);
+    opts.onProgress?.(start + chunk.length, images.length);
   }
   return out;
+}
+
+/** Embeds image files used as they are (already aligned); see `embedPrepared`. */
+export function embedFiles(fm: FaceModel, paths: readonly string[], options: Partial<EmbedOptions> = {}): Promise<Float32Array> {
+  return embedPrepared(fm, paths.map((source) => ({ source })), options);
 }

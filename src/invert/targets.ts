@@ -14,7 +14,8 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../backbone/types.js';
 import { ArcinvertError } from '../errors.js';
-import { embedFiles } from '../eval/embed.js';
+import type { PreparedImage } from '../align/align.js';
+import { embedPrepared } from '../eval/embed.js';
 import { readEmbeddings } from '../io/npy.js';
 import { l2Normalize, type ArcFaceHead } from '../train/head.js';
 import { mixSeed } from '../util/random.js';
@@ -60,10 +61,11 @@ export async function targetsFromNpy(file: string, dim: number): Promise<TargetS
   return { embeddings: e.data, n: e.n, dim: e.dim, sources, kind: 'embedding' };
 }
 
-/** Embeds aligned face photos with the attacked model. */
-export async function targetsFromImages(fm: FaceModel, files: string[]): Promise<TargetSet> {
-  const data = await embedFiles(fm, files, { flip: false });
-  return { embeddings: data, n: files.length, dim: fm.meta.embeddingSize, sources: [...files], kind: 'image' };
+/** Embeds face photos (files as they are, or aligned crops from `maybeAlign`) with the attacked model. */
+export async function targetsFromImages(fm: FaceModel, photos: readonly (string | PreparedImage)[]): Promise<TargetSet> {
+  const prepared = photos.map((p) => (typeof p === 'string' ? { source: p } : p));
+  const data = await embedPrepared(fm, prepared, { flip: false });
+  return { embeddings: data, n: prepared.length, dim: fm.meta.embeddingSize, sources: prepared.map((p) => p.source), kind: 'image' };
 }
 
 /**

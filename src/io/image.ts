@@ -54,29 +54,37 @@ function checkOptions({ size, normalization }: ReadImageOptions): void {
   }
 }
 
-/** Decodes one file into `out` at `offset` as normalised RGB floats, `h * w * 3` of them. */
-async function decodeInto(file: string, opts: ReadImageOptions, out: Float32Array, offset: number): Promise<void> {
-  const [h, w] = opts.size;
+/**
+ * Decodes an image file to upright 8-bit RGB (EXIF orientation honoured, alpha dropped, grey
+ * expanded), resized to `size` [h, w] when given and different.
+ * @throws ArcinvertError naming the file when it is missing or not a decodable image.
+ */
+export async function decodeRgb(file: string, size?: [number, number]): Promise<{ data: Buffer; width: number; height: number }> {
   try {
     const stat = await fsp.stat(file);
     if (!stat.isFile()) throw new ArcinvertError(`cannot read image ${file}: not a regular file`);
   } catch (err) {
     throw fsError(err, 'read image', file);
   }
-  let pixels: Buffer;
   try {
     const img = sharp(file, { failOn: 'warning', autoOrient: true }).removeAlpha().toColourspace('srgb');
-    const { autoOrient: upright } = await img.metadata();
-    if (upright.width !== w || upright.height !== h) img.resize(w, h, { fit: 'fill', kernel: RESIZE_KERNEL });
+    if (size) {
+      const { autoOrient: upright } = await img.metadata();
+      if (upright.width !== size[1] || upright.height !== size[0]) img.resize(size[1], size[0], { fit: 'fill', kernel: RESIZE_KERNEL });
+    }
     const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || info.width !== w || info.height !== h) {
+    if (info.channels !== 3 || (size && (info.width !== size[1] || info.height !== size[0]))) {
       throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}`);
     }
-    pixels = data;
+    return { data, width: info.width, height: info.height };
   } catch (err) {
-    const reason = (err as Error).message.split('\n')[0].trim();
-    throw new ArcinvertError(`cannot decode image ${file}: ${reason}`);
+    throw new ArcinvertError(`cannot decode image ${file}: ${(err as Error).message.split('\n')[0].trim()}`);
   }
+}
+
+/** Decodes one file into `out` at `offset` as normalised RGB floats, `h * w * 3` of them. */
+async function decodeInto(file: string, opts: ReadImageOptions, out: Float32Array, offset: number): Promise<void> {
+  const { data: pixels } = await decodeRgb(file, opts.size);
   const { mean, std } = opts.normalization;
   for (let k = 0; k < pixels.length; k++) out[offset + k] = (pixels[k] - mean) / std;
 }

@@ -212,12 +212,12 @@ describe('bad input: exit 2, one error line, nothing written', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  test('the arcface identity loss without --class is refused by invert() after the status lines; nothing is written', async () => {
+  test('the arcface identity loss without --class is refused before anything is loaded; nothing is written', async () => {
     const { parent, out } = await freshOut();
     const r = await cli('invert', '--model', headModelDir, '--random', '1', '--identity-loss', 'arcface', '--out', out, ...FAST);
     expect(r.code).toBe(2);
     const lines = errorLines(r);
-    expect(lines.filter((l) => l.startsWith('arcinvert:'))).toEqual(['arcinvert: identity loss arcface needs a class for every target (--class)']);
+    expect(lines.filter((l) => l.startsWith('arcinvert:'))).toEqual(['arcinvert: --identity-loss arcface needs class targets (--class)']);
     expect(lines[lines.length - 1]).toMatch(/^arcinvert: /);
     expect(await fsp.readdir(parent)).toEqual([]);
   });
