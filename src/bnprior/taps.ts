@@ -8,6 +8,7 @@
  * `moving_variance` weights. The taps model shares (never copies) the original's weights.
  */
 import * as tf from '@tensorflow/tfjs';
+import { FrozenGraph } from '../engine/frozenGraph.js';
 
 /** One BatchNorm layer: where it is and what it has learned. */
 export interface BnLayerStats {
@@ -41,7 +42,7 @@ function weightByName(layer: tf.layers.Layer, suffix: string): tf.Tensor1D {
 export class BnTaps {
   /** Every BatchNorm layer of the model, in topological order. */
   readonly layers: BnLayerStats[];
-  private readonly tapModel: tf.LayersModel;
+  private readonly graph: FrozenGraph;
 
   constructor(model: tf.LayersModel) {
     const bnLayers = model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
@@ -56,15 +57,16 @@ export class BnTaps {
       };
     });
     const outputs = [...bnLayers.map((l) => l.input as tf.SymbolicTensor), ...(model.outputs as tf.SymbolicTensor[])];
-    this.tapModel = tf.model({ inputs: model.inputs, outputs, name: `${model.name}_bntaps` });
+    this.graph = new FrozenGraph(tf.model({ inputs: model.inputs, outputs, name: `${model.name}_bntaps` }));
   }
 
   /**
    * Runs `x` [B, H, W, 3] through the model in inference mode (moving statistics are read,
-   * never written) and returns every BN input and the embedding. Differentiable w.r.t. `x`.
+   * never written) and returns every BN input and the embedding. Differentiable w.r.t. `x`;
+   * the weights are constants (`FrozenGraph`), so no weight gradient is ever computed.
    */
   apply(x: tf.Tensor4D): BnTapOutputs {
-    const outs = this.tapModel.apply(x, { training: false }) as tf.Tensor[];
+    const outs = this.graph.apply(x);
     return { bnInputs: outs.slice(0, this.layers.length), embedding: outs[this.layers.length] as tf.Tensor2D };
   }
 }

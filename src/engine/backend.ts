@@ -4,13 +4,17 @@
  * arcinvert runs on the best TensorFlow.js backend it can load: native TensorFlow through
  * `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node` (optional dependencies, loaded with
  * a dynamic `import()` so the build needs neither), else WebAssembly (with the backward
- * convolution kernels of `wasmGradKernels.ts`, without which nothing trains there), else
- * plain JavaScript. The choice is returned as a `BackendInfo`, never stored here; tfjs's own
- * engine is the only state that changes.
+ * convolution kernels of `wasmGradKernels.ts`, without which nothing trains there, and the
+ * faster kernels of `fastKernels.ts`), else plain JavaScript. Whatever the backend, the
+ * FusedBatchNorm, Prelu, Mean and Sum gradients are those of `gradients.ts`. The choice is
+ * returned as a `BackendInfo`, never stored here; tfjs's own registries and engine are the
+ * only state that changes.
  */
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { ArcinvertError } from '../errors.js';
+import { registerFastWasmKernels } from './fastKernels.js';
+import { registerFastGradients } from './gradients.js';
 import { registerWasmGradKernels } from './wasmGradKernels.js';
 
 /** What the user asked for: `auto` picks the fastest that loads. */
@@ -75,6 +79,7 @@ async function tryNative(pkg: string): Promise<Attempt> {
 
 async function tryWasm(): Promise<Attempt> {
   registerWasmGradKernels();
+  registerFastWasmKernels();
   if (!(await activate('wasm'))) return { failure: 'wasm: the WebAssembly backend did not initialise' };
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const threads = getThreadsCount();
@@ -109,11 +114,14 @@ function unavailable(preference: BackendPreference, failures: string[]): Arcinve
 /**
  * Activates a TensorFlow.js backend. `auto` tries tfjs-node-gpu, tfjs-node, wasm, cpu in that
  * order; `tensorflow` tries only the two native packages; `wasm` and `cpu` select those.
- * Selecting wasm also registers its missing gradient kernels. Safe to call repeatedly.
+ * Registers the broadcasting gradients of `gradients.ts` (all backends); selecting wasm also
+ * registers its missing gradient kernels and the faster kernels of `fastKernels.ts`.
+ * Safe to call repeatedly.
  * @throws ArcinvertError when the preference cannot be met (e.g. `tensorflow` with neither
  *   native package installed).
  */
 export async function selectBackend(preference: BackendPreference = 'auto'): Promise<BackendInfo> {
+  registerFastGradients();
   const failures: string[] = [];
   for (const attempt of CANDIDATES[preference]) {
     const outcome = await attempt();

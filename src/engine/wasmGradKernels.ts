@@ -15,7 +15,7 @@
  * `dimRoundingMode`, explicit per-side pads).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ArcinvertError } from '../errors.js';
+import { asTensor4D, padOrCrop, requireSupported, zeroDilate } from './convHelpers.js';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 type Shape4D = [number, number, number, number];
@@ -26,49 +26,6 @@ export const WASM_GRAD_KERNEL_NAMES: readonly string[] = [
   tf.DepthwiseConv2dNativeBackpropInput,
   tf.DepthwiseConv2dNativeBackpropFilter,
 ];
-
-/**
- * A kernel input as a Tensor. Ops pass Tensors; a bare TensorInfo gets a view holding its own
- * reference to the data, so disposing the view (at the end of the caller's tidy) leaves the
- * caller's data alive. Call inside `tf.tidy`.
- */
-function asTensor4D(info: tf.TensorInfo | undefined, kernel: string, name: string): tf.Tensor4D {
-  if (info == null) throw new Error(`${kernel}: missing input '${name}'`);
-  let t: tf.Tensor;
-  if (info instanceof tf.Tensor) {
-    t = info;
-  } else {
-    const backend = tf.engine().backend;
-    backend.incRef(info.dataId);
-    t = tf.engine().makeTensorFromTensorInfo(info, backend);
-  }
-  if (t.rank !== 4) throw new Error(`${kernel}: input '${name}' must be rank 4, got shape [${t.shape}]`);
-  return t as tf.Tensor4D;
-}
-
-function requireSupported(info: Conv2DInfo, kernel: string): void {
-  if (info.dataFormat !== 'channelsLast') {
-    throw new ArcinvertError(`${kernel} on wasm supports NHWC only; use --backend cpu for NCHW`);
-  }
-  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) {
-    throw new ArcinvertError(
-      `${kernel} on wasm supports dilation 1 only (got ${info.dilationHeight}x${info.dilationWidth}); ` +
-        'use --backend cpu for dilated convolutions',
-    );
-  }
-}
-
-/** Crops (negative amounts) then zero-pads (positive amounts) the spatial axes of `[N, H, W, C]`. */
-function padOrCrop(t: tf.Tensor4D, h: [number, number], w: [number, number]): tf.Tensor4D {
-  const [n, height, width, c] = t.shape;
-  const top = Math.max(0, -h[0]);
-  const left = Math.max(0, -w[0]);
-  const cropped = top > 0 || left > 0 || h[1] < 0 || w[1] < 0
-    ? tf.slice(t, [0, top, left, 0], [n, height - top - Math.max(0, -h[1]), width - left - Math.max(0, -w[1]), c])
-    : t;
-  if (h[0] <= 0 && h[1] <= 0 && w[0] <= 0 && w[1] <= 0) return cropped;
-  return tf.pad(cropped, [[0, 0], [Math.max(0, h[0]), Math.max(0, h[1])], [Math.max(0, w[0]), Math.max(0, w[1])], [0, 0]]);
-}
 
 /**
  * The input zero-padded (or cropped) to exactly `sh·(OH + ⌊(KH-1)/sh⌋)` rows and
@@ -175,25 +132,6 @@ function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: 
     }
     return tf.reshape(tf.stack(taps), filterShape);
   });
-}
-
-/**
- * Inserts `stride - 1` zeros after every row and column (a transposed convolution's input).
- * @param dy `[N, OH, OW, C]`
- * @returns `[N, OH·sh, OW·sw, C]`, `out[b, r·sh, c·sw] = dy[b, r, c]`, zero elsewhere
- */
-function zeroDilate(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
-  const [n, oh, ow, c] = dy.shape;
-  let out = dy;
-  if (sh > 1) {
-    const rows = tf.pad(tf.reshape(out, [n, oh, 1, ow * c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0]]);
-    out = tf.reshape(rows, [n, oh * sh, ow, c]);
-  }
-  if (sw > 1) {
-    const cols = tf.pad(tf.reshape(out, [n * oh * sh, ow, 1, c]), [[0, 0], [0, 0], [0, sw - 1], [0, 0]]);
-    out = tf.reshape(cols, [n, oh * sh, ow * sw, c]);
-  }
-  return out;
 }
 
 /**

@@ -77,16 +77,31 @@ function checkTargets(fm: FaceModel, targets: InvertTargets, config: InvertConfi
   return n;
 }
 
-/** Inverts `targets` through `fm`: see the module comment. */
-export async function invert(fm: FaceModel, targets: InvertTargets, config: InvertConfig, hooks: InvertHooks = {}): Promise<InvertResult> {
+/**
+ * Inverts `targets` through `fm`: see the module comment. `batchIndices` runs only those
+ * batches of the plan (`planBatches` order), with the images a full run gives them; this is
+ * how `invertParallel` shares the batches out between workers.
+ */
+export async function invert(
+  fm: FaceModel,
+  targets: InvertTargets,
+  config: InvertConfig,
+  hooks: InvertHooks = {},
+  batchIndices?: readonly number[],
+): Promise<InvertResult> {
   const n = checkTargets(fm, targets, config, hooks);
   const taps = new BnTaps(fm.model);
   const batches = planBatches(n, config.seeds, config.batchSize, config.minBatch);
+  const selected = batchIndices ?? batches.map((_, b) => b);
+  if (selected.some((b) => !Number.isInteger(b) || b < 0 || b >= batches.length)) {
+    throw new ArcinvertError(`batch indices [${selected.join(', ')}] outside the ${batches.length} planned batches`);
+  }
   const started = performance.now();
   const images: InvertedImage[] = [];
-  const run = { globalStep: 0, totalSteps: batches.length * config.steps, started };
+  const run = { globalStep: 0, totalSteps: selected.length * config.steps, started };
   let aborted = false;
-  for (let b = 0; b < batches.length && !aborted; b++) {
+  for (let i = 0; i < selected.length && !aborted; i++) {
+    const b = selected[i];
     const out = await invertBatch(fm, taps, targets, batches[b], b, batches.length, config, hooks, run);
     images.push(...out.images);
     aborted = out.aborted;

@@ -1,0 +1,229 @@
+/**
+ * Faster replacements for kernels tfjs-backend-wasm 4.22 has but runs slowly, each composed
+ * from its fast kernels (XNNPACK matMul / conv, SIMD arithmetic) or reading the wasm heap
+ * in place. Measured at [8, 56, 56, 128] on one wasm thread (see docs/PERFORMANCE.md).
+ *
+ *   - `Conv2DBackpropInput` (every conv's input gradient): wasm's own is a naive loop
+ *     (~8× a forward conv of the same size). Here:
+ *       1×1 filter: one `[N·OH·OW, Cout] × [Cout, Cin]` matMul with the transposed filter;
+ *         strides and padding then only move rows (`zeroDilate` + `placeOnInput`).
+ *       k×k filter: the transposed convolution as a forward one: zero-insert dy between rows
+ *         and columns (stride > 1), pad by `K − 1 − padBefore`, and run a valid, stride-1
+ *         `conv2d` with the filter reversed in space and its in/out channels swapped.
+ *   - `FusedBatchNorm` (inference BN): (x − μ)·(γ/√(σ² + ε)) + β as three broadcast
+ *     arithmetic kernels, ~4× faster than wasm's own.
+ *   - `Sum` / `Mean` over leading axes (BN statistics, BN gradients): wasm transposes the
+ *     input to make the axes innermost; here `[P, R]ᵀ × ones[P, 1]` by matMul, ~3× faster.
+ *   - `Slice`: wasm's copies the whole input out of the heap first (`readSync`) and then
+ *     copies innermost rows one by one; here the heap is read in place and dimensions the
+ *     slice spans fully are merged, so rows are as long as possible. `SplitV` (wasm's calls
+ *     its internal slice) becomes one such Slice per piece.
+ *   - `Identity` (`tf.clone`, and the engine's copy of every tensor it saves for a
+ *     gradient): wasm's copies the buffer; here the output shares the input's data with one
+ *     more reference, as tfjs-backend-cpu's Identity and wasm's own Reshape do. Sound because
+ *     tfjs never writes into an existing tensor's data.
+ * Inputs a replacement does not cover (NCHW convs, other dtypes, other reduction axes) go to
+ * the stock kernel. `registerFastWasmKernels` swaps them in for the 'wasm' backend only.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import '@tensorflow/tfjs-backend-wasm';
+import { asTensor, asTensor4D, padOrCrop, placeOnInput, zeroDilate } from './convHelpers.js';
+
+type Shape4D = [number, number, number, number];
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** Marks the kernel configs registered here, so registering twice changes nothing. */
+const FAST = Symbol('arcinvert.fastWasmKernel');
+
+/**
+ * dx of `conv2d(x, filter, strides, pad)` for NHWC: inputs dy `[N, OH, OW, Cout]` and filter
+ * `[KH, KW, Cin, Cout]`; attribute `inputShape` `[N, H, W, Cin]`.
+ */
+function conv2DBackpropInputNHWC(args: KernelArgs): tf.Tensor {
+  const { strides, pad, dimRoundingMode, inputShape } = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+  const name = tf.Conv2DBackpropInput;
+  return tf.tidy(() => {
+    const dy = asTensor4D(args.inputs.dy, name, 'dy');
+    const filter = asTensor4D(args.inputs.filter, name, 'filter');
+    const [kh, kw, cin, cout] = filter.shape as Shape4D;
+    const info = tf.backend_util.computeConv2DInfo(inputShape as Shape4D, filter.shape, strides, 1, pad, dimRoundingMode);
+    const [n, oh, ow] = dy.shape;
+    if (kh === 1 && kw === 1) {
+      const wT = tf.transpose(tf.reshape(filter, [cin, cout]));
+      const grid = tf.reshape(tf.matMul(tf.reshape(dy, [n * oh * ow, cout]), wT), [n, oh, ow, cin]);
+      if (info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0 &&
+        oh === info.inHeight && ow === info.inWidth) {
+        return grid;
+      }
+      return placeOnInput(zeroDilate(grid as tf.Tensor4D, info.strideHeight, info.strideWidth), info);
+    }
+    const dilated = zeroDilate(dy, info.strideHeight, info.strideWidth);
+    const lo: [number, number] = [kh - 1 - info.padInfo.top, kw - 1 - info.padInfo.left];
+    const padded = padOrCrop(
+      dilated,
+      [lo[0], info.inHeight + kh - 1 - lo[0] - dilated.shape[1]],
+      [lo[1], info.inWidth + kw - 1 - lo[1] - dilated.shape[2]],
+    );
+    const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    return tf.conv2d(padded, flipped, 1, 'valid');
+  });
+}
+
+function fastConv2DBackpropInput(stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { dataFormat } = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+    return dataFormat === 'NCHW' ? stock(args) : conv2DBackpropInputNHWC(args);
+  };
+}
+
+function sharingIdentity(stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === 'string') return stock(args);
+    (args.backend as tf.KernelBackend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
+/** (x − μ)·(γ/√(σ² + ε)) + β; parameters broadcast against x as in the stock kernel. */
+function fusedBatchNorm(args: KernelArgs): tf.Tensor {
+  const { varianceEpsilon } = args.attrs as unknown as tf.FusedBatchNormAttrs;
+  const { x, mean, variance, scale, offset } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+  return tf.tidy(() => {
+    const t = (info: tf.TensorInfo, name: string): tf.Tensor => asTensor(info, tf.FusedBatchNorm, name);
+    const r = tf.rsqrt(tf.add(t(variance!, 'variance'), varianceEpsilon));
+    const factor = scale == null ? r : tf.mul(t(scale, 'scale'), r);
+    const y = tf.mul(tf.sub(t(x!, 'x'), t(mean!, 'mean')), factor);
+    return offset == null ? y : tf.add(y, t(offset, 'offset'));
+  });
+}
+
+/**
+ * The leading axes `[0, k)` when `axis` is exactly those for some 0 < k < rank (the
+ * reductions this module speeds up), else undefined.
+ */
+function leadingAxes(axis: number | number[], shape: readonly number[]): number | undefined {
+  const axes = [...tf.util.parseAxisParam(axis, shape as number[])].sort((a, b) => a - b);
+  const k = axes.length;
+  return k > 0 && k < shape.length && axes.every((a, i) => a === i) ? k : undefined;
+}
+
+/** Sum (or mean) of float32 `x` over its leading `k` axes by one matMul with ones. */
+function reduceLeading(args: KernelArgs, k: number, mean: boolean): tf.Tensor {
+  const { keepDims } = args.attrs as unknown as tf.SumAttrs;
+  return tf.tidy(() => {
+    const x = asTensor(args.inputs.x!, mean ? tf.Mean : tf.Sum, 'x');
+    const p = x.shape.slice(0, k).reduce((a, d) => a * d, 1);
+    const rest = x.shape.slice(k);
+    const outShape = keepDims ? [...x.shape.slice(0, k).map(() => 1), ...rest] : rest;
+    // An empty input: the sum is 0 and the mean 0/0 (wasm's own kernels leave it unset).
+    if (x.size === 0) return tf.fill(outShape, mean ? NaN : 0);
+    const ones = tf.fill([p, 1], mean ? 1 / p : 1);
+    return tf.reshape(tf.matMul(tf.reshape(x, [p, -1]), ones, true, false), outShape);
+  });
+}
+
+function fastReduction(mean: boolean): (stock: tf.KernelFunc) => tf.KernelFunc {
+  return (stock) => (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const { axis } = args.attrs as unknown as tf.SumAttrs;
+    const k = x.dtype === 'float32' ? leadingAxes(axis, x.shape) : undefined;
+    return k === undefined ? stock(args) : reduceLeading(args, k, mean);
+  };
+}
+
+/**
+ * The slice as `(size, begin, count)` triples after dropping unit dimensions and merging
+ * each dimension the slice spans fully into the one before it; the last triple's count is
+ * the length of the contiguous runs to copy.
+ */
+function mergedSlice(shape: readonly number[], begin: number[], size: number[]): Array<[number, number, number]> {
+  const dims: Array<[number, number, number]> = [];
+  shape.forEach((n, i) => {
+    if (n === 1) return;
+    const last = dims[dims.length - 1];
+    if (last !== undefined && begin[i] === 0 && size[i] === n) {
+      last[0] *= n;
+      last[1] *= n;
+      last[2] *= n;
+    } else {
+      dims.push([n, begin[i]!, size[i]!]);
+    }
+  });
+  return dims.length > 0 ? dims : [[1, 0, 1]];
+}
+
+function fastSlice(stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === 'string') return stock(args);
+    const backend = args.backend as BackendWasm;
+    const { begin, size } = args.attrs as unknown as tf.SliceAttrs;
+    const [b, s] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
+    const out = backend.makeOutput(s, x.dtype);
+    if (s.some((d) => d === 0)) return out;
+    const src = backend.typedArrayFromHeap(x);
+    const dst = backend.typedArrayFromHeap(out);
+    const dims = mergedSlice(x.shape, b, s);
+    const rank = dims.length;
+    const strides = new Array<number>(rank).fill(1);
+    for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1]! * dims[i + 1]![0];
+    const run = dims[rank - 1]![2];
+    const index = new Array<number>(rank - 1).fill(0);
+    for (let o = 0; o < dst.length; o += run) {
+      let from = dims[rank - 1]![1];
+      for (let i = 0; i < rank - 1; i++) from += (dims[i]![1] + index[i]!) * strides[i]!;
+      dst.set(src.subarray(from, from + run), o);
+      for (let i = rank - 2; i >= 0; i--) {
+        if (++index[i]! < dims[i]![2]) break;
+        index[i] = 0;
+      }
+    }
+    return out;
+  };
+}
+
+/** SplitV as one Slice per piece (wasm's own uses its slow internal slice). */
+function splitV(args: KernelArgs): tf.Tensor[] {
+  const { numOrSizeSplits, axis } = args.attrs as unknown as tf.SplitVAttrs;
+  return tf.tidy(() => {
+    const x = asTensor(args.inputs.x!, tf.SplitV, 'x');
+    const a = tf.util.parseAxisParam(axis, x.shape)[0]!;
+    const sizes = tf.backend_util.prepareSplitSize(x, numOrSizeSplits, a);
+    const begin = x.shape.map(() => 0);
+    return sizes.map((n) => {
+      const piece = tf.slice(x, begin, x.shape.map((d, i) => (i === a ? n : d)));
+      begin[a]! += n;
+      return piece;
+    });
+  });
+}
+
+const REPLACEMENTS: ReadonlyArray<[string, (stock: tf.KernelFunc) => tf.KernelFunc]> = [
+  [tf.Conv2DBackpropInput, fastConv2DBackpropInput],
+  [tf.FusedBatchNorm, () => fusedBatchNorm],
+  [tf.Sum, fastReduction(false)],
+  [tf.Mean, fastReduction(true)],
+  [tf.Slice, fastSlice],
+  [tf.SplitV, () => splitV],
+  [tf.Identity, sharingIdentity],
+];
+
+/** Names of the wasm kernels `registerFastWasmKernels` replaces. */
+export const FAST_WASM_KERNEL_NAMES: readonly string[] = REPLACEMENTS.map(([name]) => name);
+
+/**
+ * Replaces the wasm kernels in `FAST_WASM_KERNEL_NAMES` with the faster versions above (the
+ * stock kernels stay reachable for the cases those delegate). Idempotent; other backends are
+ * untouched. Call after `@tensorflow/tfjs-backend-wasm` is imported (this module imports it).
+ */
+export function registerFastWasmKernels(): void {
+  for (const [kernelName, make] of REPLACEMENTS) {
+    const current = tf.getKernel(kernelName, 'wasm');
+    if (current == null || FAST in current) continue;
+    tf.unregisterKernel(kernelName, 'wasm');
+    // Keep the stock setupFunc: it binds the wasm function the stock kernelFunc still calls.
+    tf.registerKernel({ ...current, kernelFunc: make(current.kernelFunc), [FAST]: true } as tf.KernelConfig);
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Inversion on several CPU cores: the batches of one `invert` run shared out between
+ * `worker_threads`, each with its own TensorFlow.js instance (its own wasm module and heap,
+ * one thread each) and its own copy of the model. Workers take the next batch as they
+ * finish one, and every batch gives exactly the images a serial `invert` gives it (same
+ * plan, same per-batch seeds), returned in the serial order.
+ *
+ * Not for closed-set (`identityLoss: 'arcface'`) inversion, which needs the classifier in
+ * every worker, nor for snapshots; use `invert` for those.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import type { FaceModel } from '../backbone/types.js';
+import type { BackendPreference } from '../engine/backend.js';
+import { ArcinvertError } from '../errors.js';
+import type { InvertConfig } from './config.js';
+import type { InvertResult, InvertTargets } from './loop.js';
+import { planBatches } from './plan.js';
+import type { InvertedImage, InvertProgress } from './types.js';
+
+export interface ParallelInvertOptions {
+  /** Worker threads (default: the machine's available parallelism); never more than batches. */
+  workers?: number;
+  /** Backend each worker selects (default 'wasm'). */
+  backend?: BackendPreference;
+  /** Progress of each worker's current batch, tagged with the worker's index. */
+  onProgress?: (worker: number, p: InvertProgress) => void;
+  /** Stops every worker after its current step; the images so far are returned. */
+  signal?: AbortSignal;
+  /** The compiled worker module (default: `parallelWorker.js` beside this file). */
+  workerScript?: URL;
+}
+
+/** What each worker is started with (structured-cloned). */
+export interface WorkerInit {
+  artifacts: tf.io.ModelArtifacts;
+  meta: FaceModel['meta'];
+  targets: InvertTargets;
+  config: InvertConfig;
+  backend: BackendPreference;
+}
+
+/** Messages from a worker. */
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'progress'; progress: InvertProgress }
+  | { type: 'batch'; batch: number; images: InvertedImage[]; aborted: boolean }
+  | { type: 'error'; message: string };
+
+/** Messages to a worker. */
+export type ToWorker = { type: 'run'; batch: number } | { type: 'abort' } | { type: 'stop' };
+
+/** The model's topology and weights, as `tf.io.fromMemory` takes them back. */
+async function modelArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let captured: tf.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler(async (artifacts) => {
+    captured = artifacts;
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  return captured!;
+}
+
+/**
+ * `invert(fm, targets, config)` with the batches shared out between worker threads; see the
+ * module comment. `seconds` is the wall time of the whole run.
+ * @throws ArcinvertError for `identityLoss: 'arcface'`, or when a worker fails.
+ */
+export async function invertParallel(
+  fm: FaceModel,
+  targets: InvertTargets,
+  config: InvertConfig,
+  options: ParallelInvertOptions = {},
+): Promise<InvertResult> {
+  if (config.identityLoss === 'arcface') {
+    throw new ArcinvertError('parallel inversion does not support identity loss arcface; invert serially');
+  }
+  const started = performance.now();
+  const n = targets.embeddings.length / targets.dim;
+  const batchCount = planBatches(n, config.seeds, config.batchSize, config.minBatch).length;
+  const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), batchCount));
+  const init: WorkerInit = { artifacts: await modelArtifacts(fm.model), meta: fm.meta, targets, config, backend: options.backend ?? 'wasm' };
+  const script = options.workerScript ?? new URL('./parallelWorker.js', import.meta.url);
+  const perBatch = new Map<number, InvertedImage[]>();
+  let next = 0;
+  let aborted = false;
+  const pool = Array.from({ length: workers }, () => new Worker(script, { workerData: init }));
+  const abortAll = (): void => pool.forEach((w) => w.postMessage({ type: 'abort' } satisfies ToWorker));
+  options.signal?.addEventListener('abort', abortAll, { once: true });
+  const runWorker = (worker: Worker, index: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const give = (): void => {
+        const message: ToWorker = next < batchCount && !aborted ? { type: 'run', batch: next++ } : { type: 'stop' };
+        worker.postMessage(message);
+        if (message.type === 'stop') resolve();
+      };
+      worker.on('message', (m: FromWorker) => {
+        if (m.type === 'ready') give();
+        else if (m.type === 'progress') options.onProgress?.(index, m.progress);
+        else if (m.type === 'batch') {
+          perBatch.set(m.batch, m.images);
+          aborted ||= m.aborted;
+          give();
+        } else reject(new ArcinvertError(`inversion worker ${index}: ${m.message}`));
+      });
+      worker.on('error', (e) => reject(new ArcinvertError(`inversion worker ${index}: ${e.message}`)));
+      worker.on('exit', (code) => (code === 0 ? resolve() : reject(new ArcinvertError(`inversion worker ${index} exited with code ${code}`))));
+    });
+  try {
+    await Promise.all(pool.map(runWorker));
+  } finally {
+    options.signal?.removeEventListener('abort', abortAll);
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+  const images = [...perBatch.keys()].sort((a, b) => a - b).flatMap((b) => perBatch.get(b)!);
+  return { images, aborted, seconds: (performance.now() - started) / 1000 };
+}

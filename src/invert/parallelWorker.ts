@@ -1,0 +1,35 @@
+/**
+ * One worker of `invertParallel` (parallel.ts): selects its own backend, rebuilds the model
+ * from the artifacts it was started with, then inverts the batches the main thread hands it,
+ * one at a time, until told to stop.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../engine/backend.js';
+import { invert } from './loop.js';
+import type { FromWorker, ToWorker, WorkerInit } from './parallel.js';
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+const send = (m: FromWorker): void => port.postMessage(m);
+const controller = new AbortController();
+
+try {
+  await selectBackend(init.backend);
+  const model = await tf.loadLayersModel(tf.io.fromMemory(init.artifacts));
+  const fm = { model, meta: init.meta };
+  port.on('message', (m: ToWorker) => {
+    if (m.type === 'abort') controller.abort();
+    else if (m.type === 'stop') {
+      model.dispose();
+      port.close();
+    } else {
+      invert(fm, init.targets, init.config, { signal: controller.signal, onProgress: (progress) => send({ type: 'progress', progress }) }, [m.batch])
+        .then((r) => send({ type: 'batch', batch: m.batch, images: r.images, aborted: r.aborted }))
+        .catch((e: unknown) => send({ type: 'error', message: e instanceof Error ? e.message : String(e) }));
+    }
+  });
+  send({ type: 'ready' });
+} catch (e) {
+  send({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+}

@@ -1,0 +1,60 @@
+/**
+ * invertParallel against invert: the same images, in the same order, from worker threads.
+ * Workers run compiled JavaScript, so these tests use the build in dist/ (`npm run build`;
+ * `npm ci` builds it through `prepare`).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { resolveInvertConfig } from '../../src/invert/config.js';
+import { invert, type InvertTargets } from '../../src/invert/loop.js';
+import { invertParallel } from '../../src/invert/parallel.js';
+import type { InvertProgress } from '../../src/invert/types.js';
+import { useWasm } from '../helpers/backend.js';
+import { calibratedTinyMobileFaceNet } from '../helpers/tiny.js';
+
+const workerScript = new URL('../../dist/invert/parallelWorker.js', import.meta.url);
+
+let fm: ReturnType<typeof calibratedTinyMobileFaceNet>;
+beforeAll(async () => {
+  await useWasm();
+  fm = calibratedTinyMobileFaceNet(3);
+});
+afterAll(() => fm.model.dispose());
+
+function targetsOf(n: number): InvertTargets {
+  const e = tf.tidy(() => fm.model.predict(tf.randomUniform([n, 32, 32, 3], -1, 1, 'float32', 12)) as tf.Tensor);
+  const out = { embeddings: Float32Array.from(e.dataSync()), dim: 16 };
+  e.dispose();
+  return out;
+}
+
+// Three batches (the last padded with a filler) for two workers.
+const config = resolveInvertConfig({ steps: 4, batchSize: 2, minBatch: 2, seeds: 1, evalEvery: 2, reportEvery: 2 });
+
+test('gives the serial images, in the serial order', async () => {
+  const targets = targetsOf(5);
+  const serial = await invert(fm, targets, config);
+  const progress: Array<[number, InvertProgress]> = [];
+  const parallel = await invertParallel(fm, targets, config, { workers: 2, workerScript, onProgress: (w, p) => progress.push([w, p]) });
+  expect(parallel.aborted).toBe(false);
+  expect(parallel.images.map((i) => [i.target, i.seed])).toEqual(serial.images.map((i) => [i.target, i.seed]));
+  parallel.images.forEach((img, i) => {
+    expect(Buffer.from(img.image.data).equals(Buffer.from(serial.images[i]!.image.data))).toBe(true);
+    expect(img.bestCosine).toBe(serial.images[i]!.bestCosine);
+  });
+  expect(new Set(progress.map(([w]) => w))).toEqual(new Set([0, 1]));
+  expect(new Set(progress.map(([, p]) => p.batch))).toEqual(new Set([0, 1, 2]));
+});
+
+test('the batch subset of invert equals the same batch of a full run', async () => {
+  const targets = targetsOf(5);
+  const full = await invert(fm, targets, config);
+  const last = await invert(fm, targets, config, {}, [2]);
+  expect(last.images.map((i) => i.target)).toEqual([4]);
+  expect(Buffer.from(last.images[0]!.image.data).equals(Buffer.from(full.images[4]!.image.data))).toBe(true);
+  await expect(invert(fm, targets, config, {}, [3])).rejects.toThrow(/outside the 3 planned batches/);
+});
+
+test('rejects the closed-set identity loss', async () => {
+  const closed = resolveInvertConfig({ ...config, identityLoss: 'arcface' });
+  await expect(invertParallel(fm, targetsOf(1), closed, { workerScript })).rejects.toThrow(/arcface/);
+});
