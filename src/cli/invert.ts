@@ -12,7 +12,10 @@ import { ArcinvertError } from '../errors.js';
 import { listImages } from '../io/image.js';
 import { loadFaceModel } from '../io/modelStore.js';
 import { resolveInvertConfig, type InvertConfig } from '../invert/config.js';
-import { invert } from '../invert/loop.js';
+import { availableParallelism } from 'node:os';
+import { invert, type InvertHooks, type InvertResult, type InvertTargets } from '../invert/loop.js';
+import { invertParallel } from '../invert/parallel.js';
+import { planBatches } from '../invert/plan.js';
 import { stageOutput, summarise, writeInvertOutputs, writeSnapshot } from '../invert/outputs.js';
 import { randomTargets, targetsFromClasses, targetsFromImages, targetsFromNpy, type TargetSet } from '../invert/targets.js';
 import { loadArcFaceHead, type ArcFaceHead } from '../train/head.js';
@@ -51,6 +54,7 @@ interface InvertFlags {
   snapshotEvery?: number;
   json?: boolean;
   align: AlignMode;
+  workers: number;
   backend: BackendPreference;
 }
 
@@ -119,6 +123,29 @@ async function loadHeadIfPresent(modelDir: string): Promise<ArcFaceHead | undefi
   return exists ? loadArcFaceHead(base) : undefined;
 }
 
+/**
+ * Runs serially, or shares the batches out between worker threads when there are several
+ * batches and nothing needs the main thread's model (snapshots, the classifier).
+ */
+function runInversion(
+  fm: Awaited<ReturnType<typeof loadFaceModel>>,
+  targets: InvertTargets,
+  config: InvertConfig,
+  hooks: InvertHooks,
+  workers: number,
+  backend: BackendPreference,
+): Promise<InvertResult> {
+  const batches = planBatches(targets.embeddings.length / targets.dim, config.seeds, config.batchSize, config.minBatch).length;
+  const parallel = workers > 1 && batches > 1 && config.snapshotEvery === 0 && config.identityLoss !== 'arcface';
+  if (!parallel) return invert(fm, targets, config, hooks);
+  return invertParallel(fm, targets, config, {
+    workers,
+    backend,
+    signal: hooks.signal,
+    onProgress: (_worker, p) => hooks.onProgress?.(p),
+  });
+}
+
 export function invertCommand(ctx: CliContext): Command {
   const int = (flag: string) => positiveInt(flag);
   return new Command('invert')
@@ -150,6 +177,7 @@ export function invertCommand(ctx: CliContext): Command {
     .option('--multi-resolution', 'optimise at half resolution for the first half of the steps')
     .option('--seed <n>', 'random seed', nonNegativeInt('--seed'))
     .option('--snapshot-every <k>', 'write the current images every k steps to <out>/snapshots', nonNegativeInt('--snapshot-every'))
+    .option('--workers <n>', 'worker threads sharing the batches (each with its own engine)', positiveInt('--workers'), availableParallelism())
     .option('--json', 'progress as JSON lines (when not on a TTY)')
     .addOption(backendOption())
     .action(async (f: InvertFlags) => {
@@ -177,12 +205,13 @@ export function invertCommand(ctx: CliContext): Command {
         const startedAt = new Date().toISOString();
         let result;
         try {
-          result = await invert(fm, targets, config, {
+          const hooks: InvertHooks = {
             head,
             signal: ctrl.signal,
             onProgress: (p) => reporter?.update(p),
             onSnapshot: config.snapshotEvery > 0 ? (s) => writeSnapshot(staged.staging, s) : undefined,
-          });
+          };
+          result = await runInversion(fm, targets, config, hooks, f.workers, f.backend);
           for (const im of result.images) reporter.finish({ label: imageLabel(im.target, im.seed), bestCosine: im.bestCosine });
           await writeInvertOutputs(staged.staging, result, targets, { model: f.model, backbone: fm.meta.backbone, backend, config, startedAt }, fm.meta.normalization);
           await staged.commit();

@@ -28,8 +28,16 @@ export interface ParallelInvertOptions {
   onProgress?: (worker: number, p: InvertProgress) => void;
   /** Stops every worker after its current step; the images so far are returned. */
   signal?: AbortSignal;
-  /** The compiled worker module (default: `parallelWorker.js` beside this file). */
+  /** The compiled worker module (default: `parallelWorker.js` beside this file, or in dist/ when run from source). */
   workerScript?: URL;
+}
+
+/**
+ * The compiled worker beside this module; when this module runs from its TypeScript source
+ * (tests, ts runners), the build's copy in `dist/` (worker threads need plain JavaScript).
+ */
+function defaultWorkerScript(): URL {
+  return import.meta.url.endsWith('.ts') ? new URL('../../dist/invert/parallelWorker.js', import.meta.url) : new URL('./parallelWorker.js', import.meta.url);
 }
 
 /** What each worker is started with (structured-cloned). */
@@ -80,7 +88,7 @@ export async function invertParallel(
   const batchCount = planBatches(n, config.seeds, config.batchSize, config.minBatch).length;
   const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), batchCount));
   const init: WorkerInit = { artifacts: await modelArtifacts(fm.model), meta: fm.meta, targets, config, backend: options.backend ?? 'wasm' };
-  const script = options.workerScript ?? new URL('./parallelWorker.js', import.meta.url);
+  const script = options.workerScript ?? defaultWorkerScript();
   const perBatch = new Map<number, InvertedImage[]>();
   let next = 0;
   let aborted = false;

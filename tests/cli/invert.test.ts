@@ -119,6 +119,12 @@ describe('successful runs', () => {
     expect((await fsp.readdir(out)).sort()).toEqual(['report.json', 'sheet.png', 't000_s0.png', 't000_s1.png', 't001_s0.png', 't001_s1.png']);
     const report = JSON.parse(await fsp.readFile(path.join(out, 'report.json'), 'utf8'));
     expect(report.summary.images).toBe(4);
+    // Two batches ran on two worker threads; one thread gives the very same images.
+    const serial = await freshOut();
+    expect((await cli('invert', '--model', modelDir, '--random', '2', '--seeds', '2', '--out', serial.out, ...FAST, '--workers', '1')).code).toBe(0);
+    for (const f of ['t000_s0.png', 't001_s1.png']) {
+      expect(await fsp.readFile(path.join(serial.out, f))).toEqual(await fsp.readFile(path.join(out, f)));
+    }
     expect(report.targets.map((t: { kind: string }) => t.kind)).toEqual(['random', 'random']);
   });
 
