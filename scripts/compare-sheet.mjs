@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// Puts the reconstructions of several `arcinvert invert` outputs side by side: one row per
+// target (its photo first, from the first run's report), one column per run, each cell
+// upscaled to 112 px. Usage: node scripts/compare-sheet.mjs OUT.png RUN_DIR…
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { writeContactSheet } from '../dist/io/grid.js';
+import { readImageTensor } from '../dist/io/image.js';
+
+const [out, ...runs] = process.argv.slice(2);
+const norm = { mean: 127.5, std: 127.5 };
+const size = [112, 112];
+const reports = await Promise.all(runs.map(async (r) => JSON.parse(await fsp.readFile(path.join(r, 'report.json'), 'utf8'))));
+const rows = [];
+const labels = [];
+for (const t of reports[0].targets) {
+  const row = [t.source ? await readImageTensor(t.source, { size, normalization: norm }) : tf.fill([112, 112, 3], 1)];
+  const cells = ['target'];
+  for (let k = 0; k < runs.length; k++) {
+    const im = reports[k].images.find((i) => i.target === t.index && i.seed === 0);
+    row.push(await readImageTensor(path.join(runs[k], im.file), { size, normalization: norm }));
+    cells.push(`${path.basename(runs[k])} ${im.bestCosine.toFixed(2)}`);
+  }
+  rows.push(row);
+  labels.push(cells);
+}
+await writeContactSheet(out, rows, { normalization: norm, cellLabels: labels, labelHeight: 16 });
+console.log(`wrote ${out}`);
