@@ -12,6 +12,7 @@ import { promises as fsp } from 'node:fs';
 import { endianness } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import type { MarginFn } from './margin.js';
 import { subcenterMax } from './subcenter.js';
 
@@ -145,12 +146,6 @@ function ensureLittleEndian(): void {
   if (endianness() !== 'LE') throw new ArcinvertError('head weight files need a little-endian host');
 }
 
-async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await fsp.writeFile(tmp, data);
-  await fsp.rename(tmp, path);
-}
-
 /**
  * Writes `<basePath>.bin` (raw float32, little-endian, row-major [D, C·K]) and then
  * `<basePath>.json` (`HeadWeightsMeta`); each lands by an atomic rename.
@@ -165,8 +160,8 @@ export async function saveHeadWeights(head: ArcFaceHead, basePath: string): Prom
     numClasses: head.config.numClasses,
     k: head.config.k,
   };
-  await writeAtomic(`${basePath}.bin`, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-  await writeAtomic(`${basePath}.json`, `${JSON.stringify(meta, null, 2)}\n`);
+  await writeFileAtomic(`${basePath}.bin`, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  await writeFileAtomic(`${basePath}.json`, `${JSON.stringify(meta, null, 2)}\n`);
 }
 
 /**

@@ -3,19 +3,12 @@ import { existsSync, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import type { CliContext } from '../../src/cli/context.js';
-import { runCli } from '../../src/cli/program.js';
+import { cli } from '../helpers/cli.js';
 
 const RAW = path.resolve(process.cwd(), '../shared/data/raw-samples');
 const withData = existsSync(RAW) ? it : it.skip;
 if (!existsSync(RAW)) console.warn(`skipping align CLI test with faces: ${RAW} not found`);
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ctx: CliContext = { out: (l) => out.push(l), err: (l) => err.push(l), interactive: false };
-  return { code: await runCli(argv, ctx), out, err };
-}
 
 let tmp: string;
 let blank: string;

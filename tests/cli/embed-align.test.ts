@@ -2,21 +2,15 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import type { CliContext } from '../../src/cli/context.js';
-import { runCli } from '../../src/cli/program.js';
 import { saveFaceModel } from '../../src/io/modelStore.js';
 import { readNpy } from '../../src/io/npy.js';
 import { useWasm } from '../helpers/backend.js';
 import { calibratedTinyMobileFaceNet } from '../helpers/tiny.js';
+import { cli } from '../helpers/cli.js';
 
 const RAW = path.resolve(process.cwd(), '../shared/data/raw-samples');
 const PHOTO = path.join(RAW, 'cacd_18_Ashley_Hinshaw_0006.jpg');
 
-async function cli(...argv: string[]): Promise<{ code: number; err: string[] }> {
-  const err: string[] = [];
-  const ctx: CliContext = { out: () => undefined, err: (l) => err.push(l), interactive: false };
-  return { code: await runCli(argv, ctx), err };
-}
 
 let tmp: string;
 let modelDir: string;

@@ -3,26 +3,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
-import type { CliContext } from '../../src/cli/context.js';
-import { runCli } from '../../src/cli/program.js';
 import { readNpy } from '../../src/io/npy.js';
 import { loadFaceModel, saveFaceModel } from '../../src/io/modelStore.js';
 import { useWasm } from '../helpers/backend.js';
 import { calibratedTinyMobileFaceNet } from '../helpers/tiny.js';
+import { cli, type Captured } from '../helpers/cli.js';
 
-interface Captured {
-  code: number;
-  out: string[];
-  err: string[];
-}
 
-async function cli(...argv: string[]): Promise<Captured> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ctx: CliContext = { out: (l) => out.push(l), err: (l) => err.push(l), interactive: false };
-  const code = await runCli(argv, ctx);
-  return { code, out, err };
-}
 
 /** stderr lines other than the one-line backend announcement and progress counters. */
 const errorLines = (c: Captured): string[] =>

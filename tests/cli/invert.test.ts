@@ -3,27 +3,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
-import type { CliContext } from '../../src/cli/context.js';
-import { runCli } from '../../src/cli/program.js';
 import { writeNpy } from '../../src/io/npy.js';
 import { saveFaceModel } from '../../src/io/modelStore.js';
 import { ArcFaceHead, saveHeadWeights } from '../../src/train/head.js';
 import { useWasm } from '../helpers/backend.js';
 import { calibratedTinyMobileFaceNet } from '../helpers/tiny.js';
+import { cli, type Captured } from '../helpers/cli.js';
 
-interface Captured {
-  code: number;
-  out: string[];
-  err: string[];
-}
 
-async function cli(...argv: string[]): Promise<Captured> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ctx: CliContext = { out: (l) => out.push(l), err: (l) => err.push(l), interactive: false };
-  const code = await runCli(argv, ctx);
-  return { code, out, err };
-}
 
 /** stderr lines that are not the `backend: …` status line (split, in case one call holds two). */
 const errorLines = (c: Captured): string[] => c.err.flatMap((l) => l.split('\n')).filter((l) => !l.startsWith('backend: '));

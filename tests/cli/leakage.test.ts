@@ -6,22 +6,15 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { CliContext } from '../../src/cli/context.js';
-import { runCli } from '../../src/cli/program.js';
 import { saveFaceModel } from '../../src/io/modelStore.js';
 import { useWasm } from '../helpers/backend.js';
 import { calibratedTinyMobileFaceNet } from '../helpers/tiny.js';
+import { cli } from '../helpers/cli.js';
 
 const LFW = path.resolve(process.cwd(), '../shared/data/lfw');
 const withData = existsSync(LFW) ? it : it.skip;
 if (!existsSync(LFW)) console.warn(`skipping leakage CLI end-to-end test: ${LFW} not found`);
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ctx: CliContext = { out: (l) => out.push(l), err: (l) => err.push(l), interactive: false };
-  return { code: await runCli(argv, ctx), out, err };
-}
 
 let tmp: string;
 let model: string;
