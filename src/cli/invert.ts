@@ -181,8 +181,10 @@ export function invertCommand(ctx: CliContext): Command {
     .option('--json', 'progress as JSON lines (when not on a TTY)')
     .addOption(backendOption())
     .action(async (f: InvertFlags) => {
-      const config = await configFromFlags(f);
-      checkFlags(f, config);
+      const resolved = await configFromFlags(f);
+      checkFlags(f, resolved);
+      // The terminal UI shows a live preview of the current best image.
+      const config = ctx.interactive && resolved.previewEvery === 0 ? { ...resolved, previewEvery: 10 } : resolved;
       const backend = await useBackend(ctx, f.backend);
       const fm = await loadFaceModel(f.model);
       const head = await loadHeadIfPresent(f.model);
