@@ -5,6 +5,7 @@
  * shown on a terminal, plain lines otherwise; Ctrl-C writes a checkpoint and exits 130.
  */
 import { existsSync, promises as fsp } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Command, Option } from 'commander';
@@ -18,6 +19,7 @@ import { findCheckpoint, type TrainState } from '../train/checkpoint.js';
 import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from '../train/config.js';
 import { loadCsvManifest, loadImageFolder, type Dataset } from '../train/data.js';
 import { train } from '../train/loop.js';
+import { defaultWorkers, workerShare } from '../train/parallel.js';
 import { resolveMarginConfig, type MarginPresetName } from '../train/margin.js';
 import type { CliContext } from './context.js';
 import { backendOption, positiveInt, useBackend } from './options.js';
@@ -35,6 +37,7 @@ interface TrainFlags {
   backboneConfig?: string;
   batchSize?: number;
   microBatch?: number;
+  workers?: number;
   epochs?: number;
   lr?: number;
   warmupEpochs?: number;
@@ -130,6 +133,7 @@ export function trainCommand(ctx: CliContext): Command {
     .option('--backbone-config <json>', 'other backbone overrides as JSON, e.g. \'{"blocks":[1,2,2,1]}\'')
     .option('--batch-size <n>', 'images per step (default 32)', positiveInt('--batch-size'))
     .option('--micro-batch <n>', 'accumulate gradients over chunks of n images (less memory; BN per chunk)', positiveInt('--micro-batch'))
+    .option('--workers <n>', 'worker threads sharing each batch, BN per share of batch-size / n (default: the cores, lowered to a divisor of --batch-size)', positiveInt('--workers'))
     .option('--epochs <n>', 'epochs (default 20)', positiveInt('--epochs'))
     .option('--lr <x>', 'peak SGD learning rate (default 0.1)', number('--lr', (n) => n > 0, 'a positive number'))
     .option('--warmup-epochs <x>', 'linear LR warmup in epochs (default 0)', number('--warmup-epochs', (n) => n >= 0, 'a number ≥ 0'))
@@ -167,8 +171,11 @@ export function trainCommand(ctx: CliContext): Command {
     }
     const outDir = path.resolve(flags.out ?? flags.resume!);
     await checkEvalPairs(cfg);
+    const workers = flags.workers ?? defaultWorkers(cfg, availableParallelism());
+    workerShare(cfg, workers);
     await useBackend(ctx, flags.backend);
     ctx.err(`config: ${JSON.stringify(cfg)}`);
+    ctx.err(`workers: ${workers}`);
     const data = await loadData(source);
 
     const title = `train ${cfg.backbone} → ${outDir}`;
@@ -185,7 +192,7 @@ export function trainCommand(ctx: CliContext): Command {
     let result;
     try {
       result = await train(
-        { config: cfg, data, source, outDir, resumeFrom: flags.resume, maxSteps: flags.maxSteps },
+        { config: cfg, data, source, outDir, resumeFrom: flags.resume, maxSteps: flags.maxSteps, workers },
         { onStep: (p) => reporter.step(p), onEpoch: (e) => reporter.epoch(e), onMessage: (m) => reporter.message(m), signal: controller.signal },
       );
     } catch (err) {

@@ -60,7 +60,7 @@ export type FromWorker =
 export type ToWorker = { type: 'run'; batch: number } | { type: 'abort' } | { type: 'stop' };
 
 /** The model's topology and weights, as `tf.io.fromMemory` takes them back. */
-async function modelArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
+export async function modelArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
   let captured: tf.io.ModelArtifacts | undefined;
   await model.save(tf.io.withSaveHandler(async (artifacts) => {
     captured = artifacts;

@@ -31,6 +31,7 @@ import { splitByIdentity, type Dataset } from './data.js';
 import { ArcFaceHead } from './head.js';
 import { BatchLoader, type SkippedImage } from './loader.js';
 import { marginFunction } from './margin.js';
+import { ParallelTrainer } from './parallel.js';
 import { learningRateAt } from './schedule.js';
 import { sgdInit } from './sgd.js';
 import { trainables, trainStep, type StepOut } from './step.js';
@@ -90,6 +91,12 @@ export interface TrainOptions {
   resumeFrom?: string;
   /** Stop after this many steps in total (for quick runs and tests). */
   maxSteps?: number;
+  /**
+   * Worker threads computing each step's gradients (default 1: in this thread). With W > 1
+   * BatchNorm sees chunks of batchSize / W images; see `parallel.ts`. Not part of the config,
+   * so a resumed run may use another count.
+   */
+  workers?: number;
   /** Milliseconds clock (tests); default `performance.now`. */
   now?: () => number;
 }
@@ -137,6 +144,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   let fm: FaceModel | undefined = resumed?.fm;
   let head: ArcFaceHead | undefined = resumed?.head;
   let buffers: tf.Tensor[] = resumed?.buffers ?? [];
+  let parallel: ParallelTrainer | null = null;
   try {
     const { train: trainSet, val: valSet } = splitByIdentity(selectIdentities(opts.data, cfg.maxClasses), cfg.valFraction, cfg.seed);
     if (resumed && resumed.state.classNames.join('\n') !== trainSet.classNames.join('\n')) {
@@ -169,6 +177,10 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     await writeFileAtomic(path.join(opts.outDir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
     const logFile = path.join(opts.outDir, 'train-log.jsonl');
     if (resumed) await truncateLog(logFile, state.step);
+    if ((opts.workers ?? 1) > 1) {
+      parallel = await ParallelTrainer.start(fm, head, p, cfg, { workers: opts.workers! });
+      say(`${opts.workers} training workers, ${parallel.share} images each per step`);
+    }
     say(`training ${trainSet.classNames.length} identities (${trainSet.items.length} images), validating on ${valSet.classNames.length} (${valPairs.length} pairs); ${perEpoch} steps per epoch`);
 
     const margin = marginFunction(cfg.margin);
@@ -206,8 +218,11 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       for await (const batch of loader.batches(state.position, cfg.epochs)) {
         const lr = learningRateAt(spec, state.step);
         let out: StepOut | null = null;
-        if (batch.labels.shape[0] >= 2) out = trainStep(fm, head, margin, p, buffers, batch.images, batch.labels, cfg, lr);
-        tf.dispose([batch.images, batch.labels]);
+        try {
+          if (batch.labels.shape[0] >= 2) out = parallel ? await parallel.step(buffers, batch.images, batch.labels, lr) : trainStep(fm, head, margin, p, buffers, batch.images, batch.labels, cfg, lr);
+        } finally {
+          tf.dispose([batch.images, batch.labels]);
+        }
         state.position = batch.next;
         if (out !== null) {
           tf.dispose(buffers);
@@ -243,6 +258,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     const best = state.best ? { dir: path.join(opts.outDir, 'best'), accuracy: state.best.accuracy, epoch: state.best.epoch } : null;
     return { steps: state.step, aborted, checkpoint: checkpointDir, best, lastLoss, skipped: loader.skipped, seconds: elapsed() };
   } finally {
+    await parallel?.dispose();
     fm?.model.dispose();
     head?.dispose();
     tf.dispose(buffers);

@@ -28,10 +28,12 @@ export interface StepOut {
 
 /**
  * Summed gradients of the mean loss over `images`, computed in chunks of `chunk` images (each
- * chunk's mean loss weighted by its share of the batch). Returns the loss and one gradient
- * per variable of `vars`; the caller disposes them.
+ * chunk's mean loss weighted by its share of a batch of `total` images, by default `images`
+ * alone). `afterChunk` runs after each chunk's forward and backward pass (the data-parallel
+ * worker reads the chunk's BatchNorm statistics there). Returns the loss and one gradient per
+ * variable of `vars`; the caller disposes them.
  */
-function batchGradients(fm: FaceModel, head: ArcFaceHead, margin: MarginFn, vars: tf.Variable[], images: tf.Tensor4D, labels: tf.Tensor1D, chunk: number): { loss: tf.Scalar; grads: tf.Tensor[] } {
+export function batchGradients(fm: FaceModel, head: ArcFaceHead, margin: MarginFn, vars: tf.Variable[], images: tf.Tensor4D, labels: tf.Tensor1D, chunk: number, total = images.shape[0], afterChunk?: () => void): { loss: tf.Scalar; grads: tf.Tensor[] } {
   const n = images.shape[0];
   let loss: tf.Scalar | null = null;
   let sum: tf.Tensor[] | null = null;
@@ -41,8 +43,9 @@ function batchGradients(fm: FaceModel, head: ArcFaceHead, margin: MarginFn, vars
       const x = len === n ? images : tf.slice(images, [start, 0, 0, 0], [len, -1, -1, -1]);
       const y = len === n ? labels : tf.slice(labels, [start], [len]);
       const l = softmaxCrossEntropy(head.logits(fm.model.apply(x, { training: true }) as tf.Tensor2D, y, margin), y);
-      return len === n ? l : (tf.mul(l, len / n) as tf.Scalar);
+      return len === total ? l : (tf.mul(l, len / total) as tf.Scalar);
     }, vars);
+    afterChunk?.();
     const g = vars.map((v) => grads[v.name] ?? tf.zerosLike(v));
     if (sum === null || loss === null) {
       loss = value;
@@ -67,7 +70,15 @@ function batchGradients(fm: FaceModel, head: ArcFaceHead, margin: MarginFn, vars
  */
 export function trainStep(fm: FaceModel, head: ArcFaceHead, margin: MarginFn, p: ReturnType<typeof trainables>, buffers: tf.Tensor[], images: tf.Tensor4D, labels: tf.Tensor1D, cfg: TrainConfig, lr: number): StepOut {
   const chunk = cfg.microBatch > 0 ? cfg.microBatch : images.shape[0];
-  const { loss, grads: g } = batchGradients(fm, head, margin, p.vars, images, labels, chunk);
+  const { loss, grads } = batchGradients(fm, head, margin, p.vars, images, labels, chunk);
+  return applyGradients(p, buffers, loss, grads, cfg, lr);
+}
+
+/**
+ * The update half of a step: `clip_grad_norm_` on the backbone's part of `grads` (one per
+ * variable of `p.vars`), then SGD. Takes ownership of `loss` and disposes `grads`.
+ */
+export function applyGradients(p: ReturnType<typeof trainables>, buffers: tf.Tensor[], loss: tf.Scalar, g: tf.Tensor[], cfg: TrainConfig, lr: number): StepOut {
   const bb = g.slice(0, p.backbone);
   const clip = cfg.gradClipNorm > 0 ? clipByGlobalNorm(bb, cfg.gradClipNorm) : { grads: bb.map((t) => t.clone()), norm: tf.tidy(() => tf.sqrt(tf.addN(bb.map((t) => tf.sum(tf.square(t))))) as tf.Scalar) };
   const next = sgdStep(p.vars, [...clip.grads, ...g.slice(p.backbone)], buffers, { lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
