@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Writes the untrained sample model samples/models/random-mobilefacenet (insightface
-// MobileFaceNet layout, width 64, 112×112, 512-d, seed 42) so `info`/`embed` can be tried
-// before a trained model exists. Run after `npm run build`.
+// Writes an untrained MobileFaceNet (insightface layout, width 64, 112×112, 512-d, seed 42)
+// to samples/models/random-mobilefacenet (not committed): the model docs/LEAKAGE.md's
+// untrained-model demo used. Run after `npm run build`.
 import * as tf from '@tensorflow/tfjs';
 import { buildBackbone } from '../dist/backbone/index.js';
 import { selectBackend } from '../dist/engine/backend.js';

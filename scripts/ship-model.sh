@@ -10,6 +10,6 @@ rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
 cp "$run"/best/model.json "$run"/best/weights-*.bin "$run"/best/head.json "$run"/best/head.bin "$run"/best/classes.json "$run"/best/best.json "$dest.tmp"/
 cp "$run"/config.json "$run"/train-log.jsonl "$dest.tmp"/
 [ -f "$run"/eval-log.jsonl ] && cp "$run"/eval-log.jsonl "$dest.tmp"/
-node dist/cli/main.js eval --model "$dest.tmp" --pairs "$lfw/pairs.txt" --images "$lfw" --json > "$dest.tmp/eval-lfw.json"
+node dist/cli/main.js eval --model "$dest.tmp" --pairs "$lfw/pairs.txt" --images "$lfw" --json | sed "s|$dest.tmp|$dest|" > "$dest.tmp/eval-lfw.json"
 rm -rf "$dest" && mv "$dest.tmp" "$dest"
 du -sh "$dest"/*
