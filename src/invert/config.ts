@@ -96,7 +96,7 @@ export const DEFAULT_INVERT_CONFIG: Readonly<InvertConfig> = {
   l2Weight: 1e-4,
   jitter: 4,
   flip: true,
-  multiResolution: false,
+  multiResolution: true,
   multiResolutionFraction: 0.5,
   initStd: 0.25,
   evalEvery: 10,

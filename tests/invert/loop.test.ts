@@ -22,7 +22,7 @@ function targetsOf(n: number): InvertTargets {
 }
 
 // No jitter or flip: the tiny random net is not shift- or mirror-invariant as a face model is.
-const quick = resolveInvertConfig({ steps: 40, batchSize: 4, minBatch: 4, lr: 0.1, warmupSteps: 2, evalEvery: 5, reportEvery: 5, jitter: 0, flip: false });
+const quick = resolveInvertConfig({ steps: 40, batchSize: 4, minBatch: 4, lr: 0.1, warmupSteps: 2, evalEvery: 5, reportEvery: 5, jitter: 0, flip: false, multiResolution: false });
 
 test('raises the cosine to the target and keeps the best image per target', async () => {
   const progress: InvertProgress[] = [];
