@@ -91,3 +91,21 @@ export function placeOnInput(dilated: tf.Tensor4D, info: Conv2DInfo): tf.Tensor4
     [-left, info.inWidth - (dilated.shape[2] - left)],
   );
 }
+
+/**
+ * dy prepared for an input gradient as a stride-1 'valid' correlation with the spatially
+ * reversed filter (a transposed convolution): zeros inserted between dy's rows and columns
+ * for stride > 1, then padded (or cropped) so the result is exactly the input's H×W.
+ *
+ * @param dy [N, OH, OW, C]. @param kh, kw the filter size.
+ * @returns [N, H + kh − 1, W + kw − 1, C].
+ */
+export function fullCorrelationInput(dy: tf.Tensor4D, info: Conv2DInfo, kh: number, kw: number): tf.Tensor4D {
+  const dilated = zeroDilate(dy, info.strideHeight, info.strideWidth);
+  const lo: [number, number] = [kh - 1 - info.padInfo.top, kw - 1 - info.padInfo.left];
+  return padOrCrop(
+    dilated,
+    [lo[0], info.inHeight + kh - 1 - lo[0] - dilated.shape[1]],
+    [lo[1], info.inWidth + kw - 1 - lo[1] - dilated.shape[2]],
+  );
+}

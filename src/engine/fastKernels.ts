@@ -28,7 +28,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-wasm';
-import { asTensor, asTensor4D, padOrCrop, placeOnInput, zeroDilate } from './convHelpers.js';
+import { asTensor, asTensor4D, fullCorrelationInput, placeOnInput, zeroDilate } from './convHelpers.js';
 
 type Shape4D = [number, number, number, number];
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -58,13 +58,7 @@ function conv2DBackpropInputNHWC(args: KernelArgs): tf.Tensor {
       }
       return placeOnInput(zeroDilate(grid as tf.Tensor4D, info.strideHeight, info.strideWidth), info);
     }
-    const dilated = zeroDilate(dy, info.strideHeight, info.strideWidth);
-    const lo: [number, number] = [kh - 1 - info.padInfo.top, kw - 1 - info.padInfo.left];
-    const padded = padOrCrop(
-      dilated,
-      [lo[0], info.inHeight + kh - 1 - lo[0] - dilated.shape[1]],
-      [lo[1], info.inWidth + kw - 1 - lo[1] - dilated.shape[2]],
-    );
+    const padded = fullCorrelationInput(dy, info, kh, kw);
     const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
     return tf.conv2d(padded, flipped, 1, 'valid');
   });

@@ -15,7 +15,7 @@
  * `dimRoundingMode`, explicit per-side pads).
  */
 import * as tf from '@tensorflow/tfjs';
-import { asTensor4D, padOrCrop, requireSupported, zeroDilate } from './convHelpers.js';
+import { asTensor4D, fullCorrelationInput, padOrCrop, requireSupported } from './convHelpers.js';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 type Shape4D = [number, number, number, number];
@@ -152,13 +152,7 @@ function depthwiseBackpropInput(args: { inputs: tf.NamedTensorInfoMap; attrs?: t
     );
     requireSupported(info, name);
     const [kh, kw, channels, multiplier] = filter.shape as Shape4D;
-    const dilated = zeroDilate(dy, info.strideHeight, info.strideWidth);
-    const lo: [number, number] = [kh - 1 - info.padInfo.top, kw - 1 - info.padInfo.left];
-    const padded = padOrCrop(
-      dilated,
-      [lo[0], info.inHeight + kh - 1 - lo[0] - dilated.shape[1]],
-      [lo[1], info.inWidth + kw - 1 - lo[1] - dilated.shape[2]],
-    );
+    const padded = fullCorrelationInput(dy, info, kh, kw);
     const reversed = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, channels * multiplier, 1]);
     const dx = tf.depthwiseConv2d(padded, reversed as tf.Tensor4D, 1, 'valid');
     if (multiplier === 1) return dx;
