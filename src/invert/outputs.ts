@@ -149,9 +149,15 @@ async function writeSheet(file: string, result: InvertResult, targets: TargetSet
       const row: tf.Tensor3D[] = [];
       const labels: (string | undefined)[] = [];
       if (withPhotos) {
-        // A photo that cannot be read any more leaves a blank cell: never lose a finished run.
+        // The aligned crop the target was embedded from, else the photo file; a photo that
+        // cannot be read any more leaves a blank cell: never lose a finished run.
         const src = targets.sources[t];
-        const photo = src ? await readImageTensor(src, { size: [height, width], normalization: n }).catch(() => undefined) : undefined;
+        const crop = targets.crops?.[t];
+        const photo = crop
+          ? tf.tidy(() => tf.image.resizeBilinear(rgbToTensor(crop, n), [height, width], false, true) as tf.Tensor3D)
+          : src
+            ? await readImageTensor(src, { size: [height, width], normalization: n }).catch(() => undefined)
+            : undefined;
         row.push(photo ?? tf.fill([height, width, 3], 1));
         labels.push(photo ? 'target' : '—');
       }

@@ -19,6 +19,7 @@ import { embedPrepared } from '../eval/embed.js';
 import { readEmbeddings } from '../io/npy.js';
 import { l2Normalize, type ArcFaceHead } from '../train/head.js';
 import { mixSeed } from '../util/random.js';
+import type { RgbImage } from './types.js';
 
 /** Targets with their provenance. */
 export interface TargetSet {
@@ -28,6 +29,8 @@ export interface TargetSet {
   dim: number;
   /** Photo each target came from, when known. */
   sources: (string | undefined)[];
+  /** The aligned crop a target photo was embedded from, when it was aligned here (`--align`). */
+  crops?: (RgbImage | undefined)[];
   /** Class of each target (closed-set targets). */
   classes?: Int32Array;
   /** How the targets were given, for the report. */
@@ -65,7 +68,15 @@ export async function targetsFromNpy(file: string, dim: number): Promise<TargetS
 export async function targetsFromImages(fm: FaceModel, photos: readonly (string | PreparedImage)[]): Promise<TargetSet> {
   const prepared = photos.map((p) => (typeof p === 'string' ? { source: p } : p));
   const data = await embedPrepared(fm, prepared, { flip: false });
-  return { embeddings: data, n: prepared.length, dim: fm.meta.embeddingSize, sources: prepared.map((p) => p.source), kind: 'image' };
+  const crops = prepared.map((p) => (p.aligned ? { width: p.aligned.width, height: p.aligned.height, data: p.aligned.data } : undefined));
+  return {
+    embeddings: data,
+    n: prepared.length,
+    dim: fm.meta.embeddingSize,
+    sources: prepared.map((p) => p.source),
+    crops: crops.some((c) => c !== undefined) ? crops : undefined,
+    kind: 'image',
+  };
 }
 
 /**

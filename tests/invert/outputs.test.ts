@@ -217,6 +217,25 @@ test('with target photos, the sheet starts each row with the photo (blank cell w
   expect(cellBytes(1, 1)).toEqual(RESULT.images[2].image.data);
 });
 
+test('an aligned crop of the target photo is shown instead of the photo file', async () => {
+  const dir = await freshParent();
+  const out = path.join(dir, 'out');
+  await fsp.mkdir(out);
+  // The crop has the cells' own size (6×4), so resizing leaves it byte-exact.
+  const crop = rgb(6, 4, 7, 7);
+  const targets: TargetSet = { embeddings: new Float32Array(8), n: 2, dim: 4, sources: [path.join(dir, 'missing.jpg'), undefined], crops: [crop, undefined], kind: 'image' };
+  const run = { model: 'm', backbone: 'mobilefacenet', backend: 'cpu', config: resolveInvertConfig(), startedAt: 'now' };
+  const n0 = tf.memory().numTensors;
+  await writeInvertOutputs(out, RESULT, targets, run, NORM);
+  expect(tf.memory().numTensors).toBe(n0);
+  const sheet = await decode(path.join(out, 'sheet.png'));
+  const layout = contactSheetLayout([3, 2], [4, 6], { cellLabels: [[], []] });
+  const [top, left] = layout.cells[0][0];
+  const parts: number[] = [];
+  for (let y = 0; y < 4; y++) parts.push(...sheet.data.subarray(((top + y) * sheet.width + left) * 3, ((top + y) * sheet.width + left + 6) * 3));
+  expect(Uint8Array.from(parts)).toEqual(crop.data);
+});
+
 test('writeSnapshot writes snapshots/b{batch}_step{step:5}_t{target}_s{seed}.png with the exact bytes', async () => {
   const dir = await freshParent();
   const images = [{ target: 2, seed: 0, image: rgb(6, 4, 2, 0) }, { target: 3, seed: 1, image: rgb(6, 4, 3, 1) }];
