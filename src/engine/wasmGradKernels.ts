@@ -65,6 +65,18 @@ function tapWindow(xp: tf.Tensor4D, i: number, j: number, info: Conv2DInfo): tf.
 }
 
 /**
+ * One tensor per filter tap (i, j), in row-major tap order, each computed in its own tidy so
+ * a tap's temporaries are freed before the next.
+ */
+function perTap(info: { filterHeight: number; filterWidth: number }, tap: (i: number, j: number) => tf.Tensor): tf.Tensor[] {
+  const taps: tf.Tensor[] = [];
+  for (let i = 0; i < info.filterHeight; i++) {
+    for (let j = 0; j < info.filterWidth; j++) taps.push(tf.tidy(() => tap(i, j)));
+  }
+  return taps;
+}
+
+/**
  * dW[i, j] = (dyᵀ · xWindow(i, j))ᵀ: one `[Cout, N·OH·OW] × [N·OH·OW, Cin]` matMul per tap
  * (a 1×1 convolution is a single matMul). dy is transposed once, up front, because wasm's
  * BatchMatMul only reaches XNNPACK when neither operand is flagged transposed.
@@ -86,12 +98,7 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.
     const info = { ...computed, outHeight: dy.shape[1], outWidth: dy.shape[2] };
     const xp = padForTaps(x, info);
     const dyT = tf.transpose(tf.reshape(dy, [-1, info.outChannels]));
-    const taps: tf.Tensor[] = [];
-    for (let i = 0; i < info.filterHeight; i++) {
-      for (let j = 0; j < info.filterWidth; j++) {
-        taps.push(tf.tidy(() => tf.matMul(dyT, tf.reshape(tapWindow(xp, i, j, info), [-1, info.inChannels]))));
-      }
-    }
+    const taps = perTap(info, (i, j) => tf.matMul(dyT, tf.reshape(tapWindow(xp, i, j, info), [-1, info.inChannels])));
     return tf.reshape(tf.transpose(tf.stack(taps), [0, 2, 1]), filterShape);
   });
 }
@@ -120,16 +127,11 @@ function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: 
     const xp = padForTaps(x, info);
     const dy3 = tf.reshape(dy, [positions, channels, multiplier]);
     const ones = tf.ones([positions, 1]);
-    const taps: tf.Tensor[] = [];
-    for (let i = 0; i < info.filterHeight; i++) {
-      for (let j = 0; j < info.filterWidth; j++) {
-        taps.push(tf.tidy(() => {
-          const window = tf.reshape(tapWindow(xp, i, j, info), [positions, channels, 1]);
-          const products = tf.reshape(tf.mul(window, dy3), [positions, channels * multiplier]);
-          return tf.matMul(products, ones, true, false);
-        }));
-      }
-    }
+    const taps = perTap(info, (i, j) => {
+      const window = tf.reshape(tapWindow(xp, i, j, info), [positions, channels, 1]);
+      const products = tf.reshape(tf.mul(window, dy3), [positions, channels * multiplier]);
+      return tf.matMul(products, ones, true, false);
+    });
     return tf.reshape(tf.stack(taps), filterShape);
   });
 }
