@@ -4,7 +4,7 @@ import { resolveInvertConfig } from '../../src/invert/config.js';
 import { invert, type InvertTargets } from '../../src/invert/loop.js';
 import type { InvertProgress } from '../../src/invert/types.js';
 import { useWasm } from '../helpers/backend.js';
-import { calibratedTinyMobileFaceNet } from '../helpers/tiny.js';
+import { calibratedTinyMobileFaceNet, noiseTargets } from '../helpers/tiny.js';
 
 let fm: ReturnType<typeof calibratedTinyMobileFaceNet>;
 beforeAll(async () => {
@@ -13,13 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => fm.model.dispose());
 
-/** Embeddings of two fixed random "faces" as targets. */
-function targetsOf(n: number): InvertTargets {
-  const e = tf.tidy(() => fm.model.predict(tf.randomUniform([n, 32, 32, 3], -1, 1, 'float32', 11)) as tf.Tensor);
-  const out = { embeddings: Float32Array.from(e.dataSync()), dim: 16 };
-  e.dispose();
-  return out;
-}
+const targetsOf = (n: number): InvertTargets => noiseTargets(fm, n, 11);
 
 // No jitter or flip: the tiny random net is not shift- or mirror-invariant as a face model is.
 const quick = resolveInvertConfig({ steps: 40, batchSize: 4, minBatch: 4, lr: 0.1, warmupSteps: 2, evalEvery: 5, reportEvery: 5, jitter: 0, flip: false, multiResolution: false });

@@ -9,7 +9,7 @@ import { invert, type InvertTargets } from '../../src/invert/loop.js';
 import { invertParallel } from '../../src/invert/parallel.js';
 import type { InvertProgress } from '../../src/invert/types.js';
 import { useWasm } from '../helpers/backend.js';
-import { calibratedTinyMobileFaceNet } from '../helpers/tiny.js';
+import { calibratedTinyMobileFaceNet, noiseTargets } from '../helpers/tiny.js';
 
 const workerScript = new URL('../../dist/invert/parallelWorker.js', import.meta.url);
 
@@ -20,12 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => fm.model.dispose());
 
-function targetsOf(n: number): InvertTargets {
-  const e = tf.tidy(() => fm.model.predict(tf.randomUniform([n, 32, 32, 3], -1, 1, 'float32', 12)) as tf.Tensor);
-  const out = { embeddings: Float32Array.from(e.dataSync()), dim: 16 };
-  e.dispose();
-  return out;
-}
+const targetsOf = (n: number): InvertTargets => noiseTargets(fm, n, 12);
 
 // Three batches (the last padded with a filler) for two workers.
 const config = resolveInvertConfig({ steps: 4, batchSize: 2, minBatch: 2, seeds: 1, evalEvery: 2, reportEvery: 2 });

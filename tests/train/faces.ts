@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { Mulberry32 } from '../../src/util/random.js';
+import { resolveTrainConfig, type TrainConfig } from '../../src/train/config.js';
 
 /** RGB of identity `c` out of `n`: evenly spaced hues, full saturation. */
 export function identityColour(c: number, n: number): [number, number, number] {
@@ -38,3 +39,18 @@ export async function makeFaceFolder(classes: number, perClass: number, size: nu
 
 /** A tiny IResNet (16×16 input, 8-d) as `backboneConfig` overrides. */
 export const TINY_IRESNET = { inputSize: [16, 16] as [number, number], embeddingSize: 8, layers: [1, 1, 1, 1] as [number, number, number, number], widths: [4, 8, 8, 16] as [number, number, number, number] };
+
+/** Training on `makeFaceFolder(8, 4, 16)`: 2 identities held out → 24 images, 6 steps per epoch, 2 epochs. */
+export const TINY_TRAIN_CONFIG: TrainConfig = resolveTrainConfig({
+  backbone: 'iresnet18',
+  backboneConfig: TINY_IRESNET,
+  batchSize: 4,
+  epochs: 2,
+  lr: 0.05,
+  warmupEpochs: 0.5,
+  valFraction: 0.25,
+  valPairs: 8,
+  seed: 3,
+  prefetch: 1,
+  evalBatchSize: 16,
+});

@@ -10,7 +10,7 @@ import { resolveTrainConfig, type TrainConfig } from '../../src/train/config.js'
 import { loadImageFolder, type Dataset } from '../../src/train/data.js';
 import { selectIdentities, train } from '../../src/train/loop.js';
 import { fileURLToPath } from 'node:url';
-import { makeFaceFolder, TINY_IRESNET } from './faces.js';
+import { makeFaceFolder, TINY_TRAIN_CONFIG } from './faces.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DATA = path.resolve(repoRoot, '../shared/data');
@@ -33,19 +33,7 @@ afterAll(async () => {
 });
 
 /** 6 steps per epoch (24 images / 4), 2 epochs. */
-const config: TrainConfig = resolveTrainConfig({
-  backbone: 'iresnet18',
-  backboneConfig: TINY_IRESNET,
-  batchSize: 4,
-  epochs: 2,
-  lr: 0.05,
-  warmupEpochs: 0.5,
-  valFraction: 0.25,
-  valPairs: 8,
-  seed: 3,
-  prefetch: 1,
-  evalBatchSize: 16,
-});
+const config: TrainConfig = TINY_TRAIN_CONFIG;
 
 test('training lowers the loss; SIGINT-style abort writes a checkpoint', async () => {
   const out = path.join(tmp, 'abort');

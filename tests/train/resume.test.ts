@@ -3,10 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
-import { resolveTrainConfig, type TrainConfig } from '../../src/train/config.js';
+import type { TrainConfig } from '../../src/train/config.js';
 import { loadImageFolder, type Dataset } from '../../src/train/data.js';
 import { train, type EpochRecord, type StepProgress, type StepRecord } from '../../src/train/loop.js';
-import { makeFaceFolder, TINY_IRESNET } from './faces.js';
+import { makeFaceFolder, TINY_TRAIN_CONFIG } from './faces.js';
 
 let root: string;
 let tmp: string;
@@ -23,19 +23,7 @@ afterAll(async () => {
 });
 
 /** 6 steps per epoch (24 images / 4), 2 epochs. */
-const config: TrainConfig = resolveTrainConfig({
-  backbone: 'iresnet18',
-  backboneConfig: TINY_IRESNET,
-  batchSize: 4,
-  epochs: 2,
-  lr: 0.05,
-  warmupEpochs: 0.5,
-  valFraction: 0.25,
-  valPairs: 8,
-  seed: 3,
-  prefetch: 1,
-  evalBatchSize: 16,
-});
+const config: TrainConfig = TINY_TRAIN_CONFIG;
 
 async function readLog(dir: string): Promise<StepRecord[]> {
   const text = await fsp.readFile(path.join(dir, 'train-log.jsonl'), 'utf8');
