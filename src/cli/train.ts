@@ -52,8 +52,13 @@ interface TrainFlags {
   evalPairs?: string;
   evalImages?: string;
   flip: boolean;
+  distill?: string;
+  distillWeight?: number;
   backend: BackendPreference;
 }
+
+/** λ of `--distill` when `--distill-weight` is not given. */
+export const DEFAULT_DISTILL_WEIGHT = 32;
 
 function number(flag: string, ok: (n: number) => boolean, what: string): (v: string) => number {
   return (v) => {
@@ -64,7 +69,7 @@ function number(flag: string, ok: (n: number) => boolean, what: string): (v: str
 }
 
 /** Flags that shape the model or the optimisation; they cannot change when resuming. */
-const CONFIG_FLAGS = ['backbone', 'inputSize', 'width', 'embeddingSize', 'backboneConfig', 'batchSize', 'microBatch', 'epochs', 'lr', 'warmupEpochs', 'k', 'margin', 'maxClasses', 'valFraction', 'seed', 'checkpointEvery', 'evalPairs', 'evalImages', 'flip'];
+const CONFIG_FLAGS = ['backbone', 'inputSize', 'width', 'embeddingSize', 'backboneConfig', 'batchSize', 'microBatch', 'epochs', 'lr', 'warmupEpochs', 'k', 'margin', 'maxClasses', 'valFraction', 'seed', 'checkpointEvery', 'evalPairs', 'evalImages', 'flip', 'distill', 'distillWeight'];
 
 /** Builds the training config from the flags (everything validated by `resolveTrainConfig`). */
 export function configFromFlags(f: TrainFlags): TrainConfig {
@@ -79,6 +84,7 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
   }
   if (f.width !== undefined && f.backbone !== 'mobilefacenet') throw new ArcinvertError('--width applies to mobilefacenet only');
   if ((f.evalPairs === undefined) !== (f.evalImages === undefined)) throw new ArcinvertError('--eval-pairs and --eval-images go together');
+  if (f.distillWeight !== undefined && f.distill === undefined) throw new ArcinvertError('--distill-weight needs --distill');
   const backboneConfig: Partial<BackboneConfig> = {
     ...extra,
     ...(f.inputSize !== undefined ? { inputSize: [f.inputSize, f.inputSize] as [number, number] } : {}),
@@ -101,6 +107,7 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
     ...(f.seed !== undefined ? { seed: f.seed } : {}),
     ...(f.checkpointEvery !== undefined ? { checkpointEveryMinutes: f.checkpointEvery } : {}),
     ...(f.evalPairs !== undefined ? { evalPairs: { pairsFile: path.resolve(f.evalPairs), imagesDir: path.resolve(f.evalImages!) } } : {}),
+    ...(f.distill !== undefined ? { distill: { targets: path.resolve(f.distill), weight: f.distillWeight ?? DEFAULT_DISTILL_WEIGHT } } : {}),
   };
   return resolveTrainConfig(input);
 }
@@ -148,6 +155,8 @@ export function trainCommand(ctx: CliContext): Command {
     .option('--eval-pairs <file>', 'LFW-format pairs evaluated at each epoch end (reported only)')
     .option('--eval-images <dir>', 'image folder of --eval-pairs')
     .option('--no-flip', 'no random horizontal flips')
+    .option('--distill <teacher.npy>', "distil from a teacher's embeddings of the training images (N×T .npy + .txt image list; scripts/teacher-embeddings.mjs)")
+    .option('--distill-weight <λ>', `weight of the distillation term (default ${DEFAULT_DISTILL_WEIGHT})`, number('--distill-weight', (n) => n > 0, 'a positive number'))
     .addOption(backendOption());
   return cmd.action(async (flags: TrainFlags) => {
     let cfg: TrainConfig;

@@ -67,9 +67,19 @@ function parseMeta(raw: unknown, dir: string): FaceModelMeta {
   return meta;
 }
 
-/** Reads `dir/model.json` and its shards into tfjs model artifacts, with one-line errors. */
-async function readArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
-  const jsonPath = path.join(dir, 'model.json');
+/** Bytes of one weight as stored (quantised weights take 1 or 2 bytes). */
+function storedBytes(spec: tf.io.WeightsManifestEntry): number {
+  const q = spec.quantization?.dtype;
+  const per = q === 'uint8' ? 1 : q === 'uint16' || q === 'float16' ? 2 : spec.dtype === 'bool' ? 1 : 4;
+  return spec.shape.reduce((a, b) => a * b, 1) * per;
+}
+
+/**
+ * Reads `dir/model.json` and its shards into tfjs model artifacts (a layers model, or a graph
+ * model with `kind: 'graph'`), with one-line errors.
+ */
+export async function readArtifacts(dir: string, kind: 'layers' | 'graph' = 'layers', jsonName = 'model.json'): Promise<tf.io.ModelArtifacts> {
+  const jsonPath = path.join(dir, jsonName);
   const stat = await fsp.stat(dir).catch(() => undefined);
   if (stat === undefined) throw new ArcinvertError(`model directory ${dir} does not exist`);
   if (!stat.isDirectory()) throw new ArcinvertError(`${dir} is not a model directory`);
@@ -81,7 +91,7 @@ async function readArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
     throw new ArcinvertError(`${jsonPath} is corrupt (not valid JSON)`);
   }
   if (json.modelTopology === undefined || !Array.isArray(json.weightsManifest)) {
-    throw new ArcinvertError(`${jsonPath} is not a tfjs layers model (no topology or weights manifest)`);
+    throw new ArcinvertError(`${jsonPath} is not a tfjs ${kind} model (no topology or weights manifest)`);
   }
   return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
     const specs = manifest.flatMap((group) => group.weights);
@@ -90,7 +100,7 @@ async function readArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
       for (const p of group.paths) parts.push(await readFileChecked(path.join(dir, p), 'weight shard'));
     }
     const data = Buffer.concat(parts);
-    const expected = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * (s.dtype === 'bool' ? 1 : 4), 0);
+    const expected = specs.reduce((n, s) => n + storedBytes(s), 0);
     if (data.byteLength !== expected) {
       throw new ArcinvertError(`${dir}: weight data is ${data.byteLength} bytes, the manifest needs ${expected} (truncated or corrupt)`);
     }

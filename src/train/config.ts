@@ -12,6 +12,7 @@ import type { BackboneConfig, BackboneName } from '../backbone/types.js';
 import { parseBackboneName, resolveBackboneConfig } from '../backbone/registry.js';
 import { ArcinvertError } from '../errors.js';
 import { DEFAULT_MARGIN_CONFIG, resolveMarginConfig, type MarginConfig } from './margin.js';
+import type { DistillConfig } from './distill.js';
 import type { LrScheduleSpec } from './schedule.js';
 
 /** A verification benchmark evaluated (and only reported) at each epoch end. */
@@ -71,6 +72,8 @@ export interface TrainConfig {
   evalBatchSize: number;
   /** Batches decoded ahead of training. */
   prefetch: number;
+  /** Embedding distillation from precomputed teacher embeddings (`distill.ts`); null = off. */
+  distill: DistillConfig | null;
 }
 
 export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = {
@@ -99,6 +102,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = {
   evalPairs: null,
   evalBatchSize: 64,
   prefetch: 2,
+  distill: null,
 };
 
 /** A config as a user or a JSON file gives it: any subset, nested parts partial too. */
@@ -163,6 +167,14 @@ export function resolveTrainConfig(partial: TrainConfigInput = {}): TrainConfig 
       fail('evalPairs must be null or {pairsFile, imagesDir}');
     }
     cfg.evalPairs = { pairsFile: e.pairsFile as string, imagesDir: e.imagesDir as string };
+  }
+  if (cfg.distill !== null) {
+    const d = cfg.distill as unknown as Record<string, unknown>;
+    if (typeof d !== 'object' || Object.keys(d).sort().join(',') !== 'targets,weight' || typeof d.targets !== 'string' || !d.targets.endsWith('.npy')) {
+      fail('distill must be null or {targets: "<file>.npy", weight}');
+    }
+    if (typeof d.weight !== 'number' || !Number.isFinite(d.weight) || d.weight <= 0) fail(`distill.weight must be > 0, got ${JSON.stringify(d.weight)}`);
+    cfg.distill = { targets: d.targets, weight: d.weight };
   }
   return cfg;
 }

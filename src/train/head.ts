@@ -28,6 +28,11 @@ export interface HeadConfig {
   initStd: number;
   /** Seed of the initialisation, so runs are reproducible. */
   seed: number;
+  /**
+   * Width T of the distillation projection P [D, T] (`distill.ts`); 0 = none. P is trained
+   * with the head and, like the class centres, is not part of the exported model.
+   */
+  projectionDim: number;
 }
 
 /** Defaults for everything but the two sizes, which have no sensible default. */
@@ -35,9 +40,10 @@ export const DEFAULT_HEAD_CONFIG: Readonly<Omit<HeadConfig, 'embeddingDim' | 'nu
   k: 1,
   initStd: 0.01,
   seed: 0,
+  projectionDim: 0,
 };
 
-const HEAD_KEYS = ['embeddingDim', 'numClasses', 'k', 'initStd', 'seed'];
+const HEAD_KEYS = ['embeddingDim', 'numClasses', 'k', 'initStd', 'seed', 'projectionDim'];
 
 /**
  * Fills defaults and validates a head config.
@@ -59,6 +65,7 @@ export function resolveHeadConfig(
     throw new ArcinvertError(`head initStd must be > 0, got ${cfg.initStd}`);
   }
   if (!Number.isInteger(cfg.seed)) throw new ArcinvertError(`head seed must be an integer, got ${cfg.seed}`);
+  if (!Number.isInteger(cfg.projectionDim) || cfg.projectionDim < 0) throw new ArcinvertError(`head projectionDim must be a non-negative integer, got ${String(cfg.projectionDim)}`);
   return cfg;
 }
 
@@ -75,13 +82,16 @@ export class ArcFaceHead {
   readonly config: HeadConfig;
   /** Class-centre weight [D, C·K]; column c·K + j is sub-centre j of class c. */
   readonly weight: tf.Variable<tf.Rank.R2>;
+  /** Distillation projection [D, T], or null (`projectionDim` 0). */
+  readonly projection: tf.Variable<tf.Rank.R2> | null;
 
   /**
    * @param config sizes and init (see `resolveHeadConfig`).
    * @param initial optional weight values [D·C·K] row-major (e.g. from `loadHeadWeights`);
    *   otherwise N(0, initStd²) from `seed`.
+   * @param initialProjection optional projection values [D·T]; otherwise N(0, 1/D) from `seed`.
    */
-  constructor(config: Partial<HeadConfig> & Pick<HeadConfig, 'embeddingDim' | 'numClasses'>, initial?: Float32Array) {
+  constructor(config: Partial<HeadConfig> & Pick<HeadConfig, 'embeddingDim' | 'numClasses'>, initial?: Float32Array, initialProjection?: Float32Array) {
     this.config = resolveHeadConfig(config);
     const { embeddingDim: d, numClasses: c, k, initStd, seed } = this.config;
     const shape: [number, number] = [d, c * k];
@@ -91,11 +101,32 @@ export class ArcFaceHead {
     const init = initial ? tf.tensor2d(initial, shape) : tf.randomNormal(shape, 0, initStd, 'float32', seed);
     this.weight = tf.variable(init as tf.Tensor2D, true);
     init.dispose();
+    const t = this.config.projectionDim;
+    if (t === 0) {
+      this.projection = null;
+    } else {
+      if (initialProjection !== undefined && initialProjection.length !== d * t) {
+        throw new ArcinvertError(`head projection has ${initialProjection.length} values, expected ${d}·${t}`);
+      }
+      const p = initialProjection ? tf.tensor2d(initialProjection, [d, t]) : tf.randomNormal([d, t], 0, 1 / Math.sqrt(d), 'float32', seed + 1);
+      this.projection = tf.variable(p as tf.Tensor2D, true);
+      p.dispose();
+    }
   }
 
-  /** Variables to pass to `optimizer.minimize(f, true, varList)`. */
+  /** Variables to pass to `optimizer.minimize(f, true, varList)`: the centres, then P if any. */
   get trainableVariables(): tf.Variable[] {
-    return [this.weight];
+    return this.projection ? [this.weight, this.projection] : [this.weight];
+  }
+
+  /**
+   * Embeddings mapped into the teacher's space by P.
+   * @param embeddings [B, D]. @returns [B, T].
+   * @throws ArcinvertError if the head has no projection.
+   */
+  project(embeddings: tf.Tensor2D): tf.Tensor2D {
+    if (this.projection === null) throw new ArcinvertError('this head has no distillation projection');
+    return tf.matMul(embeddings, this.projection);
   }
 
   /**
@@ -125,9 +156,10 @@ export class ArcFaceHead {
     });
   }
 
-  /** Releases the weight variable. */
+  /** Releases the variables. */
   dispose(): void {
     this.weight.dispose();
+    this.projection?.dispose();
   }
 }
 
@@ -139,6 +171,8 @@ export interface HeadWeightsMeta {
   shape: [number, number];
   numClasses: number;
   k: number;
+  /** [D, T] of the distillation projection, stored after the centres in the `.bin`; absent = none. */
+  projection?: [number, number];
 }
 
 /** Float32Array views use the host byte order; the file format is little-endian. */
@@ -152,13 +186,18 @@ function ensureLittleEndian(): void {
  */
 export async function saveHeadWeights(head: ArcFaceHead, basePath: string): Promise<void> {
   ensureLittleEndian();
-  const values = (await head.weight.data()) as Float32Array;
+  const centres = (await head.weight.data()) as Float32Array;
+  const proj = head.projection ? ((await head.projection.data()) as Float32Array) : new Float32Array(0);
+  const values = new Float32Array(centres.length + proj.length);
+  values.set(centres);
+  values.set(proj, centres.length);
   const meta: HeadWeightsMeta = {
     format: 'arcinvert-head',
     dtype: 'float32',
     shape: [head.config.embeddingDim, head.config.numClasses * head.config.k],
     numClasses: head.config.numClasses,
     k: head.config.k,
+    ...(head.projection ? { projection: [head.config.embeddingDim, head.config.projectionDim] as [number, number] } : {}),
   };
   await writeFileAtomic(`${basePath}.bin`, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
   await writeFileAtomic(`${basePath}.json`, `${JSON.stringify(meta, null, 2)}\n`);
@@ -168,7 +207,7 @@ export async function saveHeadWeights(head: ArcFaceHead, basePath: string): Prom
  * Reads weights written by `saveHeadWeights`.
  * @throws ArcinvertError if a file is missing, the JSON is malformed, or the sizes disagree.
  */
-export async function loadHeadWeights(basePath: string): Promise<{ meta: HeadWeightsMeta; values: Float32Array }> {
+export async function loadHeadWeights(basePath: string): Promise<{ meta: HeadWeightsMeta; values: Float32Array; projection: Float32Array | null }> {
   ensureLittleEndian();
   let meta: HeadWeightsMeta;
   let bytes: Buffer;
@@ -185,20 +224,23 @@ export async function loadHeadWeights(basePath: string): Promise<{ meta: HeadWei
     !Array.isArray(shape) ||
     shape.length !== 2 ||
     !shape.every((n) => Number.isInteger(n) && n > 0) ||
-    shape[1] !== meta.numClasses * meta.k
+    shape[1] !== meta.numClasses * meta.k ||
+    (meta.projection !== undefined && !(Array.isArray(meta.projection) && meta.projection.length === 2 && meta.projection[0] === shape[0] && Number.isInteger(meta.projection[1]) && meta.projection[1] > 0))
   ) {
     throw new ArcinvertError(`${basePath}.json is not an arcinvert head description`);
   }
-  if (bytes.byteLength !== shape[0] * shape[1] * 4) {
-    throw new ArcinvertError(`${basePath}.bin has ${bytes.byteLength} bytes, expected ${shape[0] * shape[1] * 4}`);
+  const n = shape[0] * shape[1];
+  const np = meta.projection ? meta.projection[0] * meta.projection[1] : 0;
+  if (bytes.byteLength !== (n + np) * 4) {
+    throw new ArcinvertError(`${basePath}.bin has ${bytes.byteLength} bytes, expected ${(n + np) * 4}`);
   }
-  const values = new Float32Array(shape[0] * shape[1]);
-  new Uint8Array(values.buffer).set(bytes);
-  return { meta, values };
+  const all = new Float32Array(n + np);
+  new Uint8Array(all.buffer).set(bytes);
+  return { meta, values: all.subarray(0, n), projection: np > 0 ? all.subarray(n) : null };
 }
 
 /** Builds a head from saved weights (the seed/initStd of `config` are irrelevant then). */
 export async function loadArcFaceHead(basePath: string): Promise<ArcFaceHead> {
-  const { meta, values } = await loadHeadWeights(basePath);
-  return new ArcFaceHead({ embeddingDim: meta.shape[0], numClasses: meta.numClasses, k: meta.k }, values);
+  const { meta, values, projection } = await loadHeadWeights(basePath);
+  return new ArcFaceHead({ embeddingDim: meta.shape[0], numClasses: meta.numClasses, k: meta.k, projectionDim: meta.projection?.[1] ?? 0 }, values, projection ?? undefined);
 }

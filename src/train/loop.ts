@@ -28,6 +28,7 @@ import { mixSeed } from '../util/random.js';
 import { loadCheckpoint, saveBest, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { scheduleSpec, type TrainConfig } from './config.js';
 import { splitByIdentity, type Dataset } from './data.js';
+import { TeacherTargets } from './distill.js';
 import { ArcFaceHead } from './head.js';
 import { BatchLoader, type SkippedImage } from './loader.js';
 import { marginFunction } from './margin.js';
@@ -127,6 +128,12 @@ export function selectIdentities(data: Dataset, maxClasses: number): Dataset {
   return { classNames: data.classNames.slice(0, keep), items };
 }
 
+/** The folder that relative paths of a distillation listing are resolved against. */
+function dataRoot(source: TrainOptions['source'], targets: string): string {
+  if (!source) return path.dirname(path.resolve(targets));
+  return source.kind === 'folder' ? source.path : path.dirname(source.path);
+}
+
 /** Drops log lines of steps after `step` (written after the checkpoint we resume from). */
 async function truncateLog(file: string, step: number): Promise<void> {
   const text = await readFile(file, 'utf8').catch(() => '');
@@ -150,9 +157,11 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     if (resumed && resumed.state.classNames.join('\n') !== trainSet.classNames.join('\n')) {
       throw new ArcinvertError(`the data's identities do not match the checkpoint's (${trainSet.classNames.length} vs ${resumed.state.classNames.length} training identities)`);
     }
+    const teacher = cfg.distill ? await TeacherTargets.load(cfg.distill.targets, dataRoot(opts.source, cfg.distill.targets)) : null;
+    teacher?.checkCovers(trainSet.items.map((it) => it.path));
     fm ??= buildBackbone(cfg.backbone, { seed: cfg.seed, ...cfg.backboneConfig });
-    head ??= new ArcFaceHead({ embeddingDim: fm.meta.embeddingSize, numClasses: trainSet.classNames.length, k: cfg.k, seed: mixSeed(cfg.seed, 0x4ead) });
-    if (head.config.numClasses !== trainSet.classNames.length || head.config.embeddingDim !== fm.meta.embeddingSize) {
+    head ??= new ArcFaceHead({ embeddingDim: fm.meta.embeddingSize, numClasses: trainSet.classNames.length, k: cfg.k, seed: mixSeed(cfg.seed, 0x4ead), projectionDim: teacher?.dim ?? 0 });
+    if (head.config.numClasses !== trainSet.classNames.length || head.config.embeddingDim !== fm.meta.embeddingSize || head.config.projectionDim !== (teacher?.dim ?? 0)) {
       throw new ArcinvertError('the checkpoint head does not match the model or the data');
     }
     const p = trainables(fm, head);
@@ -218,10 +227,11 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       for await (const batch of loader.batches(state.position, cfg.epochs)) {
         const lr = learningRateAt(spec, state.step);
         let out: StepOut | null = null;
+        const distill = teacher && cfg.distill ? { targets: teacher.batch(batch.paths), weight: cfg.distill.weight } : undefined;
         try {
-          if (batch.labels.shape[0] >= 2) out = parallel ? await parallel.step(buffers, batch.images, batch.labels, lr) : trainStep(fm, head, margin, p, buffers, batch.images, batch.labels, cfg, lr);
+          if (batch.labels.shape[0] >= 2) out = parallel ? await parallel.step(buffers, batch.images, batch.labels, lr, distill) : trainStep(fm, head, margin, p, buffers, batch.images, batch.labels, cfg, lr, distill);
         } finally {
-          tf.dispose([batch.images, batch.labels]);
+          tf.dispose([batch.images, batch.labels, ...(distill ? [distill.targets] : [])]);
         }
         state.position = batch.next;
         if (out !== null) {

@@ -25,7 +25,7 @@ import { modelArtifacts } from '../invert/parallel.js';
 import type { TrainConfig } from './config.js';
 import type { ArcFaceHead, HeadConfig } from './head.js';
 import { marginFunction, type MarginFn } from './margin.js';
-import { applyGradients, batchGradients, type StepOut, type trainables } from './step.js';
+import { applyGradients, batchGradients, type DistillBatch, type StepOut, type trainables } from './step.js';
 
 /**
  * Images per worker, B / W.
@@ -73,7 +73,7 @@ export interface TrainWorkerInit {
 
 /** Messages to a worker. */
 export type ToTrainWorker =
-  | { type: 'step'; images: Float32Array; shape: [number, number, number, number]; labels: Int32Array; total: number }
+  | { type: 'step'; images: Float32Array; shape: [number, number, number, number]; labels: Int32Array; total: number; distill?: { targets: Float32Array; dim: number; weight: number } }
   | { type: 'stop' };
 
 /** Messages from a worker. */
@@ -178,7 +178,7 @@ export class ParallelTrainer {
    * `trainStep`. Chunk k of `share` images goes to worker k, chunk 0 stays here (a short last
    * batch uses fewer workers).
    */
-  async step(buffers: tf.Tensor[], images: tf.Tensor4D, labels: tf.Tensor1D, lr: number): Promise<StepOut> {
+  async step(buffers: tf.Tensor[], images: tf.Tensor4D, labels: tf.Tensor1D, lr: number, distill?: DistillBatch): Promise<StepOut> {
     if (this.failure) throw this.failure;
     let off = 0;
     for (const v of this.p.vars) {
@@ -189,20 +189,23 @@ export class ParallelTrainer {
     const [x, y] = [(await images.data()) as Float32Array, (await labels.data()) as Int32Array];
     const [n, h, w, c] = images.shape;
     const per = h * w * c;
+    const t = distill ? { data: (await distill.targets.data()) as Float32Array, dim: distill.targets.shape[1] } : null;
     const replies: Promise<FromTrainWorker>[] = [];
     for (let k = 1, start = this.share; start < n; k++, start += this.share) {
       const len = Math.min(this.share, n - start);
       const chunk = x.slice(start * per, (start + len) * per);
       const lab = y.slice(start, start + len);
       const reply = this.reply(k - 1);
-      this.pool[k - 1].postMessage({ type: 'step', images: chunk, shape: [len, h, w, c], labels: lab, total: n } satisfies ToTrainWorker, [chunk.buffer, lab.buffer]);
+      const dt = t && distill ? { targets: t.data.slice(start * t.dim, (start + len) * t.dim), dim: t.dim, weight: distill.weight } : undefined;
+      this.pool[k - 1].postMessage({ type: 'step', images: chunk, shape: [len, h, w, c], labels: lab, total: n, distill: dt } satisfies ToTrainWorker, [chunk.buffer, lab.buffer, ...(dt ? [dt.targets.buffer] : [])]);
       replies.push(reply);
     }
     // Chunk 0 here, while the workers run; its forward pass updates the moving statistics first, as in chunk order.
     const len0 = Math.min(this.share, n);
     const own = tf.tidy(() => [tf.slice(images, [0, 0, 0, 0], [len0, -1, -1, -1]) as tf.Tensor4D, tf.slice(labels, [0], [len0]) as tf.Tensor1D] as const);
-    let { loss, grads: sum } = batchGradients(this.fm, this.head, this.margin, this.p.vars, own[0], own[1], this.cfg.microBatch > 0 ? this.cfg.microBatch : len0, n);
-    tf.dispose(own);
+    const ownDistill = distill ? { targets: tf.slice(distill.targets, [0, 0], [len0, -1]) as tf.Tensor2D, weight: distill.weight } : undefined;
+    let { loss, grads: sum } = batchGradients(this.fm, this.head, this.margin, this.p.vars, own[0], own[1], this.cfg.microBatch > 0 ? this.cfg.microBatch : len0, n, undefined, ownDistill);
+    tf.dispose([...own, ...(ownDistill ? [ownDistill.targets] : [])]);
     try {
       const results = (await Promise.all(replies)) as Extract<FromTrainWorker, { type: 'grads' }>[];
       for (const r of results) {

@@ -6,18 +6,37 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../backbone/types.js';
 import type { TrainConfig } from './config.js';
+import { distillLoss } from './distill.js';
 import type { ArcFaceHead } from './head.js';
 import { softmaxCrossEntropy, type MarginFn } from './margin.js';
 import { clipByGlobalNorm, sgdStep } from './sgd.js';
 
-/** The trainable variables in optimiser order: the backbone's, then the head's. */
+/** The trainable variables in optimiser order: the backbone's, then the head's (centres, projection). */
 export function trainables(fm: FaceModel, head: ArcFaceHead): { vars: tf.Variable[]; names: string[]; backbone: number } {
   const bb = fm.model.trainableWeights;
   return {
-    vars: [...bb.map((w) => w.read() as tf.Variable), head.weight],
-    names: [...bb.map((w) => w.originalName), 'head/weight'],
+    vars: [...bb.map((w) => w.read() as tf.Variable), ...head.trainableVariables],
+    names: [...bb.map((w) => w.originalName), 'head/weight', ...(head.projection ? ['head/projection'] : [])],
     backbone: bb.length,
   };
+}
+
+/** Teacher embeddings of a batch's images and the weight λ of the distillation term. */
+export interface DistillBatch {
+  /** [B, T], row i for image i of the batch. */
+  targets: tf.Tensor2D;
+  weight: number;
+}
+
+/**
+ * The loss of one piece of a batch: ArcFace softmax cross-entropy, plus λ·`distillLoss` of
+ * the projected embeddings when `distill` is given.
+ */
+export function pieceLoss(fm: FaceModel, head: ArcFaceHead, margin: MarginFn, x: tf.Tensor4D, y: tf.Tensor1D, distill?: DistillBatch): tf.Scalar {
+  const emb = fm.model.apply(x, { training: true }) as tf.Tensor2D;
+  const ce = softmaxCrossEntropy(head.logits(emb, y, margin), y);
+  if (!distill) return ce;
+  return tf.add(ce, tf.mul(distillLoss(head.project(emb), distill.targets), distill.weight)) as tf.Scalar;
 }
 
 export interface StepOut {
@@ -33,7 +52,7 @@ export interface StepOut {
  * worker reads the chunk's BatchNorm statistics there). Returns the loss and one gradient per
  * variable of `vars`; the caller disposes them.
  */
-export function batchGradients(fm: FaceModel, head: ArcFaceHead, margin: MarginFn, vars: tf.Variable[], images: tf.Tensor4D, labels: tf.Tensor1D, chunk: number, total = images.shape[0], afterChunk?: () => void): { loss: tf.Scalar; grads: tf.Tensor[] } {
+export function batchGradients(fm: FaceModel, head: ArcFaceHead, margin: MarginFn, vars: tf.Variable[], images: tf.Tensor4D, labels: tf.Tensor1D, chunk: number, total = images.shape[0], afterChunk?: () => void, distill?: DistillBatch): { loss: tf.Scalar; grads: tf.Tensor[] } {
   const n = images.shape[0];
   let loss: tf.Scalar | null = null;
   let sum: tf.Tensor[] | null = null;
@@ -42,7 +61,8 @@ export function batchGradients(fm: FaceModel, head: ArcFaceHead, margin: MarginF
     const { value, grads } = tf.variableGrads(() => {
       const x = len === n ? images : tf.slice(images, [start, 0, 0, 0], [len, -1, -1, -1]);
       const y = len === n ? labels : tf.slice(labels, [start], [len]);
-      const l = softmaxCrossEntropy(head.logits(fm.model.apply(x, { training: true }) as tf.Tensor2D, y, margin), y);
+      const d = distill && len !== n ? { ...distill, targets: tf.slice(distill.targets, [start, 0], [len, -1]) as tf.Tensor2D } : distill;
+      const l = pieceLoss(fm, head, margin, x, y, d);
       return len === total ? l : (tf.mul(l, len / total) as tf.Scalar);
     }, vars);
     afterChunk?.();
@@ -68,9 +88,9 @@ export function batchGradients(fm: FaceModel, head: ArcFaceHead, margin: MarginF
  * @returns the batch's mean loss, the backbone gradient norm before clipping, and the new
  *   momentum buffers; the caller disposes them and the old buffers.
  */
-export function trainStep(fm: FaceModel, head: ArcFaceHead, margin: MarginFn, p: ReturnType<typeof trainables>, buffers: tf.Tensor[], images: tf.Tensor4D, labels: tf.Tensor1D, cfg: TrainConfig, lr: number): StepOut {
+export function trainStep(fm: FaceModel, head: ArcFaceHead, margin: MarginFn, p: ReturnType<typeof trainables>, buffers: tf.Tensor[], images: tf.Tensor4D, labels: tf.Tensor1D, cfg: TrainConfig, lr: number, distill?: DistillBatch): StepOut {
   const chunk = cfg.microBatch > 0 ? cfg.microBatch : images.shape[0];
-  const { loss, grads } = batchGradients(fm, head, margin, p.vars, images, labels, chunk);
+  const { loss, grads } = batchGradients(fm, head, margin, p.vars, images, labels, chunk, images.shape[0], undefined, distill);
   return applyGradients(p, buffers, loss, grads, cfg, lr);
 }
 

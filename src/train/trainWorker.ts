@@ -60,7 +60,9 @@ try {
     resetStats();
     const x = tf.tensor4d(m.images, m.shape, 'float32');
     const y = tf.tensor1d(m.labels, 'int32');
-    const { loss, grads } = batchGradients(fm, head, margin, p.vars, x, y, chunk, m.total, readStats);
+    const distill = m.distill ? { targets: tf.tensor2d(m.distill.targets, [n, m.distill.dim]), weight: m.distill.weight } : undefined;
+    const { loss, grads } = batchGradients(fm, head, margin, p.vars, x, y, chunk, m.total, readStats, distill);
+    if (distill) distill.targets.dispose();
     const flat = new Float32Array(weights.length);
     off = 0;
     for (const g of grads) {

@@ -42,39 +42,43 @@ afterAll(async () => {
   await fsp.rm(root, { recursive: true, force: true });
 });
 
-function setup(): { fm: FaceModel; head: ArcFaceHead; p: ReturnType<typeof trainables>; buffers: tf.Tensor[] } {
+function setup(projectionDim = 0): { fm: FaceModel; head: ArcFaceHead; p: ReturnType<typeof trainables>; buffers: tf.Tensor[] } {
   const fm = tinyMobileFaceNet(3);
-  const head = new ArcFaceHead({ embeddingDim: fm.meta.embeddingSize, numClasses: 4, k: 2, seed: 9 });
+  const head = new ArcFaceHead({ embeddingDim: fm.meta.embeddingSize, numClasses: 4, k: 2, seed: 9, projectionDim });
   const p = trainables(fm, head);
   return { fm, head, p, buffers: sgdInit(p.vars) };
 }
 
 /** Every weight of the model (trainable and BN moving statistics) and the head, as arrays. */
 function snapshot(fm: FaceModel, head: ArcFaceHead): Float32Array[] {
-  return [...fm.model.weights.map((w) => w.read().dataSync() as Float32Array), head.weight.dataSync() as Float32Array];
+  return [...fm.model.weights.map((w) => w.read().dataSync() as Float32Array), ...head.trainableVariables.map((v) => v.dataSync() as Float32Array)];
 }
 
 // With micro-batches inside the workers the gradient sum is (g0 + g1) + (g2 + g3) rather than
 // ((g0 + g1) + g2) + g3; the tiny ArcFace model amplifies that rounding to ~1e-4 within three
 // steps, so that case is compared after one step.
 test.each([
-  { workerMicro: 0, serialMicro: 4, steps: STEPS },
-  { workerMicro: 2, serialMicro: 2, steps: 1 },
-])('2 workers (microBatch $workerMicro) on batches of 8 give the weights of microBatch $serialMicro in one thread ($steps steps)', async ({ workerMicro, serialMicro, steps }) => {
-  const serial = setup();
+  { workerMicro: 0, serialMicro: 4, steps: STEPS, teacher: 0 },
+  { workerMicro: 2, serialMicro: 2, steps: 1, teacher: 0 },
+  { workerMicro: 0, serialMicro: 4, steps: STEPS, teacher: 6 },
+])('2 workers (microBatch $workerMicro) on batches of 8 give the weights of microBatch $serialMicro in one thread ($steps steps, teacher dim $teacher)', async ({ workerMicro, serialMicro, steps, teacher }) => {
+  // Distillation targets: fixed random teacher embeddings, one [8, T] block per batch.
+  const targets = batches.map((_, i) => tf.randomNormal([8, Math.max(teacher, 1)], 0, 1, 'float32', 100 + i) as tf.Tensor2D);
+  const distillOf = (i: number): { targets: tf.Tensor2D; weight: number } | undefined => (teacher > 0 ? { targets: targets[i], weight: 4 } : undefined);
+  const serial = setup(teacher);
   const margin = marginFunction(cfg.margin);
-  for (const b of batches.slice(0, steps)) {
-    const out = trainStep(serial.fm, serial.head, margin, serial.p, serial.buffers, b.images, b.labels, { ...cfg, microBatch: serialMicro }, 0.05);
+  for (const [i, b] of batches.slice(0, steps).entries()) {
+    const out = trainStep(serial.fm, serial.head, margin, serial.p, serial.buffers, b.images, b.labels, { ...cfg, microBatch: serialMicro }, 0.05, distillOf(i));
     tf.dispose([...serial.buffers, out.loss, out.norm]);
     serial.buffers = out.buffers;
   }
 
-  const par = setup();
+  const par = setup(teacher);
   const trainer = await ParallelTrainer.start(par.fm, par.head, par.p, { ...cfg, microBatch: workerMicro }, { workers: 2 });
   const before = tf.memory().numTensors;
   try {
-    for (const b of batches.slice(0, steps)) {
-      const out = await trainer.step(par.buffers, b.images, b.labels, 0.05);
+    for (const [i, b] of batches.slice(0, steps).entries()) {
+      const out = await trainer.step(par.buffers, b.images, b.labels, 0.05, distillOf(i));
       expect(Number.isFinite((await out.loss.data())[0])).toBe(true);
       tf.dispose([...par.buffers, out.loss, out.norm]);
       par.buffers = out.buffers;
@@ -85,7 +89,7 @@ test.each([
   }
 
   const [a, b] = [snapshot(serial.fm, serial.head), snapshot(par.fm, par.head)];
-  const fresh = setup();
+  const fresh = setup(teacher);
   const start = snapshot(fresh.fm, fresh.head);
   let moved = 0;
   a.forEach((x, i) => {
@@ -101,6 +105,7 @@ test.each([
     s.head.dispose();
     tf.dispose(s.buffers);
   }
+  tf.dispose(targets);
 });
 
 test('the batch must split evenly; the default worker count divides it', () => {
