@@ -6,6 +6,7 @@
  * in the model's user-defined metadata and says how to feed it.
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { StatCalibration } from '../bnprior/calibrate.js';
 
 /** Every backbone arcinvert can build. */
 export type BackboneName = 'mobilefacenet' | 'iresnet18' | 'iresnet34' | 'iresnet50';
@@ -68,4 +69,6 @@ export interface FaceModel {
   /** Input [B, H, W, 3] normalised pixels → output [B, D] (not L2-normalised). */
   model: tf.LayersModel;
   meta: FaceModelMeta;
+  /** Layer-input statistics measured on real faces (`arcinvert calibrate`), when stored with the model. */
+  calibration?: StatCalibration;
 }

@@ -43,6 +43,7 @@ interface InvertFlags {
   bnForm?: InvertConfig['bnForm'];
   bnReduction?: InvertConfig['bnReduction'];
   bnWeight?: number;
+  prior?: InvertConfig['priorStats'];
   bnFirstLayer?: number;
   tvL1?: number;
   tvL2?: number;
@@ -84,6 +85,7 @@ async function configFromFlags(f: InvertFlags): Promise<InvertConfig> {
     bnForm: f.bnForm,
     bnReduction: f.bnReduction,
     bnWeight: f.bnWeight,
+    priorStats: f.prior,
     bnFirstLayerWeight: f.bnFirstLayer,
     tvL1Weight: f.tvL1,
     tvL2Weight: f.tvL2,
@@ -168,6 +170,7 @@ export function invertCommand(ctx: CliContext): Command {
     .addOption(new Option('--bn-form <form>', 'BN prior distance').choices(['arcface', 'deepinversion']))
     .addOption(new Option('--bn-reduction <r>', 'BN prior reduction over channels').choices(['sum', 'mean']))
     .option('--bn-weight <x>', 'BN prior weight λ', nonNegativeNumber('--bn-weight'))
+    .addOption(new Option('--prior <stats>', "statistics the BN prior pulls towards: the layers' running ones (bn), those stored by 'arcinvert calibrate' (calibrated), or running where present and calibrated elsewhere (both); default bn").choices(['bn', 'calibrated', 'both']))
     .option('--bn-first-layer <x>', "multiplier of the first BN layer's term", nonNegativeNumber('--bn-first-layer'))
     .option('--tv-l1 <x>', 'total variation (L1) weight', nonNegativeNumber('--tv-l1'))
     .option('--tv-l2 <x>', 'total variation (L2) weight', nonNegativeNumber('--tv-l2'))

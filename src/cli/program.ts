@@ -13,6 +13,7 @@ import { trainCommand } from './train.js';
 import { invertCommand } from './invert.js';
 import { alignCommand } from './align.js';
 import { leakageCommand } from './leakage.js';
+import { calibrateCommand } from './calibrate.js';
 
 /** The program with every command registered; output goes through `ctx`. */
 export function createProgram(ctx: CliContext): Command {
@@ -22,7 +23,7 @@ export function createProgram(ctx: CliContext): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.out(s.trimEnd()), writeErr: (s) => ctx.err(s.trimEnd()) })
     .showSuggestionAfterError();
-  for (const make of [infoCommand, embedCommand, invertCommand, trainCommand, evalCommand, purifyCommand, alignCommand, leakageCommand]) {
+  for (const make of [infoCommand, embedCommand, invertCommand, trainCommand, evalCommand, purifyCommand, alignCommand, leakageCommand, calibrateCommand]) {
     program.addCommand(make(ctx).exitOverride().configureOutput({ writeOut: (s) => ctx.out(s.trimEnd()), writeErr: (s) => ctx.err(s.trimEnd()) }));
   }
   return program;

@@ -8,9 +8,14 @@
  * behind each default.
  */
 import type { BnPriorForm, BnReduction } from '../bnprior/loss.js';
+
 import { ArcinvertError } from '../errors.js';
 import { DEFAULT_MARGIN_CONFIG, resolveMarginConfig, type MarginConfig } from '../train/margin.js';
 import type { IdentityLossName } from './identity.js';
+
+/** Where the BN prior's target statistics come from (see `InvertConfig.priorStats`). */
+export type PriorStats = 'bn' | 'calibrated' | 'both';
+export const PRIOR_STATS: readonly PriorStats[] = ['bn', 'calibrated', 'both'];
 
 export interface InvertConfig {
   /** Adam steps per batch. */
@@ -44,6 +49,12 @@ export interface InvertConfig {
   bnReduction: BnReduction;
   bnWeight: number;
   bnFirstLayerWeight: number;
+  /**
+   * Statistics the prior pulls towards: 'bn' the layers' running statistics; 'calibrated'
+   * those measured by `arcinvert calibrate` (stored with the model); 'both' running
+   * statistics where a tapped layer has them, calibrated ones elsewhere.
+   */
+  priorStats: PriorStats;
 
   /** Image priors (means over pixels, per image). */
   tvL1Weight: number;
@@ -91,6 +102,7 @@ export const DEFAULT_INVERT_CONFIG: Readonly<InvertConfig> = {
   bnReduction: 'sum',
   bnWeight: 0.003,
   bnFirstLayerWeight: 10,
+  priorStats: 'bn',
   tvL1Weight: 0,
   tvL2Weight: 0.2,
   l2Weight: 1e-4,
@@ -136,6 +148,7 @@ export function resolveInvertConfig(partial: Partial<InvertConfig> = {}): Invert
   check(['cosine', 'l2', 'arcface'].includes(c.identityLoss), 'identityLoss', "'cosine', 'l2' or 'arcface'", c.identityLoss);
   check(c.bnForm === 'arcface' || c.bnForm === 'deepinversion', 'bnForm', "'arcface' or 'deepinversion'", c.bnForm);
   check(c.bnReduction === 'sum' || c.bnReduction === 'mean', 'bnReduction', "'sum' or 'mean'", c.bnReduction);
+  check(PRIOR_STATS.includes(c.priorStats), 'priorStats', "'bn', 'calibrated' or 'both'", c.priorStats);
   for (const k of ['identityWeight', 'bnWeight', 'bnFirstLayerWeight', 'tvL1Weight', 'tvL2Weight', 'l2Weight', 'initStd'] as const) {
     check(isNum(c[k], 0), k, 'a number ≥ 0', c[k]);
   }

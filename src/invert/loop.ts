@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../backbone/types.js';
 import { bnStatLoss } from '../bnprior/loss.js';
+import { priorTargets } from '../bnprior/targets.js';
 import { BnTaps, channelMoments } from '../bnprior/taps.js';
 import { ArcinvertError } from '../errors.js';
 import { denormalizeToBytes } from '../io/image.js';
@@ -91,6 +92,8 @@ export async function invert(
 ): Promise<InvertResult> {
   const n = checkTargets(fm, targets, config, hooks);
   const taps = new BnTaps(fm.model);
+  // Fail before any work when the chosen prior statistics are missing.
+  if (config.bnPrior) tf.dispose(priorTargets(taps, config.priorStats, fm.calibration).owned);
   const batches = planBatches(n, config.seeds, config.batchSize, config.minBatch);
   const selected = batchIndices ?? batches.map((_, b) => b);
   if (selected.some((b) => !Number.isInteger(b) || b < 0 || b >= batches.length)) {
@@ -144,7 +147,7 @@ async function invertBatch(
     config.identityLoss === 'arcface' && hooks.head && classLabels
       ? { head: hooks.head, labels: classLabels, margin: marginFunction(config.margin) }
       : undefined;
-  const running = taps.layers.map((l) => ({ mean: l.runningMean, variance: l.runningVar }));
+  const { stats: running, owned: ownedStats } = config.bnPrior ? priorTargets(taps, config.priorStats, fm.calibration) : { stats: [], owned: [] };
 
   const startRes = lowSteps > 0 ? lowRes : ([H, W] as [number, number]);
   let x: tf.Tensor4D = tf.tidy(() =>
@@ -291,7 +294,7 @@ async function invertBatch(
       seconds,
     });
   });
-  tf.dispose([x, best, targetT]);
+  tf.dispose([x, best, targetT, ...ownedStats]);
   if (classLabels) classLabels.dispose();
   adamDispose(adam);
   return { images: results, aborted };

@@ -44,6 +44,7 @@ function defaultWorkerScript(): URL {
 export interface WorkerInit {
   artifacts: tf.io.ModelArtifacts;
   meta: FaceModel['meta'];
+  calibration?: FaceModel['calibration'];
   targets: InvertTargets;
   config: InvertConfig;
   backend: BackendPreference;
@@ -87,7 +88,7 @@ export async function invertParallel(
   const n = targets.embeddings.length / targets.dim;
   const batchCount = planBatches(n, config.seeds, config.batchSize, config.minBatch).length;
   const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), batchCount));
-  const init: WorkerInit = { artifacts: await modelArtifacts(fm.model), meta: fm.meta, targets, config, backend: options.backend ?? 'wasm' };
+  const init: WorkerInit = { artifacts: await modelArtifacts(fm.model), meta: fm.meta, calibration: fm.calibration, targets, config, backend: options.backend ?? 'wasm' };
   const script = options.workerScript ?? defaultWorkerScript();
   const perBatch = new Map<number, InvertedImage[]>();
   let next = 0;

@@ -17,7 +17,7 @@ const controller = new AbortController();
 try {
   await selectBackend(init.backend);
   const model = await tf.loadLayersModel(tf.io.fromMemory(init.artifacts));
-  const fm = { model, meta: init.meta };
+  const fm = { model, meta: init.meta, calibration: init.calibration };
   port.on('message', (m: ToWorker) => {
     if (m.type === 'abort') controller.abort();
     else if (m.type === 'stop') {

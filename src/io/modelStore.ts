@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackboneName, FaceModel, FaceModelMeta } from '../backbone/types.js';
 import { BACKBONE_NAMES } from '../backbone/registry.js';
 import { ArcinvertError } from '../errors.js';
+import { loadCalibration } from '../bnprior/calibrate.js';
 import { ensureDir, readFileChecked, writeFileAtomic } from './atomic.js';
 
 /** The metadata key under `userDefinedMetadata`. */
@@ -118,5 +119,9 @@ export async function loadFaceModel(dir: string): Promise<FaceModel> {
   } catch (err) {
     throw new ArcinvertError(`${dir}: cannot build the model (${(err as Error).message.split('\n')[0]})`);
   }
-  return { model, meta };
+  const calibration = await loadCalibration(dir).catch((err: unknown) => {
+    model.dispose();
+    throw err;
+  });
+  return calibration ? { model, meta, calibration } : { model, meta };
 }

@@ -1,0 +1,151 @@
+/**
+ * Calibrated statistics for the BN prior: the per-channel mean and variance that real faces
+ * produce at the input of chosen layers, measured by running aligned photos through the
+ * model in inference mode. They stand in for BatchNorm running statistics where a model has
+ * none (an exported network whose BN was folded into its convolutions), and on a model that
+ * has them they check how well the running statistics describe its own inference-mode
+ * activations.
+ *
+ * Statistics are population moments over every image and position seen: sums of x and x² per
+ * channel, reduced on the device per batch and accumulated in float64 on the host. They are
+ * stored beside the model as `calibration.json`.
+ */
+import { existsSync, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { ArcinvertError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { BnTaps } from './taps.js';
+
+/** Statistics of one tapped layer's input. */
+export interface LayerCalibration {
+  /** The layer whose input was measured. */
+  name: string;
+  channels: number;
+  mean: Float32Array;
+  /** Population (biased) variance. */
+  variance: Float32Array;
+}
+
+/** What `calibration.json` holds. */
+export interface StatCalibration {
+  format: 'arcinvert-calibration';
+  version: 1;
+  /** Images measured. */
+  images: number;
+  /** Where they came from (informational). */
+  source: string;
+  layers: LayerCalibration[];
+}
+
+export const CALIBRATION_FILE = 'calibration.json';
+
+/**
+ * Measures the input statistics of every layer of `taps` over `batches` (normalised model
+ * inputs [B, H, W, 3]; each is disposed here once used).
+ */
+export async function calibrateStatistics(taps: BnTaps, batches: AsyncIterable<tf.Tensor4D>, source: string, onProgress?: (images: number) => void): Promise<StatCalibration> {
+  const sums = taps.layers.map((l) => ({ s: new Float64Array(l.channels), q: new Float64Array(l.channels), n: 0 }));
+  let images = 0;
+  for await (const x of batches) {
+    try {
+      let counts: number[] = [];
+      const parts = tf.tidy(() => {
+        const { bnInputs, embedding } = taps.apply(x);
+        embedding.dispose();
+        counts = bnInputs.map((t) => t.size / (t.shape[t.rank - 1] as number));
+        return bnInputs.map((t) => {
+          const axes = t.rank === 4 ? [0, 1, 2] : [0];
+          return [tf.sum(t, axes), tf.sum(tf.square(t), axes)] as const;
+        });
+      });
+      for (let i = 0; i < parts.length; i++) {
+        const [sv, qv] = [(await parts[i][0].data()) as Float32Array, (await parts[i][1].data()) as Float32Array];
+        sv.forEach((v, c) => (sums[i].s[c] += v));
+        qv.forEach((v, c) => (sums[i].q[c] += v));
+        sums[i].n += counts[i];
+      }
+      tf.dispose(parts.flat());
+      images += x.shape[0];
+    } finally {
+      x.dispose();
+    }
+    onProgress?.(images);
+  }
+  if (images === 0) throw new ArcinvertError('calibration needs at least one image');
+  return {
+    format: 'arcinvert-calibration',
+    version: 1,
+    images,
+    source,
+    layers: taps.layers.map((l, i) => {
+      const { s, q, n } = sums[i];
+      const mean = Float32Array.from(s, (v) => v / n);
+      const variance = Float32Array.from(q, (v, c) => Math.max(0, v / n - (s[c] / n) ** 2));
+      return { name: l.name, channels: l.channels, mean, variance };
+    }),
+  };
+}
+
+/** Per-layer agreement of calibrated and running statistics. */
+export interface LayerAgreement {
+  name: string;
+  /** Mean over channels of |μ_cal − μ_run| / σ_run: the mean shift in running standard deviations. */
+  meanShift: number;
+  /** Mean over channels of |σ²_cal − σ²_run| / σ²_run. */
+  varianceRelError: number;
+}
+
+/** Compares `cal` with the running statistics of the same layers in `taps`. */
+export async function compareWithRunning(cal: StatCalibration, taps: BnTaps): Promise<LayerAgreement[]> {
+  const byName = new Map(cal.layers.map((l) => [l.name, l]));
+  const out: LayerAgreement[] = [];
+  for (const l of taps.layers) {
+    const c = byName.get(l.name);
+    if (!c) continue;
+    const [rm, rv] = [(await l.runningMean.data()) as Float32Array, (await l.runningVar.data()) as Float32Array];
+    let shift = 0;
+    let rel = 0;
+    for (let k = 0; k < l.channels; k++) {
+      const v = Math.max(rv[k], 1e-12);
+      shift += Math.abs(c.mean[k] - rm[k]) / Math.sqrt(v);
+      rel += Math.abs(c.variance[k] - rv[k]) / v;
+    }
+    out.push({ name: l.name, meanShift: shift / l.channels, varianceRelError: rel / l.channels });
+  }
+  return out;
+}
+
+/** Writes `dir/calibration.json` atomically. */
+export async function saveCalibration(dir: string, cal: StatCalibration): Promise<void> {
+  const json = { ...cal, layers: cal.layers.map((l) => ({ name: l.name, channels: l.channels, mean: Array.from(l.mean), variance: Array.from(l.variance) })) };
+  await writeFileAtomic(path.join(dir, CALIBRATION_FILE), `${JSON.stringify(json)}\n`);
+}
+
+/**
+ * Reads `dir/calibration.json`; undefined when the model has none.
+ * @throws ArcinvertError when the file is corrupt.
+ */
+export async function loadCalibration(dir: string): Promise<StatCalibration | undefined> {
+  const file = path.join(dir, CALIBRATION_FILE);
+  if (!existsSync(file)) return undefined;
+  const bad = (why: string): never => {
+    throw new ArcinvertError(`${file} is corrupt (${why})`);
+  };
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(await fsp.readFile(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return bad('not valid JSON');
+  }
+  if (j.format !== 'arcinvert-calibration' || j.version !== 1 || !Array.isArray(j.layers)) bad('not an arcinvert calibration');
+  const layers = (j.layers as Record<string, unknown>[]).map((l, i) => {
+    const ok = typeof l.name === 'string' && Number.isInteger(l.channels) && Array.isArray(l.mean) && Array.isArray(l.variance) && l.mean.length === l.channels && l.variance.length === l.channels;
+    if (!ok) bad(`layer ${i}`);
+    const mean = Float32Array.from(l.mean as number[]);
+    const variance = Float32Array.from(l.variance as number[]);
+    if (!mean.every(Number.isFinite) || !variance.every((v) => Number.isFinite(v) && v >= 0)) bad(`layer ${String(l.name)} has NaN or negative values`);
+    return { name: l.name as string, channels: l.channels as number, mean, variance };
+  });
+  return { format: 'arcinvert-calibration', version: 1, images: Number(j.images), source: String(j.source ?? ''), layers };
+}
