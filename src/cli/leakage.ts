@@ -26,6 +26,10 @@ import type { Judge } from '../judge/types.js';
 import { galleryForSources, galleryFromDir, impostorPairsFromFile, readReconstructionDir, type Gallery, type ReconstructionRef } from '../leakage/gallery.js';
 import { leakageMarkdown, leakageTable } from '../leakage/format.js';
 import { runLeakage, type SystemRole } from '../leakage/report.js';
+import { detectorNaturalness } from '../leakage/naturalness.js';
+import { scoreHistogramSvg, svgToPng } from '../leakage/plot.js';
+import { FaceLandmarker } from '../align/landmarker.js';
+import { readRaster } from '../align/raster.js';
 import type { CliContext } from './context.js';
 import { backendOption, positiveInt, useBackend } from './options.js';
 
@@ -130,16 +134,39 @@ export function leakageCommand(ctx: CliContext): Command {
           refs = read.reconstructions;
         }
         for (const name of judgeNames) systems.push({ judge: await JUDGE_LOADERS[name](), role: 'transfer' });
-        const report = await runLeakage(
+        const { distributions, ...report } = await runLeakage(
           { gallery, reconstructions: refs, images, impostorPairs, impostorSource: f.impostorPairs ? `mismatched pairs of ${f.impostorPairs}` : "cross-identity pairs of the targets' photos", fmrs: f.fmr },
           systems,
           ctx.err,
         );
+        ctx.err('naturalness: running the face detector on the reconstructions and the target photos');
+        const detector = await FaceLandmarker.load({ lowLightRetry: false });
+        let naturalness;
+        try {
+          const reconImages = await Promise.all(refs.map((r) => images?.get(r.file) ?? readRaster(r.file)));
+          const targetImages = await Promise.all(gallery.targets.map((t) => readRaster(gallery.photos[t].file)));
+          naturalness = {
+            detector: 'face-api SSD-MobileNet v1, score ≥ 0.5, on the 112×112 crop centred on a grey 224×224 canvas',
+            reconstructions: await detectorNaturalness(detector, reconImages),
+            targets: await detectorNaturalness(detector, targetImages),
+          };
+        } finally {
+          detector.dispose();
+        }
+        const plots = await Promise.all(
+          report.systems.map(async (s) => ({ file: `scores-${s.name}.png`, png: await svgToPng(scoreHistogramSvg(`${s.name} (${s.role}): ${s.description}`, distributions[s.name], s.thresholds)) })),
+        );
         await ensureDir(f.out);
-        const json = { ...report, model: f.model, backend, judges: systems.map((s) => ({ name: s.judge.name, role: s.role, description: s.judge.description })) };
+        for (const p of plots) await writeFileAtomic(path.join(f.out, p.file), p.png);
+        const json = { ...report, naturalness, plots: plots.map((p) => p.file), model: f.model, backend, judges: systems.map((s) => ({ name: s.judge.name, role: s.role, description: s.judge.description })) };
+        const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+        const natLine = `Naturalness proxy (${naturalness.detector}): a face is found in ${pct(naturalness.reconstructions.share)} of the reconstructions (${naturalness.reconstructions.detected}/${naturalness.reconstructions.images}, mean confidence ${naturalness.reconstructions.meanConfidence.toFixed(2)}) and in ${pct(naturalness.targets.share)} of the target photos (${naturalness.targets.detected}/${naturalness.targets.images}, mean confidence ${naturalness.targets.meanConfidence.toFixed(2)}).`;
+        const md = [leakageMarkdown(report), natLine, '', ...plots.map((p) => `![${p.file}](${p.file})`), ''].join('\n');
+        // The JSON lands last: its presence marks a complete report.
+        await writeFileAtomic(path.join(f.out, 'leakage.md'), md);
         await writeFileAtomic(path.join(f.out, 'leakage.json'), `${JSON.stringify(json, null, 2)}\n`);
-        await writeFileAtomic(path.join(f.out, 'leakage.md'), leakageMarkdown(report));
         for (const line of leakageTable(report)) ctx.out(line);
+        ctx.out(natLine);
         ctx.out(`wrote ${path.join(f.out, 'leakage.json')} and leakage.md`);
       } finally {
         for (const s of systems) s.judge.dispose();

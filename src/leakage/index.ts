@@ -3,3 +3,5 @@ export * from './sar.js';
 export * from './gallery.js';
 export * from './report.js';
 export * from './format.js';
+export * from './plot.js';
+export * from './naturalness.js';

@@ -15,6 +15,7 @@ import { ArcinvertError } from '../errors.js';
 import { rowCosine } from '../judge/lfw.js';
 import type { Judge } from '../judge/types.js';
 import { crossIdentityPairs, sameIdentityOthers, type Gallery, type ReconstructionRef } from './gallery.js';
+import type { ScoreDistributions } from './plot.js';
 import { countAbove, thresholdAtFmr, type FmrThreshold } from './sar.js';
 
 export type SystemRole = 'white-box' | 'transfer';
@@ -86,7 +87,7 @@ export function systemReport(
   gallery: Gallery,
   recon: readonly ReconstructionRef[],
   fmrs: readonly number[],
-): { report: SystemReport; perReconstruction: Array<{ typeI: number; typeIIMean: number | null }> } {
+): { report: SystemReport; perReconstruction: Array<{ typeI: number; typeIIMean: number | null }>; distributions: ScoreDistributions } {
   const d = system.dim;
   if (emb.gallery.length !== gallery.photos.length * d || emb.reconstructions.length !== recon.length * d) {
     throw new ArcinvertError(`${system.name}: embedding sizes do not match ${gallery.photos.length} photos and ${recon.length} reconstructions`);
@@ -116,6 +117,7 @@ export function systemReport(
       genuine: rates(genuine, thresholds),
     },
     perReconstruction: per,
+    distributions: { genuine, impostor: Array.from(emb.impostorScores), typeI, typeII },
   };
 }
 
@@ -132,8 +134,11 @@ export interface LeakageInputs {
   fmrs: number[];
 }
 
-/** Embeds everything with each judge and assembles the report. */
-export async function runLeakage(inputs: LeakageInputs, systems: Array<{ judge: Judge; role: SystemRole }>, log: (line: string) => void = () => undefined): Promise<LeakageReport> {
+/**
+ * Embeds everything with each judge and assembles the report; `distributions` (by system
+ * name) hold the raw scores for plots.
+ */
+export async function runLeakage(inputs: LeakageInputs, systems: Array<{ judge: Judge; role: SystemRole }>, log: (line: string) => void = () => undefined): Promise<LeakageReport & { distributions: Record<string, ScoreDistributions> }> {
   const { gallery, reconstructions: recon } = inputs;
   if (recon.length === 0) throw new ArcinvertError('no reconstructions to evaluate');
   const galleryImages = await Promise.all(gallery.photos.map((p) => readRaster(p.file)));
@@ -150,6 +155,7 @@ export async function runLeakage(inputs: LeakageInputs, systems: Array<{ judge: 
     impostorImages = galleryImages;
   }
   if (impostorIdx.length === 0) throw new ArcinvertError('no impostor pairs: the targets need at least two identities (or give --impostor-pairs)');
+  const distributions: Record<string, ScoreDistributions> = {};
   const report: LeakageReport = {
     format: 'arcinvert-leakage/1',
     targets: gallery.targets.length,
@@ -168,9 +174,10 @@ export async function runLeakage(inputs: LeakageInputs, systems: Array<{ judge: 
     const r = await judge.embed(reconImages);
     const imp = inputs.impostorPairs ? await judge.embed(impostorImages) : g;
     const impostorScores = impostorIdx.map(([a, b]) => rowCosine(imp, a, imp, b, judge.dim));
-    const { report: sys, perReconstruction } = systemReport({ name: judge.name, role, description: judge.description, dim: judge.dim }, { gallery: g, reconstructions: r, impostorScores }, gallery, recon, inputs.fmrs);
+    const { report: sys, perReconstruction, distributions: dist } = systemReport({ name: judge.name, role, description: judge.description, dim: judge.dim }, { gallery: g, reconstructions: r, impostorScores }, gallery, recon, inputs.fmrs);
     report.systems.push(sys);
+    distributions[judge.name] = dist;
     perReconstruction.forEach((s, k) => (report.perReconstruction[k].scores[judge.name] = s));
   }
-  return report;
+  return { ...report, distributions };
 }

@@ -6,6 +6,7 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import sharp from 'sharp';
 import { saveFaceModel } from '../../src/io/modelStore.js';
 import { useWasm } from '../helpers/backend.js';
 import { calibratedTinyMobileFaceNet } from '../helpers/tiny.js';
@@ -56,7 +57,20 @@ withData('inverts a few LFW targets and reports SAR for the model and the dlib j
     expect(s.thresholds.map((t: { fmr: number }) => t.fmr)).toEqual([1e-3, 1e-2]);
   }
   expect(r.out[0]).toMatch(/^system\s+role\s+FMR/);
-  expect(await fsp.readFile(path.join(out, 'leakage.md'), 'utf8')).toMatch(/^\| system \| role \| FMR \|/);
+  const md = await fsp.readFile(path.join(out, 'leakage.md'), 'utf8');
+  expect(md).toMatch(/^\| system \| role \| FMR \|/);
+  // One score histogram per system, rendered to PNG and linked from the markdown.
+  expect(report.plots).toEqual(['scores-attacked.png', 'scores-dlib-resnet.png']);
+  for (const p of report.plots) {
+    const meta = await sharp(path.join(out, p)).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['png', 720, 360]);
+    expect(md).toContain(`![${p}](${p})`);
+  }
+  // The detector finds the real (aligned) target photos; the noise-like reconstructions of a random tiny model are counted, whatever they are.
+  expect(report.naturalness.targets).toMatchObject({ images: 3, detected: 3, share: 1 });
+  expect(report.naturalness.targets.meanConfidence).toBeGreaterThan(0.5);
+  expect(report.naturalness.reconstructions.images).toBe(3);
+  expect(md).toMatch(/Naturalness proxy .* of the reconstructions \(\d\/3, mean confidence/);
 
   const again = await cli('leakage', '--model', model, '--reconstructions', path.join(out, 'reconstructions'), '--judge', 'none', '--out', path.join(tmp, 'again'));
   expect(again.code).toBe(0);
