@@ -2,7 +2,7 @@
 // Distillation targets for `arcinvert train --distill`: a teacher graph model's embeddings of
 // every image of an ImageFolder, as teacher.npy (N×D float32, rows centred on the data set's
 // mean embedding and L2-normalised) with teacher.txt (the image paths relative to the folder,
-// one a line). The default teacher is human-models' faceres (see src/judge/graphModel.ts).
+// one a line). The default teacher is human-models' mobileface (see src/judge/graphModel.ts).
 //
 // Usage: npm run build && node scripts/teacher-embeddings.mjs <model.json> <imageFolder> <out.npy> [--shard i/n]
 //   With --shard i/n the process embeds every n-th image from i into <out>.shard-i-of-n.npy;
@@ -12,7 +12,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { FACERES_TEACHER, embedFilesWithJudge, loadGraphJudge } from '../dist/judge/index.js';
+import { MOBILEFACE_TEACHER, embedFilesWithJudge, loadGraphJudge } from '../dist/judge/index.js';
 import { loadImageFolder } from '../dist/train/data.js';
 import { readNpy, writeNpy } from '../dist/io/npy.js';
 import { writeFileAtomic } from '../dist/io/atomic.js';
@@ -29,7 +29,7 @@ const shardFile = (i, n) => out.replace(/\.npy$/, `.shard-${i}-of-${n}.npy`);
 if (shard) {
   const [i, n] = shard;
   await tf.setBackend('wasm');
-  const judge = await loadGraphJudge({ ...FACERES_TEACHER, model });
+  const judge = await loadGraphJudge({ ...MOBILEFACE_TEACHER, model });
   const files = all.filter((_, k) => k % n === i);
   const t0 = Date.now();
   const e = await embedFilesWithJudge(judge, files, 64, (d, m) => process.stderr.write(`\rshard ${i}/${n}: ${d}/${m} ${((Date.now() - t0) / 1000).toFixed(0)} s`));

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Trains (or, when the run directory exists, resumes) the default model shipped in
 # samples/models/default: MobileFaceNet, 64×64 input, ArcFace (s 64, m 0.5), distilled from
-# human-models' faceres embeddings (scripts/teacher-embeddings.mjs). Checkpoints every 10 min;
-# kill it at any moment and run this script again to continue.
+# human-models' mobileface embeddings of the training images, made with
+#   node scripts/teacher-embeddings.mjs <human-models>/models/mobileface.json ../shared/data/train RUNS/teacher/mobileface.npy --shard i/2   (i = 0, 1; then once without --shard)
+# Checkpoints every 10 min; kill it at any moment and run this script again to continue.
 # Usage: scripts/train-default.sh RUN_DIR TEACHER_NPY [WIDTH]
 set -euo pipefail
 run=$1; teacher=$2; width=${3:-64}
@@ -12,6 +13,6 @@ if [ -f "$run/checkpoint.json" ]; then
 fi
 exec node dist/cli/main.js train --data "$data/train" --out "$run" \
   --backbone mobilefacenet --width "$width" --input-size 64 --margin arcface --k 1 \
-  --batch-size 64 --workers 2 --epochs "${EPOCHS:-16}" --lr 0.1 --warmup-epochs 1 \
-  --distill "$teacher" --distill-weight "${DISTILL_WEIGHT:-32}" \
+  --batch-size 64 --workers 2 --epochs "${EPOCHS:-6}" --lr 0.1 --warmup-epochs 1 \
+  --distill "$teacher" --distill-weight "${DISTILL_WEIGHT:-64}" \
   --eval-pairs "$data/lfw/pairs.txt" --eval-images "$data/lfw" --checkpoint-every 10

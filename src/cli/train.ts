@@ -58,7 +58,7 @@ interface TrainFlags {
 }
 
 /** λ of `--distill` when `--distill-weight` is not given. */
-export const DEFAULT_DISTILL_WEIGHT = 32;
+export const DEFAULT_DISTILL_WEIGHT = 64;
 
 function number(flag: string, ok: (n: number) => boolean, what: string): (v: string) => number {
   return (v) => {
