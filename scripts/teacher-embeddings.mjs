@@ -14,7 +14,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { MOBILEFACE_TEACHER, embedFilesWithJudge, loadGraphJudge } from '../dist/judge/index.js';
+import { MOBILEFACE_TEACHER, embedFilesWithJudge, loadGraphJudge, normalizeRows } from '../dist/judge/index.js';
 import { loadImageFolder } from '../dist/train/data.js';
 import { readNpy, writeNpy } from '../dist/io/npy.js';
 import { writeFileAtomic } from '../dist/io/atomic.js';
@@ -52,12 +52,8 @@ if (shard) {
   });
   const mean = new Float64Array(dim);
   for (let k = 0; k < e.length; k++) mean[k % dim] += e[k] / all.length;
-  for (let r = 0; r < all.length; r++) {
-    let s = 0;
-    for (let j = 0; j < dim; j++) s += (e[r * dim + j] -= mean[j]) ** 2;
-    const inv = 1 / Math.max(Math.sqrt(s), 1e-12);
-    for (let j = 0; j < dim; j++) e[r * dim + j] *= inv;
-  }
+  for (let k = 0; k < e.length; k++) e[k] -= mean[k % dim];
+  normalizeRows(e, dim);
   await writeNpy(out, e, [all.length, dim]);
   await writeFileAtomic(out.replace(/\.npy$/, '.txt'), all.map((p) => path.relative(path.resolve(folder), p)).join('\n') + '\n');
   for (let i = 0; i < n; i++) await fsp.rm(shardFile(i, n));

@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../backbone/types.js';
-import { bnStatLoss } from '../bnprior/loss.js';
+import { bnStatLoss, type ChannelStats } from '../bnprior/loss.js';
 import { priorTargets } from '../bnprior/targets.js';
 import { BnTaps, channelMoments } from '../bnprior/taps.js';
 import { ArcinvertError } from '../errors.js';
@@ -92,8 +92,6 @@ export async function invert(
 ): Promise<InvertResult> {
   const n = checkTargets(fm, targets, config, hooks);
   const taps = new BnTaps(fm.model);
-  // Fail before any work when the chosen prior statistics are missing.
-  if (config.bnPrior) tf.dispose(priorTargets(taps, config.priorStats, fm.calibration).owned);
   const batches = planBatches(n, config.seeds, config.batchSize, config.minBatch);
   const selected = batchIndices ?? batches.map((_, b) => b);
   if (selected.some((b) => !Number.isInteger(b) || b < 0 || b >= batches.length)) {
@@ -103,11 +101,17 @@ export async function invert(
   const images: InvertedImage[] = [];
   const run = { globalStep: 0, totalSteps: selected.length * config.steps, started };
   let aborted = false;
-  for (let i = 0; i < selected.length && !aborted; i++) {
-    const b = selected[i];
-    const out = await invertBatch(fm, taps, targets, batches[b], b, batches.length, config, hooks, run);
-    images.push(...out.images);
-    aborted = out.aborted;
+  // The prior's target statistics, chosen once for every batch; fails before any work when calibrated ones are missing.
+  const prior = config.bnPrior ? priorTargets(taps, config.priorStats, fm.calibration) : { stats: [], owned: [] };
+  try {
+    for (let i = 0; i < selected.length && !aborted; i++) {
+      const b = selected[i];
+      const out = await invertBatch(fm, taps, prior.stats, targets, batches[b], b, batches.length, config, hooks, run);
+      images.push(...out.images);
+      aborted = out.aborted;
+    }
+  } finally {
+    tf.dispose(prior.owned);
   }
   return { images, aborted, seconds: (performance.now() - started) / 1000 };
 }
@@ -121,6 +125,7 @@ interface RunClock {
 async function invertBatch(
   fm: FaceModel,
   taps: BnTaps,
+  running: readonly ChannelStats[],
   targets: InvertTargets,
   jobs: Job[],
   batchIndex: number,
@@ -147,7 +152,6 @@ async function invertBatch(
     config.identityLoss === 'arcface' && hooks.head && classLabels
       ? { head: hooks.head, labels: classLabels, margin: marginFunction(config.margin) }
       : undefined;
-  const { stats: running, owned: ownedStats } = config.bnPrior ? priorTargets(taps, config.priorStats, fm.calibration) : { stats: [], owned: [] };
 
   const startRes = lowSteps > 0 ? lowRes : ([H, W] as [number, number]);
   let x: tf.Tensor4D = tf.tidy(() =>
@@ -294,7 +298,7 @@ async function invertBatch(
       seconds,
     });
   });
-  tf.dispose([x, best, targetT, ...ownedStats]);
+  tf.dispose([x, best, targetT]);
   if (classLabels) classLabels.dispose();
   adamDispose(adam);
   return { images: results, aborted };

@@ -16,6 +16,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../errors.js';
+import { rowCosine } from '../invert/identity.js';
 import { readNpy } from '../io/npy.js';
 
 /** The distillation part of a training config. */
@@ -35,11 +36,7 @@ export function distillLoss(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Scal
   if (student.rank !== 2 || teacher.rank !== 2 || student.shape[0] !== teacher.shape[0] || student.shape[1] !== teacher.shape[1]) {
     throw new ArcinvertError(`distillation: student [${student.shape.join(', ')}] and teacher [${teacher.shape.join(', ')}] embeddings differ in shape`);
   }
-  return tf.tidy(() => {
-    const dot = tf.sum(tf.mul(student, teacher), 1);
-    const norms = tf.mul(tf.sqrt(tf.maximum(tf.sum(tf.square(student), 1), 1e-12)), tf.sqrt(tf.maximum(tf.sum(tf.square(teacher), 1), 1e-12)));
-    return tf.mean(tf.sub(1, tf.div(dot, norms))) as tf.Scalar;
-  });
+  return tf.tidy(() => tf.mean(tf.sub(1, rowCosine(student, teacher))) as tf.Scalar);
 }
 
 /** Teacher embeddings by image path. */
