@@ -26,10 +26,8 @@ import type { Judge } from '../judge/types.js';
 import { galleryForSources, galleryFromDir, impostorPairsFromFile, readReconstructionDir, type Gallery, type ReconstructionRef } from '../leakage/gallery.js';
 import { leakageMarkdown, leakageTable } from '../leakage/format.js';
 import { runLeakage, type SystemRole } from '../leakage/report.js';
-import { detectorNaturalness } from '../leakage/naturalness.js';
 import { scoreHistogramSvg, svgToPng } from '../leakage/plot.js';
 import { FaceLandmarker } from '../align/landmarker.js';
-import { readRaster } from '../align/raster.js';
 import type { CliContext } from './context.js';
 import { backendOption, positiveInt, useBackend } from './options.js';
 
@@ -134,25 +132,19 @@ export function leakageCommand(ctx: CliContext): Command {
           refs = read.reconstructions;
         }
         for (const name of judgeNames) systems.push({ judge: await JUDGE_LOADERS[name](), role: 'transfer' });
-        const { distributions, ...report } = await runLeakage(
-          { gallery, reconstructions: refs, images, impostorPairs, impostorSource: f.impostorPairs ? `mismatched pairs of ${f.impostorPairs}` : "cross-identity pairs of the targets' photos", fmrs: f.fmr },
-          systems,
-          ctx.err,
-        );
-        ctx.err('naturalness: running the face detector on the reconstructions and the target photos');
         const detector = await FaceLandmarker.load({ lowLightRetry: false });
-        let naturalness;
+        let run;
         try {
-          const reconImages = await Promise.all(refs.map((r) => images?.get(r.file) ?? readRaster(r.file)));
-          const targetImages = await Promise.all(gallery.targets.map((t) => readRaster(gallery.photos[t].file)));
-          naturalness = {
-            detector: 'face-api SSD-MobileNet v1, score ≥ 0.5, on the 112×112 crop centred on a grey 224×224 canvas',
-            reconstructions: await detectorNaturalness(detector, reconImages),
-            targets: await detectorNaturalness(detector, targetImages),
-          };
+          run = await runLeakage(
+            { gallery, reconstructions: refs, images, impostorPairs, impostorSource: f.impostorPairs ? `mismatched pairs of ${f.impostorPairs}` : "cross-identity pairs of the targets' photos", fmrs: f.fmr, detector },
+            systems,
+            ctx.err,
+          );
         } finally {
           detector.dispose();
         }
+        const { distributions, naturalness: measured, ...report } = run;
+        const naturalness = { detector: 'face-api SSD-MobileNet v1, score ≥ 0.5, on the 112×112 crop centred on a grey 224×224 canvas', ...measured! };
         const plots = await Promise.all(
           report.systems.map(async (s) => ({ file: `scores-${s.name}.png`, png: await svgToPng(scoreHistogramSvg(`${s.name} (${s.role}): ${s.description}`, distributions[s.name], s.thresholds)) })),
         );

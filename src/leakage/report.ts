@@ -15,6 +15,8 @@ import { ArcinvertError } from '../errors.js';
 import { rowCosine } from '../judge/lfw.js';
 import type { Judge } from '../judge/types.js';
 import { crossIdentityPairs, sameIdentityOthers, type Gallery, type ReconstructionRef } from './gallery.js';
+import type { FaceLandmarker } from '../align/landmarker.js';
+import { detectorNaturalness, type NaturalnessResult } from './naturalness.js';
 import type { ScoreDistributions } from './plot.js';
 import { countAbove, thresholdAtFmr, type FmrThreshold } from './sar.js';
 
@@ -132,13 +134,25 @@ export interface LeakageInputs {
   /** Where the impostor pairs come from, for the report. */
   impostorSource: string;
   fmrs: number[];
+  /** When given, the naturalness proxy is measured with it on the reconstructions and the target photos. */
+  detector?: FaceLandmarker;
+}
+
+/** The naturalness proxy of a report: reconstructions beside the real target photos. */
+export interface NaturalnessReport {
+  reconstructions: NaturalnessResult;
+  targets: NaturalnessResult;
 }
 
 /**
  * Embeds everything with each judge and assembles the report; `distributions` (by system
  * name) hold the raw scores for plots.
  */
-export async function runLeakage(inputs: LeakageInputs, systems: Array<{ judge: Judge; role: SystemRole }>, log: (line: string) => void = () => undefined): Promise<LeakageReport & { distributions: Record<string, ScoreDistributions> }> {
+export async function runLeakage(
+  inputs: LeakageInputs,
+  systems: Array<{ judge: Judge; role: SystemRole }>,
+  log: (line: string) => void = () => undefined,
+): Promise<LeakageReport & { distributions: Record<string, ScoreDistributions>; naturalness?: NaturalnessReport }> {
   const { gallery, reconstructions: recon } = inputs;
   if (recon.length === 0) throw new ArcinvertError('no reconstructions to evaluate');
   const galleryImages = await Promise.all(gallery.photos.map((p) => readRaster(p.file)));
@@ -179,5 +193,13 @@ export async function runLeakage(inputs: LeakageInputs, systems: Array<{ judge: 
     distributions[judge.name] = dist;
     perReconstruction.forEach((s, k) => (report.perReconstruction[k].scores[judge.name] = s));
   }
-  return { ...report, distributions };
+  let naturalness: NaturalnessReport | undefined;
+  if (inputs.detector) {
+    log('naturalness: running the face detector on the reconstructions and the target photos');
+    naturalness = {
+      reconstructions: await detectorNaturalness(inputs.detector, reconImages),
+      targets: await detectorNaturalness(inputs.detector, gallery.targets.map((t) => galleryImages[t])),
+    };
+  }
+  return { ...report, distributions, naturalness };
 }
