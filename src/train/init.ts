@@ -1,0 +1,78 @@
+/**
+ * Warm start (`train --init DIR`): a new run that begins from the weights of a saved arcinvert
+ * model instead of random ones — fine-tuning on other data, or a second phase of training with
+ * another teacher or schedule. Unlike `--resume` it is a new run: the optimiser state, the
+ * schedule and the step count start afresh, and the run's own config decides everything else.
+ *
+ * The backbone must match the run's backbone weight for weight (same shapes in the same order,
+ * BatchNorm statistics included). The head's class centres are reused when the saved model was
+ * trained on the same identities with the same K and width, and its distillation projection when
+ * its width equals the teacher's; otherwise that part starts from its seeded initialisation.
+ */
+import { existsSync, promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { FaceModel } from '../backbone/types.js';
+import { ArcinvertError } from '../errors.js';
+import { loadFaceModel } from '../io/modelStore.js';
+import { loadHeadWeights } from './head.js';
+
+/** What `--init` reused beyond the backbone, for the head of the new run. */
+export interface InitialHead {
+  /** Class centres [D·C·K], or null when the saved head does not fit the run. */
+  centres: Float32Array | null;
+  /** Distillation projection [D·T], or null. */
+  projection: Float32Array | null;
+  /** One line on what was reused, for the run's log. */
+  summary: string;
+}
+
+/** What the run needs of the head, to decide what of the saved head it can reuse. */
+export interface HeadNeeds {
+  classNames: readonly string[];
+  k: number;
+  projectionDim: number;
+}
+
+async function savedClassNames(dir: string): Promise<string[] | null> {
+  const file = path.join(dir, 'classes.json');
+  if (!existsSync(file)) return null;
+  try {
+    const parsed = JSON.parse(await fsp.readFile(file, 'utf8')) as { classNames?: unknown };
+    return Array.isArray(parsed.classNames) ? parsed.classNames.map(String) : null;
+  } catch {
+    throw new ArcinvertError(`${file} is corrupt (not valid JSON)`);
+  }
+}
+
+/**
+ * Copies the weights of the model saved in `dir` into `fm` (built from the run's config) and
+ * reads what of its head the run can reuse.
+ * @throws ArcinvertError if `dir` holds no readable model or its backbone differs from `fm`'s.
+ */
+export async function loadInitialWeights(dir: string, fm: FaceModel, needs: HeadNeeds): Promise<InitialHead> {
+  const saved = await loadFaceModel(dir);
+  try {
+    const [a, b] = [saved.model.weights, fm.model.weights];
+    const [sa, sb] = [saved.meta.inputSize, fm.meta.inputSize];
+    if (sa[0] !== sb[0] || sa[1] !== sb[1] || saved.meta.embeddingSize !== fm.meta.embeddingSize) {
+      throw new ArcinvertError(`--init ${dir}: the saved model takes ${sa.join('×')} input to ${saved.meta.embeddingSize}-d, the run's ${sb.join('×')} to ${fm.meta.embeddingSize}-d`);
+    }
+    if (a.length !== b.length) throw new ArcinvertError(`--init ${dir}: the saved backbone has ${a.length} weights, the run's ${b.length}`);
+    const bad = a.findIndex((w, i) => w.shape.join(',') !== b[i].shape.join(','));
+    if (bad >= 0) throw new ArcinvertError(`--init ${dir}: weight ${bad} (${b[bad].originalName}) is [${a[bad].shape.join(', ')}] in the saved model, [${b[bad].shape.join(', ')}] in the run's`);
+    tf.tidy(() => fm.model.setWeights(saved.model.getWeights()));
+  } finally {
+    saved.model.dispose();
+  }
+
+  const base = path.join(dir, 'head');
+  if (!existsSync(`${base}.json`)) return { centres: null, projection: null, summary: `backbone from ${dir} (it has no head)` };
+  const { meta, values, projection } = await loadHeadWeights(base);
+  const names = await savedClassNames(dir);
+  const sameClasses = names !== null && names.length === needs.classNames.length && names.every((n, i) => n === needs.classNames[i]);
+  const centres = sameClasses && meta.k === needs.k && meta.shape[0] === fm.meta.embeddingSize ? values.slice() : null;
+  const proj = projection !== null && needs.projectionDim > 0 && meta.projection?.[1] === needs.projectionDim ? projection.slice() : null;
+  const parts = [centres ? 'class centres' : null, proj ? 'distillation projection' : null].filter((p) => p !== null);
+  return { centres, projection: proj, summary: `backbone${parts.length > 0 ? ` and ${parts.join(' and ')}` : ''} from ${dir}${centres ? '' : ' (new class centres)'}` };
+}
