@@ -8,19 +8,20 @@
  *
  * `estimateTemplateOffsets` measures the table (mean over faces of S(found) − S(reference),
  * S = the similarity of the found points onto the template); `applyTemplateOffsets` removes
- * it. The table below was measured on /work/shared/data/raw-samples with the default
- * AlignConfig (docs/LEAKAGE.md has the leave-one-out error).
+ * it. The table below was measured on the 59 photos of ../shared/data/raw-samples whose
+ * reference is right (`KNOWN_BAD_REFERENCES`) with the default AlignConfig (docs/LEAKAGE.md
+ * has the leave-one-out error).
  */
 import { ArcinvertError } from '../errors.js';
 import { ARCFACE_TEMPLATE_112, applyAffine, invertAffine, similarityFit, type Point } from './geometry.js';
 
 /** face-api − dlib, per ArcFace point, in 112×112 template pixels. */
 export const FACEAPI_TO_DLIB_OFFSETS_112: readonly Point[] = [
-  [-0.088, -0.936],
-  [-0.046, -0.973],
-  [0.127, 1.211],
-  [0.393, -0.205],
-  [-0.59, -0.159],
+  [-0.094, -0.894],
+  [-0.038, -0.956],
+  [0.134, 1.322],
+  [0.448, 0.008],
+  [-0.543, 0.035],
 ];
 
 /**

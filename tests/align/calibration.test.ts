@@ -1,6 +1,7 @@
 /** Landmark-convention offsets in the template frame, and the aligner's config validation. */
 import { FACEAPI_TO_DLIB_OFFSETS_112, applyTemplateOffsets, estimateTemplateOffsets } from '../../src/align/calibration.js';
 import { DEFAULT_ALIGN_CONFIG, resolveAlignConfig } from '../../src/align/config.js';
+import { summarizeSidecars, type SidecarResult } from '../../src/align/evaluate.js';
 import { ARCFACE_TEMPLATE_112, applyAffine, invertAffine, type Affine, type Point } from '../../src/align/geometry.js';
 
 const offsets: Point[] = [[0.5, -1], [-0.25, -1], [0, 1.25], [0.5, 0], [-0.5, 0]];
@@ -36,6 +37,38 @@ describe('template offsets', () => {
     });
     for (const [x, y] of FACEAPI_TO_DLIB_OFFSETS_112) expect(Math.hypot(x, y)).toBeLessThan(2);
     expect(() => estimateTemplateOffsets([], [])).toThrow(/non-zero/);
+  });
+});
+
+describe('summarizeSidecars', () => {
+  // Three faces found exactly on the template; references `offsets` away, but the third
+  // reference is wrong (its mouth corners 10 template px lower). One photo is not detected.
+  const sims: Affine[] = [...faces, [0.4, 0, -3, 0, 0.4, -4]];
+  const results: SidecarResult[] = sims.map((s, f) => ({
+    file: `/photos/p${f}.jpg`,
+    detected: true,
+    found: ARCFACE_TEMPLATE_112.map((p) => applyAffine(invertAffine(s), p)),
+    reference: ARCFACE_TEMPLATE_112.map((p, i) => applyAffine(invertAffine(s), [p[0] - offsets[i][0], p[1] - offsets[i][1] + (f === 2 && i >= 3 ? 10 : 0)])),
+  }));
+  results.push({ file: '/photos/none.jpg', detected: false, reference: results[0].reference });
+
+  it('leaves a known-bad reference out of the fit and the means, and reports it', () => {
+    const s = summarizeSidecars(results.map((r) => ({ ...r })), false, { 'p2.jpg': 'wrong mouth' });
+    expect([s.photos, s.detected, s.detectionRate, s.excluded]).toEqual([4, 3, 0.75, ['p2.jpg']]);
+    // The fit on the two right references recovers the offsets exactly, so leave-one-out is 0.
+    s.offsets.forEach((o, i) => {
+      expect(o[0]).toBeCloseTo(offsets[i][0], 9);
+      expect(o[1]).toBeCloseTo(offsets[i][1], 9);
+    });
+    expect(s.meanLeaveOneOutError).toBeCloseTo(0, 9);
+    // Uncalibrated, each right face is off by its offsets: the mean over those two only.
+    const own = results.slice(0, 2).map((r) => r.found!.reduce((a, p, i) => a + Math.hypot(p[0] - r.reference[i][0], p[1] - r.reference[i][1]), 0) / 5 / Math.hypot(r.reference[1][0] - r.reference[0][0], r.reference[1][1] - r.reference[0][1]));
+    expect(s.meanRawError).toBeCloseTo((own[0] + own[1]) / 2, 9);
+    expect(s.all.meanRawError).toBeGreaterThan(s.meanRawError);
+    const all = summarizeSidecars(results.map((r) => ({ ...r })), false);
+    expect(all.excluded).toEqual([]);
+    expect(all.meanRawError).toBeCloseTo(s.all.meanRawError, 9);
+    expect(all.offsets[3][1]).not.toBeCloseTo(offsets[3][1], 1);
   });
 });
 

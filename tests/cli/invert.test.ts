@@ -138,11 +138,9 @@ describe('successful runs', () => {
     expect((await decode(path.join(out, 'sheet.png'))).width).toBe(4 + 2 * (32 + 4));
   });
 
-  // KNOWN BUG (src/invert/outputs.ts writeSheet + src/invert/targets.ts targetsFromNpy): the
-  // photo paths of `<file>.txt` are used as written by `arcinvert embed` (relative to the cwd of
-  // that run). If a listed photo cannot be read when the sheet is drawn — run from another
-  // directory, photo moved — the whole finished inversion is abandoned: exit 2, nothing written.
-  // Expected: the reconstructions and report are still written (the photo cell left blank).
+  // The photo paths of `<file>.txt` are used as `arcinvert embed` wrote them (relative to the cwd
+  // of that run). A listed photo that cannot be read when the sheet is drawn (another cwd, photo
+  // moved) leaves its sheet cell blank; the finished inversion is still written.
   test('a listed photo that no longer exists does not discard the finished run', async () => {
     const { out } = await freshOut();
     const npy = path.join(tmp, 'moved.npy');
