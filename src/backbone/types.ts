@@ -7,6 +7,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { StatCalibration } from '../bnprior/calibrate.js';
+import type { OnnxImportInfo } from '../onnx/import.js';
 
 /** Every backbone arcinvert can build. */
 export type BackboneName = 'mobilefacenet' | 'iresnet18' | 'iresnet34' | 'iresnet50';
@@ -57,8 +58,10 @@ export type BackboneConfig = MobileFaceNetConfig | IResNetConfig;
 export interface FaceModelMeta {
   /** Format version of this metadata. */
   format: 1;
-  backbone: BackboneName;
-  config: BackboneConfig;
+  /** A backbone arcinvert builds, or 'onnx' for a model imported by `arcinvert import`. */
+  backbone: BackboneName | 'onnx';
+  /** The backbone's config, or for 'onnx' how the model was imported (`OnnxImportInfo`). */
+  config: BackboneConfig | OnnxImportInfo;
   inputSize: [number, number];
   embeddingSize: number;
   normalization: Normalization;

@@ -14,6 +14,7 @@ import { invertCommand } from './invert.js';
 import { alignCommand } from './align.js';
 import { leakageCommand } from './leakage.js';
 import { calibrateCommand } from './calibrate.js';
+import { importCommand } from './import.js';
 
 /** The program with every command registered; output goes through `ctx`. */
 export function createProgram(ctx: CliContext): Command {
@@ -23,7 +24,7 @@ export function createProgram(ctx: CliContext): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.out(s.trimEnd()), writeErr: (s) => ctx.err(s.trimEnd()) })
     .showSuggestionAfterError();
-  for (const make of [infoCommand, embedCommand, invertCommand, trainCommand, evalCommand, purifyCommand, alignCommand, leakageCommand, calibrateCommand]) {
+  for (const make of [infoCommand, embedCommand, invertCommand, trainCommand, evalCommand, purifyCommand, alignCommand, leakageCommand, calibrateCommand, importCommand]) {
     program.addCommand(make(ctx).exitOverride().configureOutput({ writeOut: (s) => ctx.out(s.trimEnd()), writeErr: (s) => ctx.err(s.trimEnd()) }));
   }
   return program;

@@ -105,11 +105,12 @@ function parseHeaderDict(text: string): Map<string, PyValue> {
  *
  * @param bytes the whole file.
  * @param source the file name used in error messages.
+ * @param opts.maxRank the highest rank accepted (default 2: embeddings; 4 for image batches).
  * @returns float32 data in C order, the shape (`[n]` or `[rows, cols]`) and the stored dtype.
  * @throws ArcinvertError (one line, naming `source`) for anything other than a complete
  *   1-D/2-D C-order float32/float64 array.
  */
-export function parseNpy(bytes: Uint8Array, source = '<buffer>'): NpyArray {
+export function parseNpy(bytes: Uint8Array, source = '<buffer>', opts: { maxRank?: number } = {}): NpyArray {
   if (bytes.length < 10 || MAGIC.some((b, k) => bytes[k] !== b)) {
     throw new ArcinvertError(`${source} is not a NumPy .npy file (bad magic bytes)`);
   }
@@ -156,8 +157,9 @@ export function parseNpy(bytes: Uint8Array, source = '<buffer>'): NpyArray {
   if (fortran) {
     throw new ArcinvertError(`${source} is stored in Fortran order; re-save it in C order (np.ascontiguousarray)`);
   }
-  if (dims.length < 1 || dims.length > 2) {
-    throw new ArcinvertError(`${source} has shape ${pyShape(dims)}; expected a 1-D vector or a 2-D matrix`);
+  const maxRank = opts.maxRank ?? 2;
+  if (dims.length < 1 || dims.length > maxRank) {
+    throw new ArcinvertError(`${source} has shape ${pyShape(dims)}; expected ${maxRank === 2 ? 'a 1-D vector or a 2-D matrix' : `an array of rank 1–${maxRank}`}`);
   }
 
   const itemSize = Number(m[2]);
@@ -183,8 +185,8 @@ export function parseNpy(bytes: Uint8Array, source = '<buffer>'): NpyArray {
 }
 
 /** Reads and decodes a .npy file; see `parseNpy` for what is accepted. */
-export async function readNpy(file: string): Promise<NpyArray> {
-  return parseNpy(await readFileChecked(file, '.npy file'), file);
+export async function readNpy(file: string, opts: { maxRank?: number } = {}): Promise<NpyArray> {
+  return parseNpy(await readFileChecked(file, '.npy file'), file, opts);
 }
 
 /**
