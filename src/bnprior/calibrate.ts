@@ -41,11 +41,13 @@ export interface StatCalibration {
 export const CALIBRATION_FILE = 'calibration.json';
 
 /**
- * Measures the input statistics of every layer of `taps` over `batches` (normalised model
+ * Measures the statistics of every tapped place of `taps` (BN inputs, folded-conv outputs)
+ * over `batches` (normalised model
  * inputs [B, H, W, 3]; each is disposed here once used).
  */
 export async function calibrateStatistics(taps: BnTaps, batches: AsyncIterable<tf.Tensor4D>, source: string, onProgress?: (images: number) => void): Promise<StatCalibration> {
-  const sums = taps.layers.map((l) => ({ s: new Float64Array(l.channels), q: new Float64Array(l.channels), n: 0 }));
+  const tapped = taps.statLayers;
+  const sums = tapped.map((l) => ({ s: new Float64Array(l.channels), q: new Float64Array(l.channels), n: 0 }));
   let images = 0;
   for await (const x of batches) {
     try {
@@ -78,7 +80,7 @@ export async function calibrateStatistics(taps: BnTaps, batches: AsyncIterable<t
     version: 1,
     images,
     source,
-    layers: taps.layers.map((l, i) => {
+    layers: tapped.map((l, i) => {
       const { s, q, n } = sums[i];
       const mean = Float32Array.from(s, (v) => v / n);
       const variance = Float32Array.from(q, (v, c) => Math.max(0, v / n - (s[c] / n) ** 2));

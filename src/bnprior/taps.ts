@@ -2,6 +2,13 @@
  * BatchNorm taps: the inputs of every BatchNorm layer, for the BN-statistics prior
  * (ArcFace TPAMI §3.3, Eq. 8; DeepInversion's `DeepInversionFeatureHook`).
  *
+ * Models exported for deployment (`arcinvert import`) have most BatchNorms folded into the
+ * conv before them: conv′ = γ·(conv − μ)/σ + β, which leaves the conv a bias. Where such a BN
+ * sat there are no running statistics left, so the taps also include the output of every conv
+ * with a bias that does not feed a BatchNorm (`folded`): the place of the folded BN's input up
+ * to a per-channel affine map. Their statistics come from `arcinvert calibrate`. arcinvert's own
+ * backbones have no biased convs, so for them `folded` is empty.
+ *
  * Instead of PyTorch forward hooks, tfjs gets a second functional model over the same layers
  * (tfjs-examples `visualize-convnet`) whose outputs are each BN layer's *input* followed by the
  * embedding. Running statistics are read by layer name from the layer's `moving_mean` /
@@ -24,9 +31,17 @@ export interface BnLayerStats {
   runningVar: tf.Tensor1D;
 }
 
+/** A tapped conv output where a folded BatchNorm sat (no running statistics). */
+export interface FoldedTap {
+  /** The conv layer's name. */
+  name: string;
+  channels: number;
+  inputRank: number;
+}
+
 /** Per-layer statistics of one forward pass. */
 export interface BnTapOutputs {
-  /** Each BN layer's input, in `BnTaps.layers` order. */
+  /** Each BN layer's input in `BnTaps.layers` order, then each folded tap in `BnTaps.folded` order. */
   bnInputs: tf.Tensor[];
   /** The model's output [B, D] (not normalised). */
   embedding: tf.Tensor2D;
@@ -42,6 +57,8 @@ function weightByName(layer: tf.layers.Layer, suffix: string): tf.Tensor1D {
 export class BnTaps {
   /** Every BatchNorm layer of the model, in topological order. */
   readonly layers: BnLayerStats[];
+  /** Outputs of biased convs that feed no BatchNorm (folded BN), in topological order. */
+  readonly folded: FoldedTap[];
   private readonly graph: FrozenGraph;
 
   constructor(model: tf.LayersModel) {
@@ -56,8 +73,21 @@ export class BnTaps {
         runningVar: weightByName(l, 'moving_variance'),
       };
     });
-    const outputs = [...bnLayers.map((l) => l.input as tf.SymbolicTensor), ...(model.outputs as tf.SymbolicTensor[])];
+    const convs = model.layers.filter((l) => ['Conv2D', 'DepthwiseConv2D'].includes(l.getClassName()) && (l.getConfig() as { useBias?: boolean }).useBias === true);
+    const feedsBn = (l: tf.layers.Layer): boolean =>
+      bnLayers.some((bn) => (bn.inboundNodes ?? []).some((node) => node.inboundLayers.includes(l)));
+    const foldedLayers = convs.filter((l) => !feedsBn(l));
+    this.folded = foldedLayers.map((l) => {
+      const out = l.output as tf.SymbolicTensor;
+      return { name: l.name, channels: out.shape[out.shape.length - 1] as number, inputRank: out.shape.length };
+    });
+    const outputs = [...bnLayers.map((l) => l.input as tf.SymbolicTensor), ...foldedLayers.map((l) => l.output as tf.SymbolicTensor), ...(model.outputs as tf.SymbolicTensor[])];
     this.graph = new FrozenGraph(tf.model({ inputs: model.inputs, outputs, name: `${model.name}_bntaps` }));
+  }
+
+  /** Every tapped place, in `BnTapOutputs.bnInputs` order: the BN layers, then the folded taps. */
+  get statLayers(): { name: string; channels: number }[] {
+    return [...this.layers, ...this.folded].map((l) => ({ name: l.name, channels: l.channels }));
   }
 
   /**
@@ -67,7 +97,8 @@ export class BnTaps {
    */
   apply(x: tf.Tensor4D): BnTapOutputs {
     const outs = this.graph.apply(x);
-    return { bnInputs: outs.slice(0, this.layers.length), embedding: outs[this.layers.length] as tf.Tensor2D };
+    const n = this.layers.length + this.folded.length;
+    return { bnInputs: outs.slice(0, n), embedding: outs[n] as tf.Tensor2D };
   }
 }
 

@@ -1,7 +1,7 @@
 /**
- * The statistics the BN prior pulls each tapped layer towards (`InvertConfig.priorStats`):
- * the layer's running statistics, the calibrated ones stored with the model, or running
- * where the layer has them and calibrated elsewhere.
+ * The statistics the BN prior pulls each tapped place towards (`InvertConfig.priorStats`):
+ * the BN layers' running statistics, the calibrated ones stored with the model, or running
+ * where a BN layer has them and calibrated at the folded taps (`BnTaps.folded`).
  */
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../errors.js';
@@ -11,29 +11,45 @@ import type { BnTaps } from './taps.js';
 
 export type PriorStatsSource = 'bn' | 'calibrated' | 'both';
 
+/** The prior's targets: statistics for the taps at `indices` (into `BnTapOutputs.bnInputs`). */
+export interface PriorTargets {
+  indices: number[];
+  stats: ChannelStats[];
+  /** Tensors made here (calibrated statistics), to dispose after use; running ones are the layers'. */
+  owned: tf.Tensor[];
+}
+
 /**
- * Per-layer target statistics in `taps.layers` order. Running statistics are the layers' own
- * variables (not to be disposed); calibrated ones are new tensors, listed in `owned`.
- * @throws ArcinvertError when calibrated statistics are asked for and missing or mismatched.
+ * Target statistics per tapped place: `bn` — the BN layers' running statistics (folded taps
+ * unused); `calibrated` — calibrated statistics at every tap; `both` — running where a BN layer
+ * has them, calibrated at the folded taps.
+ * @throws ArcinvertError when calibrated statistics are needed and missing or mismatched, or
+ *   `bn` is asked of a model without BatchNorm layers.
  */
-export function priorTargets(taps: BnTaps, source: PriorStatsSource, calibration: StatCalibration | undefined): { stats: ChannelStats[]; owned: tf.Tensor[] } {
+export function priorTargets(taps: BnTaps, source: PriorStatsSource, calibration: StatCalibration | undefined): PriorTargets {
   const running = taps.layers.map((l) => ({ mean: l.runningMean, variance: l.runningVar }));
-  if (source === 'bn') return { stats: running, owned: [] };
+  const bnIdx = taps.layers.map((_, i) => i);
+  if (source === 'bn') {
+    if (bnIdx.length === 0) throw new ArcinvertError(`the model has no BatchNorm layers with running statistics (${taps.folded.length} folded); use --prior calibrated after 'arcinvert calibrate'`);
+    return { indices: bnIdx, stats: running, owned: [] };
+  }
   if (!calibration) throw new ArcinvertError(`--prior ${source} needs calibrated statistics; run 'arcinvert calibrate' on the model first`);
   const byName = new Map(calibration.layers.map((l) => [l.name, l]));
-  const owned: tf.Tensor[] = [];
-  // Every tapped layer is a BatchNorm layer with running statistics, which 'both' prefers.
-  if (source === 'both') return { stats: running, owned };
-  for (const l of taps.layers) {
+  const all = taps.statLayers;
+  const wanted = source === 'both' ? all.map((_, i) => i).filter((i) => i >= taps.layers.length) : all.map((_, i) => i);
+  for (const i of wanted) {
+    const l = all[i];
     const c = byName.get(l.name);
     if (!c) throw new ArcinvertError(`the model's calibration has no statistics for layer ${l.name}; run 'arcinvert calibrate' again`);
     if (c.channels !== l.channels) throw new ArcinvertError(`the calibration of layer ${l.name} has ${c.channels} channels, the layer ${l.channels}`);
   }
-  const stats = taps.layers.map((l) => {
-    const c = byName.get(l.name)!;
+  const owned: tf.Tensor[] = [];
+  const calibrated = wanted.map((i) => {
+    const c = byName.get(all[i].name)!;
     const s = { mean: tf.tensor1d(c.mean), variance: tf.tensor1d(c.variance) };
     owned.push(s.mean, s.variance);
     return s;
   });
-  return { stats, owned };
+  if (source === 'both') return { indices: [...bnIdx, ...wanted], stats: [...running, ...calibrated], owned };
+  return { indices: wanted, stats: calibrated, owned };
 }

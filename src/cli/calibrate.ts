@@ -1,6 +1,7 @@
 /**
  * `arcinvert calibrate --model DIR --images <dir|files…> [--n 2000]`: measures the input
- * statistics of the model's BatchNorm layers on real aligned faces and stores them beside the
+ * statistics of the model's BatchNorm layers, and the outputs of convs with a folded BatchNorm
+ * (`BnTaps.folded`), on real aligned faces and stores them beside the
  * model (`calibration.json`), for `invert --prior calibrated|both`. Prints, per layer, how far
  * the measured statistics are from the layers' running statistics.
  */
@@ -51,7 +52,7 @@ export function calibrateCommand(ctx: CliContext): Command {
       const fm = await loadFaceModel(flags.model);
       try {
         const taps = new BnTaps(fm.model);
-        if (taps.layers.length === 0) throw new ArcinvertError(`${flags.model} has no BatchNorm layers to calibrate`);
+        if (taps.statLayers.length === 0) throw new ArcinvertError(`${flags.model} has no BatchNorm layers or folded convs to calibrate`);
         const opts = { size: fm.meta.inputSize, normalization: fm.meta.normalization };
         async function* batches() {
           for (let i = 0; i < chosen.length; i += flags.batchSize) yield await readImageBatch(chosen.slice(i, i + flags.batchSize), opts);
@@ -62,8 +63,8 @@ export function calibrateCommand(ctx: CliContext): Command {
         if (flags.report) await writeFileAtomic(flags.report, `${JSON.stringify({ images: cal.images, layers: agreement }, null, 2)}\n`);
         const shifts = agreement.map((a) => a.meanShift);
         const rels = agreement.map((a) => a.varianceRelError);
-        ctx.out(`${path.join(flags.model, 'calibration.json')}: ${cal.layers.length} layers, ${cal.images} images`);
-        ctx.out(`vs running statistics: mean shift / σ median ${median(shifts).toFixed(3)} (max ${Math.max(...shifts).toFixed(3)}), variance relative error median ${median(rels).toFixed(3)} (max ${Math.max(...rels).toFixed(3)})`);
+        ctx.out(`${path.join(flags.model, 'calibration.json')}: ${cal.layers.length} layers (${taps.layers.length} BatchNorm inputs, ${taps.folded.length} folded-conv outputs), ${cal.images} images`);
+        if (agreement.length > 0) ctx.out(`vs running statistics: mean shift / σ median ${median(shifts).toFixed(3)} (max ${Math.max(...shifts).toFixed(3)}), variance relative error median ${median(rels).toFixed(3)} (max ${Math.max(...rels).toFixed(3)})`);
       } finally {
         fm.model.dispose();
       }

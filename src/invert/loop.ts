@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../backbone/types.js';
 import { bnStatLoss, type ChannelStats } from '../bnprior/loss.js';
-import { priorTargets } from '../bnprior/targets.js';
+import { priorTargets, type PriorTargets } from '../bnprior/targets.js';
 import { BnTaps, channelMoments } from '../bnprior/taps.js';
 import { ArcinvertError } from '../errors.js';
 import { denormalizeToBytes } from '../io/image.js';
@@ -102,11 +102,11 @@ export async function invert(
   const run = { globalStep: 0, totalSteps: selected.length * config.steps, started };
   let aborted = false;
   // The prior's target statistics, chosen once for every batch; fails before any work when calibrated ones are missing.
-  const prior = config.bnPrior ? priorTargets(taps, config.priorStats, fm.calibration) : { stats: [], owned: [] };
+  const prior: PriorTargets = config.bnPrior ? priorTargets(taps, config.priorStats, fm.calibration) : { indices: [], stats: [], owned: [] };
   try {
     for (let i = 0; i < selected.length && !aborted; i++) {
       const b = selected[i];
-      const out = await invertBatch(fm, taps, prior.stats, targets, batches[b], b, batches.length, config, hooks, run);
+      const out = await invertBatch(fm, taps, prior, targets, batches[b], b, batches.length, config, hooks, run);
       images.push(...out.images);
       aborted = out.aborted;
     }
@@ -125,7 +125,7 @@ interface RunClock {
 async function invertBatch(
   fm: FaceModel,
   taps: BnTaps,
-  running: readonly ChannelStats[],
+  prior: PriorTargets,
   targets: InvertTargets,
   jobs: Job[],
   batchIndex: number,
@@ -180,7 +180,7 @@ async function invertBatch(
     const out = taps.apply(augment(img, a));
     const id = identityLoss(config.identityLoss, out.embedding, targetT, classes).mean();
     const bn = config.bnPrior
-      ? bnStatLoss(out.bnInputs.map(channelMoments), running, { form: config.bnForm, reduction: config.bnReduction, firstLayerWeight: config.bnFirstLayerWeight }).total
+      ? bnStatLoss(prior.indices.map((k) => channelMoments(out.bnInputs[k])), prior.stats, { form: config.bnForm, reduction: config.bnReduction, firstLayerWeight: config.bnFirstLayerWeight }).total
       : tf.scalar(0);
     const tv1 = totalVariationL1(img).mean();
     const tv2 = totalVariationL2(img).mean();

@@ -137,7 +137,7 @@ test('arcinvert calibrate writes calibration.json; invert --prior calibrated nee
   const report = path.join(dir, 'report.json');
   const run = await cli('calibrate', '--model', modelDir, '--images', imgDir, '--n', '4', '--batch-size', '3', '--backend', 'cpu', '--report', report);
   expect(run.code).toBe(0);
-  expect(run.out.join('\n')).toMatch(/calibration\.json: 23 layers, 4 images/);
+  expect(run.out.join('\n')).toMatch(/calibration\.json: 23 layers \(23 BatchNorm inputs, 0 folded-conv outputs\), 4 images/);
   const cal = (await loadCalibration(modelDir))!;
   expect(cal.images).toBe(4);
   expect(JSON.parse(await fsp.readFile(report, 'utf8')).layers).toHaveLength(23);

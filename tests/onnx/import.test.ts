@@ -19,6 +19,8 @@ import { loadFaceModel } from '../../src/io/modelStore.js';
 import { readNpy } from '../../src/io/npy.js';
 import { importOnnx, loadOnnxRuntime, noiseInputs, verifyWithOnnxRuntime } from '../../src/onnx/import.js';
 import { BnTaps } from '../../src/bnprior/taps.js';
+import { calibrateStatistics } from '../../src/bnprior/calibrate.js';
+import { priorTargets } from '../../src/bnprior/targets.js';
 import { useWasm } from '../helpers/backend.js';
 import { cli, type Captured } from '../helpers/cli.js';
 
@@ -180,5 +182,53 @@ describe('arcinvert import', () => {
       expect(errs).toHaveLength(1);
     }
     expect(await fsp.readdir(out)).toEqual(['mine.txt']);
+  });
+});
+
+describe('the prior on an imported model: folded BatchNorms get calibrated statistics', () => {
+  test('taps: 7 surviving BN inputs + 15 folded conv outputs; bn | both | calibrated pick their statistics', async () => {
+    const { fm } = await importOnnx(fixture('iresnet-tiny'));
+    const taps = new BnTaps(fm.model);
+    expect(taps.layers).toHaveLength(7);
+    expect(taps.folded).toHaveLength(15);
+    expect(taps.folded.map((t) => t.channels).slice(0, 3)).toEqual([8, 8, 8]);
+    const before = tf.memory().numTensors;
+    const x = noiseInputs(3, [112, 112], fm.meta.normalization);
+    const out = tf.tidy(() => taps.apply(x));
+    expect(out.bnInputs).toHaveLength(22);
+    expect(out.bnInputs[7].shape).toEqual([3, 112, 112, 8]); // the stem conv's output
+    const cal = await calibrateStatistics(taps, (async function* () { yield x; })(), 'noise');
+    expect(cal.layers.map((l) => l.name)).toEqual(taps.statLayers.map((l) => l.name));
+    // The calibrated statistics are the moments of the tapped tensors.
+    const m = tf.tidy(() => tf.moments(out.bnInputs[7], [0, 1, 2]));
+    expect(Array.from(cal.layers[7].mean)).toEqual(Array.from(m.mean.dataSync()).map((v) => expect.closeTo(v, 4)));
+    tf.dispose([out.bnInputs, out.embedding, m.mean, m.variance]);
+    const bn = priorTargets(taps, 'bn', undefined);
+    expect(bn.indices).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    const both = priorTargets(taps, 'both', cal);
+    expect(both.indices).toEqual([...Array(22).keys()]);
+    expect(both.stats[0].mean).toBe(taps.layers[0].runningMean);
+    expect(Array.from(both.stats[7].mean.dataSync())).toEqual(Array.from(cal.layers[7].mean));
+    const calibrated = priorTargets(taps, 'calibrated', cal);
+    expect(calibrated.indices).toHaveLength(22);
+    expect(Array.from(calibrated.stats[0].variance.dataSync())).toEqual(Array.from(cal.layers[0].variance));
+    tf.dispose([...both.owned, ...calibrated.owned]);
+    expect(tf.memory().numTensors).toBe(before);
+    fm.model.dispose();
+  });
+
+  test('import → calibrate → invert --prior both, end to end', async () => {
+    const out = path.join(tmp, 'mfn');
+    expect((await cli('import', '--onnx', fixture('mobilefacenet-tiny'), '--out', out, '--no-verify')).code).toBe(0);
+    const noCal = await cli('invert', '--model', out, '--random', '1', '--steps', '2', '--prior', 'both', '--out', path.join(tmp, 'inv0'));
+    expect(noCal.code).toBe(2);
+    expect(errorLines(noCal)).toContain("arcinvert: --prior both needs calibrated statistics; run 'arcinvert calibrate' on the model first");
+    if (!existsSync(LFW)) return; // calibration needs aligned faces
+    const cal = await cli('calibrate', '--model', out, '--images', path.join(LFW, 'Colin_Powell'), '--n', '6');
+    expect(cal.code).toBe(0);
+    expect(cal.out.join('\n')).toMatch(/: 50 layers \(1 BatchNorm inputs, 49 folded-conv outputs\), 6 images/);
+    const inv = await cli('invert', '--model', out, '--random', '1', '--steps', '3', '--prior', 'both', '--out', path.join(tmp, 'inv1'));
+    expect(errorLines(inv).filter((l) => l.startsWith('arcinvert:'))).toEqual([]);
+    expect(inv.code).toBe(0);
   });
 });
