@@ -15,6 +15,9 @@ to dim_param 'None'.
 
 For each <name> it writes <name>.onnx, <name>.input.npy (float32 [4,3,112,112] NCHW in
 [-1,1]) and <name>.output.npy (float32 [4,64], the PyTorch eval-mode output).
+With --full OUTDIR it writes the same three files for full-size iresnet50 (layers [3,4,14,3],
+planes 64..512) and mobilefacenet (get_model('mbf'): scale 2, blocks (1,4,6,2)), embedding 512,
+into OUTDIR instead (for a realism check of the importer; these are large, do not commit them).
 
 Last run (torch 1.13.0a0, onnx 1.12.0); all other BatchNorms were folded into the Conv before them:
   iresnet-tiny.onnx (layers [2,1,1,1], planes 8/16/32/64, fc 64*7*7 -> 64), 1128974 bytes:
@@ -26,6 +29,7 @@ Last run (torch 1.13.0a0, onnx 1.12.0); all other BatchNorms were folded into th
     into Reshape(shape=Constant [1,-1]), so despite the 'None' input dim the graph as written only
     runs at batch 1 (as with insightface's own export under this torch); feed images one by one.
 """
+import argparse
 import os
 from collections import Counter
 
@@ -229,10 +233,10 @@ def randomise(net):
     return net.eval()
 
 
-def make(name, net, seed):
+def make(name, net, seed, out=OUT):
     torch.manual_seed(seed)
     randomise(net)
-    path = os.path.join(OUT, name + '.onnx')
+    path = os.path.join(out, name + '.onnx')
     rng = np.random.default_rng(seed)
     # torch2onnx.py's dummy input: random uint8 pixels, (x/255 - 0.5)/0.5, one image.
     img = torch.from_numpy(((rng.integers(0, 256, (1, 3, 112, 112)) / 255. - 0.5) / 0.5).astype(np.float32))
@@ -241,8 +245,8 @@ def make(name, net, seed):
     x = ((rng.integers(0, 256, (4, 3, 112, 112)) / 255. - 0.5) / 0.5).astype(np.float32)
     with torch.no_grad():
         y = net(torch.from_numpy(x)).numpy().astype(np.float32)
-    np.save(os.path.join(OUT, name + '.input.npy'), x, allow_pickle=False)
-    np.save(os.path.join(OUT, name + '.output.npy'), y, allow_pickle=False)
+    np.save(os.path.join(out, name + '.input.npy'), x, allow_pickle=False)
+    np.save(os.path.join(out, name + '.output.npy'), y, allow_pickle=False)
     try:
         import onnx
     except ImportError:
@@ -260,7 +264,19 @@ def make(name, net, seed):
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--full', metavar='OUTDIR',
+                    help='instead write full-size random-weight models (never committed): iresnet50 '
+                         "and mobilefacenet as arcface_torch get_model('r50'/'mbf'), embedding 512")
+    args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.full:
+        os.makedirs(args.full, exist_ok=True)
+        torch.manual_seed(0)
+        make('iresnet50', IResNet([3, 4, 14, 3], width=64, num_features=512), 1, args.full)
+        torch.manual_seed(0)
+        make('mobilefacenet', MobileFaceNet(num_features=512, blocks=(1, 4, 6, 2), scale=2), 2, args.full)
+        return
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(0)
     make('iresnet-tiny', IResNet([2, 1, 1, 1], width=8, num_features=EMB), 1)
