@@ -194,7 +194,7 @@ describe('the prior on an imported model: folded BatchNorms get calibrated stati
     expect(taps.folded.map((t) => t.channels).slice(0, 3)).toEqual([8, 8, 8]);
     const before = tf.memory().numTensors;
     const x = noiseInputs(3, [112, 112], fm.meta.normalization);
-    const out = tf.tidy(() => taps.apply(x));
+    const out = taps.apply(x);
     expect(out.bnInputs).toHaveLength(22);
     expect(out.bnInputs[7].shape).toEqual([3, 112, 112, 8]); // the stem conv's output
     const cal = await calibrateStatistics(taps, (async function* () { yield x; })(), 'noise');
