@@ -59,6 +59,8 @@ export class BnTaps {
   readonly layers: BnLayerStats[];
   /** Outputs of biased convs that feed no BatchNorm (folded BN), in topological order. */
   readonly folded: FoldedTap[];
+  /** Each tap's position in the network (layer index), in `bnInputs` order: BN and folded taps interleave. */
+  readonly depth: number[];
   private readonly graph: FrozenGraph;
 
   constructor(model: tf.LayersModel) {
@@ -81,6 +83,7 @@ export class BnTaps {
       const out = l.output as tf.SymbolicTensor;
       return { name: l.name, channels: out.shape[out.shape.length - 1] as number, inputRank: out.shape.length };
     });
+    this.depth = [...bnLayers, ...foldedLayers].map((l) => model.layers.indexOf(l));
     const outputs = [...bnLayers.map((l) => l.input as tf.SymbolicTensor), ...foldedLayers.map((l) => l.output as tf.SymbolicTensor), ...(model.outputs as tf.SymbolicTensor[])];
     this.graph = new FrozenGraph(tf.model({ inputs: model.inputs, outputs, name: `${model.name}_bntaps` }));
   }

@@ -11,7 +11,10 @@ import type { BnTaps } from './taps.js';
 
 export type PriorStatsSource = 'bn' | 'calibrated' | 'both';
 
-/** The prior's targets: statistics for the taps at `indices` (into `BnTapOutputs.bnInputs`). */
+/**
+ * The prior's targets: statistics for the taps at `indices` (into `BnTapOutputs.bnInputs`),
+ * in network order (the first gets `bnFirstLayerWeight`).
+ */
 export interface PriorTargets {
   indices: number[];
   stats: ChannelStats[];
@@ -50,6 +53,12 @@ export function priorTargets(taps: BnTaps, source: PriorStatsSource, calibration
     owned.push(s.mean, s.variance);
     return s;
   });
-  if (source === 'both') return { indices: [...bnIdx, ...wanted], stats: [...running, ...calibrated], owned };
-  return { indices: wanted, stats: calibrated, owned };
+  const chosen = source === 'both' ? { indices: [...bnIdx, ...wanted], stats: [...running, ...calibrated] } : { indices: wanted, stats: calibrated };
+  return { ...inNetworkOrder(taps, chosen.indices, chosen.stats), owned };
+}
+
+/** Sorts taps by their depth in the network, so "the first layer" (its own weight) is the first one. */
+function inNetworkOrder(taps: BnTaps, indices: number[], stats: ChannelStats[]): { indices: number[]; stats: ChannelStats[] } {
+  const order = indices.map((_, k) => k).sort((a, b) => taps.depth[indices[a]] - taps.depth[indices[b]]);
+  return { indices: order.map((k) => indices[k]), stats: order.map((k) => stats[k]) };
 }
