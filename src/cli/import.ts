@@ -56,12 +56,12 @@ export function importCommand(ctx: CliContext): Command {
     .addOption(backendOption())
     .action(async (f: ImportFlags) => {
       await useBackend(ctx, f.backend);
-      const normalization = { mean: f.mean, std: f.std };
-      const { fm, info } = await importOnnx(f.onnx, { normalization, bgr: f.bgr, inputSize: f.inputSize ? [f.inputSize, f.inputSize] : undefined });
+      const { fm, info } = await importOnnx(f.onnx, { normalization: { mean: f.mean, std: f.std }, bgr: f.bgr, inputSize: f.inputSize ? [f.inputSize, f.inputSize] : undefined });
+      const normalization = fm.meta.normalization;
       let staged: Awaited<ReturnType<typeof stageOutput>> | null = null;
       try {
         staged = await stageOutput(f.out, f.overwrite);
-        ctx.err(`${f.onnx}: ${info.structure}, opset ${info.opset}, ${fm.model.countParams()} parameters, ${info.batchNorms} BatchNorm layers kept, ${info.foldedConvs} convs with a folded bias; input ${fm.meta.inputSize.join('×')}, ${fm.meta.embeddingSize}-d`);
+        ctx.err(`${f.onnx}: ${info.structure}, opset ${info.opset}, ${fm.model.countParams()} parameters, ${info.batchNorms} BatchNorm layers kept, ${info.foldedConvs} convs with a folded bias; input ${fm.meta.inputSize.join('×')}, ${fm.meta.embeddingSize}-d, (x − ${normalization.mean}) / ${normalization.std}${info.normalizationFromGraph ? ' (from the graph)' : ''}`);
         let verification: Verification | null = null;
         if (f.verify) {
           const ort = await loadOnnxRuntime();

@@ -14,6 +14,9 @@
  *   the Gemm or MatMul that follows gets its weight rows permuted to tfjs' H·W·C order instead
  *   of adding a transpose. The shape arithmetic of dynamic-batch exports (Shape → Gather →
  *   Unsqueeze → Concat → Reshape) is evaluated on constants with batch 1.
+ * - Sub / Mul / Div by scalar constants applied to the graph input (MXNet-era insightface
+ *   models normalise inside the graph) become the model's input normalisation; Pad (constant
+ *   zeros on H and W) becomes a `zeroPadding2d`.
  *
  * Anything else — another operator, dilation, a Gemm
  * with transA, a Flatten that does not feed a Gemm — is refused with an error naming the node.
@@ -26,7 +29,7 @@ import type { OnnxGraph, OnnxNode, OnnxTensor } from './read.js';
 type Sym = tf.SymbolicTensor;
 
 /** The operators the importer converts. */
-export const SUPPORTED_OPS = ['Conv', 'BatchNormalization', 'PRelu', 'Relu', 'Add', 'Flatten', 'Reshape', 'Gemm', 'MatMul', 'Dropout', 'Identity', 'Constant', 'Shape', 'Gather', 'Unsqueeze', 'Concat'] as const;
+export const SUPPORTED_OPS = ['Conv', 'BatchNormalization', 'PRelu', 'Relu', 'Add', 'Sub', 'Mul', 'Div', 'Pad', 'Flatten', 'Reshape', 'Gemm', 'MatMul', 'Dropout', 'Identity', 'Constant', 'Shape', 'Gather', 'Unsqueeze', 'Concat'] as const;
 
 export interface ConvertOptions {
   /** Input [height, width]; required when the graph's are symbolic. */
@@ -45,6 +48,12 @@ export interface ConvertResult {
   batchNorms: number;
   /** Convs that carry a bias (a folded BatchNorm, in insightface exports). */
   biasedConvs: number;
+  /**
+   * Input normalisation the graph does itself (Sub / Mul / Div by scalars on its input, as in
+   * insightface's MXNet-converted models): the rebuilt model takes `(x − mean) / std` of 0–255
+   * pixels with these values instead. Null when the graph has none.
+   */
+  inputNormalization: { mean: number; std: number } | null;
 }
 
 /** A value flowing through the graph: a symbolic NHWC tensor, or a flattened NCHW map. */
@@ -129,6 +138,8 @@ export function convertOnnxGraph(g: OnnxGraph, opts: ConvertOptions): ConvertRes
     return v;
   };
   let firstConv = true;
+  // The graph input's value after in-graph normalisation: raw · scale + shift (identity at first).
+  let inputAffine = { name: g.input.name, scale: 1, shift: 0 };
   let batchNorms = 0;
   let biasedConvs = 0;
 
@@ -141,6 +152,29 @@ export function convertOnnxGraph(g: OnnxGraph, opts: ConvertOptions): ConvertRes
           const t = a.value;
           if (typeof t !== 'object' || Array.isArray(t)) unsupported(n, 'Constant without a tensor value');
           consts.set(n.outputs[0], t);
+          break;
+        }
+        case 'Sub':
+        case 'Mul':
+        case 'Div': {
+          // Only as input normalisation (Add by a scalar is handled with Add).
+          const k = consts.get(n.inputs[1]);
+          if (n.inputs[0] !== inputAffine.name || !k || k.data.length !== 1 || !firstConv) unsupported(n, `${n.opType} other than by a scalar on the graph input`);
+          const c = k.data[0];
+          if (n.opType === 'Div' && c === 0) unsupported(n, 'Div by zero');
+          const { scale, shift } = inputAffine;
+          inputAffine = n.opType === 'Sub' ? { name: n.outputs[0], scale, shift: shift - c } : n.opType === 'Mul' ? { name: n.outputs[0], scale: scale * c, shift: shift * c } : { name: n.outputs[0], scale: scale / c, shift: shift / c };
+          values.set(n.outputs[0], value(n, n.inputs[0]));
+          break;
+        }
+        case 'Pad': {
+          const x = value(n, n.inputs[0]);
+          const mode = (a.mode as string | undefined) ?? 'constant';
+          const pads = (a.pads as number[] | undefined) ?? (n.inputs[1] ? Array.from(constant(n, n.inputs[1], 'Pad pads').data) : []);
+          const fill = n.inputs[2] ? constant(n, n.inputs[2], 'Pad value').data[0] : ((a.value as number | undefined) ?? 0);
+          if (x.flattenedFrom || x.sym.shape.length !== 4 || pads.length !== 8) unsupported(n, 'Pad other than of an image map');
+          if (mode !== 'constant' || fill !== 0 || pads[0] || pads[1] || pads[4] || pads[5] || pads.some((p) => p < 0)) unsupported(n, `Pad mode ${mode}, value ${fill}, pads [${pads.join(', ')}] (only zeros on H and W)`);
+          set(tf.layers.zeroPadding2d({ padding: [[pads[2], pads[6]], [pads[3], pads[7]]], name: layerName(n) }).apply(x.sym) as Sym);
           break;
         }
         case 'Identity':
@@ -211,6 +245,12 @@ export function convertOnnxGraph(g: OnnxGraph, opts: ConvertOptions): ConvertRes
           break;
         }
         case 'Add': {
+          const k = consts.get(n.inputs[1]);
+          if (k && n.inputs[0] === inputAffine.name && firstConv && k.data.length === 1) {
+            inputAffine = { name: n.outputs[0], scale: inputAffine.scale, shift: inputAffine.shift + k.data[0] };
+            values.set(n.outputs[0], value(n, n.inputs[0]));
+            break;
+          }
           const [p, q] = n.inputs.map((i) => value(n, i));
           if (p.flattenedFrom || q.flattenedFrom) unsupported(n, 'Add of flattened maps');
           set(tf.layers.add({ name: layerName(n) }).apply([p.sym, q.sym]) as Sym);
@@ -305,7 +345,9 @@ export function convertOnnxGraph(g: OnnxGraph, opts: ConvertOptions): ConvertRes
     if (!out) throw new ArcinvertError(`${g.file}: the graph's output '${g.outputs[0]}' is not computed by a supported node`);
     if (out.sym.shape.length !== 2) throw new ArcinvertError(`${g.file}: the output '${g.outputs[0]}' has shape [${out.sym.shape.join(', ')}]; a face model outputs [N, D]`);
     const model = tf.model({ inputs: input, outputs: out.sym, name: 'onnx_import' });
-    return { model, inputSize: [h, w], embeddingSize: out.sym.shape[1] as number, ops, batchNorms, biasedConvs };
+    // raw · scale + shift = (raw − mean) / std  ⇔  std = 1 / scale, mean = −shift / scale.
+    const inputNormalization = inputAffine.name === g.input.name ? null : { mean: -inputAffine.shift / inputAffine.scale, std: 1 / inputAffine.scale };
+    return { model, inputSize: [h, w], embeddingSize: out.sym.shape[1] as number, ops, batchNorms, biasedConvs, inputNormalization };
   } finally {
     tf.dispose(created);
   }

@@ -30,10 +30,15 @@ export interface OnnxImportInfo {
   /** Convs with a bias: in insightface exports, a BatchNorm folded into the conv. */
   foldedConvs: number;
   bgr: boolean;
+  /** Whether the input normalisation was found in the graph (Sub/Mul/Div on the input) rather than given. */
+  normalizationFromGraph: boolean;
 }
 
 export interface OnnxImportOptions {
-  /** Pixel normalisation the model expects, of 0–255 RGB (insightface: 127.5, 127.5). */
+  /**
+   * Pixel normalisation the model expects, of 0–255 RGB (insightface: 127.5, 127.5). A graph
+   * that normalises its input itself overrides it (`OnnxImportInfo.normalizationFromGraph`).
+   */
   normalization: Normalization;
   /** The model takes BGR (folded into the first conv, so the import takes RGB). */
   bgr: boolean;
@@ -74,10 +79,11 @@ export async function importOnnx(file: string, options: Partial<OnnxImportOption
     batchNorms: r.batchNorms,
     foldedConvs: r.biasedConvs,
     bgr: opts.bgr,
+    normalizationFromGraph: r.inputNormalization !== null,
   };
   const fm: FaceModel = {
     model: r.model,
-    meta: { format: 1, backbone: 'onnx', config: info, inputSize: r.inputSize, embeddingSize: r.embeddingSize, normalization: opts.normalization },
+    meta: { format: 1, backbone: 'onnx', config: info, inputSize: r.inputSize, embeddingSize: r.embeddingSize, normalization: r.inputNormalization ?? opts.normalization },
   };
   return { fm, info };
 }
@@ -128,12 +134,18 @@ export async function loadOnnxRuntime(): Promise<OrtModule | null> {
  * compares the embeddings. Does not dispose `inputs`.
  */
 export async function verifyWithOnnxRuntime(ort: OrtModule, file: string, fm: FaceModel, inputs: tf.Tensor4D, kind: Verification['kind']): Promise<Verification> {
+  // A graph that normalises its input itself takes 0–255 pixels: undo the model's normalisation for it.
+  const info = fm.meta.config as Partial<OnnxImportInfo>;
+  const raw = info.normalizationFromGraph === true ? fm.meta.normalization : null;
   const [n, h, w] = inputs.shape;
   const ours = tf.tidy(() => fm.model.predict(inputs) as tf.Tensor2D);
   const oursData = (await ours.data()) as Float32Array;
   const d = ours.shape[1];
   ours.dispose();
-  const nchw = tf.tidy(() => tf.transpose(inputs, [0, 3, 1, 2]));
+  const nchw = tf.tidy(() => {
+    const t = tf.transpose(inputs, [0, 3, 1, 2]);
+    return raw ? tf.add(tf.mul(t, raw.std), raw.mean) : t;
+  });
   const nchwData = (await nchw.data()) as Float32Array;
   nchw.dispose();
   const session = await ort.InferenceSession.create(file).catch((err: Error) => {

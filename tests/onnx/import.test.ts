@@ -151,6 +151,55 @@ describe('bad files get one-line errors naming the problem', () => {
   });
 });
 
+describe('MXNet-era graphs: normalisation inside the graph, Pad nodes', () => {
+  test('Sub and Mul on the input become the model\'s normalisation; onnxruntime gets raw pixels', async () => {
+    // data → Sub 127.5 → Mul 1/128 → (the original graph): the model then takes raw 0–255 pixels.
+    const file = await edited('normalising.onnx', (m) => {
+      const g = m.graph!;
+      const scalar = (name: string, v: number) => onnx.TensorProto.create({ name, dims: [], dataType: onnx.TensorProto.DataType.FLOAT, floatData: [v] });
+      g.initializer!.push(scalar('sub_c', 127.5), scalar('mul_c', 1 / 128));
+      for (const node of g.node!) node.input = node.input!.map((i) => (i === 'data' ? 'normalised' : i));
+      g.node!.unshift(
+        onnx.NodeProto.create({ name: '_minusscalar0', opType: 'Sub', input: ['data', 'sub_c'], output: ['centred'] }),
+        onnx.NodeProto.create({ name: '_mulscalar0', opType: 'Mul', input: ['centred', 'mul_c'], output: ['normalised'] }),
+      );
+    });
+    const { fm, info } = await importOnnx(file);
+    expect(info.normalizationFromGraph).toBe(true);
+    expect(fm.meta.normalization).toEqual({ mean: 127.5, std: 128 });
+    // Same weights as the plain fixture: same output on (x − 127.5) / 128.
+    const { ours, torch } = await embedFixtureInput(fm, 'iresnet-tiny');
+    const scale = Math.max(...torch.map(Math.abs));
+    for (let i = 0; i < ours.length; i++) expect(Math.abs(ours[i] - torch[i])).toBeLessThan(1e-5 * scale + 1e-5);
+    const ort = (await loadOnnxRuntime())!;
+    const x = noiseInputs(2, [112, 112], fm.meta.normalization);
+    const v = await verifyWithOnnxRuntime(ort, file, fm, x, 'noise');
+    x.dispose();
+    fm.model.dispose();
+    expect(v.minCosine).toBeGreaterThanOrEqual(0.9999);
+  });
+
+  test('a Pad node before a conv gives the same model as the conv\'s own pads', async () => {
+    const file = await edited('pad.onnx', (m) => {
+      const g = m.graph!;
+      const i = g.node!.findIndex((n) => n.opType === 'Conv');
+      const conv = g.node![i];
+      const pads = conv.attribute!.find((a) => a.name === 'pads')!;
+      const [t, l, b, r] = (pads.ints as number[]).map(Number);
+      pads.ints = [0, 0, 0, 0];
+      g.initializer!.push(onnx.TensorProto.create({ name: 'pad_amounts', dims: [8], dataType: onnx.TensorProto.DataType.INT64, int64Data: [0, 0, t, l, 0, 0, b, r] }));
+      g.node!.splice(i, 0, onnx.NodeProto.create({ name: 'explicit_pad', opType: 'Pad', input: [conv.input![0], 'pad_amounts'], output: ['padded'], attribute: [onnx.AttributeProto.create({ name: 'mode', type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode('constant') })] }));
+      conv.input![0] = 'padded';
+    });
+    const { fm } = await importOnnx(file);
+    expect(fm.model.layers.some((l) => l.name === 'explicit_pad')).toBe(true);
+    const { ours, torch } = await embedFixtureInput(fm, 'iresnet-tiny');
+    const scale = Math.max(...torch.map(Math.abs));
+    for (let i = 0; i < ours.length; i++) expect(Math.abs(ours[i] - torch[i])).toBeLessThan(1e-5 * scale + 1e-5);
+    fm.model.dispose();
+  });
+});
+
 describe('arcinvert import', () => {
   test('writes a model directory that loads, embeds like the import and records the check', async () => {
     const out = path.join(tmp, 'imported');
