@@ -17,7 +17,7 @@ import { ArcinvertError } from '../errors.js';
 import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { listImages } from '../io/image.js';
 import type { CliContext } from './context.js';
-import { backendOption, nonNegativeInt, useBackend } from './options.js';
+import { backendOption, finiteNumber, nonNegativeInt, useBackend } from './options.js';
 
 interface AlignFlags {
   out: string;
@@ -47,13 +47,7 @@ export async function alignOutputNames(inputs: readonly string[]): Promise<Array
   return out;
 }
 
-function probability(flag: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (v.trim() === '' || !(n >= 0 && n <= 1)) throw new ArcinvertError(`${flag} must be a number in [0, 1], got '${v}'`);
-    return n;
-  };
-}
+const probability = (flag: string): ((v: string) => number) => finiteNumber(flag, (n) => n >= 0 && n <= 1, 'a number in [0, 1]');
 
 export function alignCommand(ctx: CliContext): Command {
   return new Command('align')

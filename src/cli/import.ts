@@ -16,7 +16,7 @@ import { saveFaceModel } from '../io/modelStore.js';
 import { stageOutput } from '../invert/outputs.js';
 import { DEFAULT_ONNX_IMPORT, importOnnx, loadOnnxRuntime, noiseInputs, verifyWithOnnxRuntime, type Verification } from '../onnx/import.js';
 import type { CliContext } from './context.js';
-import { backendOption, positiveInt, useBackend } from './options.js';
+import { backendOption, finiteNumber, positiveInt, useBackend } from './options.js';
 
 interface ImportFlags {
   onnx: string;
@@ -33,24 +33,18 @@ interface ImportFlags {
   backend: BackendPreference;
 }
 
-const finite = (flag: string, ok: (n: number) => boolean, what: string) => (v: string): number => {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new ArcinvertError(`${flag} must be ${what}, got '${v}'`);
-  return n;
-};
-
 export function importCommand(ctx: CliContext): Command {
   return new Command('import')
     .description('import an insightface ONNX face model (IResNet, MobileFaceNet) as an arcinvert model, verified against onnxruntime')
     .requiredOption('--onnx <file>', 'the ONNX model (external data files beside it)')
     .requiredOption('--out <dir>', 'model directory to write (refused if not empty, unless --overwrite)')
-    .option('--mean <x>', 'pixel mean the model expects, of 0–255', finite('--mean', () => true, 'a number'), DEFAULT_ONNX_IMPORT.normalization.mean)
-    .option('--std <x>', 'pixel std the model expects, of 0–255', finite('--std', (n) => n > 0, 'a positive number'), DEFAULT_ONNX_IMPORT.normalization.std)
+    .option('--mean <x>', 'pixel mean the model expects, of 0–255', finiteNumber('--mean', () => true, 'a number'), DEFAULT_ONNX_IMPORT.normalization.mean)
+    .option('--std <x>', 'pixel std the model expects, of 0–255', finiteNumber('--std', (n) => n > 0, 'a positive number'), DEFAULT_ONNX_IMPORT.normalization.std)
     .option('--bgr', 'the model takes BGR input (folded into the first conv; the import takes RGB)', false)
     .option('--input-size <px>', 'square input size when the graph leaves it symbolic', positiveInt('--input-size'))
     .option('--verify-images <paths...>', 'aligned faces to verify on (default: seeded noise)')
     .option('--verify-n <n>', 'inputs to verify on', positiveInt('--verify-n'), 8)
-    .option('--min-cosine <x>', 'least cosine between the two runtimes, per input', finite('--min-cosine', (n) => n > 0 && n <= 1, 'in (0, 1]'), 0.9999)
+    .option('--min-cosine <x>', 'least cosine between the two runtimes, per input', finiteNumber('--min-cosine', (n) => n > 0 && n <= 1, 'in (0, 1]'), 0.9999)
     .option('--no-verify', 'skip the onnxruntime check')
     .option('--overwrite', 'replace a non-empty --out once the import is complete', false)
     .addOption(backendOption())

@@ -38,6 +38,15 @@ export function nonNegativeInt(flag: string): (value: string) => number {
   };
 }
 
+/** Parses a finite number flag that satisfies `ok`; the error says it must be `what`. */
+export function finiteNumber(flag: string, ok: (n: number) => boolean, what: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new ArcinvertError(`${flag} must be ${what}, got '${value}'`);
+    return n;
+  };
+}
+
 /** Parses a finite non-negative number flag. */
 export function nonNegativeNumber(flag: string): (value: string) => number {
   return (value) => {

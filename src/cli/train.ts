@@ -22,7 +22,7 @@ import { train } from '../train/loop.js';
 import { defaultWorkers, workerShare } from '../train/parallel.js';
 import { resolveMarginConfig, type MarginPresetName } from '../train/margin.js';
 import type { CliContext } from './context.js';
-import { backendOption, positiveInt, useBackend } from './options.js';
+import { backendOption, finiteNumber, positiveInt, useBackend } from './options.js';
 import { formatDuration } from './ui/format.js';
 import { plainTrainReporter, type TrainReporter } from './ui/trainPlain.js';
 
@@ -60,14 +60,6 @@ interface TrainFlags {
 
 /** λ of `--distill` when `--distill-weight` is not given. */
 export const DEFAULT_DISTILL_WEIGHT = 64;
-
-function number(flag: string, ok: (n: number) => boolean, what: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new ArcinvertError(`${flag} must be ${what}, got '${v}'`);
-    return n;
-  };
-}
 
 /** Flags that shape the model or the optimisation; they cannot change when resuming. */
 const CONFIG_FLAGS = ['backbone', 'inputSize', 'width', 'embeddingSize', 'backboneConfig', 'batchSize', 'microBatch', 'epochs', 'lr', 'warmupEpochs', 'k', 'margin', 'maxClasses', 'valFraction', 'seed', 'checkpointEvery', 'evalPairs', 'evalImages', 'flip', 'distill', 'distillWeight', 'init'];
@@ -144,14 +136,14 @@ export function trainCommand(ctx: CliContext): Command {
     .option('--micro-batch <n>', 'accumulate gradients over chunks of n images (less memory; BN per chunk)', positiveInt('--micro-batch'))
     .option('--workers <n>', 'worker threads sharing each batch, BN per share of batch-size / n (default: the cores, lowered to a divisor of --batch-size)', positiveInt('--workers'))
     .option('--epochs <n>', 'epochs (default 20)', positiveInt('--epochs'))
-    .option('--lr <x>', 'peak SGD learning rate (default 0.1)', number('--lr', (n) => n > 0, 'a positive number'))
-    .option('--warmup-epochs <x>', 'linear LR warmup in epochs (default 0)', number('--warmup-epochs', (n) => n >= 0, 'a number ≥ 0'))
+    .option('--lr <x>', 'peak SGD learning rate (default 0.1)', finiteNumber('--lr', (n) => n > 0, 'a positive number'))
+    .option('--warmup-epochs <x>', 'linear LR warmup in epochs (default 0)', finiteNumber('--warmup-epochs', (n) => n >= 0, 'a number ≥ 0'))
     .option('--k <n>', 'sub-centres per identity (default 3; 1 = plain ArcFace)', positiveInt('--k'))
     .addOption(new Option('--margin <preset>', 'margin preset (default arcface, s 64 m 0.5)').choices(['arcface', 'cosface', 'sphereface']))
     .option('--max-classes <n>', 'use only the first N identities (sorted), for quick runs', positiveInt('--max-classes'))
-    .option('--val-fraction <x>', 'identities held out to choose the best checkpoint (default 0.1)', number('--val-fraction', (n) => n >= 0 && n < 1, 'in [0, 1)'))
-    .option('--seed <n>', 'seed of weights, split, order and flips (default 0)', number('--seed', Number.isInteger, 'an integer'))
-    .option('--checkpoint-every <minutes>', 'checkpoint interval (default 10)', number('--checkpoint-every', (n) => n > 0, 'a positive number'))
+    .option('--val-fraction <x>', 'identities held out to choose the best checkpoint (default 0.1)', finiteNumber('--val-fraction', (n) => n >= 0 && n < 1, 'in [0, 1)'))
+    .option('--seed <n>', 'seed of weights, split, order and flips (default 0)', finiteNumber('--seed', Number.isInteger, 'an integer'))
+    .option('--checkpoint-every <minutes>', 'checkpoint interval (default 10)', finiteNumber('--checkpoint-every', (n) => n > 0, 'a positive number'))
     .option('--max-steps <n>', 'stop after this many steps in total (checkpointed)', positiveInt('--max-steps'))
     .option('--resume <dir>', 'continue a run from its last checkpoint')
     .option('--eval-pairs <file>', 'LFW-format pairs evaluated at each epoch end (reported only)')
@@ -159,7 +151,7 @@ export function trainCommand(ctx: CliContext): Command {
     .option('--no-flip', 'no random horizontal flips')
     .option('--init <modelDir>', 'start from the weights of a saved model (backbone; class centres too when its identities match): a new run, not a resume')
     .option('--distill <teacher.npy>', "distil from a teacher's embeddings of the training images (N×T .npy + .txt image list; scripts/teacher-embeddings.mjs)")
-    .option('--distill-weight <λ>', `weight of the distillation term (default ${DEFAULT_DISTILL_WEIGHT})`, number('--distill-weight', (n) => n > 0, 'a positive number'))
+    .option('--distill-weight <λ>', `weight of the distillation term (default ${DEFAULT_DISTILL_WEIGHT})`, finiteNumber('--distill-weight', (n) => n > 0, 'a positive number'))
     .addOption(backendOption());
   return cmd.action(async (flags: TrainFlags) => {
     let cfg: TrainConfig;
