@@ -15,7 +15,7 @@ import { ArcinvertError } from '../errors.js';
 import { readFileChecked } from '../io/atomic.js';
 import { Mulberry32 } from '../util/random.js';
 import { convertOnnxGraph } from './convert.js';
-import { readOnnx, type OnnxGraph } from './read.js';
+import { parseOnnx, type OnnxGraph } from './read.js';
 
 /** How an imported model was made, stored in its metadata (`FaceModelMeta.config`). */
 export interface OnnxImportInfo {
@@ -67,7 +67,7 @@ function structureOf(g: OnnxGraph): OnnxImportInfo['structure'] {
 export async function importOnnx(file: string, options: Partial<OnnxImportOptions> = {}): Promise<{ fm: FaceModel; info: OnnxImportInfo }> {
   const opts = { ...DEFAULT_ONNX_IMPORT, ...options };
   const bytes = await readFileChecked(file, 'ONNX model');
-  const g = await readOnnx(file);
+  const g = await parseOnnx(bytes, file);
   const r = convertOnnxGraph(g, { bgr: opts.bgr, inputSize: opts.inputSize });
   const info: OnnxImportInfo = {
     source: file,

@@ -57,6 +57,14 @@ function toNumber(v: number | { toNumber(): number }): number {
   return typeof v === 'number' ? v : v.toNumber();
 }
 
+/** How each supported element type is stored: bytes per value in `rawData`, and its typed field. */
+const DECODERS: Partial<Record<number, { width: number; read: (v: DataView, offset: number) => number; field: (t: OnnxNs.ITensorProto) => ArrayLike<number> }>> = {
+  [DT.FLOAT]: { width: 4, read: (v, o) => v.getFloat32(o, true), field: (t) => t.floatData ?? [] },
+  [DT.DOUBLE]: { width: 8, read: (v, o) => v.getFloat64(o, true), field: (t) => t.doubleData ?? [] },
+  [DT.INT32]: { width: 4, read: (v, o) => v.getInt32(o, true), field: (t) => t.int32Data ?? [] },
+  [DT.INT64]: { width: 8, read: (v, o) => Number(v.getBigInt64(o, true)), field: (t) => (t.int64Data ?? []).map(toNumber) },
+};
+
 /** Float32 values of a tensor proto, reading external data relative to `dir`. */
 async function tensorValues(t: OnnxNs.ITensorProto, dir: string, what: string): Promise<OnnxTensor> {
   const dims = (t.dims ?? []).map(toNumber);
@@ -71,56 +79,24 @@ async function tensorValues(t: OnnxNs.ITensorProto, dir: string, what: string): 
       throw new ArcinvertError(`${what}: its external data file ${info.location} is missing (expected at ${file})`);
     });
     const offset = Number(info.offset ?? 0);
-    const width = type === DT.INT64 || type === DT.DOUBLE ? 8 : type === DT.FLOAT16 ? 2 : 4;
+    const width = DECODERS[type]?.width ?? (type === DT.FLOAT16 ? 2 : 4);
     const length = info.length !== undefined ? Number(info.length) : count * width;
     if (offset + length > bytes.length) throw new ArcinvertError(`${what}: its external data file ${info.location} is too short (${bytes.length} bytes, needs ${offset + length})`);
     raw = new Uint8Array(bytes.buffer, bytes.byteOffset + offset, length);
   }
-  const view = (r: Uint8Array) => new DataView(r.buffer, r.byteOffset, r.byteLength);
-  const data = new Float32Array(count);
-  const check = (n: number) => {
-    if (n !== count) throw new ArcinvertError(`${what} has ${n} values for dims [${dims.join(', ')}] (truncated or corrupt file)`);
-  };
-  if (type === DT.FLOAT) {
-    if (raw) {
-      check(raw.length / 4);
-      const v = view(raw);
-      for (let i = 0; i < count; i++) data[i] = v.getFloat32(4 * i, true);
-    } else {
-      check((t.floatData ?? []).length);
-      data.set(t.floatData ?? []);
-    }
-  } else if (type === DT.INT64) {
-    if (raw) {
-      check(raw.length / 8);
-      const v = view(raw);
-      for (let i = 0; i < count; i++) data[i] = Number(v.getBigInt64(8 * i, true));
-    } else {
-      check((t.int64Data ?? []).length);
-      (t.int64Data ?? []).forEach((x, i) => (data[i] = toNumber(x)));
-    }
-  } else if (type === DT.INT32) {
-    if (raw) {
-      check(raw.length / 4);
-      const v = view(raw);
-      for (let i = 0; i < count; i++) data[i] = v.getInt32(4 * i, true);
-    } else {
-      check((t.int32Data ?? []).length);
-      data.set(t.int32Data ?? []);
-    }
-  } else if (type === DT.DOUBLE) {
-    if (raw) {
-      check(raw.length / 8);
-      const v = view(raw);
-      for (let i = 0; i < count; i++) data[i] = v.getFloat64(8 * i, true);
-    } else {
-      check((t.doubleData ?? []).length);
-      data.set(t.doubleData ?? []);
-    }
-  } else {
+  const reader = DECODERS[type];
+  if (!reader) {
     const name = (DT as unknown as Record<number, string>)[type] ?? String(type);
     throw new ArcinvertError(`${what} has data type ${name}; the importer reads float32, float64, int32 and int64 tensors (convert float16 models to float32)`);
   }
+  const values = raw ? null : reader.field(t);
+  const n = raw ? raw.length / reader.width : values!.length;
+  if (n !== count) throw new ArcinvertError(`${what} has ${n} values for dims [${dims.join(', ')}] (truncated or corrupt file)`);
+  const data = new Float32Array(count);
+  if (raw) {
+    const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    for (let i = 0; i < count; i++) data[i] = reader.read(v, i * reader.width);
+  } else data.set(values!);
   return { dims, data };
 }
 
@@ -148,7 +124,11 @@ async function attributes(node: OnnxNs.INodeProto, dir: string, what: string): P
  *   `SUPPORTED_OPSETS`, missing external data, or a graph without exactly one image input.
  */
 export async function readOnnx(file: string): Promise<OnnxGraph> {
-  const bytes = await readFileChecked(file, 'ONNX model');
+  return parseOnnx(await readFileChecked(file, 'ONNX model'), file);
+}
+
+/** Decodes the bytes of the ONNX model `file` (external data is read relative to it); see `readOnnx`. */
+export async function parseOnnx(bytes: Uint8Array, file: string): Promise<OnnxGraph> {
   let model: OnnxNs.ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);
