@@ -209,19 +209,27 @@ export interface TrainedModel {
 }
 
 /** Loads a model directory written by training (model, head, classes). */
-export async function loadTrainedModel(dir: string): Promise<TrainedModel> {
-  const modelDir = await resolveModelDir(dir);
-  if (!existsSync(path.join(modelDir, 'head.json'))) throw new ArcinvertError(`${modelDir} has no classifier head (head.json); it was not written by arcinvert train`);
+/**
+ * The training identities of a saved model (`classes.json`; class id = index).
+ * @throws ArcinvertError when the file is missing, corrupt or holds no list of names.
+ */
+export async function readClassNames(modelDir: string): Promise<string[]> {
   const classes = await readJson<{ classNames?: unknown }>(path.join(modelDir, 'classes.json'), 'class list');
   if (!Array.isArray(classes.classNames) || !classes.classNames.every((c) => typeof c === 'string')) {
     throw new ArcinvertError(`${modelDir}/classes.json has no class-name list`);
   }
+  return classes.classNames as string[];
+}
+
+export async function loadTrainedModel(dir: string): Promise<TrainedModel> {
+  const modelDir = await resolveModelDir(dir);
+  if (!existsSync(path.join(modelDir, 'head.json'))) throw new ArcinvertError(`${modelDir} has no classifier head (head.json); it was not written by arcinvert train`);
+  const classNames = await readClassNames(modelDir);
   const fm = await loadFaceModel(modelDir);
   const head = await loadArcFaceHead(path.join(modelDir, 'head')).catch((err: unknown) => {
     fm.model.dispose();
     throw err;
   });
-  const classNames = classes.classNames as string[];
   const { numClasses, embeddingDim } = head.config;
   if (numClasses !== classNames.length || embeddingDim !== fm.meta.embeddingSize) {
     fm.model.dispose();

@@ -9,12 +9,13 @@
  * trained on the same identities with the same K and width, and its distillation projection when
  * its width equals the teacher's; otherwise that part starts from its seeded initialisation.
  */
-import { existsSync, promises as fsp } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../backbone/types.js';
 import { ArcinvertError } from '../errors.js';
 import { loadFaceModel } from '../io/modelStore.js';
+import { readClassNames } from './checkpoint.js';
 import { loadHeadWeights } from './head.js';
 
 /** What `--init` reused beyond the backbone, for the head of the new run. */
@@ -32,17 +33,6 @@ export interface HeadNeeds {
   classNames: readonly string[];
   k: number;
   projectionDim: number;
-}
-
-async function savedClassNames(dir: string): Promise<string[] | null> {
-  const file = path.join(dir, 'classes.json');
-  if (!existsSync(file)) return null;
-  try {
-    const parsed = JSON.parse(await fsp.readFile(file, 'utf8')) as { classNames?: unknown };
-    return Array.isArray(parsed.classNames) ? parsed.classNames.map(String) : null;
-  } catch {
-    throw new ArcinvertError(`${file} is corrupt (not valid JSON)`);
-  }
 }
 
 /**
@@ -69,7 +59,7 @@ export async function loadInitialWeights(dir: string, fm: FaceModel, needs: Head
   const base = path.join(dir, 'head');
   if (!existsSync(`${base}.json`)) return { centres: null, projection: null, summary: `backbone from ${dir} (it has no head)` };
   const { meta, values, projection } = await loadHeadWeights(base);
-  const names = await savedClassNames(dir);
+  const names = existsSync(path.join(dir, 'classes.json')) ? await readClassNames(dir) : null;
   const sameClasses = names !== null && names.length === needs.classNames.length && names.every((n, i) => n === needs.classNames[i]);
   const centres = sameClasses && meta.k === needs.k && meta.shape[0] === fm.meta.embeddingSize ? values.slice() : null;
   const proj = projection !== null && needs.projectionDim > 0 && meta.projection?.[1] === needs.projectionDim ? projection.slice() : null;
