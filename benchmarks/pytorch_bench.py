@@ -2,7 +2,7 @@
 """PyTorch reference for `npm run bench`: the same two steps on the same network, on CPU.
 
 MobileFaceNet in insightface's layout (arcface_torch `backbones/mobilefacenet.py`, scale 1,
-blocks [1, 4, 6, 2], 112x112, 512-d), built exactly as arcinvert's `src/backbone/mobilefacenet.ts`
+blocks [1, 4, 6, 2], 512-d; width and input size as arcinvert's `width` / `inputSize`), built exactly as arcinvert's `src/backbone/mobilefacenet.ts`
 (PReLU per channel with slope 0.25, BN eps 1e-5), so parameter counts match. Two steps, timed
 per image as in `src/bench/steps.ts`:
 
@@ -16,7 +16,7 @@ Not part of `npm ci` or CI; needs `torch` (Debian: `apt-get install python3-torc
 Compare at batch >= 16: with one thread and a smaller batch, torch 1.13 sends 1x1 convs to
 its slow im2col path (`_slow_conv2d_forward/backward`) instead of oneDNN.
 
-  python3 benchmarks/pytorch_bench.py [--batches 8,32] [--steps 3] [--threads 1] [--json]
+  python3 benchmarks/pytorch_bench.py [--batches 8,32] [--steps 3] [--threads 1] [--width 64] [--size 112] [--json]
 """
 import argparse
 import json
@@ -85,7 +85,7 @@ def bn_layers(model):
     return [m for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
 
 
-def time_inversion(model, batch, steps, warmup=2):
+def time_inversion(model, batch, steps, size=112, warmup=2):
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -99,7 +99,7 @@ def time_inversion(model, batch, steps, warmup=2):
     handles = [m.register_forward_hook(hook) for m in bn_layers(model)]
     gen = torch.Generator().manual_seed(0)
     target = F.normalize(torch.randn(batch, 512, generator=gen), dim=1)
-    x = (torch.randn(batch, 3, 112, 112, generator=gen) * 0.25).requires_grad_(True)
+    x = (torch.randn(batch, 3, size, size, generator=gen) * 0.25).requires_grad_(True)
     opt = torch.optim.Adam([x], lr=0.25, betas=(0.5, 0.9), eps=1e-8)
     lo, hi = -127.5 / 128, 127.5 / 128
     start = 0.0
@@ -149,12 +149,12 @@ class SubcenterArcFace(nn.Module):
         return F.cross_entropy(logits, labels)
 
 
-def time_training(model, batch, steps, warmup=1):
+def time_training(model, batch, steps, size=112, warmup=1):
     model.train()
     head = SubcenterArcFace()
     opt = torch.optim.SGD(list(model.parameters()) + list(head.parameters()), lr=0.1, momentum=0.9)
     gen = torch.Generator().manual_seed(2)
-    x = torch.rand(batch, 3, 112, 112, generator=gen) * 2 - 1
+    x = torch.rand(batch, 3, size, size, generator=gen) * 2 - 1
     labels = torch.tensor([(i * 7) % 1000 for i in range(batch)])
     start = 0.0
     for step in range(warmup + steps):
@@ -172,20 +172,22 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--batches', default='8,32')
     parser.add_argument('--steps', type=int, default=3)
-    parser.add_argument('--threads', type=int, default=1, help='intra-op threads (1 = like the wasm backend)')
+    parser.add_argument('--threads', type=int, default=1, help='intra-op threads (1 = like one wasm instance)')
+    parser.add_argument('--width', type=int, default=64, help='MobileFaceNet width (channels of the first layers)')
+    parser.add_argument('--size', type=int, default=112, help='input height and width (a multiple of 16)')
     parser.add_argument('--json', action='store_true', help='one JSON object on stdout instead of a table')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
-    model = MobileFaceNet()
+    model = MobileFaceNet(width=args.width, size=args.size)
     # Weights plus BN running statistics, as tf.LayersModel.countParams() counts them.
     params = sum(p.numel() for p in model.parameters()) + sum(b.numel() for n, b in model.named_buffers() if 'running' in n)
     rows = []
     for b in (int(v) for v in args.batches.split(',')):
-        ms = time_inversion(model, b, args.steps)
+        ms = time_inversion(model, b, args.steps, args.size)
         rows.append({'step': 'inversion', 'batch': b, 'msPerStep': ms, 'msPerImage': ms / b})
     for b in (int(v) for v in args.batches.split(',')):
-        ms = time_training(model, b, args.steps)
+        ms = time_training(model, b, args.steps, args.size)
         rows.append({'step': 'training', 'batch': b, 'msPerStep': ms, 'msPerImage': ms / b})
     machine = f'{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s)'
     if args.json:

@@ -64,7 +64,89 @@ export function bnLayerTerm(batch: ChannelStats, running: ChannelStats, form: Bn
 }
 
 /**
- * The prior summed over layers: Σ_l w_l · term_l with w_0 = `firstLayerWeight`, w_l = 1.
+ * The target statistics of every layer of the prior, packed once for `packedBnStatLoss`: all
+ * layers' channels side by side, so that the prior is a handful of ops per step instead of a
+ * dozen per layer (each op costs its dispatch on every step, forward and backward).
+ */
+export interface PackedBnPrior {
+  form: BnPriorForm;
+  /** Channels per layer, in order. */
+  channels: number[];
+  /** [2, ΣC]: running means, then running variances (`arcface`: standard deviations √(σ²+ε)). */
+  running: tf.Tensor2D;
+  /** [ΣC, L]: 1 where channel c belongs to layer l (per-layer sums as one matMul). */
+  segments: tf.Tensor2D;
+  /** [L]: the reduction's per-layer divisor as a factor: 1, 1/C or 1/√C. */
+  norm: tf.Tensor1D;
+  /** [L]: `firstLayerWeight`, then 1s. */
+  weights: tf.Tensor1D;
+  dispose(): void;
+}
+
+/**
+ * Packs the layers' running statistics (read once: they are constants of an inversion) with
+ * the options of the prior. The caller disposes the result.
+ * @throws Error on an empty list.
+ */
+export function packBnPrior(running: readonly ChannelStats[], opts: BnStatLossOptions): PackedBnPrior {
+  if (running.length === 0) throw new Error('bnStatLoss: 0 batch statistics for 0 layers');
+  const channels = running.map((r) => r.mean.shape[0]);
+  const total = channels.reduce((a, c) => a + c, 0);
+  const seg = new Float32Array(total * channels.length);
+  let off = 0;
+  channels.forEach((c, l) => {
+    for (let i = 0; i < c; i++) seg[(off + i) * channels.length + l] = 1;
+    off += c;
+  });
+  const packed = tf.tidy(() => {
+    const means = tf.concat(running.map((r) => r.mean));
+    const vars = tf.concat(running.map((r) => r.variance));
+    const second = opts.form === 'arcface' ? tf.sqrt(tf.add(vars, EPS)) : vars;
+    return {
+      running: tf.stack([means, second]) as tf.Tensor2D,
+      segments: tf.tensor2d(seg, [total, channels.length]),
+      norm: tf.tensor1d(channels.map((c) => (opts.reduction === 'sum' ? 1 : opts.form === 'arcface' ? 1 / c : 1 / Math.sqrt(c)))),
+      weights: tf.tensor1d(channels.map((_, i) => (i === 0 ? opts.firstLayerWeight : 1))),
+    };
+  });
+  return {
+    form: opts.form,
+    channels,
+    ...packed,
+    dispose: () => tf.dispose([packed.running, packed.segments, packed.norm, packed.weights]),
+  };
+}
+
+/**
+ * The prior of `bnStatLoss` on packed targets.
+ * @param batch per-layer batch statistics as [2, C_l] (mean row, variance row; `channelStats`).
+ * @returns the weighted total and each layer's unweighted term [L].
+ */
+export function packedBnStatLoss(batch: readonly tf.Tensor[], prior: PackedBnPrior): { total: tf.Scalar; perLayer: tf.Tensor1D } {
+  const l = prior.channels.length;
+  if (batch.length !== l) throw new Error(`bnStatLoss: ${batch.length} batch statistics for ${l} layers`);
+  batch.forEach((b, i) => {
+    if (b.rank !== 2 || b.shape[0] !== 2 || b.shape[1] !== prior.channels[i]) {
+      throw new Error(`bnStatLoss: layer ${i} statistics have shape [${b.shape.join(', ')}], expected [2, ${prior.channels[i]}]`);
+    }
+  });
+  return tf.tidy(() => {
+    const stats = tf.concat(batch as tf.Tensor2D[], 1);
+    const [ss, cc] = stats.shape;
+    // arcface compares standard deviations: the variance row goes through √(σ̃² + ε).
+    const compared = prior.form === 'arcface'
+      ? tf.concat([tf.slice(stats, [0, 0], [1, cc]), tf.sqrt(tf.add(tf.slice(stats, [1, 0], [ss - 1, cc]), EPS))])
+      : stats;
+    const sums = tf.matMul(tf.square(tf.sub(compared, prior.running)), prior.segments); // [2, L]
+    const rows = prior.form === 'arcface' ? sums : tf.sqrt(tf.add(sums, EPS));
+    const perLayer = tf.mul(tf.sum(rows, 0), prior.norm) as tf.Tensor1D;
+    return { total: tf.sum(tf.mul(perLayer, prior.weights)) as tf.Scalar, perLayer };
+  });
+}
+
+/**
+ * The prior summed over layers: Σ_l w_l · term_l with w_0 = `firstLayerWeight`, w_l = 1
+ * (`bnLayerTerm` per layer; computed packed).
  *
  * @param batch per-layer batch statistics, in network order.
  * @param running per-layer running statistics, same order.
@@ -78,10 +160,10 @@ export function bnStatLoss(
   if (batch.length !== running.length || batch.length === 0) {
     throw new Error(`bnStatLoss: ${batch.length} batch statistics for ${running.length} layers`);
   }
-  return tf.tidy(() => {
-    const terms = batch.map((b, i) => bnLayerTerm(b, running[i], opts.form, opts.reduction));
-    const perLayer = tf.stack(terms) as tf.Tensor1D;
-    const weights = tf.tensor1d(terms.map((_, i) => (i === 0 ? opts.firstLayerWeight : 1)));
-    return { total: tf.sum(tf.mul(perLayer, weights)) as tf.Scalar, perLayer };
-  });
+  const prior = packBnPrior(running, opts);
+  try {
+    return tf.tidy(() => packedBnStatLoss(batch.map((b) => tf.stack([b.mean, b.variance])), prior));
+  } finally {
+    prior.dispose();
+  }
 }

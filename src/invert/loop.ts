@@ -10,9 +10,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../backbone/types.js';
-import { bnStatLoss, type ChannelStats } from '../bnprior/loss.js';
+import { packBnPrior, packedBnStatLoss, type PackedBnPrior } from '../bnprior/loss.js';
 import { priorTargets, type PriorTargets } from '../bnprior/targets.js';
-import { BnTaps, channelMoments } from '../bnprior/taps.js';
+import { BnTaps, channelStats } from '../bnprior/taps.js';
 import { ArcinvertError } from '../errors.js';
 import { denormalizeToBytes } from '../io/image.js';
 import type { ArcFaceHead } from '../train/head.js';
@@ -103,14 +103,17 @@ export async function invert(
   let aborted = false;
   // The prior's target statistics, chosen once for every batch; fails before any work when calibrated ones are missing.
   const prior: PriorTargets = config.bnPrior ? priorTargets(taps, config.priorStats, fm.calibration) : { indices: [], stats: [], owned: [] };
+  // Packed once: the running statistics are constants of the run.
+  const packed = config.bnPrior ? packBnPrior(prior.stats, { form: config.bnForm, reduction: config.bnReduction, firstLayerWeight: config.bnFirstLayerWeight }) : null;
   try {
     for (let i = 0; i < selected.length && !aborted; i++) {
       const b = selected[i];
-      const out = await invertBatch(fm, taps, prior, targets, batches[b], b, batches.length, config, hooks, run);
+      const out = await invertBatch(fm, taps, prior, packed, targets, batches[b], b, batches.length, config, hooks, run);
       images.push(...out.images);
       aborted = out.aborted;
     }
   } finally {
+    packed?.dispose();
     tf.dispose(prior.owned);
   }
   return { images, aborted, seconds: (performance.now() - started) / 1000 };
@@ -126,6 +129,7 @@ async function invertBatch(
   fm: FaceModel,
   taps: BnTaps,
   prior: PriorTargets,
+  packed: PackedBnPrior | null,
   targets: InvertTargets,
   jobs: Job[],
   batchIndex: number,
@@ -180,7 +184,7 @@ async function invertBatch(
     const out = taps.apply(augment(img, a));
     const id = identityLoss(config.identityLoss, out.embedding, targetT, classes).mean();
     const bn = config.bnPrior
-      ? bnStatLoss(prior.indices.map((k) => channelMoments(out.bnInputs[k])), prior.stats, { form: config.bnForm, reduction: config.bnReduction, firstLayerWeight: config.bnFirstLayerWeight }).total
+      ? packedBnStatLoss(prior.indices.map((k) => channelStats(out.bnInputs[k])), packed!).total
       : tf.scalar(0);
     const tv1 = totalVariationL1(img).mean();
     const tv2 = totalVariationL2(img).mean();
