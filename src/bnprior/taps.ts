@@ -15,7 +15,10 @@
  * `moving_variance` weights. The taps model shares (never copies) the original's weights.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FrozenGraph } from '../engine/frozenGraph.js';
+import { FrozenGraph } from '../engine/layerGraph.js';
+import { channelStats } from '../engine/moments.js';
+
+export { channelStats };
 
 /** One BatchNorm layer: where it is and what it has learned. */
 export interface BnLayerStats {
@@ -103,42 +106,6 @@ export class BnTaps {
     const n = this.layers.length + this.folded.length;
     return { bnInputs: outs.slice(0, n), embedding: outs[n] as tf.Tensor2D };
   }
-}
-
-/**
- * Biased (population) mean and variance per channel of a BN input, as the BN layer itself
- * computes them in training mode (over [B, H, W] for rank 4, over [B] for rank 2), stacked as
- * one [2, C] tensor: row 0 the means, row 1 the variances.
- *
- * One op with its own gradient: dx = (g_μ + 2 g_σ² (x − μ)) / n, as x·a + b with per-channel
- * a = 2 g_σ² / n and b = g_μ / n − μ·a. tf.moments' gradient goes through Sub, Square, two
- * Means and their broadcasts (about seven full-size passes, and x − μ kept for it); this
- * one keeps only x and μ and makes two full-size passes.
- *
- * @param x [B, H, W, C] or [B, C].
- * @returns [2, C].
- */
-const channelStatsOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
-  const axes = x.rank === 4 ? [0, 1, 2] : [0];
-  const n = x.size / x.shape[x.rank - 1]!;
-  const mean = tf.mean(x, axes);
-  const variance = tf.mean(tf.squaredDifference(x, mean), axes);
-  save([x, mean]);
-  return {
-    value: tf.stack([mean, variance]) as tf.Tensor2D,
-    gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
-      const [xs, mu] = saved;
-      const [gMean, gVar] = tf.unstack(dy);
-      const a = tf.mul(gVar, 2 / n);
-      const b = tf.sub(tf.div(gMean, n), tf.mul(mu, a));
-      return [tf.add(tf.mul(xs, a), b)];
-    },
-  };
-}) as (x: tf.Tensor) => tf.Tensor2D;
-
-export function channelStats(x: tf.Tensor): tf.Tensor2D {
-  return channelStatsOp(x);
 }
 
 /**

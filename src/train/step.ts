@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../backbone/types.js';
+import { TrainGraph } from '../engine/layerGraph.js';
 import type { TrainConfig } from './config.js';
 import { distillLoss } from './distill.js';
 import type { ArcFaceHead } from './head.js';
@@ -30,10 +31,11 @@ export interface DistillBatch {
 
 /**
  * The loss of one piece of a batch: ArcFace softmax cross-entropy, plus λ·`distillLoss` of
- * the projected embeddings when `distill` is given.
+ * the projected embeddings when `distill` is given. `graph` is the backbone in training mode
+ * (`TrainGraph`: what `model.apply(x, { training: true })` computes, with cheaper gradients).
  */
-export function pieceLoss(fm: FaceModel, head: ArcFaceHead, margin: MarginFn, x: tf.Tensor4D, y: tf.Tensor1D, distill?: DistillBatch): tf.Scalar {
-  const emb = fm.model.apply(x, { training: true }) as tf.Tensor2D;
+export function pieceLoss(graph: TrainGraph, head: ArcFaceHead, margin: MarginFn, x: tf.Tensor4D, y: tf.Tensor1D, distill?: DistillBatch): tf.Scalar {
+  const emb = graph.apply(x)[0] as tf.Tensor2D;
   const ce = softmaxCrossEntropy(head.logits(emb, y, margin), y);
   if (!distill) return ce;
   return tf.add(ce, tf.mul(distillLoss(head.project(emb), distill.targets), distill.weight)) as tf.Scalar;
@@ -54,6 +56,7 @@ export interface StepOut {
  */
 export function batchGradients(fm: FaceModel, head: ArcFaceHead, margin: MarginFn, vars: tf.Variable[], images: tf.Tensor4D, labels: tf.Tensor1D, chunk: number, total = images.shape[0], afterChunk?: () => void, distill?: DistillBatch): { loss: tf.Scalar; grads: tf.Tensor[] } {
   const n = images.shape[0];
+  const graph = new TrainGraph(fm.model);
   let loss: tf.Scalar | null = null;
   let sum: tf.Tensor[] | null = null;
   for (let start = 0; start < n; start += chunk) {
@@ -62,7 +65,7 @@ export function batchGradients(fm: FaceModel, head: ArcFaceHead, margin: MarginF
       const x = len === n ? images : tf.slice(images, [start, 0, 0, 0], [len, -1, -1, -1]);
       const y = len === n ? labels : tf.slice(labels, [start], [len]);
       const d = distill && len !== n ? { ...distill, targets: tf.slice(distill.targets, [start, 0], [len, -1]) as tf.Tensor2D } : distill;
-      const l = pieceLoss(fm, head, margin, x, y, d);
+      const l = pieceLoss(graph, head, margin, x, y, d);
       return len === total ? l : (tf.mul(l, len / total) as tf.Scalar);
     }, vars);
     afterChunk?.();

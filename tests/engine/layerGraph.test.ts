@@ -2,11 +2,14 @@
  * FrozenGraph: the same outputs and input gradients as `model.apply(x, { training: false })`
  * (relErr ≤ 1e-4), without any weight gradient, without leaks, for the real backbones (tiny
  * configurations) and for graphs with shared outputs and pass-through layers.
+ * TrainGraph: the same outputs, weight gradients and moving BatchNorm statistics as
+ * `model.apply(x, { training: true })` on a twin model, no input gradient of the first conv,
+ * no leaks.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../../src/backbone/types.js';
 import { selectBackend } from '../../src/engine/backend.js';
-import { FrozenGraph } from '../../src/engine/frozenGraph.js';
+import { FrozenGraph, TrainGraph } from '../../src/engine/layerGraph.js';
 import { tinyIResNet, tinyMobileFaceNet } from '../helpers/tiny.js';
 import { random, relErr, TOLERANCE } from './compare.js';
 
@@ -119,6 +122,80 @@ describe('graphs with pass-through and repeated layers', () => {
     const graph = new FrozenGraph(fm.model);
     const x = tf.zeros([1, 32, 32, 3]);
     expect(() => graph.apply([x, x])).toThrow(/2 inputs for a model with 1/);
+    x.dispose();
+    fm.model.dispose();
+  });
+});
+
+describe.each(['wasm', 'cpu'])('TrainGraph on %s', (backend) => {
+  beforeAll(async () => {
+    await selectBackend(backend as 'wasm' | 'cpu');
+  });
+
+  /** Outputs, weight gradients (trainable-weight order) and moving statistics after one step. */
+  function step(fm: FaceModel, x: tf.Tensor4D, useGraph: boolean): { out: Float32Array; grads: Float32Array[]; moving: Float32Array[] } {
+    const vars = fm.model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const graph = new TrainGraph(fm.model);
+    let out: Float32Array = new Float32Array();
+    const { value, grads } = tf.variableGrads(() => {
+      const y = useGraph ? graph.apply(x)[0]! : (fm.model.apply(x, { training: true }) as tf.Tensor);
+      out = y.dataSync() as Float32Array;
+      return weightedSum([y]);
+    }, vars);
+    const result = {
+      out,
+      grads: vars.map((v) => grads[v.name]!.dataSync() as Float32Array),
+      moving: fm.model.layers.filter((l) => l.getClassName() === 'BatchNormalization').flatMap((l) => l.nonTrainableWeights.map((w) => w.read().dataSync() as Float32Array)),
+    };
+    tf.dispose([value, ...Object.values(grads)]);
+    return result;
+  }
+
+  test.each(backbones)('%s: outputs, every weight gradient and the moving statistics equal model.apply', (_name, make) => {
+    const [a, b] = [make(), make()];
+    const x = input(a, 3, 7);
+    const before = tf.memory().numTensors;
+    const ref = step(a, x, false);
+    const got = step(b, x, true);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(relErr(got.out, ref.out)).toBeLessThanOrEqual(TOLERANCE);
+    expect(got.grads).toHaveLength(ref.grads.length);
+    // Per weight, relative to its own scale plus 1e-5 of the largest gradient: a BN's β feeding
+    // another BN has an exact gradient of 0, computed as float noise (~1e-7) both ways.
+    const largest = Math.max(...ref.grads.map((g) => Math.max(...Array.from(g, Math.abs))));
+    got.grads.forEach((g, i) => {
+      const r = ref.grads[i]!;
+      const diff = Math.max(...Array.from(g, (v, j) => Math.abs(v - r[j]!)));
+      expect(diff).toBeLessThanOrEqual(TOLERANCE * Math.max(...Array.from(r, Math.abs)) + 1e-5 * largest);
+    });
+    expect(got.moving.length).toBeGreaterThan(0);
+    // Means of normalised activations are float noise around 0 (~1e-8) both ways: absolute 1e-6 too.
+    got.moving.forEach((m, i) => {
+      const r = ref.moving[i]!;
+      const diff = Math.max(...Array.from(m, (v, j) => Math.abs(v - r[j]!)));
+      expect(diff).toBeLessThanOrEqual(TOLERANCE * Math.max(...Array.from(r, Math.abs)) + 1e-6);
+    });
+    // The update really moved them: momentum 0.9 towards the batch statistics.
+    expect(ref.moving.some((m) => m.some((v) => v !== 0 && v !== 1))).toBe(true);
+    x.dispose();
+    a.model.dispose();
+    b.model.dispose();
+  });
+
+  test('never computes the first convolution\'s input gradient, nor fused kernels', async () => {
+    const fm = tinyMobileFaceNet(3);
+    const x = input(fm, 2, 8);
+    const vars = fm.model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const graph = new TrainGraph(fm.model);
+    const profile = await tf.profile(() => {
+      const { value, grads } = tf.variableGrads(() => weightedSum(graph.apply(x)), vars);
+      tf.dispose([value, ...Object.values(grads)]);
+      return [];
+    });
+    const convs = fm.model.layers.filter((l) => l.getClassName() === 'Conv2D').length;
+    expect(profile.kernels.filter((k) => k.name === tf.Conv2DBackpropInput)).toHaveLength(convs - 1);
+    expect(profile.kernels.filter((k) => k.name === tf.Conv2DBackpropFilter)).toHaveLength(convs);
+    expect(profile.kernelNames).not.toContain('FusedConv2D');
     x.dispose();
     fm.model.dispose();
   });

@@ -1,6 +1,9 @@
 /**
- * A functional `tf.LayersModel` run in inference mode with its weights as constants of the
- * gradient: what the inversion needs (the gradient w.r.t. the images, never the weights).
+ * A functional `tf.LayersModel` evaluated layer by layer with plain ops where tf.layers' own
+ * path costs more, in two modes:
+ *   - `FrozenGraph`: inference mode with its weights as constants of the gradient, what the
+ *     inversion needs (the gradient w.r.t. the images, never the weights);
+ *   - `TrainGraph`: training mode, what a training step needs (gradients w.r.t. the weights).
  *
  * Why not `model.apply`: tf.layers' Conv2D and Dense go through `tf.fused.conv2d` /
  * `tf.fused.matMul`, whose custom gradients return the weight gradient together with the
@@ -9,11 +12,20 @@
  * input, and the tape only calls those on a path from the differentiated tensors, so with
  * constant weights only the input gradient is computed.
  *
- * `FrozenGraph` walks the model's graph in topological order, as tfjs-layers' executor does,
- * calling each layer's own `apply(…, { training: false })` except for linear NHWC Conv2D and
+ * `LayerGraph` walks the model's graph in topological order, as tfjs-layers' executor does,
+ * calling each layer's own `apply(…, { training })` except for linear NHWC Conv2D and
  * rank-2 linear Dense layers, which it evaluates with the plain ops on the same weight
  * variables (shared, never copied; later weight updates are seen). Results equal
- * `model.apply(x, { training: false })` up to float rounding.
+ * `model.apply(x, { training })` up to float rounding.
+ *
+ * In training mode the plain convolutions matter too: the first conv's input gradient (the
+ * images') is never computed, where `tf.fused.conv2d` computes it with the weight gradient.
+ * And BatchNormalization (channels last, with γ and β) runs as `channelStats` (one op with
+ * its own gradient, instead of tf.moments' Sub/Square/Mean chain) + `tf.batchNorm` with the
+ * batch statistics, then the same moving-average update as tfjs-layers
+ * (`moving ← moving − (moving − batch)·(1 − momentum)`, `momentum` read from the layer at
+ * each call): about 17 kernels per layer instead of about 50, and two fewer full-size
+ * activations kept for the backward pass.
  *
  * Trade-off: it reads the functional-graph fields tfjs-layers exposes (`SymbolicTensor.inputs`,
  * `sourceLayer`, `nodeIndex`, `Layer.inboundNodes`, `getConfig()`) and repeats the executor's
@@ -22,6 +34,7 @@
  * affects speed, never results.
  */
 import * as tf from '@tensorflow/tfjs';
+import { channelStats } from './moments.js';
 
 type Sym = tf.SymbolicTensor;
 type Run = (inputs: tf.Tensor[]) => tf.Tensor[];
@@ -71,25 +84,62 @@ function plainDense(layer: tf.layers.Layer, input: Sym): Run | undefined {
   })];
 }
 
-function layerRun(layer: tf.layers.Layer, inputs: Sym[]): Run {
-  const className = layer.getClassName();
-  const plain = className === 'Conv2D' ? plainConv2D(layer) : className === 'Dense' ? plainDense(layer, inputs[0]!) : undefined;
-  if (plain !== undefined) return plain;
+/** The layer's own `apply` in the given mode. */
+function ownRun(layer: tf.layers.Layer, training: boolean): Run {
   return (xs) => {
-    const out = layer.apply(xs, { training: false }) as tf.Tensor | tf.Tensor[];
+    const out = layer.apply(xs, { training }) as tf.Tensor | tf.Tensor[];
     return Array.isArray(out) ? out : [out];
   };
 }
 
+/**
+ * Training-mode BatchNormalization over the last axis with γ and β (see the module comment);
+ * undefined for other configurations. Inputs of another rank or axis take the layer's own path.
+ */
+function trainBatchNorm(layer: tf.layers.Layer): Run | undefined {
+  const cfg = layer.getConfig() as { axis?: number | number[]; epsilon?: number };
+  const axis = Array.isArray(cfg.axis) ? cfg.axis : [cfg.axis ?? -1];
+  const [gamma, beta, movingMean, movingVariance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((n) => weight(layer, n));
+  if (axis.length !== 1 || !gamma || !beta || !movingMean || !movingVariance) return undefined;
+  const epsilon = cfg.epsilon ?? 1e-3;
+  const own = ownRun(layer, true);
+  return ([x]) => {
+    const a = axis[0]! < 0 ? axis[0]! + x!.rank : axis[0]!;
+    if (a !== x!.rank - 1 || (x!.rank !== 2 && x!.rank !== 4)) return own([x!]);
+    return [tf.tidy(() => {
+      const [mean, variance] = tf.unstack(channelStats(x!)) as [tf.Tensor1D, tf.Tensor1D];
+      const y = tf.batchNorm(x!, mean, variance, beta.read(), gamma.read(), epsilon);
+      const decay = 1 - (layer as unknown as { momentum: number }).momentum;
+      for (const [variable, value] of [[movingMean, mean], [movingVariance, variance]] as const) {
+        const orig = variable.read();
+        variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), decay)));
+      }
+      return y;
+    })];
+  };
+}
+
+function layerRun(layer: tf.layers.Layer, inputs: Sym[], training: boolean): Run {
+  const className = layer.getClassName();
+  const plain = className === 'Conv2D'
+    ? plainConv2D(layer)
+    : className === 'Dense'
+      ? plainDense(layer, inputs[0]!)
+      : className === 'BatchNormalization' && training
+        ? trainBatchNorm(layer)
+        : undefined;
+  return plain ?? ownRun(layer, training);
+}
+
 /** See the module comment. Holds no tensors of its own: nothing to dispose. */
-export class FrozenGraph {
+export class LayerGraph {
   private readonly inputs: Sym[];
   private readonly outputs: Sym[];
   private readonly steps: Step[] = [];
   /** Symbolic tensor id → index of the last step that reads it. */
   private readonly lastUse = new Map<number, number>();
 
-  constructor(model: tf.LayersModel) {
+  constructor(model: tf.LayersModel, readonly training: boolean) {
     this.inputs = model.inputs;
     this.outputs = model.outputs;
     const inputIds = new Set(this.inputs.map((t) => t.id));
@@ -99,13 +149,13 @@ export class FrozenGraph {
       if (seen.has(t.id)) return;
       seen.add(t.id);
       if (inputIds.has(t.id)) return;
-      if (t.inputs.length === 0) throw new Error(`FrozenGraph: ${t.name} is neither computed nor a model input`);
+      if (t.inputs.length === 0) throw new Error(`LayerGraph: ${t.name} is neither computed nor a model input`);
       t.inputs.forEach(visit);
       const key = `${t.sourceLayer.name}#${t.nodeIndex}`;
       if (scheduled.has(key)) return;
       scheduled.add(key);
       const node = t.sourceLayer.inboundNodes[t.nodeIndex]!;
-      this.steps.push({ inputs: t.inputs, outputs: node.outputTensors, run: layerRun(t.sourceLayer, t.inputs) });
+      this.steps.push({ inputs: t.inputs, outputs: node.outputTensors, run: layerRun(t.sourceLayer, t.inputs, training) });
     };
     this.outputs.forEach(visit);
     this.steps.forEach((s, i) => s.inputs.forEach((t) => this.lastUse.set(t.id, i)));
@@ -113,14 +163,14 @@ export class FrozenGraph {
 
   /**
    * The model's outputs for `inputs` (one tensor per model input, in `model.inputs` order),
-   * in inference mode, differentiable w.r.t. the inputs only. Intermediate tensors are
-   * disposed as soon as no later layer reads them.
+   * in this graph's mode (training: BatchNorm normalises by batch statistics and updates its
+   * moving ones). Intermediate tensors are disposed as soon as no later layer reads them.
    * @returns one tensor per model output, in `model.outputs` order.
    */
   apply(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
     const xs = Array.isArray(inputs) ? inputs : [inputs];
     if (xs.length !== this.inputs.length) {
-      throw new Error(`FrozenGraph: ${xs.length} inputs for a model with ${this.inputs.length}`);
+      throw new Error(`LayerGraph: ${xs.length} inputs for a model with ${this.inputs.length}`);
     }
     const values = new Map<number, tf.Tensor>(this.inputs.map((t, i) => [t.id, xs[i]!]));
     const keep = new Set([...this.inputs, ...this.outputs].map((t) => t.id));
@@ -134,5 +184,19 @@ export class FrozenGraph {
       }
     });
     return this.outputs.map((t) => values.get(t.id)!);
+  }
+}
+
+/** Inference mode; the gradient reaches the inputs only (weights are constants of it). */
+export class FrozenGraph extends LayerGraph {
+  constructor(model: tf.LayersModel) {
+    super(model, false);
+  }
+}
+
+/** Training mode: what `model.apply(x, { training: true })` computes, with cheaper gradients. */
+export class TrainGraph extends LayerGraph {
+  constructor(model: tf.LayersModel) {
+    super(model, true);
   }
 }
