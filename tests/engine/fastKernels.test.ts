@@ -137,6 +137,46 @@ describe('Sum and Mean on wasm match cpu', () => {
   });
 });
 
+describe('BatchMatMul with transposed operands on wasm matches cpu', () => {
+  // [a shape, b shape, transposeA, transposeB]: below and above the explicit-transpose threshold
+  // (the other operand's free dimension 32), rank 3 with batch 1 and 2, and a head-like product.
+  const shapes: Array<[number[], number[], boolean, boolean]> = [
+    [[5, 7], [5, 40], true, false],
+    [[5, 7], [5, 31], true, false],
+    [[40, 6], [9, 6], false, true],
+    [[31, 6], [9, 6], false, true],
+    [[6, 40], [33, 6], true, true],
+    [[1, 4, 50], [1, 4, 36], true, false],
+    [[2, 36, 4], [2, 5, 4], false, true],
+    [[8, 64], [8, 300], true, false],
+    [[3, 4], [4, 5], false, false],
+  ];
+  test.each(shapes)('%j × %j, transposeA %s, transposeB %s', async (sa, sb, ta, tb) => {
+    const a = random(sa, 71);
+    const b = random(sb, 72);
+    expect(await compareForward((x, y) => tf.matMul(x!, y!, ta, tb), [a, b])).toBeLessThanOrEqual(TOLERANCE);
+    const out = tf.tidy(() => tf.matMul(tf.zeros(sa), tf.zeros(sb), ta, tb).shape);
+    const dy = random(out, 73);
+    const errs = await compareGrads((x, y) => tf.matMul(x!, y!, ta, tb), [a, b], dy);
+    for (const e of errs) expect(e).toBeLessThanOrEqual(TOLERANCE);
+    expect(await tf.setBackend('wasm')).toBe(true);
+  });
+
+  test('the head-like weight gradient takes the explicit transpose; no tensors left', async () => {
+    const [a, b, c] = [tf.ones([8, 64]), tf.ones([8, 300]), tf.ones([8, 1])];
+    const before = tf.memory().numTensors;
+    const profile = await tf.profile(() => tf.matMul(a, b, true, false));
+    expect(profile.kernelNames).toContain('Transpose');
+    (profile.result as tf.Tensor).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    const small = await tf.profile(() => tf.matMul(a, c, true, false));
+    expect(small.kernelNames).not.toContain('Transpose');
+    (small.result as tf.Tensor).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([a, b, c]);
+  });
+});
+
 describe('Slice and SplitV on wasm match cpu', () => {
   const slices: Array<[number[], number[], number[]]> = [
     [[2, 6, 7, 3], [0, 0, 1, 0], [2, 6, 6, 3]],
