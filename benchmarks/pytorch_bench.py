@@ -17,6 +17,7 @@ Compare at batch >= 16: with one thread and a smaller batch, torch 1.13 sends 1x
 its slow im2col path (`_slow_conv2d_forward/backward`) instead of oneDNN.
 
   python3 benchmarks/pytorch_bench.py [--batches 8,32] [--steps 3] [--threads 1] [--width 64] [--size 112] [--json]
+  python3 benchmarks/pytorch_bench.py --kernels [--threads 1] [--json]   (single kernels, as npm run bench -- --kernels)
 """
 import argparse
 import json
@@ -168,6 +169,33 @@ def time_training(model, batch, steps, size=112, warmup=1):
     return (time.perf_counter() - start) * 1000 / steps
 
 
+def time_kernels(reps=10):
+    """The single kernels of `src/bench/kernels.ts` (same names, shapes and work), NCHW."""
+    n = 8
+    cases = [
+        ('pointwise conv 1\u00d71, 128 \u2192 64', [(n, 128, 28, 28), (64, 128, 1, 1)], 2 * n * 28 * 28 * 128 * 64, 'GFLOP/s', lambda x, w: F.conv2d(x, w)),
+        ('pointwise conv 1\u00d71, 32 \u2192 64', [(n, 32, 56, 56), (64, 32, 1, 1)], 2 * n * 56 * 56 * 32 * 64, 'GFLOP/s', lambda x, w: F.conv2d(x, w)),
+        ('depthwise conv 3\u00d73, 64 channels', [(n, 64, 56, 56), (64, 1, 3, 3)], 2 * 9 * n * 56 * 56 * 64, 'GFLOP/s', lambda x, w: F.conv2d(x, w, padding=1, groups=64)),
+        ('matMul (weight gradient of a 1\u00d71 conv)', [(64, 25088), (25088, 32)], 2 * 64 * 25088 * 32, 'GFLOP/s', lambda a, b: a @ b),
+        ('element-wise multiply', [(n, 64, 56, 56), (n, 64, 56, 56)], 3 * n * 56 * 56 * 64 * 4, 'GB/s', lambda a, b: a * b),
+        ('per-channel sum (BN statistics, gradients)', [(n, 64, 56, 56)], n * 56 * 56 * 64 * 4, 'GB/s', lambda x: x.sum((0, 2, 3))),
+    ]
+    rows = []
+    with torch.no_grad():
+        for name, shapes, work, unit, run in cases:
+            bases = [torch.randn(*s) for s in shapes]
+            total = 0.0
+            for r in range(reps + 2):
+                xs = [b + 0 for b in bases]
+                t0 = time.perf_counter()
+                run(*xs)
+                if r >= 2:
+                    total += time.perf_counter() - t0
+            ms = total * 1000 / reps
+            rows.append({'name': name, 'ms': ms, 'rate': work / (ms * 1e6), 'unit': unit})
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--batches', default='8,32')
@@ -176,8 +204,18 @@ def main():
     parser.add_argument('--width', type=int, default=64, help='MobileFaceNet width (channels of the first layers)')
     parser.add_argument('--size', type=int, default=112, help='input height and width (a multiple of 16)')
     parser.add_argument('--json', action='store_true', help='one JSON object on stdout instead of a table')
+    parser.add_argument('--kernels', action='store_true', help='time the single kernels of src/bench/kernels.ts instead of the steps')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    machine = f'{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s)'
+    if args.kernels:
+        rows = time_kernels()
+        if args.json:
+            print(json.dumps({'machine': machine, 'kernels': rows}))
+        else:
+            for r in rows:
+                print(f"{r['name']:<45} {r['ms']:8.2f} ms {r['rate']:7.1f} {r['unit']}")
+        return
     torch.manual_seed(1)
     model = MobileFaceNet(width=args.width, size=args.size)
     # Weights plus BN running statistics, as tf.LayersModel.countParams() counts them.
@@ -189,7 +227,6 @@ def main():
     for b in (int(v) for v in args.batches.split(',')):
         ms = time_training(model, b, args.steps, args.size)
         rows.append({'step': 'training', 'batch': b, 'msPerStep': ms, 'msPerImage': ms / b})
-    machine = f'{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s)'
     if args.json:
         print(json.dumps({'machine': machine, 'parameters': params, 'bnLayers': len(bn_layers(model)), 'rows': rows}))
         return

@@ -10,6 +10,8 @@
  *                    [--compare-pytorch [--python python3]] [--no-write] [--doc FILE]
  *   npm run bench -- --profile [--width 32] [--sizes 112] [--batches 8]
  *                    (per-kernel times of one step of each; no table)
+ *   npm run bench -- --kernels [--compare-pytorch]
+ *                    (single kernels at MobileFaceNet's shapes, GFLOP/s or GB/s; `kernels.ts`)
  *
  * Every measurement runs in a process of its own (`measure.ts`): fresh engine, and a batch
  * that overflows the wasm heap fails one cell, not the run. With N workers a step of B
@@ -32,10 +34,13 @@ import { ArcinvertError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { describeMachine } from './machine.js';
 import type { MeasureRequest, MeasureResult } from './measure.js';
+import { timeKernels, type KernelTiming } from './kernels.js';
 import { formatProfile, profileInversionStep, profileTrainingStep } from './profile.js';
 
-const START = '<!-- bench:start -->';
-const END = '<!-- bench:end -->';
+const MARKERS = {
+  steps: ['<!-- bench:start -->', '<!-- bench:end -->'],
+  kernels: ['<!-- kernels:start -->', '<!-- kernels:end -->'],
+} as const;
 const run = promisify(execFile);
 const STEP_NAMES = { inversion: 'inversion', training: 'training' } as const;
 
@@ -104,6 +109,33 @@ async function measureInChild(request: MeasureRequest): Promise<Cell> {
   }
 }
 
+/** The single-kernel table: this engine, then PyTorch with 1 and with N threads where measured. */
+export function kernelTable(own: readonly KernelTiming[], torch: ReadonlyArray<{ threads: number; rows: ReadonlyArray<{ name: string; ms: number; rate: number }> }>): string {
+  const head = ['kernel', 'shape', 'arcinvert ms', 'arcinvert rate', ...torch.flatMap((t) => [`PyTorch ${t.threads} thr. ms`, `PyTorch ${t.threads} thr. rate`])];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const k of own) {
+    const cells = [k.name, k.shape, k.ms.toFixed(2), `${k.rate.toFixed(1)} ${k.unit}`];
+    for (const t of torch) {
+      const r = t.rows.find((x) => x.name === k.name);
+      cells.push(r ? r.ms.toFixed(2) : '–', r ? `${r.rate.toFixed(1)} ${k.unit}` : '–');
+    }
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/** Replaces the text between a pair of markers in `docPath` (or appends the section). */
+async function writeSection(docPath: string, [start, end]: readonly [string, string], body: string): Promise<void> {
+  const doc = path.resolve(docPath);
+  const old = await fsp.readFile(doc, 'utf8').catch(() => '# Performance\n');
+  const section = `${start}\n${body}\n${end}`;
+  const i = old.indexOf(start);
+  const j = old.indexOf(end);
+  const next = i >= 0 && j > i ? `${old.slice(0, i)}${section}${old.slice(j + end.length)}` : `${old.trimEnd()}\n\n${section}\n`;
+  await writeFileAtomic(doc, next);
+  console.log(`wrote ${path.relative(process.cwd(), doc)}`);
+}
+
 /** Runs the PyTorch reference for one input size. */
 async function runPytorch(python: string, width: number, size: number, batches: readonly number[], steps: number, threads: number): Promise<PytorchReport> {
   const script = path.resolve('benchmarks/pytorch_bench.py');
@@ -155,6 +187,7 @@ async function main(): Promise<void> {
       python: { type: 'string', default: 'python3' },
       'no-write': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      kernels: { type: 'boolean', default: false },
       doc: { type: 'string', default: 'docs/PERFORMANCE.md' },
     },
   });
@@ -174,6 +207,34 @@ async function main(): Promise<void> {
       for (const b of batches) console.log(formatProfile(`training step, ${size}×${size}, batch ${b}`, await profileTrainingStep(fm, b)));
       fm.model.dispose();
     }
+    return;
+  }
+  if (values.kernels) {
+    const own = await timeKernels();
+    const torch: Array<{ threads: number; rows: Array<{ name: string; ms: number; rate: number }> }> = [];
+    let torchMachine = '';
+    if (values['compare-pytorch']) {
+      for (const threads of workers > 1 ? [1, workers] : [1]) {
+        const args = [path.resolve('benchmarks/pytorch_bench.py'), '--kernels', '--threads', String(threads), '--json'];
+        const { stdout } = await run(values.python as string, args, { maxBuffer: 1 << 20 }).catch((e: unknown) => {
+          throw new ArcinvertError(`--compare-pytorch: ${values.python as string} benchmarks/pytorch_bench.py --kernels failed (${(e as { stderr?: string }).stderr?.trim().split('\n').pop() ?? String(e)})`);
+        });
+        const report = JSON.parse(stdout.trim().split('\n').pop()!) as { machine: string; kernels: Array<{ name: string; ms: number; rate: number }> };
+        torch.push({ threads, rows: report.kernels });
+        torchMachine = report.machine.replace(/, \d+ thread\(s\)$/, '');
+      }
+    }
+    const table = kernelTable(own, torch);
+    console.log(`\n${table}`);
+    if (values['no-write']) return;
+    const flags = values['compare-pytorch'] ? ` --compare-pytorch --python ${values.python as string} --workers ${workers}` : '';
+    await writeSection(values.doc as string, MARKERS.kernels, [
+      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --kernels${flags}\` (fresh inputs every call, mean of 10 after 2 warm-up calls).`,
+      '',
+      `Machine: ${machine}.${torchMachine ? `\nPyTorch: ${torchMachine}.` : ''}`,
+      '',
+      table,
+    ].join('\n'));
     return;
   }
   const fm = buildBackbone('mobilefacenet', { seed: 1, width, inputSize: [sizes[0], sizes[0]] });
@@ -219,8 +280,7 @@ async function main(): Promise<void> {
   if (values.baseline !== undefined) flags.push(`--baseline ${values.baseline}`);
   if (values['compare-pytorch']) flags.push(`--compare-pytorch --python ${values.python}`);
   const table = benchTable(rows, workers);
-  const section = [
-    START,
+  const body = [
     `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- ${flags.join(' ')}\``,
     `(MobileFaceNet, insightface layout, width ${width}, 512-d, ${params.toLocaleString('en-US')} parameters at ${sizes[0]}×${sizes[0]}, ${bn} BN layers; ms per image-step, ${steps} timed steps after warm-up, each cell in a fresh process).`,
     '',
@@ -228,18 +288,11 @@ async function main(): Promise<void> {
     '',
     table,
     ...(failures.size > 0 ? ['', `¹ ${[...failures].join('; ')}`] : []),
-    END,
   ].join('\n');
   console.log(`\n${table}`);
   if (failures.size > 0) console.log(`\n¹ ${[...failures].join('; ')}`);
   if (values['no-write']) return;
-  const doc = path.resolve(values.doc as string);
-  const old = await fsp.readFile(doc, 'utf8').catch(() => `# Performance\n\n${START}\n${END}\n`);
-  const i = old.indexOf(START);
-  const j = old.indexOf(END);
-  const next = i >= 0 && j > i ? `${old.slice(0, i)}${section}${old.slice(j + END.length)}` : `${old.trimEnd()}\n\n${section}\n`;
-  await writeFileAtomic(doc, next);
-  console.log(`updated ${path.relative(process.cwd(), doc)}`);
+  await writeSection(values.doc as string, MARKERS.steps, body);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

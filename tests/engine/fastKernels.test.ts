@@ -104,6 +104,11 @@ describe('Sum and Mean on wasm match cpu', () => {
   const shapes: Array<[number[], number | number[], boolean]> = [
     [[4, 5, 6, 7], [0, 1, 2], false],
     [[4, 5, 6, 7], [2, 0, 1], true],
+    // Over [N, H, W] by pooling: one image, a 1-wide image, one pixel (the matMul path), large H×W.
+    [[1, 5, 6, 7], [0, 1, 2], false],
+    [[3, 9, 1, 4], [0, 1, 2], true],
+    [[6, 1, 1, 5], [0, 1, 2], false],
+    [[2, 56, 56, 3], [0, 1, 2], false],
     [[4, 5, 6, 7], 0, false],
     [[4, 5, 6, 7], [0, 1], true],
     [[9, 3], [0], false],
