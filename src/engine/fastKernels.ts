@@ -10,8 +10,9 @@
  *       k×k filter: the transposed convolution as a forward one: zero-insert dy between rows
  *         and columns (stride > 1), pad by `K − 1 − padBefore`, and run a valid, stride-1
  *         `conv2d` with the filter reversed in space and its in/out channels swapped.
- *   - `FusedBatchNorm` (inference BN): (x − μ)·(γ/√(σ² + ε)) + β as three broadcast
- *     arithmetic kernels, ~4× faster than wasm's own.
+ *   - `FusedBatchNorm` (inference BN): x·f + (β − μ·f), f = γ/√(σ² + ε), one per-channel
+ *     affine pass (`affine.ts`: a 1×1 depthwise conv with bias), ~4.5× faster than wasm's own
+ *     (0.68 vs 3.05 ms at [8, 56, 56, 64]).
  *   - `Sum` / `Mean` over leading axes (BN statistics, BN gradients): wasm transposes the
  *     input to make the axes innermost. Over [N, H, W] of an NHWC tensor: an average pool over
  *     the whole H×W (XNNPACK's pooling), then the N rows, 1.5–3× faster than the matMul below
@@ -38,6 +39,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-wasm';
+import { channelAffine } from './affine.js';
 import { asTensor, asTensor4D, fullCorrelationInput, placeOnInput, zeroDilate } from './convHelpers.js';
 
 type Shape4D = [number, number, number, number];
@@ -90,7 +92,7 @@ function sharingIdentity(stock: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
-/** (x − μ)·(γ/√(σ² + ε)) + β; parameters broadcast against x as in the stock kernel. */
+/** x·f + (β − μ·f) with f = γ/√(σ² + ε); parameters broadcast against x as in the stock kernel. */
 function fusedBatchNorm(args: KernelArgs): tf.Tensor {
   const { varianceEpsilon } = args.attrs as unknown as tf.FusedBatchNormAttrs;
   const { x, mean, variance, scale, offset } = args.inputs as Record<string, tf.TensorInfo | undefined>;
@@ -98,8 +100,9 @@ function fusedBatchNorm(args: KernelArgs): tf.Tensor {
     const t = (info: tf.TensorInfo, name: string): tf.Tensor => asTensor(info, tf.FusedBatchNorm, name);
     const r = tf.rsqrt(tf.add(t(variance!, 'variance'), varianceEpsilon));
     const factor = scale == null ? r : tf.mul(t(scale, 'scale'), r);
-    const y = tf.mul(tf.sub(t(x!, 'x'), t(mean!, 'mean')), factor);
-    return offset == null ? y : tf.add(y, t(offset, 'offset'));
+    // x·f + (β − μ·f): one per-channel affine pass over x.
+    const shift = tf.sub(offset == null ? 0 : t(offset, 'offset'), tf.mul(t(mean!, 'mean'), factor));
+    return channelAffine(t(x!, 'x'), factor, shift);
   });
 }
 

@@ -9,7 +9,7 @@
  * wasm) and eagerly computes x − μ and dy·γ even when only dx is wanted, as in inversion, where
  * μ and σ² are constants. Here, with r = 1/√(σ² + ε), γ the scale, P the broadcast shape of
  * the parameters and `reduceTo(t, s)` the sum of t over the axes that s broadcasts along:
- *   dx = dy · (γ r)                                  one broadcast multiply
+ *   dx = dy · (γ r)                                  one per-channel multiply (`channelAffine`)
  *   dμ = reduceTo(−(γ r) · reduceTo(dy, P), μ)
  *   dσ² = reduceTo(−½ γ r³ · reduceTo((x − μ) dy, P), σ²)
  *   dγ = reduceTo(r · reduceTo((x − μ) dy, P), γ)
@@ -28,6 +28,7 @@
  * the Fill kernel: the same broadcast, computed on the backend.
  */
 import * as tf from '@tensorflow/tfjs';
+import { channelAffine } from './affine.js';
 
 /** Sums `t` over the axes along which `shape` broadcasts to `t.shape`, then reshapes to `shape`. */
 function reduceTo(t: tf.Tensor, shape: readonly number[]): tf.Tensor {
@@ -59,7 +60,7 @@ export const fusedBatchNormGradConfig: tf.GradConfig = {
     // Σ (x − μ)·dy over the axes the parameters broadcast along, shape P.
     const centredDot = (): tf.Tensor => reduceTo(tf.mul(tf.sub(x, mean), g), paramShape);
     return {
-      x: () => tf.reshape(tf.mul(g, scaleR), x.shape),
+      x: () => tf.reshape(channelAffine(g, scaleR), x.shape),
       mean: () => reduceTo(tf.mul(tf.neg(scaleR), reduceTo(g, paramShape)), mean.shape),
       variance: () => reduceTo(tf.mul(tf.mul(tf.mul(scaleR, tf.square(r)), -0.5), centredDot()), variance.shape),
       scale: () => reduceTo(tf.mul(r, centredDot()), (scale as tf.Tensor).shape),

@@ -4,6 +4,7 @@
  * BN) and the inversion's prior.
  */
 import * as tf from '@tensorflow/tfjs';
+import { channelAffine } from './affine.js';
 
 /** See `channelStats`. */
 const channelStatsOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -20,7 +21,7 @@ const channelStatsOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc
       const [gMean, gVar] = tf.unstack(dy);
       const a = tf.mul(gVar, 2 / n);
       const b = tf.sub(tf.div(gMean, n), tf.mul(mu, a));
-      return [tf.add(tf.mul(xs, a), b)];
+      return [channelAffine(xs!, a, b)];
     },
   };
 }) as (x: tf.Tensor) => tf.Tensor2D;
@@ -33,7 +34,7 @@ const channelStatsOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc
  * One op with its own gradient: dx = (g_μ + 2 g_σ² (x − μ)) / n, as x·a + b with per-channel
  * a = 2 g_σ² / n and b = g_μ / n − μ·a. tf.moments' gradient goes through Sub, Square, two
  * Means and their broadcasts (about seven full-size passes, and x − μ kept for it); this
- * one keeps only x and μ and makes two full-size passes.
+ * one keeps only x and μ and makes one full-size pass (`channelAffine`).
  *
  * @param x [B, H, W, C] or [B, C].
  * @returns [2, C].
