@@ -77,10 +77,16 @@ function perTap(info: { filterHeight: number; filterWidth: number }, tap: (i: nu
 }
 
 /**
- * dW[i, j] = (dyᵀ · xWindow(i, j))ᵀ: one `[Cout, N·OH·OW] × [N·OH·OW, Cin]` matMul per tap
- * (a 1×1 convolution is a single matMul). dy is transposed once, up front, because wasm's
- * BatchMatMul only reaches XNNPACK when neither operand is flagged transposed.
- * Inputs x `[N, H, W, Cin]`, dy `[N, OH, OW, Cout]`; output `[KH, KW, Cin, Cout]`.
+ * dW of `conv2d(x, W, strides, pad)`. Inputs x `[N, H, W, Cin]`, dy `[N, OH, OW, Cout]`;
+ * output `[KH, KW, Cin, Cout]`.
+ *   1×1 filter: dWᵀ = dyᵀ · x, one `[Cout, P] × [P, Cin]` matMul (P = N·OH·OW), dy transposed
+ *     first because wasm's BatchMatMul only reaches XNNPACK when no operand is flagged.
+ *   k×k filter: dW[i, j, c, o] = Σ_{n,r,s} xp[n, i + r·sh, j + s·sw, c] · dy[n, r, s, o] is a
+ *     convolution of the padded x with dy as its filter: channels and batch swap roles
+ *     (x as `[Cin, Hp, Wp, N]`, dy as the filter `[OH, OW, N, Cout]`), stride 1, dilation
+ *     (sh, sw), valid; its `[Cin, KH, KW, Cout]` output is dW transposed. One XNNPACK
+ *     convolution instead of a slice and a matMul per tap: 3× faster for MobileFaceNet's
+ *     stem (20 → 6.8 ms at [8, 112, 112, 3], stride 2), 1.6–1.9× for IResNet's 3×3 layers.
  */
 function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap }): tf.Tensor {
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } =
@@ -96,10 +102,21 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.
     requireSupported(computed, name);
     // tfjs-core's Conv2D gradient drops dimRoundingMode, so trust dy's spatial size.
     const info = { ...computed, outHeight: dy.shape[1], outWidth: dy.shape[2] };
-    const xp = padForTaps(x, info);
-    const dyT = tf.transpose(tf.reshape(dy, [-1, info.outChannels]));
-    const taps = perTap(info, (i, j) => tf.matMul(dyT, tf.reshape(tapWindow(xp, i, j, info), [-1, info.inChannels])));
-    return tf.reshape(tf.transpose(tf.stack(taps), [0, 2, 1]), filterShape);
+    const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+    if (kh === 1 && kw === 1) {
+      const xp = padForTaps(x, info);
+      const dyT = tf.transpose(tf.reshape(dy, [-1, info.outChannels]));
+      return tf.reshape(tf.transpose(tf.matMul(dyT, tf.reshape(tapWindow(xp, 0, 0, info), [-1, info.inChannels]))), filterShape);
+    }
+    // Rows and columns the windows reach: (OH − 1)·sh + KH; pad (or crop) x to exactly that.
+    const hp = (info.outHeight - 1) * sh + kh;
+    const wp = (info.outWidth - 1) * sw + kw;
+    const { top, left } = info.padInfo;
+    const xp = padOrCrop(x, [top, hp - info.inHeight - top], [left, wp - info.inWidth - left]);
+    const xT = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D;
+    const dyT = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
+    const out = tf.conv2d(xT, dyT, 1, 'valid', 'NHWC', [sh, sw]);
+    return tf.transpose(out, [1, 2, 0, 3]);
   });
 }
 
