@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { FAST_WASM_KERNEL_NAMES, registerFastWasmKernels } from '../../src/engine/fastKernels.js';
+import { blockSwap, FAST_WASM_KERNEL_NAMES, registerFastWasmKernels } from '../../src/engine/fastKernels.js';
 import { registerWasmGradKernels } from '../../src/engine/wasmGradKernels.js';
 import { compareGrads, forwardOn, random, randomMapped, relErr, TOLERANCE, type Named } from './compare.js';
 import { cases, label, outShape, type Case } from './convCases.js';
@@ -179,6 +179,44 @@ describe('BatchMatMul with transposed operands on wasm matches cpu', () => {
     (small.result as tf.Tensor).dispose();
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([a, b, c]);
+  });
+});
+
+describe('Transpose on wasm matches cpu', () => {
+  // Sizes at the threshold (2^19 = 524,288 elements), where the heap path takes over, and small.
+  test.each([
+    [[37, 21], [1, 0]],
+    [[1024, 512], [1, 0]],
+    [[997, 531], [1, 0]],
+    [[8, 64, 32, 32], [1, 2, 0, 3]],
+    [[8, 64, 32, 33], [3, 0, 1, 2]],
+    [[16, 8, 64, 65], [2, 0, 1, 3]],
+    [[8, 64, 32, 32], [3, 1, 2, 0]],
+    [[4, 33, 17], [0, 2, 1]],
+    [[2, 3, 4], [2, 1, 0]],
+    [[40, 1], [1, 0]],
+  ])('[%j] perm %j (and int32)', async (shape, perm) => {
+    const x = random(shape, 91);
+    expect(await compareForward((t) => tf.transpose(t, perm), [x])).toBe(0);
+    expect(await tf.setBackend('wasm')).toBe(true);
+    const xi = tf.tensor(Array.from(x.data, (v) => Math.round(v * 100)), shape, 'int32');
+    const ti = tf.transpose(xi, perm);
+    expect(ti.dtype).toBe('int32');
+    const ref = tf.tidy(() => Array.from(tf.transpose(tf.tensor(Array.from(x.data, (v) => Math.round(v * 100)), shape, 'float32'), perm).dataSync(), (v) => v + 0));
+    expect(ti.shape).toEqual(perm.map((a) => shape[a]));
+    expect(Array.from(ti.dataSync())).toEqual(ref);
+    tf.dispose([xi, ti]);
+  });
+
+  test('blockSwap recognises block swaps and nothing else', () => {
+    expect(blockSwap([37, 21], [1, 0])).toEqual([37, 21, 1]);
+    expect(blockSwap([5, 6, 7, 3], [1, 2, 0, 3])).toEqual([5, 42, 3]);
+    expect(blockSwap([5, 6, 7, 3], [3, 0, 1, 2])).toEqual([210, 3, 1]);
+    expect(blockSwap([5, 6, 7, 3], [2, 0, 1, 3])).toEqual([30, 7, 3]);
+    expect(blockSwap([5, 6, 7, 3], [0, 1, 2, 3])).toBeUndefined();
+    expect(blockSwap([5, 6, 7, 3], [3, 1, 2, 0])).toBeUndefined();
+    expect(blockSwap([4, 33, 17], [0, 2, 1])).toBeUndefined();
+    expect(blockSwap([2, 3, 4], [2, 1, 0])).toBeUndefined();
   });
 });
 
