@@ -34,6 +34,10 @@
  *     contiguous trailing block, as row copies. wasm's own falls off once the tensor leaves
  *     the cache: 8.5 ms for the [25088, 64] dy of a 1×1 conv's weight gradient, 3.5 ms here;
  *     below ~500k elements wasm's is faster (0.24 vs 1.0 ms at [6272, 64]) and is kept.
+ *   - `Reverse` and `PadV2` (the flip and roll augmentations of inversion and their
+ *     gradients): wasm's copy element by element through index arithmetic (7.7 ms to flip
+ *     [8, 112, 112, 3]); here the heap is copied in the longest contiguous runs the
+ *     operation leaves intact.
  *   - `Identity` (`tf.clone`, and the engine's copy of every tensor it saves for a
  *     gradient): wasm's copies the buffer; here the output shares the input's data with one
  *     more reference, as tfjs-backend-cpu's Identity and wasm's own Reshape do. Sound because
@@ -240,6 +244,84 @@ export function blockSwap(shape: readonly number[], perm: readonly number[]): [n
   return undefined;
 }
 
+/** Calls `visit(srcIndex, dstIndex)` for every index of the leading `shape` axes (row-major). */
+function forEachIndex(shape: readonly number[], visit: (index: readonly number[]) => void): void {
+  const index = new Array<number>(shape.length).fill(0);
+  const total = shape.reduce((p, d) => p * d, 1);
+  for (let k = 0; k < total; k++) {
+    visit(index);
+    for (let i = shape.length - 1; i >= 0; i--) {
+      if (++index[i]! < shape[i]!) break;
+      index[i] = 0;
+    }
+  }
+}
+
+/** Copies `run` elements, element by element for short runs (faster than subarray + set). */
+function copyRun(src: ArrayLike<number>, from: number, dst: { [i: number]: number; set(a: ArrayLike<number>, o: number): void }, to: number, run: number, whole: { subarray(a: number, b: number): ArrayLike<number> }): void {
+  if (run >= 16) dst.set(whole.subarray(from, from + run), to);
+  else for (let i = 0; i < run; i++) dst[to + i] = src[from + i]!;
+}
+
+/** Reverse along `dims`, copying the trailing unreversed axes as contiguous runs. */
+function fastReverse(stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype !== 'float32' && x.dtype !== 'int32') return stock(args);
+    const { dims } = args.attrs as unknown as tf.ReverseAttrs;
+    const axes = new Set(tf.util.parseAxisParam(dims, x.shape));
+    const backend = args.backend as BackendWasm;
+    const out = backend.makeOutput(x.shape, x.dtype);
+    const src = backend.typedArrayFromHeap(x);
+    const dst = backend.typedArrayFromHeap(out);
+    if (src.length === 0) return out;
+    let k = x.shape.length;
+    while (k > 0 && !axes.has(k - 1)) k--;
+    const run = x.shape.slice(k).reduce((p, d) => p * d, 1);
+    const lead = x.shape.slice(0, k);
+    const strides = lead.map((_, i) => x.shape.slice(i + 1).reduce((p, d) => p * d, 1));
+    let to = 0;
+    forEachIndex(lead, (index) => {
+      let from = 0;
+      for (let i = 0; i < index.length; i++) from += (axes.has(i) ? lead[i]! - 1 - index[i]! : index[i]!) * strides[i]!;
+      copyRun(src, from, dst, to, run, src);
+      to += run;
+    });
+    return out;
+  };
+}
+
+/** Constant padding: fill, then copy the input in runs from its innermost padded axis inwards. */
+function fastPadV2(stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype !== 'float32' && x.dtype !== 'int32') return stock(args);
+    const { paddings, constantValue } = args.attrs as unknown as tf.PadV2Attrs;
+    if (paddings.some(([a, b]) => a! < 0 || b! < 0)) return stock(args);
+    const backend = args.backend as BackendWasm;
+    const outShape = x.shape.map((d, i) => paddings[i]![0]! + d + paddings[i]![1]!);
+    const out = backend.makeOutput(outShape, x.dtype);
+    const dst = backend.typedArrayFromHeap(out);
+    dst.fill(constantValue);
+    const src = backend.typedArrayFromHeap(x);
+    if (src.length === 0) return out;
+    let k = x.shape.length - 1;
+    while (k > 0 && paddings[k]![0] === 0 && paddings[k]![1] === 0) k--;
+    const run = x.shape.slice(k).reduce((p, d) => p * d, 1);
+    const lead = x.shape.slice(0, k);
+    const outStrides = outShape.map((_, i) => outShape.slice(i + 1).reduce((p, d) => p * d, 1));
+    const offset = paddings[k]![0]! * outStrides[k]!;
+    let from = 0;
+    forEachIndex(lead, (index) => {
+      let to = offset;
+      for (let i = 0; i < index.length; i++) to += (index[i]! + paddings[i]![0]!) * outStrides[i]!;
+      copyRun(src, from, dst, to, run, src);
+      from += run;
+    });
+    return out;
+  };
+}
+
 /** Elements from which `Transpose` runs here (`blockSwap` permutations only). */
 export const FAST_TRANSPOSE_FROM = 2 ** 19;
 
@@ -309,6 +391,8 @@ const REPLACEMENTS: ReadonlyArray<[string, (stock: tf.KernelFunc) => tf.KernelFu
   [tf.Identity, sharingIdentity],
   [tf.BatchMatMul, untransposedMatMul],
   [tf.Transpose, fastTranspose],
+  [tf.Reverse, fastReverse],
+  [tf.PadV2, fastPadV2],
 ];
 
 /** Names of the wasm kernels `registerFastWasmKernels` replaces. */

@@ -220,6 +220,47 @@ describe('Transpose on wasm matches cpu', () => {
   });
 });
 
+describe('Reverse and PadV2 on wasm match cpu', () => {
+  test.each([
+    [[2, 5, 6, 3], [2]],
+    [[2, 5, 6, 3], [1, 2]],
+    [[2, 5, 6, 3], [3]],
+    [[2, 5, 6, 3], [0, 3]],
+    [[4, 40], [0]],
+    [[7], [0]],
+    [[3, 4], []],
+  ])('reverse [%j] along %j', async (shape, dims) => {
+    expect(await compareForward((t) => tf.reverse(t, dims), [random(shape, 93)])).toBe(0);
+  });
+
+  test.each([
+    [[2, 5, 6, 3], [[0, 0], [1, 2], [0, 1], [0, 0]], 0],
+    [[2, 5, 6, 3], [[0, 0], [0, 0], [0, 1], [0, 0]], 0],
+    [[2, 5, 6, 3], [[1, 0], [0, 0], [0, 0], [2, 1]], 1.5],
+    [[4, 40], [[0, 0], [3, 0]], -2],
+    [[7], [[2, 5]], 0],
+    [[3, 4], [[0, 0], [0, 0]], 0],
+  ])('pad [%j] by %j with %d', async (shape, paddings, value) => {
+    const p = paddings as Array<[number, number]>;
+    expect(await compareForward((t) => tf.pad(t, p, value), [random(shape, 94)])).toBe(0);
+  });
+
+  test('int32 and the gradients of roll and flip', async () => {
+    expect(await tf.setBackend('wasm')).toBe(true);
+    const xi = tf.tensor([[1, 2, 3], [4, 5, 6]], undefined, 'int32');
+    const r = tf.reverse(xi, 1);
+    const p = tf.pad(xi, [[1, 0], [0, 2]], 7);
+    expect(r.dtype).toBe('int32');
+    expect(r.arraySync()).toEqual([[3, 2, 1], [6, 5, 4]]);
+    expect(p.arraySync()).toEqual([[7, 7, 7, 7, 7], [1, 2, 3, 7, 7], [4, 5, 6, 7, 7]]);
+    tf.dispose([xi, r, p]);
+    const x = random([2, 6, 7, 3], 95);
+    const f = (t: tf.Tensor): tf.Tensor => tf.reverse(tf.concat(tf.split(t, [5, 2], 2).reverse(), 2), 2);
+    const errs = await compareGrads(f, [x], random([2, 6, 7, 3], 96));
+    expect(errs[0]).toBeLessThanOrEqual(TOLERANCE);
+  });
+});
+
 describe('Slice and SplitV on wasm match cpu', () => {
   const slices: Array<[number[], number[], number[]]> = [
     [[2, 6, 7, 3], [0, 0, 1, 0], [2, 6, 6, 3]],
