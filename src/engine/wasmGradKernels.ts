@@ -56,6 +56,8 @@ function padForTaps(x: tf.Tensor4D, info: Conv2DInfo): tf.Tensor4D {
 function tapWindow(xp: tf.Tensor4D, i: number, j: number, info: Conv2DInfo): tf.Tensor4D {
   const { strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
   const [n, hp, wp, c] = xp.shape;
+  // Stride 1: one slice, copied as N·OH rows of OW·C values.
+  if (sh === 1 && sw === 1) return tf.slice(xp, [0, i, j, 0], [n, oh, ow, c]);
   const rowView = tf.reshape(xp, [n, hp / sh, sh, wp * c]);
   const rows = tf.slice(rowView, [0, Math.floor(i / sh), i % sh, 0], [n, oh, 1, wp * c]);
   const cols = sw === 1
