@@ -154,6 +154,8 @@ describe('BatchMatMul with transposed operands on wasm matches cpu', () => {
     [[1, 4, 50], [1, 4, 36], true, false],
     [[2, 36, 4], [2, 5, 4], false, true],
     [[8, 64], [8, 300], true, false],
+    [[8, 50], [40, 50], false, true],
+    [[1, 50], [33, 50], false, true],
     [[3, 4], [4, 5], false, false],
   ];
   test.each(shapes)('%j × %j, transposeA %s, transposeB %s', async (sa, sb, ta, tb) => {
@@ -178,7 +180,13 @@ describe('BatchMatMul with transposed operands on wasm matches cpu', () => {
     expect(small.kernelNames).not.toContain('Transpose');
     (small.result as tf.Tensor).dispose();
     expect(tf.memory().numTensors).toBe(before);
-    tf.dispose([a, b, c]);
+    // The head's input gradient: (B · Aᵀ)ᵀ, two small transposes around an untransposed matMul.
+    const [g, w] = [tf.ones([8, 300]), tf.ones([64, 300])];
+    const head = await tf.profile(() => tf.matMul(g, w, false, true));
+    expect(head.kernels.filter((k) => k.name === 'Transpose')).toHaveLength(2);
+    (head.result as tf.Tensor).dispose();
+    tf.dispose([a, b, c, g, w]);
+    expect(tf.memory().numTensors).toBe(before - 3);
   });
 });
 
