@@ -252,7 +252,7 @@ async function main(): Promise<void> {
     for (const step of ['inversion', 'training'] as const) {
       for (const size of sizes) {
         for (const batch of batches) {
-          const req: MeasureRequest = { step, width, size, batch, workers: 1, steps, backend: backend === 'auto' ? 'auto' : (info.name as MeasureRequest['backend']) };
+          const req: MeasureRequest = { step, width, size, batch, workers: 1, steps, backend };
           const row: Row = { step, size, batch, one: 0 };
           // Baseline and current alternate, row by row, so slow drifts of a shared machine hit both.
           if (baseline) row.baseline = note(await measureInChild({ ...req, root: baseline.dist }));
@@ -276,7 +276,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  const flags = [`--width ${width}`, `--sizes ${sizes.join(',')}`, `--batches ${batches.join(',')}`, `--steps ${steps}`, `--workers ${workers}`];
+  const flags = [...(backend === 'wasm' ? [] : [`--backend ${backend}`]), `--width ${width}`, `--sizes ${sizes.join(',')}`, `--batches ${batches.join(',')}`, `--steps ${steps}`, `--workers ${workers}`];
   if (values.baseline !== undefined) flags.push(`--baseline ${values.baseline}`);
   if (values['compare-pytorch']) flags.push(`--compare-pytorch --python ${values.python}`);
   const table = benchTable(rows, workers);

@@ -18,6 +18,7 @@
  */
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { BackendPreference } from '../engine/backend.js';
 
 export interface MeasureRequest {
   step: 'inversion' | 'training';
@@ -30,7 +31,7 @@ export interface MeasureRequest {
   /** Timed steps, after `warmup` untimed ones. */
   steps: number;
   warmup?: number;
-  backend: 'wasm' | 'cpu' | 'auto';
+  backend: BackendPreference;
   /** A `dist/` directory of arcinvert to measure (default: this build's). */
   root?: string;
 }
@@ -38,8 +39,6 @@ export interface MeasureRequest {
 export interface MeasureResult {
   msPerStep: number;
   msPerImage: number;
-  /** Peak wasm heap (bytes) of the main thread's engine, where the backend reports it. */
-  heapBytes?: number;
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- modules of another build are loaded untyped */
