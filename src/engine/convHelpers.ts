@@ -109,3 +109,22 @@ export function fullCorrelationInput(dy: tf.Tensor4D, info: Conv2DInfo, kh: numb
     [lo[1], info.inWidth + kw - 1 - lo[1] - dilated.shape[2]],
   );
 }
+
+/** Per-side padding of an NHWC convolution, as tf ops accept it. */
+export type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
+
+/**
+ * `fullCorrelationInput`'s padding as the convolution's own explicit padding, when the forward
+ * stride is 1 and every amount is ≥ 0: the stride-1 correlation then pads inside XNNPACK's
+ * convolution instead of copying dy first. Undefined otherwise (stride > 1 needs the
+ * zero-inserted copy; a negative amount, a crop).
+ */
+export function correlationPadding(info: Conv2DInfo, kh: number, kw: number): ExplicitPadding | undefined {
+  if (info.strideHeight !== 1 || info.strideWidth !== 1) return undefined;
+  const top = kh - 1 - info.padInfo.top;
+  const left = kw - 1 - info.padInfo.left;
+  const bottom = info.inHeight + kh - 1 - top - info.outHeight;
+  const right = info.inWidth + kw - 1 - left - info.outWidth;
+  if (Math.min(top, left, bottom, right) < 0) return undefined;
+  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+}

@@ -53,7 +53,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-wasm';
 import { channelAffine } from './affine.js';
-import { asTensor, asTensor4D, fullCorrelationInput, placeOnInput, zeroDilate } from './convHelpers.js';
+import { asTensor, asTensor4D, correlationPadding, fullCorrelationInput, placeOnInput, zeroDilate } from './convHelpers.js';
 
 type Shape4D = [number, number, number, number];
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -83,9 +83,9 @@ function conv2DBackpropInputNHWC(args: KernelArgs): tf.Tensor {
       }
       return placeOnInput(zeroDilate(grid as tf.Tensor4D, info.strideHeight, info.strideWidth), info);
     }
-    const padded = fullCorrelationInput(dy, info, kh, kw);
     const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-    return tf.conv2d(padded, flipped, 1, 'valid');
+    const explicit = correlationPadding(info, kh, kw);
+    return explicit ? tf.conv2d(dy, flipped, 1, explicit) : tf.conv2d(fullCorrelationInput(dy, info, kh, kw), flipped, 1, 'valid');
   });
 }
 

@@ -15,7 +15,7 @@
  * `dimRoundingMode`, explicit per-side pads).
  */
 import * as tf from '@tensorflow/tfjs';
-import { asTensor4D, fullCorrelationInput, padOrCrop, requireSupported } from './convHelpers.js';
+import { asTensor4D, correlationPadding, fullCorrelationInput, padOrCrop, requireSupported } from './convHelpers.js';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 type Shape4D = [number, number, number, number];
@@ -155,7 +155,7 @@ function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: 
 /**
  * dx = valid depthwise correlation of the zero-dilated dy, padded by `K - 1 - padBefore`
  * before, with the spatially reversed filter; the M multiplier channels of each input
- * channel are then summed.
+ * channel are then summed. For stride 1 the padding is the convolution's own (no copy of dy).
  * Inputs dy `[N, OH, OW, C·M]`, filter `[KH, KW, C, M]`; output `inputShape` `[N, H, W, C]`.
  */
 function depthwiseBackpropInput(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap }): tf.Tensor {
@@ -170,9 +170,11 @@ function depthwiseBackpropInput(args: { inputs: tf.NamedTensorInfoMap; attrs?: t
     );
     requireSupported(info, name);
     const [kh, kw, channels, multiplier] = filter.shape as Shape4D;
-    const padded = fullCorrelationInput(dy, info, kh, kw);
-    const reversed = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, channels * multiplier, 1]);
-    const dx = tf.depthwiseConv2d(padded, reversed as tf.Tensor4D, 1, 'valid');
+    const reversed = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, channels * multiplier, 1]) as tf.Tensor4D;
+    const explicit = correlationPadding(info, kh, kw);
+    const dx = explicit
+      ? tf.depthwiseConv2d(dy, reversed, 1, explicit)
+      : tf.depthwiseConv2d(fullCorrelationInput(dy, info, kh, kw), reversed, 1, 'valid');
     if (multiplier === 1) return dx;
     const [n, h, w] = inputShape;
     return tf.sum(tf.reshape(dx, [n, h, w, channels, multiplier]), 4);
