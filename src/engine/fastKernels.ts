@@ -41,7 +41,9 @@
  *   - `Reverse` and `PadV2` (the flip and roll augmentations of inversion and their
  *     gradients): wasm's copy element by element through index arithmetic (7.7 ms to flip
  *     [8, 112, 112, 3]); here the heap is copied in the longest contiguous runs the
- *     operation leaves intact.
+ *     operation leaves intact (the flip: ~1 ms).
+ *   - `Conv2DBackpropInput` of a strided k×k conv by phases (`phaseBackpropInput`), without
+ *     the zero-inserted copy of dy and the products with its zeros.
  *   - `Identity` (`tf.clone`, and the engine's copy of every tensor it saves for a
  *     gradient): wasm's copies the buffer; here the output shares the input's data with one
  *     more reference, as tfjs-backend-cpu's Identity and wasm's own Reshape do. Sound because
@@ -53,7 +55,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-wasm';
 import { channelAffine } from './affine.js';
-import { asTensor, asTensor4D, correlationPadding, fullCorrelationInput, placeOnInput, zeroDilate } from './convHelpers.js';
+import { asTensor, asTensor4D, correlationPadding, fullCorrelationInput, padOrCrop, placeOnInput, zeroDilate } from './convHelpers.js';
 
 type Shape4D = [number, number, number, number];
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -83,10 +85,50 @@ function conv2DBackpropInputNHWC(args: KernelArgs): tf.Tensor {
       }
       return placeOnInput(zeroDilate(grid as tf.Tensor4D, info.strideHeight, info.strideWidth), info);
     }
+    if (info.strideHeight > 1 || info.strideWidth > 1) return phaseBackpropInput(dy, filter, info);
     const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
     const explicit = correlationPadding(info, kh, kw);
     return explicit ? tf.conv2d(dy, flipped, 1, explicit) : tf.conv2d(fullCorrelationInput(dy, info, kh, kw), flipped, 1, 'valid');
   });
+}
+
+/**
+ * dx of a strided k×k conv by phases: output row y (padded coordinate y + top = q·sh + p)
+ * only meets filter rows i ≡ p (mod sh), so each of the sh·sw phases is a stride-1 full
+ * correlation of dy with the reversed sub-filter of those taps, and the phases interleave into
+ * dx. The same products as the zero-inserted form without its (sh·sw − 1)/(sh·sw) zeros:
+ * MobileFaceNet's stem (3×3, stride 2, dx [8, 112, 112, 3]) 15.7 → ~3 ms.
+ * Inside a tidy; dy `[N, OH, OW, Cout]`, filter `[KH, KW, Cin, Cout]`.
+ */
+function phaseBackpropInput(dy: tf.Tensor4D, filter: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
+  const { strideHeight: sh, strideWidth: sw, inHeight: h, inWidth: w, padInfo } = info;
+  const [kh, kw, cin] = filter.shape as Shape4D;
+  const [n, oh, ow] = dy.shape;
+  // Rows (columns) per phase: enough for every padded coordinate up to top + H.
+  const hq = Math.ceil((padInfo.top + h) / sh);
+  const wq = Math.ceil((padInfo.left + w) / sw);
+  const rows: tf.Tensor[] = [];
+  for (let p = 0; p < sh; p++) {
+    const cols: tf.Tensor[] = [];
+    for (let pw = 0; pw < sw; pw++) {
+      const mh = p < kh ? Math.ceil((kh - p) / sh) : 0;
+      const mw = pw < kw ? Math.ceil((kw - pw) / sw) : 0;
+      if (mh === 0 || mw === 0) {
+        cols.push(tf.zeros([n, hq, wq, cin]));
+        continue;
+      }
+      // Taps p, p + sh, … and pw, pw + sw, …, reversed, in/out swapped: [mh, mw, Cout, Cin].
+      const taps = tf.stridedSlice(filter, [p, pw, 0, 0], [kh, kw, filter.shape[2], filter.shape[3]], [sh, sw, 1, 1]);
+      const sub = tf.transpose(tf.reverse(taps, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+      const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [mh - 1, hq - oh], [mw - 1, wq - ow], [0, 0]];
+      cols.push(pad[1][1] >= 0 && pad[2][1] >= 0
+        ? tf.conv2d(dy, sub, 1, pad)
+        : tf.conv2d(padOrCrop(dy, pad[1], pad[2]), sub, 1, 'valid'));
+    }
+    rows.push(tf.stack(cols, 3)); // [N, hq, wq, sw, Cin]
+  }
+  const grid = tf.reshape(tf.stack(rows, 2), [n, hq * sh, wq * sw, cin]); // [N, hq, sh, wq, sw, Cin] interleaved
+  return tf.slice(grid, [0, padInfo.top, padInfo.left, 0], [n, h, w, cin]) as tf.Tensor4D;
 }
 
 function fastConv2DBackpropInput(stock: tf.KernelFunc): tf.KernelFunc {
@@ -286,12 +328,19 @@ function fastReverse(stock: tf.KernelFunc): tf.KernelFunc {
     const run = x.shape.slice(k).reduce((p, d) => p * d, 1);
     const lead = x.shape.slice(0, k);
     const strides = lead.map((_, i) => x.shape.slice(i + 1).reduce((p, d) => p * d, 1));
+    // The last leading axis (reversed: k − 1 is in `axes`) in a tight loop, the others visited.
+    const last = k - 1;
+    const count = lead[last] ?? 1;
+    const step = strides[last] ?? run;
     let to = 0;
-    forEachIndex(lead, (index) => {
-      let from = 0;
-      for (let i = 0; i < index.length; i++) from += (axes.has(i) ? lead[i]! - 1 - index[i]! : index[i]!) * strides[i]!;
-      copyRun(src, from, dst, to, run, src);
-      to += run;
+    forEachIndex(lead.slice(0, last), (index) => {
+      let base = 0;
+      for (let i = 0; i < index.length; i++) base += (axes.has(i) ? lead[i]! - 1 - index[i]! : index[i]!) * strides[i]!;
+      for (let l = count - 1; l >= 0; l--, to += run) {
+        const from = base + l * step;
+        if (run >= 16) dst.set(src.subarray(from, from + run), to);
+        else for (let e = 0; e < run; e++) dst[to + e] = src[from + e]!;
+      }
     });
     return out;
   };

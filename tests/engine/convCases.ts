@@ -39,6 +39,9 @@ export function cases(depthwise: boolean): Case[] {
     { n: 1, h: 7, w: 10, c: 2, out: 2, k: 5, stride: 2, pad: 2, rounding: 'floor' },
     { n: 2, h: 7, w: 7, c: 2, out: 1, k: 3, stride: 1, pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
     { n: 1, h: 9, w: 8, c: 3, out: 2, k: 3, stride: 2, pad: [[0, 0], [0, 1], [1, 1], [0, 0]] },
+    // Stride 3: phases with one tap, and (kernel 2 < stride 3) phases with none.
+    { n: 2, h: 10, w: 11, c: 3, out: 2, k: 3, stride: 3, pad: 'same' },
+    { n: 1, h: 10, w: 11, c: 2, out: 3, k: 2, stride: 3, pad: 'valid' },
   );
   return out;
 }
