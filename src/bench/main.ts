@@ -42,7 +42,6 @@ const MARKERS = {
   kernels: ['<!-- kernels:start -->', '<!-- kernels:end -->'],
 } as const;
 const run = promisify(execFile);
-const STEP_NAMES = { inversion: 'inversion', training: 'training' } as const;
 
 type Step = MeasureRequest['step'];
 /** ms per image-step, or the one-line reason a measurement failed. */
@@ -82,7 +81,7 @@ export function benchTable(rows: readonly Row[], workers: number): string {
   if (withTorch) head.push('arcinvert / PyTorch, 1 thread', `arcinvert / PyTorch, ${workers}`);
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
-    const cells = [STEP_NAMES[r.step], `${r.size}×${r.size}`, String(r.batch)];
+    const cells = [r.step, `${r.size}×${r.size}`, String(r.batch)];
     if (withBase) cells.push(fmt(r.baseline));
     cells.push(fmt(r.one));
     if (withMany) cells.push(fmt(r.many));

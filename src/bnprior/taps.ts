@@ -18,8 +18,6 @@ import * as tf from '@tensorflow/tfjs';
 import { FrozenGraph } from '../engine/layerGraph.js';
 import { channelStats } from '../engine/moments.js';
 
-export { channelStats };
-
 /** One BatchNorm layer: where it is and what it has learned. */
 export interface BnLayerStats {
   /** Layer name (stable across save/load). */

@@ -55,7 +55,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-wasm';
 import { channelAffine } from './affine.js';
-import { asTensor, asTensor4D, correlationPadding, fullCorrelationInput, padOrCrop, placeOnInput, zeroDilate } from './convHelpers.js';
+import { asTensor, asTensor4D, correlationPadding, fullCorrelationInput, padOrCrop, placeOnInput, zeroDilate, type ExplicitPadding } from './convHelpers.js';
 
 type Shape4D = [number, number, number, number];
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -97,7 +97,7 @@ function conv2DBackpropInputNHWC(args: KernelArgs): tf.Tensor {
  * only meets filter rows i ≡ p (mod sh), so each of the sh·sw phases is a stride-1 full
  * correlation of dy with the reversed sub-filter of those taps, and the phases interleave into
  * dx. The same products as the zero-inserted form without its (sh·sw − 1)/(sh·sw) zeros:
- * MobileFaceNet's stem (3×3, stride 2, dx [8, 112, 112, 3]) 15.7 → ~3 ms.
+ * MobileFaceNet's stem (3×3, stride 2, dx [8, 112, 112, 3]) 15.7 → 7.8 ms.
  * Inside a tidy; dy `[N, OH, OW, Cout]`, filter `[KH, KW, Cin, Cout]`.
  */
 function phaseBackpropInput(dy: tf.Tensor4D, filter: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
@@ -120,7 +120,7 @@ function phaseBackpropInput(dy: tf.Tensor4D, filter: tf.Tensor4D, info: tf.backe
       // Taps p, p + sh, … and pw, pw + sw, …, reversed, in/out swapped: [mh, mw, Cout, Cin].
       const taps = tf.stridedSlice(filter, [p, pw, 0, 0], [kh, kw, filter.shape[2], filter.shape[3]], [sh, sw, 1, 1]);
       const sub = tf.transpose(tf.reverse(taps, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-      const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [mh - 1, hq - oh], [mw - 1, wq - ow], [0, 0]];
+      const pad: ExplicitPadding = [[0, 0], [mh - 1, hq - oh], [mw - 1, wq - ow], [0, 0]];
       cols.push(pad[1][1] >= 0 && pad[2][1] >= 0
         ? tf.conv2d(dy, sub, 1, pad)
         : tf.conv2d(padOrCrop(dy, pad[1], pad[2]), sub, 1, 'valid'));
@@ -292,7 +292,7 @@ export function blockSwap(shape: readonly number[], perm: readonly number[]): [n
   return undefined;
 }
 
-/** Calls `visit(srcIndex, dstIndex)` for every index of the leading `shape` axes (row-major). */
+/** Calls `visit(index)` for every index of `shape`, in row-major order (once for `[]`). */
 function forEachIndex(shape: readonly number[], visit: (index: readonly number[]) => void): void {
   const index = new Array<number>(shape.length).fill(0);
   const total = shape.reduce((p, d) => p * d, 1);
@@ -306,8 +306,8 @@ function forEachIndex(shape: readonly number[], visit: (index: readonly number[]
 }
 
 /** Copies `run` elements, element by element for short runs (faster than subarray + set). */
-function copyRun(src: ArrayLike<number>, from: number, dst: { [i: number]: number; set(a: ArrayLike<number>, o: number): void }, to: number, run: number, whole: { subarray(a: number, b: number): ArrayLike<number> }): void {
-  if (run >= 16) dst.set(whole.subarray(from, from + run), to);
+function copyRun(src: tf.backend_util.TypedArray, from: number, dst: tf.backend_util.TypedArray, to: number, run: number): void {
+  if (run >= 16) dst.set(src.subarray(from, from + run), to);
   else for (let i = 0; i < run; i++) dst[to + i] = src[from + i]!;
 }
 
@@ -336,11 +336,7 @@ function fastReverse(stock: tf.KernelFunc): tf.KernelFunc {
     forEachIndex(lead.slice(0, last), (index) => {
       let base = 0;
       for (let i = 0; i < index.length; i++) base += (axes.has(i) ? lead[i]! - 1 - index[i]! : index[i]!) * strides[i]!;
-      for (let l = count - 1; l >= 0; l--, to += run) {
-        const from = base + l * step;
-        if (run >= 16) dst.set(src.subarray(from, from + run), to);
-        else for (let e = 0; e < run; e++) dst[to + e] = src[from + e]!;
-      }
+      for (let l = count - 1; l >= 0; l--, to += run) copyRun(src, base + l * step, dst, to, run);
     });
     return out;
   };
@@ -370,7 +366,7 @@ function fastPadV2(stock: tf.KernelFunc): tf.KernelFunc {
     forEachIndex(lead, (index) => {
       let to = offset;
       for (let i = 0; i < index.length; i++) to += (index[i]! + paddings[i]![0]!) * outStrides[i]!;
-      copyRun(src, from, dst, to, run, src);
+      copyRun(src, from, dst, to, run);
       from += run;
     });
     return out;
@@ -429,7 +425,7 @@ function untransposedMatMul(stock: tf.KernelFunc): tf.KernelFunc {
     if (!swapA && !swapB) {
       // A few rows times a large Bᵀ (the head's input gradient [B, C·K] × [D, C·K]ᵀ): as
       // (B · Aᵀ)ᵀ, XNNPACK streams the large B as its input and packs only the small Aᵀ.
-      if (transposeB && !transposeA && ra === 2 && rb === 2 && b.shape[0]! >= EXPLICIT_TRANSPOSE_FROM) {
+      if (transposeB && !transposeA && ra === 2 && rb === 2 && colsB >= EXPLICIT_TRANSPOSE_FROM) {
         return tf.tidy(() => tf.transpose(tf.matMul(asTensor(b, tf.BatchMatMul, 'b'), tf.transpose(asTensor(a, tf.BatchMatMul, 'a')))));
       }
       return stock(args);

@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { bnLayerTerm, packBnPrior, packedBnStatLoss, type BnPriorForm, type BnReduction } from '../../src/bnprior/loss.js';
-import { channelMoments, channelStats } from '../../src/bnprior/taps.js';
+import { channelMoments } from '../../src/bnprior/taps.js';
+import { channelStats } from '../../src/engine/moments.js';
 import { selectBackend } from '../../src/engine/backend.js';
 import { compareGrads, random, randomMapped, relErr, type Named } from '../engine/compare.js';
 
