@@ -14,19 +14,43 @@ const BASE = '^src/(backbone|io|engine|util)/|^src/errors\\.ts$';
 
 module.exports = {
   forbidden: [
-    { name: 'no-circular', severity: 'error', comment: 'Two modules that import each other: one concept is in the wrong room.', from: {}, to: { circular: true } },
-    { name: 'no-cli-below', severity: 'error', comment: 'Only the CLI imports the CLI.', from: { pathNot: '^src/cli/' }, to: { path: '^src/cli/' } },
-    { name: 'no-entry-below', severity: 'error', comment: 'Nothing imports the library entry point.', from: {}, to: { path: '^src/index\\.ts$' } },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'Two modules that import each other: one concept is in the wrong room.',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'no-cli-below',
+      severity: 'error',
+      comment: 'Only the CLI imports the CLI.',
+      from: { pathNot: '^src/cli/' },
+      to: { path: '^src/cli/' },
+    },
+    {
+      name: 'no-entry-below',
+      severity: 'error',
+      comment: 'Nothing imports the library entry point.',
+      from: {},
+      to: { path: '^src/index\\.ts$' },
+    },
     {
       name: 'jobs-do-not-import-jobs',
       severity: 'error',
-      comment: 'A job that needs another job\'s piece means the piece belongs in a shared room.',
+      comment: "A job that needs another job's piece means the piece belongs in a shared room.",
       from: { path: '^src/(train|invert|eval|leakage|onnx)/' },
       to: { path: JOBS, pathNot: '^src/$1/' },
     },
     { name: 'shared-do-not-import-jobs', severity: 'error', from: { path: SHARED }, to: { path: JOBS } },
     { name: 'base-imports-only-base', severity: 'error', from: { path: BASE }, to: { path: '^src/', pathNot: BASE } },
-    { name: 'src-does-not-import-outside', severity: 'error', comment: 'The product does not depend on tests, scripts or benchmarks.', from: { path: '^src/' }, to: { path: '^(tests|scripts|benchmarks)/' } },
+    {
+      name: 'src-does-not-import-outside',
+      severity: 'error',
+      comment: 'The product does not depend on tests, scripts or benchmarks.',
+      from: { path: '^src/' },
+      to: { path: '^(tests|scripts|benchmarks)/' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

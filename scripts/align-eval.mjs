@@ -20,9 +20,17 @@ const s = await evaluateOnSidecars(lm, await listSidecarPhotos(dir), (d, n) => p
 const seconds = (performance.now() - started) / 1000;
 lm.dispose();
 process.stderr.write('\n');
-for (const r of s.results) console.log(`${r.detected ? (r.calibratedError * 100).toFixed(2).padStart(6) + '%' : '  miss '}  ${r.file}`);
+for (const r of s.results)
+  console.log(`${r.detected ? (r.calibratedError * 100).toFixed(2).padStart(6) + '%' : '  miss '}  ${r.file}`);
 const pct = (x) => `${(x * 100).toFixed(2)}%`;
-console.log(`detected ${s.detected}/${s.photos} (${pct(s.detectionRate)}); mean error / IOD over ${s.detected - s.excluded.length} faces: raw ${pct(s.meanRawError)}, calibrated ${pct(s.meanCalibratedError)}, leave-one-out ${pct(s.meanLeaveOneOutError)}, max ${pct(s.maxCalibratedError)}; ${(seconds / s.photos).toFixed(2)} s/photo`);
-if (s.excluded.length > 0) console.log(`left out (wrong reference, KNOWN_BAD_REFERENCES): ${s.excluded.join(', ')}; over all ${s.detected} detected: raw ${pct(s.all.meanRawError)}, calibrated ${pct(s.all.meanCalibratedError)}`);
-console.log(`offsets (face-api − dlib, template px): ${JSON.stringify(s.offsets.map((p) => p.map((v) => Number(v.toFixed(3)))))}`);
+console.log(
+  `detected ${s.detected}/${s.photos} (${pct(s.detectionRate)}); mean error / IOD over ${s.detected - s.excluded.length} faces: raw ${pct(s.meanRawError)}, calibrated ${pct(s.meanCalibratedError)}, leave-one-out ${pct(s.meanLeaveOneOutError)}, max ${pct(s.maxCalibratedError)}; ${(seconds / s.photos).toFixed(2)} s/photo`,
+);
+if (s.excluded.length > 0)
+  console.log(
+    `left out (wrong reference, KNOWN_BAD_REFERENCES): ${s.excluded.join(', ')}; over all ${s.detected} detected: raw ${pct(s.all.meanRawError)}, calibrated ${pct(s.all.meanCalibratedError)}`,
+  );
+console.log(
+  `offsets (face-api − dlib, template px): ${JSON.stringify(s.offsets.map((p) => p.map((v) => Number(v.toFixed(3)))))}`,
+);
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ ...s, seconds }, null, 2));

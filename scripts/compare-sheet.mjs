@@ -11,7 +11,9 @@ import { readImageTensor } from '../dist/io/image.js';
 const [out, ...runs] = process.argv.slice(2);
 const norm = { mean: 127.5, std: 127.5 };
 const size = [112, 112];
-const reports = await Promise.all(runs.map(async (r) => JSON.parse(await fsp.readFile(path.join(r, 'report.json'), 'utf8'))));
+const reports = await Promise.all(
+  runs.map(async (r) => JSON.parse(await fsp.readFile(path.join(r, 'report.json'), 'utf8'))),
+);
 const rows = [];
 const labels = [];
 for (const t of reports[0].targets) {

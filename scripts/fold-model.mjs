@@ -17,4 +17,6 @@ const x = tf.randomUniform([4, ...fm.meta.inputSize, 3], -1, 1, 'float32', 1);
 const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(fm.model.predict(x), model.predict(x)))).dataSync()[0]);
 await saveFaceModel({ model, meta: fm.meta }, out);
 const left = model.layers.filter((l) => l.getClassName() === 'BatchNormalization').length;
-console.log(`${out}: ${folded} BatchNorm layers folded into convs, ${left} left; max |Δ embedding| ${diff.toExponential(2)}`);
+console.log(
+  `${out}: ${folded} BatchNorm layers folded into convs, ${left} left; max |Δ embedding| ${diff.toExponential(2)}`,
+);

@@ -20,10 +20,23 @@ const lfw = args[0] ?? new URL('../../shared/data/lfw', import.meta.url).pathnam
 await tf.setBackend('wasm');
 const crop = cropArg ? { size: 150, scale: cropArg[0], center: [cropArg[1], cropArg[2]] } : DLIB_JUDGE_CROP;
 const judge = await loadDlibJudge(crop);
-const r = await judgeLfwAccuracy(judge, lfw, { folds, onProgress: (d, n) => process.stderr.write(`\rembedded ${d}/${n}`) });
+const r = await judgeLfwAccuracy(judge, lfw, {
+  folds,
+  onProgress: (d, n) => process.stderr.write(`\rembedded ${d}/${n}`),
+});
 judge.dispose();
 process.stderr.write('\n');
 const pct = (x) => `${(x * 100).toFixed(2)}%`;
 console.log(`${r.judge}: ${r.description}`);
-console.log(`LFW ${r.pairs} pairs, ${r.images} images: accuracy ${pct(r.accuracy.accuracy)} ± ${pct(r.accuracy.std)}, TAR@FAR1e-3 ${pct(r.tarAtFar1e3.tar)}, ${r.seconds.toFixed(0)} s`);
-if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ ...r, accuracy: { ...r.accuracy, thresholds: undefined, tpr: undefined, fpr: undefined } }, null, 2));
+console.log(
+  `LFW ${r.pairs} pairs, ${r.images} images: accuracy ${pct(r.accuracy.accuracy)} ± ${pct(r.accuracy.std)}, TAR@FAR1e-3 ${pct(r.tarAtFar1e3.tar)}, ${r.seconds.toFixed(0)} s`,
+);
+if (jsonOut)
+  writeFileSync(
+    jsonOut,
+    JSON.stringify(
+      { ...r, accuracy: { ...r.accuracy, thresholds: undefined, tpr: undefined, fpr: undefined } },
+      null,
+      2,
+    ),
+  );

@@ -28,7 +28,8 @@ for (const file of files(root)) {
       const end = src.getLineAndCharacterOfPosition(node.getEnd()).line;
       const lines = end - start + 1;
       if (lines > max) {
-        const name = node.name?.getText() ?? (ts.isVariableDeclaration(node.parent) ? node.parent.name.getText() : '(anonymous)');
+        const name =
+          node.name?.getText() ?? (ts.isVariableDeclaration(node.parent) ? node.parent.name.getText() : '(anonymous)');
         found.push({ file, line: start + 1, name, lines });
       }
     }
@@ -37,5 +38,8 @@ for (const file of files(root)) {
   visit(src);
 }
 found.sort((a, b) => b.lines - a.lines);
-for (const f of found) console.log(`${String(f.lines).padStart(4)}  ${f.file}:${f.line}  ${f.name}${ALLOWED.has(f.file) ? '  (allowed)' : ''}`);
+for (const f of found)
+  console.log(
+    `${String(f.lines).padStart(4)}  ${f.file}:${f.line}  ${f.name}${ALLOWED.has(f.file) ? '  (allowed)' : ''}`,
+  );
 process.exit(found.some((f) => !ALLOWED.has(f.file)) ? 1 : 0);

@@ -24,7 +24,8 @@ const args = process.argv.slice(2);
 const si = args.indexOf('--shard');
 const shard = si >= 0 ? args.splice(si, 2)[1].split('/').map(Number) : null;
 const [model, folder, out] = args;
-if (!out?.endsWith('.npy')) throw new Error('usage: teacher-embeddings.mjs <model.json> <imageFolder> <out.npy> [--shard i/n]');
+if (!out?.endsWith('.npy'))
+  throw new Error('usage: teacher-embeddings.mjs <model.json> <imageFolder> <out.npy> [--shard i/n]');
 const ds = await loadImageFolder(folder);
 const all = ds.items.map((it) => it.path);
 const shardFile = (i, n) => out.replace(/\.npy$/, `.shard-${i}-of-${n}.npy`);
@@ -33,16 +34,20 @@ if (shard) {
   const [i, n] = shard;
   await tf.setBackend('wasm');
   const preset = GRAPH_TEACHERS[path.basename(model, '.json')];
-  if (!preset) throw new Error(`no preprocessing preset for ${model}: one of ${Object.keys(GRAPH_TEACHERS).join(', ')}`);
+  if (!preset)
+    throw new Error(`no preprocessing preset for ${model}: one of ${Object.keys(GRAPH_TEACHERS).join(', ')}`);
   const judge = await loadGraphJudge({ ...preset, model });
   const files = all.filter((_, k) => k % n === i);
   const t0 = Date.now();
-  const e = await embedFilesWithJudge(judge, files, 64, (d, m) => process.stderr.write(`\rshard ${i}/${n}: ${d}/${m} ${((Date.now() - t0) / 1000).toFixed(0)} s`));
+  const e = await embedFilesWithJudge(judge, files, 64, (d, m) =>
+    process.stderr.write(`\rshard ${i}/${n}: ${d}/${m} ${((Date.now() - t0) / 1000).toFixed(0)} s`),
+  );
   await writeNpy(shardFile(i, n), e, [files.length, judge.dim]);
   process.stderr.write('\n');
 } else {
   const shards = [];
-  for (let n = 1; n <= 16 && shards.length === 0; n++) if (existsSync(shardFile(0, n))) for (let i = 0; i < n; i++) shards.push(await readNpy(shardFile(i, n)));
+  for (let n = 1; n <= 16 && shards.length === 0; n++)
+    if (existsSync(shardFile(0, n))) for (let i = 0; i < n; i++) shards.push(await readNpy(shardFile(i, n)));
   const n = shards.length;
   if (n === 0) throw new Error('no shards: run with --shard i/n first');
   const dim = shards[0].shape[1];
@@ -58,7 +63,10 @@ if (shard) {
   for (let k = 0; k < e.length; k++) e[k] -= mean[k % dim];
   normalizeRows(e, dim);
   await writeNpy(out, e, [all.length, dim]);
-  await writeFileAtomic(out.replace(/\.npy$/, '.txt'), all.map((p) => path.relative(path.resolve(folder), p)).join('\n') + '\n');
+  await writeFileAtomic(
+    out.replace(/\.npy$/, '.txt'),
+    all.map((p) => path.relative(path.resolve(folder), p)).join('\n') + '\n',
+  );
   for (let i = 0; i < n; i++) await fsp.rm(shardFile(i, n));
   console.log(`${out}: ${all.length} × ${dim}`);
 }

@@ -56,7 +56,10 @@ export interface AlignOptions {
  * Warps `photo` so that `points5` land on the ArcFace template.
  * @returns the 112×112 crop and the photo → crop transform.
  */
-export function alignToTemplate(photo: RasterImage, points5: readonly Point[]): { image: RasterImage; transform: Affine } {
+export function alignToTemplate(
+  photo: RasterImage,
+  points5: readonly Point[],
+): { image: RasterImage; transform: Affine } {
   const transform = similarityFit(points5, ARCFACE_TEMPLATE_112);
   return { image: warpAffine(photo, transform, ARCFACE_CROP_SIZE, ARCFACE_CROP_SIZE), transform };
 }
@@ -83,7 +86,15 @@ export async function alignImages(files: readonly string[], options: AlignOption
         const photo = await readRaster(source);
         const { face, faces } = await lm.largestFace(photo);
         if (!face) report.skipped.push({ source, reason: 'no face found' });
-        else report.aligned.push({ source, ...alignToTemplate(photo, face.points5), points5: face.points5, box: face.box, faces, lowLight: face.lowLight });
+        else
+          report.aligned.push({
+            source,
+            ...alignToTemplate(photo, face.points5),
+            points5: face.points5,
+            box: face.box,
+            faces,
+            lowLight: face.lowLight,
+          });
       } catch (err) {
         if (!(err instanceof ArcinvertError)) throw err;
         report.skipped.push({ source, reason: err.message });
@@ -108,8 +119,13 @@ export interface PreparedImage {
  * Aligns the photos that `mode` asks for. Photos without a face are left out and listed in
  * `skipped`; the others keep their order.
  */
-export async function maybeAlign(files: readonly string[], mode: AlignMode, options: AlignOptions = {}): Promise<{ images: PreparedImage[]; skipped: AlignSkip[] }> {
-  if (!ALIGN_MODES.includes(mode)) throw new ArcinvertError(`--align must be one of ${ALIGN_MODES.join(', ')}, got '${String(mode)}'`);
+export async function maybeAlign(
+  files: readonly string[],
+  mode: AlignMode,
+  options: AlignOptions = {},
+): Promise<{ images: PreparedImage[]; skipped: AlignSkip[] }> {
+  if (!ALIGN_MODES.includes(mode))
+    throw new ArcinvertError(`--align must be one of ${ALIGN_MODES.join(', ')}, got '${String(mode)}'`);
   const need: string[] = [];
   for (const f of files) {
     if (mode === 'yes') need.push(f);
@@ -141,7 +157,10 @@ export async function preparedBatch(images: readonly PreparedImage[], opts: Read
   const data = new Float32Array(images.length * per);
   const fromFiles = images.filter((im) => !im.aligned);
   if (fromFiles.length > 0) {
-    const batch = await readImageBatch(fromFiles.map((im) => im.source), opts);
+    const batch = await readImageBatch(
+      fromFiles.map((im) => im.source),
+      opts,
+    );
     const values = await batch.data();
     batch.dispose();
     let next = 0;

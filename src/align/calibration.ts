@@ -28,7 +28,11 @@ export const FACEAPI_TO_DLIB_OFFSETS_112: readonly Point[] = [
  * Removes per-point `offsets` (template pixels) from 5 points: p′ = S⁻¹(S·p − o) with S the
  * similarity of `points` onto the ArcFace template.
  */
-export function applyTemplateOffsets(points: readonly Point[], offsets: readonly Point[], template: readonly Point[] = ARCFACE_TEMPLATE_112): Point[] {
+export function applyTemplateOffsets(
+  points: readonly Point[],
+  offsets: readonly Point[],
+  template: readonly Point[] = ARCFACE_TEMPLATE_112,
+): Point[] {
   if (points.length !== offsets.length || points.length !== template.length) {
     throw new ArcinvertError(`need ${template.length} points and offsets, got ${points.length} and ${offsets.length}`);
   }
@@ -44,9 +48,15 @@ export function applyTemplateOffsets(points: readonly Point[], offsets: readonly
  * Mean offset of `found` from `reference` in the template frame of each face's found points.
  * @param found per face, 5 points in photo pixels; @param reference the same faces' reference points.
  */
-export function estimateTemplateOffsets(found: readonly (readonly Point[])[], reference: readonly (readonly Point[])[], template: readonly Point[] = ARCFACE_TEMPLATE_112): Point[] {
+export function estimateTemplateOffsets(
+  found: readonly (readonly Point[])[],
+  reference: readonly (readonly Point[])[],
+  template: readonly Point[] = ARCFACE_TEMPLATE_112,
+): Point[] {
   if (found.length === 0 || found.length !== reference.length) {
-    throw new ArcinvertError(`need the same non-zero number of found and reference faces, got ${found.length} and ${reference.length}`);
+    throw new ArcinvertError(
+      `need the same non-zero number of found and reference faces, got ${found.length} and ${reference.length}`,
+    );
   }
   const sum = template.map(() => [0, 0]);
   found.forEach((pts, f) => {

@@ -51,20 +51,36 @@ function check(ok: boolean, key: string, what: string, value: unknown): void {
   if (!ok) throw new ArcinvertError(`align config: ${key} must be ${what}, got ${JSON.stringify(value)}`);
 }
 
-const inRange = (v: unknown, lo: number, hi: number): boolean => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
+const inRange = (v: unknown, lo: number, hi: number): boolean =>
+  typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
 
 /** Copies `partial` over the defaults, rejecting unknown keys and invalid values. */
 export function resolveAlignConfig(partial: Partial<AlignConfig> = {}): AlignConfig {
   for (const key of Object.keys(partial)) {
     if (!(key in DEFAULT_ALIGN_CONFIG)) throw new ArcinvertError(`align config: unknown key '${key}'`);
   }
-  const c: AlignConfig = { ...DEFAULT_ALIGN_CONFIG, ...partial, ttaScales: [...(partial.ttaScales ?? DEFAULT_ALIGN_CONFIG.ttaScales)] };
+  const c: AlignConfig = {
+    ...DEFAULT_ALIGN_CONFIG,
+    ...partial,
+    ttaScales: [...(partial.ttaScales ?? DEFAULT_ALIGN_CONFIG.ttaScales)],
+  };
   check(inRange(c.minConfidence, 0, 1), 'minConfidence', 'in [0, 1]', c.minConfidence);
   check(inRange(c.retryMinConfidence, 0, 1), 'retryMinConfidence', 'in [0, 1]', c.retryMinConfidence);
-  check(Number.isInteger(c.refineIterations) && c.refineIterations >= 0 && c.refineIterations <= 10, 'refineIterations', 'an integer in [0, 10]', c.refineIterations);
+  check(
+    Number.isInteger(c.refineIterations) && c.refineIterations >= 0 && c.refineIterations <= 10,
+    'refineIterations',
+    'an integer in [0, 10]',
+    c.refineIterations,
+  );
   check(inRange(c.cropScale, 0.5, 4), 'cropScale', 'in [0.5, 4]', c.cropScale);
-  check(c.ttaScales.length >= 1 && c.ttaScales.every((s) => inRange(s, 0.5, 2)), 'ttaScales', 'a non-empty list of numbers in [0.5, 2]', c.ttaScales);
+  check(
+    c.ttaScales.length >= 1 && c.ttaScales.every((s) => inRange(s, 0.5, 2)),
+    'ttaScales',
+    'a non-empty list of numbers in [0.5, 2]',
+    c.ttaScales,
+  );
   check(inRange(c.ttaShift, 0, 0.25), 'ttaShift', 'in [0, 0.25]', c.ttaShift);
-  for (const k of ['lowLightRetry', 'flip', 'calibrate'] as const) check(typeof c[k] === 'boolean', k, 'a boolean', c[k]);
+  for (const k of ['lowLightRetry', 'flip', 'calibrate'] as const)
+    check(typeof c[k] === 'boolean', k, 'a boolean', c[k]);
   return c;
 }

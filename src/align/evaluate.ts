@@ -51,12 +51,17 @@ export async function listSidecarPhotos(dir: string, limit = Infinity): Promise<
     throw new ArcinvertError(`cannot read ${dir}`);
   });
   const set = new Set(names);
-  return names.filter((n) => set.has(`${n}.json`)).sort().slice(0, limit).map((n) => path.join(dir, n));
+  return names
+    .filter((n) => set.has(`${n}.json`))
+    .sort()
+    .slice(0, limit)
+    .map((n) => path.join(dir, n));
 }
 
 async function readReference(photo: string): Promise<Point[]> {
   const side = JSON.parse(await fsp.readFile(`${photo}.json`, 'utf8')) as { landmarks5?: Point[] };
-  if (!Array.isArray(side.landmarks5) || side.landmarks5.length !== 5) throw new ArcinvertError(`${photo}.json has no landmarks5`);
+  if (!Array.isArray(side.landmarks5) || side.landmarks5.length !== 5)
+    throw new ArcinvertError(`${photo}.json has no landmarks5`);
   return side.landmarks5;
 }
 
@@ -98,19 +103,34 @@ export async function evaluateOnSidecars(
  * Error means, the calibration table and leave-one-out errors of measured `results`, over the
  * detected faces whose reference is not in `exclude`; `all` has the means over every detected face.
  */
-export function summarizeSidecars(results: SidecarResult[], calibrate: boolean, exclude: Readonly<Record<string, string>> = {}): SidecarSummary {
+export function summarizeSidecars(
+  results: SidecarResult[],
+  calibrate: boolean,
+  exclude: Readonly<Record<string, string>> = {},
+): SidecarSummary {
   const detected = results.filter((r) => r.detected) as Array<SidecarResult & { found: Point[] }>;
   const hits = detected.filter((r) => !(path.basename(r.file) in exclude));
-  const offsets = hits.length > 0 ? estimateTemplateOffsets(hits.map((r) => r.found), hits.map((r) => r.reference)) : [];
+  const offsets =
+    hits.length > 0
+      ? estimateTemplateOffsets(
+          hits.map((r) => r.found),
+          hits.map((r) => r.reference),
+        )
+      : [];
   for (const r of detected) {
     r.rawError = normalizedLandmarkError(r.found, r.reference);
-    r.calibratedError = calibrate ? normalizedLandmarkError(applyTemplateOffsets(r.found, FACEAPI_TO_DLIB_OFFSETS_112), r.reference) : r.rawError;
+    r.calibratedError = calibrate
+      ? normalizedLandmarkError(applyTemplateOffsets(r.found, FACEAPI_TO_DLIB_OFFSETS_112), r.reference)
+      : r.rawError;
   }
   const loo: number[] = [];
   hits.forEach((r, i) => {
     if (hits.length > 1) {
       const others = hits.filter((_, j) => j !== i);
-      const off = estimateTemplateOffsets(others.map((o) => o.found), others.map((o) => o.reference));
+      const off = estimateTemplateOffsets(
+        others.map((o) => o.found),
+        others.map((o) => o.reference),
+      );
       loo.push(normalizedLandmarkError(applyTemplateOffsets(r.found, off), r.reference));
     }
   });
@@ -123,7 +143,10 @@ export function summarizeSidecars(results: SidecarResult[], calibrate: boolean, 
     meanCalibratedError: mean(hits.map((r) => r.calibratedError!)),
     meanLeaveOneOutError: mean(loo),
     maxCalibratedError: Math.max(0, ...hits.map((r) => r.calibratedError!)),
-    all: { meanRawError: mean(detected.map((r) => r.rawError!)), meanCalibratedError: mean(detected.map((r) => r.calibratedError!)) },
+    all: {
+      meanRawError: mean(detected.map((r) => r.rawError!)),
+      meanCalibratedError: mean(detected.map((r) => r.calibratedError!)),
+    },
     offsets,
     results,
   };

@@ -38,7 +38,10 @@ type NetOf<N extends FaceApiNetName> = N extends 'ssd_mobilenetv1'
       : faceapi.FaceRecognitionNet;
 
 /** Builds a network and loads its shipped weights. The caller disposes it. */
-export async function loadFaceApiNet<N extends FaceApiNetName>(name: N, modelDir = faceApiModelDir()): Promise<NetOf<N>> {
+export async function loadFaceApiNet<N extends FaceApiNetName>(
+  name: N,
+  modelDir = faceApiModelDir(),
+): Promise<NetOf<N>> {
   const net = {
     ssd_mobilenetv1: () => new faceapi.SsdMobilenetv1(),
     tiny_face_detector: () => new faceapi.TinyFaceDetector(),
@@ -49,7 +52,9 @@ export async function loadFaceApiNet<N extends FaceApiNetName>(name: N, modelDir
     await net.loadFromDisk(modelDir);
   } catch (err) {
     net.dispose();
-    throw new ArcinvertError(`cannot load face-api ${name} weights from ${modelDir}: ${(err as Error).message.split('\n')[0]}`);
+    throw new ArcinvertError(
+      `cannot load face-api ${name} weights from ${modelDir}: ${(err as Error).message.split('\n')[0]}`,
+    );
   }
   return net as NetOf<N>;
 }

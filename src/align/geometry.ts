@@ -66,13 +66,18 @@ export function fivePointsFrom68(landmarks68: readonly Point[]): Point[] {
  */
 export function similarityFit(src: readonly Point[], dst: readonly Point[]): Affine {
   if (src.length !== dst.length || src.length < 2) {
-    throw new ArcinvertError(`similarity fit needs two lists of the same length ≥ 2, got ${src.length} and ${dst.length}`);
+    throw new ArcinvertError(
+      `similarity fit needs two lists of the same length ≥ 2, got ${src.length} and ${dst.length}`,
+    );
   }
   if (![...src, ...dst].every((p) => Number.isFinite(p[0]) && Number.isFinite(p[1]))) {
     throw new ArcinvertError('similarity fit: a landmark is not a finite number');
   }
   const n = src.length;
-  const mean = (ps: readonly Point[]): Point => [ps.reduce((a, p) => a + p[0], 0) / n, ps.reduce((a, p) => a + p[1], 0) / n];
+  const mean = (ps: readonly Point[]): Point => [
+    ps.reduce((a, p) => a + p[0], 0) / n,
+    ps.reduce((a, p) => a + p[1], 0) / n,
+  ];
   const [mx, my] = mean(src);
   const [nx, ny] = mean(dst);
   let re = 0;
@@ -133,7 +138,9 @@ export function distance(p: Point, q: Point): number {
  */
 export function normalizedLandmarkError(found: readonly Point[], reference: readonly Point[]): number {
   if (found.length !== reference.length || reference.length < 2) {
-    throw new ArcinvertError(`landmark error needs two lists of the same length ≥ 2, got ${found.length} and ${reference.length}`);
+    throw new ArcinvertError(
+      `landmark error needs two lists of the same length ≥ 2, got ${found.length} and ${reference.length}`,
+    );
   }
   const iod = distance(reference[0], reference[1]);
   const mean = found.reduce((a, p, i) => a + distance(p, reference[i]), 0) / found.length;

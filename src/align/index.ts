@@ -5,6 +5,14 @@ export * from './config.js';
 export * from './calibration.js';
 export { FaceLandmarker, type DetectedFace, type FaceBox } from './landmarker.js';
 export { faceApiModelDir, faceApiVersion, loadFaceApiNet, type FaceApiNetName } from './faceapi.js';
-export { readRaster, imageSize, flipRaster, resizeRaster, equalizeRaster, rasterToPng, rastersToTensor } from './raster.js';
+export {
+  readRaster,
+  imageSize,
+  flipRaster,
+  resizeRaster,
+  equalizeRaster,
+  rasterToPng,
+  rastersToTensor,
+} from './raster.js';
 export * from './align.js';
 export * from './evaluate.js';

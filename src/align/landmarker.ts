@@ -42,9 +42,9 @@ const LANDMARK_INPUT = 112;
 
 /** iBUG-68 index of each point's mirror image (jaw, brows, nose, eyes, mouth). */
 const MIRROR_68: readonly number[] = [
-  16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 27, 28, 29, 30,
-  35, 34, 33, 32, 31, 45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40, 54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55,
-  64, 63, 62, 61, 60, 67, 66, 65,
+  16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 27, 28, 29, 30, 35,
+  34, 33, 32, 31, 45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40, 54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64,
+  63, 62, 61, 60, 67, 66, 65,
 ];
 
 /** A square crop: centre, side and roll angle (radians) in photo pixels. */
@@ -65,7 +65,10 @@ function cropTransform({ cx, cy, side, angle }: Crop): Affine {
 }
 
 function meanOf(sets: Point[][]): Point[] {
-  return sets[0].map((_, i) => [sets.reduce((a, s) => a + s[i][0], 0) / sets.length, sets.reduce((a, s) => a + s[i][1], 0) / sets.length]);
+  return sets[0].map((_, i) => [
+    sets.reduce((a, s) => a + s[i][0], 0) / sets.length,
+    sets.reduce((a, s) => a + s[i][1], 0) / sets.length,
+  ]);
 }
 
 /** The next crop around `pts`: eyes level, centred on the rotated bounding box. */
@@ -115,12 +118,19 @@ export class FaceLandmarker {
   }
 
   private async locate(image: RasterImage, retry: boolean): Promise<FaceBox[]> {
-    if (image.channels !== 3) throw new ArcinvertError(`face detection needs an RGB image, got ${image.channels} channels`);
+    if (image.channels !== 3)
+      throw new ArcinvertError(`face detection needs an RGB image, got ${image.channels} channels`);
     const input = tf.tensor3d(Int32Array.from(image.data), [image.height, image.width, 3], 'int32');
     try {
       const found = retry
-        ? await this.tiny!.locateFaces(input, new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: this.config.retryMinConfidence }))
-        : await this.ssd.locateFaces(input, new faceapi.SsdMobilenetv1Options({ minConfidence: this.config.minConfidence, maxResults: 100 }));
+        ? await this.tiny!.locateFaces(
+            input,
+            new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: this.config.retryMinConfidence }),
+          )
+        : await this.ssd.locateFaces(
+            input,
+            new faceapi.SsdMobilenetv1Options({ minConfidence: this.config.minConfidence, maxResults: 100 }),
+          );
       return found
         .map((d) => ({ x: d.box.x, y: d.box.y, width: d.box.width, height: d.box.height, score: d.score }))
         .sort((a, b) => b.width * b.height - a.width * a.height);
@@ -147,20 +157,38 @@ export class FaceLandmarker {
   async landmarks(image: RasterImage, box: FaceBox): Promise<Point[]> {
     const c = this.config;
     const side = Math.max(box.width, box.height);
-    let pts = await this.pass(image, [{ cx: box.x + box.width / 2, cy: box.y + box.height / 2, side, angle: 0 }], false);
+    let pts = await this.pass(
+      image,
+      [{ cx: box.x + box.width / 2, cy: box.y + box.height / 2, side, angle: 0 }],
+      false,
+    );
     for (let it = 1; it <= c.refineIterations; it++) {
       const base = cropAround(pts, c.cropScale);
       const crops: Crop[] = [];
       if (it < c.refineIterations) crops.push(base);
       else {
-        const shifts: Point[] = c.ttaShift > 0 ? [[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]] : [[0, 0]];
+        const shifts: Point[] =
+          c.ttaShift > 0
+            ? [
+                [0, 0],
+                [1, 0],
+                [-1, 0],
+                [0, 1],
+                [0, -1],
+              ]
+            : [[0, 0]];
         for (const m of c.ttaScales) {
           for (const [dx, dy] of shifts) {
             // Shifts are along the crop's own axes.
             const ox = dx * c.ttaShift * base.side;
             const oy = dy * c.ttaShift * base.side;
             const [co, si] = [Math.cos(base.angle), Math.sin(base.angle)];
-            crops.push({ ...base, cx: base.cx + co * ox - si * oy, cy: base.cy + si * ox + co * oy, side: base.side * m });
+            crops.push({
+              ...base,
+              cx: base.cx + co * ox - si * oy,
+              cy: base.cy + si * ox + co * oy,
+              side: base.side * m,
+            });
           }
         }
       }

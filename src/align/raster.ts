@@ -68,14 +68,19 @@ export async function equalizeRaster(img: RasterImage): Promise<RasterImage> {
 
 /** PNG bytes of a raster. */
 export function rasterToPng(img: RasterImage): Promise<Buffer> {
-  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 3 } }).png().toBuffer();
+  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 3 } })
+    .png()
+    .toBuffer();
 }
 
 /**
  * Stacks same-sized rasters into a float batch `(byte − mean) / std`.
  * @returns float32 `[N, H, W, C]`; the caller disposes it.
  */
-export function rastersToTensor(images: readonly RasterImage[], normalization: Normalization = { mean: 0, std: 1 }): tf.Tensor4D {
+export function rastersToTensor(
+  images: readonly RasterImage[],
+  normalization: Normalization = { mean: 0, std: 1 },
+): tf.Tensor4D {
   if (images.length === 0) throw new ArcinvertError('no images to stack');
   const { width: w, height: h, channels: c } = images[0];
   const per = w * h * c;

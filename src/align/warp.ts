@@ -20,7 +20,9 @@ export interface RasterImage {
 function checkRaster(img: RasterImage): void {
   const ok = [img.width, img.height, img.channels].every((v) => Number.isInteger(v) && v > 0);
   if (!ok || img.data.length !== img.width * img.height * img.channels) {
-    throw new ArcinvertError(`invalid image: ${img.width}×${img.height}×${img.channels} with ${img.data.length} values`);
+    throw new ArcinvertError(
+      `invalid image: ${img.width}×${img.height}×${img.channels} with ${img.data.length} values`,
+    );
   }
 }
 

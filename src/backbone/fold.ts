@@ -23,7 +23,8 @@ const node0 = (l: tf.layers.Layer): InboundNode => (l as unknown as { inboundNod
 /** The folded model and how many BatchNorm layers were folded away. */
 export function foldBatchNorms(model: tf.LayersModel): { model: tf.LayersModel; folded: number } {
   const consumers = new Map<Sym, tf.layers.Layer[]>();
-  for (const l of model.layers) for (const t of node0(l)?.inputTensors ?? []) consumers.set(t, [...(consumers.get(t) ?? []), l]);
+  for (const l of model.layers)
+    for (const t of node0(l)?.inputTensors ?? []) consumers.set(t, [...(consumers.get(t) ?? []), l]);
   const input = tf.input({ shape: model.inputs[0].shape.slice(1) as number[], name: 'input' });
   const newOf = new Map<Sym, Sym>([[model.inputs[0], input]]);
   const skip = new Set<tf.layers.Layer>();
@@ -34,8 +35,19 @@ export function foldBatchNorms(model: tf.LayersModel): { model: tf.LayersModel; 
     const { inputTensors, outputTensors } = node0(layer);
     const ins = inputTensors.map((t) => newOf.get(t)!);
     const users = consumers.get(outputTensors[0]) ?? [];
-    const cfg = layer.getConfig() as { useBias?: boolean; filters?: number; kernelSize: [number, number]; strides: [number, number]; padding: 'same' | 'valid'; dataFormat?: string };
-    const foldable = (cls === 'Conv2D' || cls === 'DepthwiseConv2D') && cfg.useBias === false && users.length === 1 && users[0].getClassName() === 'BatchNormalization';
+    const cfg = layer.getConfig() as {
+      useBias?: boolean;
+      filters?: number;
+      kernelSize: [number, number];
+      strides: [number, number];
+      padding: 'same' | 'valid';
+      dataFormat?: string;
+    };
+    const foldable =
+      (cls === 'Conv2D' || cls === 'DepthwiseConv2D') &&
+      cfg.useBias === false &&
+      users.length === 1 &&
+      users[0].getClassName() === 'BatchNormalization';
     if (foldable) {
       const bn = users[0];
       const [gamma, beta, mean, variance] = bn.getWeights();
@@ -46,8 +58,18 @@ export function foldBatchNorms(model: tf.LayersModel): { model: tf.LayersModel; 
         const k = cls === 'Conv2D' ? tf.mul(w, scale) : tf.mul(w, tf.reshape(scale, [1, 1, -1, 1]));
         return [k, tf.sub(beta, tf.mul(mean, scale))];
       });
-      const common = { kernelSize: cfg.kernelSize, strides: cfg.strides, padding: cfg.padding, useBias: true, name: layer.name, weights: [kernel, bias] };
-      const conv = cls === 'Conv2D' ? tf.layers.conv2d({ ...common, filters: cfg.filters! }) : tf.layers.depthwiseConv2d({ ...common, depthMultiplier: 1 });
+      const common = {
+        kernelSize: cfg.kernelSize,
+        strides: cfg.strides,
+        padding: cfg.padding,
+        useBias: true,
+        name: layer.name,
+        weights: [kernel, bias],
+      };
+      const conv =
+        cls === 'Conv2D'
+          ? tf.layers.conv2d({ ...common, filters: cfg.filters! })
+          : tf.layers.depthwiseConv2d({ ...common, depthMultiplier: 1 });
       newOf.set(node0(bn).outputTensors[0], conv.apply(ins[0]) as Sym);
       tf.dispose([kernel, bias]);
       skip.add(bn);
@@ -61,5 +83,12 @@ export function foldBatchNorms(model: tf.LayersModel): { model: tf.LayersModel; 
     copy.setWeights(layer.getWeights());
     (Array.isArray(out) ? out : [out]).forEach((o, i) => newOf.set(outputTensors[i], o));
   }
-  return { model: tf.model({ inputs: input, outputs: (model.outputs as Sym[]).map((o) => newOf.get(o)!), name: `${model.name}_folded` }), folded };
+  return {
+    model: tf.model({
+      inputs: input,
+      outputs: (model.outputs as Sym[]).map((o) => newOf.get(o)!),
+      name: `${model.name}_folded`,
+    }),
+    folded,
+  };
 }

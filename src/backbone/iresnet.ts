@@ -42,7 +42,8 @@ function basicBlock(ctx: BlockContext, x: Sym, name: string, planes: number, str
   y = prelu(bn(ctx, y, `${name}_2`), name);
   y = conv(ctx, y, `${name}_2`, planes, 3, stride);
   y = bn(ctx, y, `${name}_3`);
-  const shortcut = stride !== 1 || inPlanes !== planes ? bn(ctx, conv(ctx, x, `${name}_down`, planes, 1, stride), `${name}_down`) : x;
+  const shortcut =
+    stride !== 1 || inPlanes !== planes ? bn(ctx, conv(ctx, x, `${name}_down`, planes, 1, stride), `${name}_down`) : x;
   return add(y, shortcut, name);
 }
 

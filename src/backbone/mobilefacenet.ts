@@ -13,7 +13,17 @@
  * stem conv grouped (tf.layers has no grouped conv), so width 128 is close to, not equal to, it.
  */
 import * as tf from '@tensorflow/tfjs';
-import { add, bn, conv, depthwise, dense, prelu, SeedSequence, validateInputSize, type BlockContext } from './layers.js';
+import {
+  add,
+  bn,
+  conv,
+  depthwise,
+  dense,
+  prelu,
+  SeedSequence,
+  validateInputSize,
+  type BlockContext,
+} from './layers.js';
 import type { MobileFaceNetConfig } from './types.js';
 
 type Sym = tf.SymbolicTensor;
@@ -31,7 +41,15 @@ export const DEFAULT_MOBILEFACENET_CONFIG: MobileFaceNetConfig = {
 };
 
 /** Conv → BN → PReLU (insightface `ConvBlock`); `dw` makes the conv depthwise. */
-function convBlock(ctx: BlockContext, x: Sym, name: string, filters: number, kernel: number, stride: number, dw = false): Sym {
+function convBlock(
+  ctx: BlockContext,
+  x: Sym,
+  name: string,
+  filters: number,
+  kernel: number,
+  stride: number,
+  dw = false,
+): Sym {
   const y = dw ? depthwise(ctx, x, name, kernel, stride) : conv(ctx, x, name, filters, kernel, stride);
   return prelu(bn(ctx, y, name), name);
 }
@@ -42,7 +60,15 @@ function linearBlock(ctx: BlockContext, x: Sym, name: string, filters: number): 
 }
 
 /** Inverted bottleneck (insightface `DepthWise`): expand 1×1, depthwise 3×3, project 1×1. */
-function bottleneck(ctx: BlockContext, x: Sym, name: string, out: number, expand: number, stride: number, residual: boolean): Sym {
+function bottleneck(
+  ctx: BlockContext,
+  x: Sym,
+  name: string,
+  out: number,
+  expand: number,
+  stride: number,
+  residual: boolean,
+): Sym {
   let y = convBlock(ctx, x, `${name}_expand`, expand, 1, 1);
   y = convBlock(ctx, y, `${name}_dw`, expand, 3, stride, true);
   y = linearBlock(ctx, y, `${name}_project`, out);

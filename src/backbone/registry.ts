@@ -23,7 +23,9 @@ interface BackboneEntry<C extends BackboneConfig> {
 }
 
 /** Every backbone by name, with its default config. */
-export const BACKBONES: { [K in BackboneName]: BackboneEntry<K extends 'mobilefacenet' ? MobileFaceNetConfig : IResNetConfig> } = {
+export const BACKBONES: {
+  [K in BackboneName]: BackboneEntry<K extends 'mobilefacenet' ? MobileFaceNetConfig : IResNetConfig>;
+} = {
   mobilefacenet: { defaults: DEFAULT_MOBILEFACENET_CONFIG, build: buildMobileFaceNet },
   iresnet18: { defaults: { ...DEFAULT_IRESNET_CONFIG, layers: [...IRESNET_LAYERS.iresnet18] }, build: buildIResNet },
   iresnet34: { defaults: { ...DEFAULT_IRESNET_CONFIG, layers: [...IRESNET_LAYERS.iresnet34] }, build: buildIResNet },
@@ -57,16 +59,21 @@ export function resolveBackboneConfig(name: BackboneName, partial: Partial<Backb
   const cfg = { ...defaults, ...partial } as BackboneConfig;
   if (!isPositiveIntArray(cfg.inputSize, 2, 16)) throw new ArcinvertError(`${name}: inputSize must be [height, width]`);
   validateInputSize(cfg.inputSize);
-  if (!Number.isInteger(cfg.embeddingSize) || cfg.embeddingSize < 1) throw new ArcinvertError(`${name}: embeddingSize must be a positive integer`);
+  if (!Number.isInteger(cfg.embeddingSize) || cfg.embeddingSize < 1)
+    throw new ArcinvertError(`${name}: embeddingSize must be a positive integer`);
   if (!(cfg.bnEpsilon > 0)) throw new ArcinvertError(`${name}: bnEpsilon must be > 0`);
   if (!(cfg.bnMomentum >= 0 && cfg.bnMomentum < 1)) throw new ArcinvertError(`${name}: bnMomentum must be in [0, 1)`);
   if (!Number.isInteger(cfg.seed)) throw new ArcinvertError(`${name}: seed must be an integer`);
   if ('blocks' in cfg) {
-    if (!isPositiveIntArray(cfg.blocks, 4, 0) || cfg.blocks[0] < 1) throw new ArcinvertError(`${name}: blocks must be 4 counts, the first ≥ 1`);
-    if (!Number.isInteger(cfg.width) || cfg.width < 1) throw new ArcinvertError(`${name}: width must be a positive integer`);
-    if (!Number.isInteger(cfg.headChannels) || cfg.headChannels < 1) throw new ArcinvertError(`${name}: headChannels must be a positive integer`);
+    if (!isPositiveIntArray(cfg.blocks, 4, 0) || cfg.blocks[0] < 1)
+      throw new ArcinvertError(`${name}: blocks must be 4 counts, the first ≥ 1`);
+    if (!Number.isInteger(cfg.width) || cfg.width < 1)
+      throw new ArcinvertError(`${name}: width must be a positive integer`);
+    if (!Number.isInteger(cfg.headChannels) || cfg.headChannels < 1)
+      throw new ArcinvertError(`${name}: headChannels must be a positive integer`);
   } else {
-    if (!isPositiveIntArray(cfg.layers, 4, 1)) throw new ArcinvertError(`${name}: layers must be 4 positive block counts`);
+    if (!isPositiveIntArray(cfg.layers, 4, 1))
+      throw new ArcinvertError(`${name}: layers must be 4 positive block counts`);
     if (!isPositiveIntArray(cfg.widths, 4, 1)) throw new ArcinvertError(`${name}: widths must be 4 positive widths`);
     if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new ArcinvertError(`${name}: dropout must be in [0, 1)`);
   }
@@ -84,6 +91,13 @@ export function buildBackbone(
   const model = build(config);
   return {
     model,
-    meta: { format: 1, backbone: name, config, inputSize: config.inputSize, embeddingSize: config.embeddingSize, normalization },
+    meta: {
+      format: 1,
+      backbone: name,
+      config,
+      inputSize: config.inputSize,
+      embeddingSize: config.embeddingSize,
+      normalization,
+    },
   };
 }

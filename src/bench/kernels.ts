@@ -38,33 +38,66 @@ export function kernelCases(): KernelCase[] {
   const n = 8;
   return [
     {
-      name: 'pointwise conv 1×1, 128 → 64', shape: '[8, 28, 28, 128]', inputs: [[n, 28, 28, 128], [1, 1, 128, 64]],
-      work: 2 * n * 28 * 28 * 128 * 64, unit: 'GFLOP/s',
+      name: 'pointwise conv 1×1, 128 → 64',
+      shape: '[8, 28, 28, 128]',
+      inputs: [
+        [n, 28, 28, 128],
+        [1, 1, 128, 64],
+      ],
+      work: 2 * n * 28 * 28 * 128 * 64,
+      unit: 'GFLOP/s',
       run: ([x, w]) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
     },
     {
-      name: 'pointwise conv 1×1, 32 → 64', shape: '[8, 56, 56, 32]', inputs: [[n, 56, 56, 32], [1, 1, 32, 64]],
-      work: 2 * n * 56 * 56 * 32 * 64, unit: 'GFLOP/s',
+      name: 'pointwise conv 1×1, 32 → 64',
+      shape: '[8, 56, 56, 32]',
+      inputs: [
+        [n, 56, 56, 32],
+        [1, 1, 32, 64],
+      ],
+      work: 2 * n * 56 * 56 * 32 * 64,
+      unit: 'GFLOP/s',
       run: ([x, w]) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
     },
     {
-      name: 'depthwise conv 3×3, 64 channels', shape: '[8, 56, 56, 64]', inputs: [[n, 56, 56, 64], [3, 3, 64, 1]],
-      work: 2 * 9 * n * 56 * 56 * 64, unit: 'GFLOP/s',
+      name: 'depthwise conv 3×3, 64 channels',
+      shape: '[8, 56, 56, 64]',
+      inputs: [
+        [n, 56, 56, 64],
+        [3, 3, 64, 1],
+      ],
+      work: 2 * 9 * n * 56 * 56 * 64,
+      unit: 'GFLOP/s',
       run: ([x, w]) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
     },
     {
-      name: 'matMul (weight gradient of a 1×1 conv)', shape: '[64, 25088] × [25088, 32]', inputs: [[64, 25088], [25088, 32]],
-      work: 2 * 64 * 25088 * 32, unit: 'GFLOP/s',
+      name: 'matMul (weight gradient of a 1×1 conv)',
+      shape: '[64, 25088] × [25088, 32]',
+      inputs: [
+        [64, 25088],
+        [25088, 32],
+      ],
+      work: 2 * 64 * 25088 * 32,
+      unit: 'GFLOP/s',
       run: ([a, b]) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
     },
     {
-      name: 'element-wise multiply', shape: '[8, 56, 56, 64] · same', inputs: [[n, 56, 56, 64], [n, 56, 56, 64]],
-      work: 3 * n * 56 * 56 * 64 * MiB4, unit: 'GB/s',
+      name: 'element-wise multiply',
+      shape: '[8, 56, 56, 64] · same',
+      inputs: [
+        [n, 56, 56, 64],
+        [n, 56, 56, 64],
+      ],
+      work: 3 * n * 56 * 56 * 64 * MiB4,
+      unit: 'GB/s',
       run: ([a, b]) => tf.mul(a!, b!),
     },
     {
-      name: 'per-channel sum (BN statistics, gradients)', shape: '[8, 56, 56, 64] → [64]', inputs: [[n, 56, 56, 64]],
-      work: n * 56 * 56 * 64 * MiB4, unit: 'GB/s',
+      name: 'per-channel sum (BN statistics, gradients)',
+      shape: '[8, 56, 56, 64] → [64]',
+      inputs: [[n, 56, 56, 64]],
+      work: n * 56 * 56 * 64 * MiB4,
+      unit: 'GB/s',
       run: ([x]) => tf.sum(x!, [0, 1, 2]),
     },
   ];

@@ -102,15 +102,27 @@ async function measureInChild(request: MeasureRequest): Promise<Cell> {
     return (JSON.parse(stdout.trim().split('\n').pop()!) as MeasureResult).msPerImage;
   } catch (e) {
     const err = e as { stderr?: string; message?: string };
-    const lines = (err.stderr ?? '').trim().split('\n').filter((l) => l.trim() !== '');
+    const lines = (err.stderr ?? '')
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     const abort = lines.find((l) => /Aborted|RuntimeError|out of memory/i.test(l));
     return (abort ?? lines.pop() ?? err.message ?? 'failed').slice(0, 160);
   }
 }
 
 /** The single-kernel table: this engine, then PyTorch with 1 and with N threads where measured. */
-export function kernelTable(own: readonly KernelTiming[], torch: ReadonlyArray<{ threads: number; rows: ReadonlyArray<{ name: string; ms: number; rate: number }> }>): string {
-  const head = ['kernel', 'shape', 'arcinvert ms', 'arcinvert rate', ...torch.flatMap((t) => [`PyTorch ${t.threads} thr. ms`, `PyTorch ${t.threads} thr. rate`])];
+export function kernelTable(
+  own: readonly KernelTiming[],
+  torch: ReadonlyArray<{ threads: number; rows: ReadonlyArray<{ name: string; ms: number; rate: number }> }>,
+): string {
+  const head = [
+    'kernel',
+    'shape',
+    'arcinvert ms',
+    'arcinvert rate',
+    ...torch.flatMap((t) => [`PyTorch ${t.threads} thr. ms`, `PyTorch ${t.threads} thr. rate`]),
+  ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const k of own) {
     const cells = [k.name, k.shape, k.ms.toFixed(2), `${k.rate.toFixed(1)} ${k.unit}`];
@@ -130,21 +142,45 @@ async function writeSection(docPath: string, [start, end]: readonly [string, str
   const section = `${start}\n${body}\n${end}`;
   const i = old.indexOf(start);
   const j = old.indexOf(end);
-  const next = i >= 0 && j > i ? `${old.slice(0, i)}${section}${old.slice(j + end.length)}` : `${old.trimEnd()}\n\n${section}\n`;
+  const next =
+    i >= 0 && j > i ? `${old.slice(0, i)}${section}${old.slice(j + end.length)}` : `${old.trimEnd()}\n\n${section}\n`;
   await writeFileAtomic(doc, next);
   console.log(`wrote ${path.relative(process.cwd(), doc)}`);
 }
 
 /** Runs the PyTorch reference for one input size. */
-async function runPytorch(python: string, width: number, size: number, batches: readonly number[], steps: number, threads: number): Promise<PytorchReport> {
+async function runPytorch(
+  python: string,
+  width: number,
+  size: number,
+  batches: readonly number[],
+  steps: number,
+  threads: number,
+): Promise<PytorchReport> {
   const script = path.resolve('benchmarks/pytorch_bench.py');
-  const args = [script, '--width', String(width), '--size', String(size), '--batches', batches.join(','), '--steps', String(steps), '--threads', String(threads), '--json'];
+  const args = [
+    script,
+    '--width',
+    String(width),
+    '--size',
+    String(size),
+    '--batches',
+    batches.join(','),
+    '--steps',
+    String(steps),
+    '--threads',
+    String(threads),
+    '--json',
+  ];
   try {
     const { stdout } = await run(python, args, { maxBuffer: 1 << 20 });
     return JSON.parse(stdout.trim().split('\n').pop()!) as PytorchReport;
   } catch (e) {
-    const reason = (e as { stderr?: string }).stderr?.trim().split('\n').pop() ?? (e instanceof Error ? e.message : String(e));
-    throw new ArcinvertError(`--compare-pytorch: ${python} ${path.relative(process.cwd(), script)} failed (${reason}); it needs torch (Debian: apt-get install python3-torch; --python picks the interpreter)`);
+    const reason =
+      (e as { stderr?: string }).stderr?.trim().split('\n').pop() ?? (e instanceof Error ? e.message : String(e));
+    throw new ArcinvertError(
+      `--compare-pytorch: ${python} ${path.relative(process.cwd(), script)} failed (${reason}); it needs torch (Debian: apt-get install python3-torch; --python picks the interpreter)`,
+    );
   }
 }
 
@@ -156,7 +192,11 @@ async function buildBaseline(ref: string): Promise<{ dist: string; cleanup: () =
     const { stdout: sha } = await run('git', ['rev-parse', '--verify', `${ref}^{commit}`]);
     await run('sh', ['-c', `git archive ${sha.trim()} | tar -x -C '${dir}'`]);
     await fsp.symlink(path.resolve('node_modules'), path.join(dir, 'node_modules'), 'dir');
-    await run(process.execPath, [path.resolve('node_modules/typescript/bin/tsc'), '-p', path.join(dir, 'tsconfig.build.json')], { cwd: dir });
+    await run(
+      process.execPath,
+      [path.resolve('node_modules/typescript/bin/tsc'), '-p', path.join(dir, 'tsconfig.build.json')],
+      { cwd: dir },
+    );
     return { dist: path.join(dir, 'dist'), cleanup };
   } catch (e) {
     await cleanup();
@@ -168,7 +208,8 @@ async function buildBaseline(ref: string): Promise<{ dist: string; cleanup: () =
 
 function numbers(s: string, flag: string): number[] {
   const out = s.split(',').map(Number);
-  if (out.some((v) => !Number.isInteger(v) || v < 1)) throw new ArcinvertError(`${flag} must be comma-separated positive integers, got '${s}'`);
+  if (out.some((v) => !Number.isInteger(v) || v < 1))
+    throw new ArcinvertError(`${flag} must be comma-separated positive integers, got '${s}'`);
   return out;
 }
 
@@ -202,8 +243,10 @@ async function main(): Promise<void> {
   if (values.profile) {
     for (const size of sizes) {
       const fm = buildBackbone('mobilefacenet', { seed: 1, width, inputSize: [size, size] });
-      for (const b of batches) console.log(formatProfile(`inversion step, ${size}×${size}, batch ${b}`, await profileInversionStep(fm, b)));
-      for (const b of batches) console.log(formatProfile(`training step, ${size}×${size}, batch ${b}`, await profileTrainingStep(fm, b)));
+      for (const b of batches)
+        console.log(formatProfile(`inversion step, ${size}×${size}, batch ${b}`, await profileInversionStep(fm, b)));
+      for (const b of batches)
+        console.log(formatProfile(`training step, ${size}×${size}, batch ${b}`, await profileTrainingStep(fm, b)));
       fm.model.dispose();
     }
     return;
@@ -216,9 +259,14 @@ async function main(): Promise<void> {
       for (const threads of workers > 1 ? [1, workers] : [1]) {
         const args = [path.resolve('benchmarks/pytorch_bench.py'), '--kernels', '--threads', String(threads), '--json'];
         const { stdout } = await run(values.python as string, args, { maxBuffer: 1 << 20 }).catch((e: unknown) => {
-          throw new ArcinvertError(`--compare-pytorch: ${values.python as string} benchmarks/pytorch_bench.py --kernels failed (${(e as { stderr?: string }).stderr?.trim().split('\n').pop() ?? String(e)})`);
+          throw new ArcinvertError(
+            `--compare-pytorch: ${values.python as string} benchmarks/pytorch_bench.py --kernels failed (${(e as { stderr?: string }).stderr?.trim().split('\n').pop() ?? String(e)})`,
+          );
         });
-        const report = JSON.parse(stdout.trim().split('\n').pop()!) as { machine: string; kernels: Array<{ name: string; ms: number; rate: number }> };
+        const report = JSON.parse(stdout.trim().split('\n').pop()!) as {
+          machine: string;
+          kernels: Array<{ name: string; ms: number; rate: number }>;
+        };
         torch.push({ threads, rows: report.kernels });
         torchMachine = report.machine.replace(/, \d+ thread\(s\)$/, '');
       }
@@ -226,14 +274,20 @@ async function main(): Promise<void> {
     const table = kernelTable(own, torch);
     console.log(`\n${table}`);
     if (values['no-write']) return;
-    const flags = values['compare-pytorch'] ? ` --compare-pytorch --python ${values.python as string} --workers ${workers}` : '';
-    await writeSection(values.doc as string, MARKERS.kernels, [
-      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --kernels${flags}\` (fresh inputs every call, mean of 10 after 2 warm-up calls).`,
-      '',
-      `Machine: ${machine}.${torchMachine ? `\nPyTorch: ${torchMachine}.` : ''}`,
-      '',
-      table,
-    ].join('\n'));
+    const flags = values['compare-pytorch']
+      ? ` --compare-pytorch --python ${values.python as string} --workers ${workers}`
+      : '';
+    await writeSection(
+      values.doc as string,
+      MARKERS.kernels,
+      [
+        `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench -- --kernels${flags}\` (fresh inputs every call, mean of 10 after 2 warm-up calls).`,
+        '',
+        `Machine: ${machine}.${torchMachine ? `\nPyTorch: ${torchMachine}.` : ''}`,
+        '',
+        table,
+      ].join('\n'),
+    );
     return;
   }
   const fm = buildBackbone('mobilefacenet', { seed: 1, width, inputSize: [sizes[0], sizes[0]] });
@@ -258,7 +312,9 @@ async function main(): Promise<void> {
           row.one = note(await measureInChild(req));
           if (workers > 1 && batch % workers === 0) row.many = note(await measureInChild({ ...req, workers }));
           rows.push(row);
-          console.log(`${step} ${size}×${size} batch ${batch}: ${[row.baseline, row.one, row.many].map(fmt).join(' / ')} ms/image-step (baseline / 1 thread / ${workers} workers)`);
+          console.log(
+            `${step} ${size}×${size} batch ${batch}: ${[row.baseline, row.one, row.many].map(fmt).join(' / ')} ms/image-step (baseline / 1 thread / ${workers} workers)`,
+          );
         }
       }
     }
@@ -268,14 +324,25 @@ async function main(): Promise<void> {
   let torchLine = '';
   if (values['compare-pytorch']) {
     for (const size of sizes) {
-      for (const [threads, key] of [[1, 'torchOne'], [workers, 'torchMany']] as const) {
+      for (const [threads, key] of [
+        [1, 'torchOne'],
+        [workers, 'torchMany'],
+      ] as const) {
         const torch = await runPytorch(values.python as string, width, size, batches, steps, threads);
-        for (const r of rows.filter((x) => x.size === size)) r[key] = torch.rows.find((t) => t.step === r.step && t.batch === r.batch)?.msPerImage;
+        for (const r of rows.filter((x) => x.size === size))
+          r[key] = torch.rows.find((t) => t.step === r.step && t.batch === r.batch)?.msPerImage;
         torchLine = `PyTorch reference (\`benchmarks/pytorch_bench.py\`, same network and steps): ${torch.machine.replace(/, \d+ thread\(s\)$/, '')}.`;
       }
     }
   }
-  const flags = [...(backend === 'wasm' ? [] : [`--backend ${backend}`]), `--width ${width}`, `--sizes ${sizes.join(',')}`, `--batches ${batches.join(',')}`, `--steps ${steps}`, `--workers ${workers}`];
+  const flags = [
+    ...(backend === 'wasm' ? [] : [`--backend ${backend}`]),
+    `--width ${width}`,
+    `--sizes ${sizes.join(',')}`,
+    `--batches ${batches.join(',')}`,
+    `--steps ${steps}`,
+    `--workers ${workers}`,
+  ];
   if (values.baseline !== undefined) flags.push(`--baseline ${values.baseline}`);
   if (values['compare-pytorch']) flags.push(`--compare-pytorch --python ${values.python}`);
   const table = benchTable(rows, workers);

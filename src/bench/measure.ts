@@ -65,7 +65,13 @@ export async function measure(request: MeasureRequest): Promise<MeasureResult> {
       const d = fm.meta.embeddingSize as number;
       const embeddings = tf.tidy(() => tf.randomNormal([batch, d], 0, 1, 'float32', 1).dataSync() as Float32Array);
       const share = batch / workers;
-      const config = resolveInvertConfig({ steps: warmup + steps, batchSize: share, minBatch: share, evalEvery: 10_000, reportEvery: 1 });
+      const config = resolveInvertConfig({
+        steps: warmup + steps,
+        batchSize: share,
+        minBatch: share,
+        evalEvery: 10_000,
+        reportEvery: 1,
+      });
       const stamps = new Map<number, number[]>();
       const stamp = (w: number, step: number): void => {
         const s = stamps.get(w) ?? [];
@@ -77,7 +83,11 @@ export async function measure(request: MeasureRequest): Promise<MeasureResult> {
         await invert(fm, { embeddings, dim: d }, config, { onProgress: (p: { step: number }) => stamp(0, p.step) });
       } else {
         const { invertParallel } = await load(root, 'invert/parallel.js');
-        await invertParallel(fm, { embeddings, dim: d }, config, { workers, backend: request.backend, onProgress: (w: number, p: { step: number }) => stamp(w, p.step) });
+        await invertParallel(fm, { embeddings, dim: d }, config, {
+          workers,
+          backend: request.backend,
+          onProgress: (w: number, p: { step: number }) => stamp(w, p.step),
+        });
       }
       if (stamps.size !== workers) throw new Error(`${stamps.size} of ${workers} workers reported progress`);
       const ms = Math.max(...[...stamps.values()].map((s) => (s[warmup + steps]! - s[warmup]!) / steps));
@@ -94,13 +104,23 @@ export async function measure(request: MeasureRequest): Promise<MeasureResult> {
     const p = trainables(fm, head);
     let buffers = sgdInit(p.vars) as import('@tensorflow/tfjs').Tensor[];
     const x = tf.randomUniform([batch, request.size, request.size, 3], -1, 1, 'float32', 2);
-    const labels = tf.tensor1d(Array.from({ length: batch }, (_, i) => (i * 7) % 1000), 'int32');
-    const parallel = workers > 1 ? await (await load(root, 'train/parallel.js')).ParallelTrainer.start(fm, head, p, cfg, { workers, backend: request.backend }) : null;
+    const labels = tf.tensor1d(
+      Array.from({ length: batch }, (_, i) => (i * 7) % 1000),
+      'int32',
+    );
+    const parallel =
+      workers > 1
+        ? await (
+            await load(root, 'train/parallel.js')
+          ).ParallelTrainer.start(fm, head, p, cfg, { workers, backend: request.backend })
+        : null;
     let start = 0;
     try {
       for (let s = 0; s < warmup + steps; s++) {
         if (s === warmup) start = performance.now();
-        const out = parallel ? await parallel.step(buffers, x, labels, 0.1) : trainStep(fm, head, margin, p, buffers, x, labels, cfg, 0.1);
+        const out = parallel
+          ? await parallel.step(buffers, x, labels, 0.1)
+          : trainStep(fm, head, margin, p, buffers, x, labels, cfg, 0.1);
         await out.loss.data();
         tf.dispose([out.loss, out.norm, ...buffers]);
         buffers = out.buffers;

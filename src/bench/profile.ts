@@ -52,7 +52,13 @@ export async function profileInversionStep(fm: FaceModel, batch: number): Promis
   const d = fm.meta.embeddingSize;
   const embeddings = tf.tidy(() => tf.randomNormal([batch, d], 0, 1, 'float32', 1).dataSync() as Float32Array);
   const run = (steps: number) => async (): Promise<void> => {
-    const config = resolveInvertConfig({ steps, batchSize: batch, minBatch: batch, evalEvery: 10_000, reportEvery: 10_000 });
+    const config = resolveInvertConfig({
+      steps,
+      batchSize: batch,
+      minBatch: batch,
+      evalEvery: 10_000,
+      reportEvery: 10_000,
+    });
     await invert(fm, { embeddings: Float32Array.from(embeddings), dim: d }, config);
   };
   await run(1)();
@@ -78,7 +84,9 @@ export function formatProfile(title: string, costs: readonly KernelCost[], top =
   const total = costs.reduce((a, c) => a + c.ms, 0);
   const lines = [`${title}: ${total.toFixed(0)} ms kernel time`];
   for (const c of costs.slice(0, top)) {
-    lines.push(`  ${c.name.padEnd(36)} ${c.ms.toFixed(1).padStart(8)} ms  ${String(Math.round(c.calls)).padStart(5)} calls`);
+    lines.push(
+      `  ${c.name.padEnd(36)} ${c.ms.toFixed(1).padStart(8)} ms  ${String(Math.round(c.calls)).padStart(5)} calls`,
+    );
   }
   return lines.join('\n');
 }

@@ -29,7 +29,10 @@ export function makeTrainingStep(fm: FaceModel, batch: number, classes = 1000): 
   const p = trainables(fm, head);
   let buffers = sgdInit(p.vars);
   const x = tf.randomUniform([batch, h, w, 3], -1, 1, 'float32', 2) as tf.Tensor4D;
-  const labels = tf.tensor1d(Array.from({ length: batch }, (_, i) => (i * 7) % classes), 'int32');
+  const labels = tf.tensor1d(
+    Array.from({ length: batch }, (_, i) => (i * 7) % classes),
+    'int32',
+  );
   return {
     async run() {
       const out = trainStep(fm, head, margin, p, buffers, x, labels, cfg, 0.1);

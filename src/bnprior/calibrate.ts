@@ -45,7 +45,12 @@ export const CALIBRATION_FILE = 'calibration.json';
  * over `batches` (normalised model
  * inputs [B, H, W, 3]; each is disposed here once used).
  */
-export async function calibrateStatistics(taps: BnTaps, batches: AsyncIterable<tf.Tensor4D>, source: string, onProgress?: (images: number) => void): Promise<StatCalibration> {
+export async function calibrateStatistics(
+  taps: BnTaps,
+  batches: AsyncIterable<tf.Tensor4D>,
+  source: string,
+  onProgress?: (images: number) => void,
+): Promise<StatCalibration> {
   const tapped = taps.statLayers;
   const sums = tapped.map((l) => ({ s: new Float64Array(l.channels), q: new Float64Array(l.channels), n: 0 }));
   let images = 0;
@@ -120,7 +125,15 @@ export async function compareWithRunning(cal: StatCalibration, taps: BnTaps): Pr
 
 /** Writes `dir/calibration.json` atomically. */
 export async function saveCalibration(dir: string, cal: StatCalibration): Promise<void> {
-  const json = { ...cal, layers: cal.layers.map((l) => ({ name: l.name, channels: l.channels, mean: Array.from(l.mean), variance: Array.from(l.variance) })) };
+  const json = {
+    ...cal,
+    layers: cal.layers.map((l) => ({
+      name: l.name,
+      channels: l.channels,
+      mean: Array.from(l.mean),
+      variance: Array.from(l.variance),
+    })),
+  };
   await writeFileAtomic(path.join(dir, CALIBRATION_FILE), `${JSON.stringify(json)}\n`);
 }
 
@@ -140,14 +153,28 @@ export async function loadCalibration(dir: string): Promise<StatCalibration | un
   } catch {
     return bad('not valid JSON');
   }
-  if (j.format !== 'arcinvert-calibration' || j.version !== 1 || !Array.isArray(j.layers)) bad('not an arcinvert calibration');
+  if (j.format !== 'arcinvert-calibration' || j.version !== 1 || !Array.isArray(j.layers))
+    bad('not an arcinvert calibration');
   const layers = (j.layers as Record<string, unknown>[]).map((l, i) => {
-    const ok = typeof l.name === 'string' && Number.isInteger(l.channels) && Array.isArray(l.mean) && Array.isArray(l.variance) && l.mean.length === l.channels && l.variance.length === l.channels;
+    const ok =
+      typeof l.name === 'string' &&
+      Number.isInteger(l.channels) &&
+      Array.isArray(l.mean) &&
+      Array.isArray(l.variance) &&
+      l.mean.length === l.channels &&
+      l.variance.length === l.channels;
     if (!ok) bad(`layer ${i}`);
     const mean = Float32Array.from(l.mean as number[]);
     const variance = Float32Array.from(l.variance as number[]);
-    if (!mean.every(Number.isFinite) || !variance.every((v) => Number.isFinite(v) && v >= 0)) bad(`layer ${String(l.name)} has NaN or negative values`);
+    if (!mean.every(Number.isFinite) || !variance.every((v) => Number.isFinite(v) && v >= 0))
+      bad(`layer ${String(l.name)} has NaN or negative values`);
     return { name: l.name as string, channels: l.channels as number, mean, variance };
   });
-  return { format: 'arcinvert-calibration', version: 1, images: Number(j.images), source: String(j.source ?? ''), layers };
+  return {
+    format: 'arcinvert-calibration',
+    version: 1,
+    images: Number(j.images),
+    source: String(j.source ?? ''),
+    layers,
+  };
 }

@@ -48,7 +48,12 @@ function safeNorm(d: tf.Tensor1D): tf.Scalar {
  * @param batch statistics of the synthesised batch at the layer input, [C] each.
  * @param running the layer's running statistics, [C] each.
  */
-export function bnLayerTerm(batch: ChannelStats, running: ChannelStats, form: BnPriorForm, reduction: BnReduction): tf.Scalar {
+export function bnLayerTerm(
+  batch: ChannelStats,
+  running: ChannelStats,
+  form: BnPriorForm,
+  reduction: BnReduction,
+): tf.Scalar {
   return tf.tidy(() => {
     const c = batch.mean.shape[0];
     const dMean = tf.sub(batch.mean, running.mean) as tf.Tensor1D;
@@ -105,7 +110,9 @@ export function packBnPrior(running: readonly ChannelStats[], opts: BnStatLossOp
     return {
       running: tf.stack([means, second]) as tf.Tensor2D,
       segments: tf.tensor2d(seg, [total, channels.length]),
-      norm: tf.tensor1d(channels.map((c) => (opts.reduction === 'sum' ? 1 : opts.form === 'arcface' ? 1 / c : 1 / Math.sqrt(c)))),
+      norm: tf.tensor1d(
+        channels.map((c) => (opts.reduction === 'sum' ? 1 : opts.form === 'arcface' ? 1 / c : 1 / Math.sqrt(c))),
+      ),
       weights: tf.tensor1d(channels.map((_, i) => (i === 0 ? opts.firstLayerWeight : 1))),
     };
   });
@@ -122,21 +129,27 @@ export function packBnPrior(running: readonly ChannelStats[], opts: BnStatLossOp
  * @param batch per-layer batch statistics as [2, C_l] (mean row, variance row; `channelStats`).
  * @returns the weighted total and each layer's unweighted term [L].
  */
-export function packedBnStatLoss(batch: readonly tf.Tensor[], prior: PackedBnPrior): { total: tf.Scalar; perLayer: tf.Tensor1D } {
+export function packedBnStatLoss(
+  batch: readonly tf.Tensor[],
+  prior: PackedBnPrior,
+): { total: tf.Scalar; perLayer: tf.Tensor1D } {
   const l = prior.channels.length;
   if (batch.length !== l) throw new Error(`bnStatLoss: ${batch.length} batch statistics for ${l} layers`);
   batch.forEach((b, i) => {
     if (b.rank !== 2 || b.shape[0] !== 2 || b.shape[1] !== prior.channels[i]) {
-      throw new Error(`bnStatLoss: layer ${i} statistics have shape [${b.shape.join(', ')}], expected [2, ${prior.channels[i]}]`);
+      throw new Error(
+        `bnStatLoss: layer ${i} statistics have shape [${b.shape.join(', ')}], expected [2, ${prior.channels[i]}]`,
+      );
     }
   });
   return tf.tidy(() => {
     const stats = tf.concat(batch as tf.Tensor2D[], 1);
     const [ss, cc] = stats.shape;
     // arcface compares standard deviations: the variance row goes through √(σ̃² + ε).
-    const compared = prior.form === 'arcface'
-      ? tf.concat([tf.slice(stats, [0, 0], [1, cc]), tf.sqrt(tf.add(tf.slice(stats, [1, 0], [ss - 1, cc]), EPS))])
-      : stats;
+    const compared =
+      prior.form === 'arcface'
+        ? tf.concat([tf.slice(stats, [0, 0], [1, cc]), tf.sqrt(tf.add(tf.slice(stats, [1, 0], [ss - 1, cc]), EPS))])
+        : stats;
     const sums = tf.matMul(tf.square(tf.sub(compared, prior.running)), prior.segments); // [2, L]
     const rows = prior.form === 'arcface' ? sums : tf.sqrt(tf.add(sums, EPS));
     const perLayer = tf.mul(tf.sum(rows, 0), prior.norm) as tf.Tensor1D;
@@ -162,7 +175,12 @@ export function bnStatLoss(
   }
   const prior = packBnPrior(running, opts);
   try {
-    return tf.tidy(() => packedBnStatLoss(batch.map((b) => tf.stack([b.mean, b.variance])), prior));
+    return tf.tidy(() =>
+      packedBnStatLoss(
+        batch.map((b) => tf.stack([b.mean, b.variance])),
+        prior,
+      ),
+    );
   } finally {
     prior.dispose();
   }

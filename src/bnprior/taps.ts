@@ -76,7 +76,11 @@ export class BnTaps {
         runningVar: weightByName(l, 'moving_variance'),
       };
     });
-    const convs = model.layers.filter((l) => ['Conv2D', 'DepthwiseConv2D'].includes(l.getClassName()) && (l.getConfig() as { useBias?: boolean }).useBias === true);
+    const convs = model.layers.filter(
+      (l) =>
+        ['Conv2D', 'DepthwiseConv2D'].includes(l.getClassName()) &&
+        (l.getConfig() as { useBias?: boolean }).useBias === true,
+    );
     const feedsBn = (l: tf.layers.Layer): boolean =>
       bnLayers.some((bn) => (bn.inboundNodes ?? []).some((node) => node.inboundLayers.includes(l)));
     const foldedLayers = convs.filter((l) => !feedsBn(l));
@@ -85,7 +89,11 @@ export class BnTaps {
       return { name: l.name, channels: out.shape[out.shape.length - 1] as number, inputRank: out.shape.length };
     });
     this.depth = [...bnLayers, ...foldedLayers].map((l) => model.layers.indexOf(l));
-    const outputs = [...bnLayers.map((l) => l.input as tf.SymbolicTensor), ...foldedLayers.map((l) => l.output as tf.SymbolicTensor), ...(model.outputs as tf.SymbolicTensor[])];
+    const outputs = [
+      ...bnLayers.map((l) => l.input as tf.SymbolicTensor),
+      ...foldedLayers.map((l) => l.output as tf.SymbolicTensor),
+      ...(model.outputs as tf.SymbolicTensor[]),
+    ];
     this.graph = new FrozenGraph(tf.model({ inputs: model.inputs, outputs, name: `${model.name}_bntaps` }));
   }
 

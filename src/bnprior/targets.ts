@@ -29,22 +29,38 @@ export interface PriorTargets {
  * @throws ArcinvertError when calibrated statistics are needed and missing or mismatched, or
  *   `bn` is asked of a model without BatchNorm layers.
  */
-export function priorTargets(taps: BnTaps, source: PriorStatsSource, calibration: StatCalibration | undefined): PriorTargets {
+export function priorTargets(
+  taps: BnTaps,
+  source: PriorStatsSource,
+  calibration: StatCalibration | undefined,
+): PriorTargets {
   const running = taps.layers.map((l) => ({ mean: l.runningMean, variance: l.runningVar }));
   const bnIdx = taps.layers.map((_, i) => i);
   if (source === 'bn') {
-    if (bnIdx.length === 0) throw new ArcinvertError(`the model has no BatchNorm layers with running statistics (${taps.folded.length} folded); use --prior calibrated after 'arcinvert calibrate'`);
+    if (bnIdx.length === 0)
+      throw new ArcinvertError(
+        `the model has no BatchNorm layers with running statistics (${taps.folded.length} folded); use --prior calibrated after 'arcinvert calibrate'`,
+      );
     return { indices: bnIdx, stats: running, owned: [] };
   }
-  if (!calibration) throw new ArcinvertError(`--prior ${source} needs calibrated statistics; run 'arcinvert calibrate' on the model first`);
+  if (!calibration)
+    throw new ArcinvertError(
+      `--prior ${source} needs calibrated statistics; run 'arcinvert calibrate' on the model first`,
+    );
   const byName = new Map(calibration.layers.map((l) => [l.name, l]));
   const all = taps.statLayers;
   const wanted = source === 'both' ? all.map((_, i) => i).filter((i) => i >= taps.layers.length) : all.map((_, i) => i);
   for (const i of wanted) {
     const l = all[i];
     const c = byName.get(l.name);
-    if (!c) throw new ArcinvertError(`the model's calibration has no statistics for layer ${l.name}; run 'arcinvert calibrate' again`);
-    if (c.channels !== l.channels) throw new ArcinvertError(`the calibration of layer ${l.name} has ${c.channels} channels, the layer ${l.channels}`);
+    if (!c)
+      throw new ArcinvertError(
+        `the model's calibration has no statistics for layer ${l.name}; run 'arcinvert calibrate' again`,
+      );
+    if (c.channels !== l.channels)
+      throw new ArcinvertError(
+        `the calibration of layer ${l.name} has ${c.channels} channels, the layer ${l.channels}`,
+      );
   }
   const owned: tf.Tensor[] = [];
   const calibrated = wanted.map((i) => {
@@ -53,12 +69,19 @@ export function priorTargets(taps: BnTaps, source: PriorStatsSource, calibration
     owned.push(s.mean, s.variance);
     return s;
   });
-  const chosen = source === 'both' ? { indices: [...bnIdx, ...wanted], stats: [...running, ...calibrated] } : { indices: wanted, stats: calibrated };
+  const chosen =
+    source === 'both'
+      ? { indices: [...bnIdx, ...wanted], stats: [...running, ...calibrated] }
+      : { indices: wanted, stats: calibrated };
   return { ...inNetworkOrder(taps, chosen.indices, chosen.stats), owned };
 }
 
 /** Sorts taps by their depth in the network, so "the first layer" (its own weight) is the first one. */
-function inNetworkOrder(taps: BnTaps, indices: number[], stats: ChannelStats[]): { indices: number[]; stats: ChannelStats[] } {
+function inNetworkOrder(
+  taps: BnTaps,
+  indices: number[],
+  stats: ChannelStats[],
+): { indices: number[]; stats: ChannelStats[] } {
   const order = indices.map((_, k) => k).sort((a, b) => taps.depth[indices[a]] - taps.depth[indices[b]]);
   return { indices: order.map((k) => indices[k]), stats: order.map((k) => stats[k]) };
 }

@@ -39,7 +39,8 @@ export async function alignOutputNames(inputs: readonly string[]): Promise<Array
       const name = path.join(path.dirname(rel), `${path.basename(rel, path.extname(rel))}.png`);
       const clash = taken.get(name);
       if (clash === source) continue;
-      if (clash) throw new ArcinvertError(`${source} and ${clash} would both be written as ${name}; align them separately`);
+      if (clash)
+        throw new ArcinvertError(`${source} and ${clash} would both be written as ${name}; align them separately`);
       taken.set(name, source);
       out.push({ source, name });
     }
@@ -47,7 +48,8 @@ export async function alignOutputNames(inputs: readonly string[]): Promise<Array
   return out;
 }
 
-const probability = (flag: string): ((v: string) => number) => finiteNumber(flag, (n) => n >= 0 && n <= 1, 'a number in [0, 1]');
+const probability = (flag: string): ((v: string) => number) =>
+  finiteNumber(flag, (n) => n >= 0 && n <= 1, 'a number in [0, 1]');
 
 export function alignCommand(ctx: CliContext): Command {
   return new Command('align')
@@ -69,10 +71,13 @@ export function alignCommand(ctx: CliContext): Command {
       const jobs = await alignOutputNames(inputs);
       const backend = await useBackend(ctx, f.backend);
       const nameOf = new Map(jobs.map((j) => [j.source, j.name]));
-      const report = await alignImages(jobs.map((j) => j.source), {
-        config,
-        onProgress: (done, total, source) => ctx.err(`align ${done}/${total} ${source}`),
-      });
+      const report = await alignImages(
+        jobs.map((j) => j.source),
+        {
+          config,
+          onProgress: (done, total, source) => ctx.err(`align ${done}/${total} ${source}`),
+        },
+      );
       for (const s of report.skipped) ctx.err(`skipped ${s.source}: ${s.reason}`);
       if (report.aligned.length === 0) {
         throw new ArcinvertError(`no face found in any of the ${jobs.length} photo(s)`);
@@ -100,6 +105,8 @@ export function alignCommand(ctx: CliContext): Command {
         skipped: report.skipped,
       };
       await writeFileAtomic(path.join(f.out, 'align.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-      ctx.out(`aligned ${report.aligned.length} of ${jobs.length} photo(s) into ${f.out}${report.skipped.length ? ` (${report.skipped.length} skipped)` : ''}`);
+      ctx.out(
+        `aligned ${report.aligned.length} of ${jobs.length} photo(s) into ${f.out}${report.skipped.length ? ` (${report.skipped.length} skipped)` : ''}`,
+      );
     });
 }

@@ -36,7 +36,9 @@ function median(values: number[]): number {
 
 export function calibrateCommand(ctx: CliContext): Command {
   return new Command('calibrate')
-    .description("measure the model's BatchNorm input statistics on real aligned faces and store them with the model (for invert --prior calibrated)")
+    .description(
+      "measure the model's BatchNorm input statistics on real aligned faces and store them with the model (for invert --prior calibrated)",
+    )
     .requiredOption('--model <dir>', 'model directory (calibration.json is written there)')
     .requiredOption('--images <paths...>', 'aligned face images and/or directories (searched recursively)')
     .option('--n <count>', 'images to use, a seeded random subset when there are more', positiveInt('--n'), 2000)
@@ -48,23 +50,44 @@ export function calibrateCommand(ctx: CliContext): Command {
       await useBackend(ctx, flags.backend);
       const files = await listImages(flags.images);
       if (files.length === 0) throw new ArcinvertError('no images found for --images');
-      const chosen = files.length > flags.n ? shuffleInPlace([...files], new Mulberry32(flags.seed)).slice(0, flags.n).sort() : files;
+      const chosen =
+        files.length > flags.n
+          ? shuffleInPlace([...files], new Mulberry32(flags.seed))
+              .slice(0, flags.n)
+              .sort()
+          : files;
       const fm = await loadFaceModel(flags.model);
       try {
         const taps = new BnTaps(fm.model);
-        if (taps.statLayers.length === 0) throw new ArcinvertError(`${flags.model} has no BatchNorm layers or folded convs to calibrate`);
+        if (taps.statLayers.length === 0)
+          throw new ArcinvertError(`${flags.model} has no BatchNorm layers or folded convs to calibrate`);
         const opts = { size: fm.meta.inputSize, normalization: fm.meta.normalization };
         async function* batches() {
-          for (let i = 0; i < chosen.length; i += flags.batchSize) yield await readImageBatch(chosen.slice(i, i + flags.batchSize), opts);
+          for (let i = 0; i < chosen.length; i += flags.batchSize)
+            yield await readImageBatch(chosen.slice(i, i + flags.batchSize), opts);
         }
-        const cal = await calibrateStatistics(taps, batches(), `${chosen.length} images from ${flags.images.join(', ')}`, (n) => ctx.err(`calibrated on ${n}/${chosen.length} images`));
+        const cal = await calibrateStatistics(
+          taps,
+          batches(),
+          `${chosen.length} images from ${flags.images.join(', ')}`,
+          (n) => ctx.err(`calibrated on ${n}/${chosen.length} images`),
+        );
         const agreement: LayerAgreement[] = await compareWithRunning(cal, taps);
         await saveCalibration(flags.model, cal);
-        if (flags.report) await writeFileAtomic(flags.report, `${JSON.stringify({ images: cal.images, layers: agreement }, null, 2)}\n`);
+        if (flags.report)
+          await writeFileAtomic(
+            flags.report,
+            `${JSON.stringify({ images: cal.images, layers: agreement }, null, 2)}\n`,
+          );
         const shifts = agreement.map((a) => a.meanShift);
         const rels = agreement.map((a) => a.varianceRelError);
-        ctx.out(`${path.join(flags.model, 'calibration.json')}: ${cal.layers.length} layers (${taps.layers.length} BatchNorm inputs, ${taps.folded.length} folded-conv outputs), ${cal.images} images`);
-        if (agreement.length > 0) ctx.out(`vs running statistics: mean shift / σ median ${median(shifts).toFixed(3)} (max ${Math.max(...shifts).toFixed(3)}), variance relative error median ${median(rels).toFixed(3)} (max ${Math.max(...rels).toFixed(3)})`);
+        ctx.out(
+          `${path.join(flags.model, 'calibration.json')}: ${cal.layers.length} layers (${taps.layers.length} BatchNorm inputs, ${taps.folded.length} folded-conv outputs), ${cal.images} images`,
+        );
+        if (agreement.length > 0)
+          ctx.out(
+            `vs running statistics: mean shift / σ median ${median(shifts).toFixed(3)} (max ${Math.max(...shifts).toFixed(3)}), variance relative error median ${median(rels).toFixed(3)} (max ${Math.max(...rels).toFixed(3)})`,
+          );
       } finally {
         fm.model.dispose();
       }

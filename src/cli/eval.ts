@@ -23,7 +23,8 @@ interface EvalFlags {
 
 /** The human-readable report, one line per entry. */
 export function formatReport(r: VerificationReport, modelDir: string): string[] {
-  const tar = (name: string, t: VerificationReport['tarAtFar1e2']) => `${name.padEnd(14)}${t.tar.toFixed(4)}  (FAR ${t.far.toFixed(4)}, cos > ${t.threshold.toFixed(4)})`;
+  const tar = (name: string, t: VerificationReport['tarAtFar1e2']) =>
+    `${name.padEnd(14)}${t.tar.toFixed(4)}  (FAR ${t.far.toFixed(4)}, cos > ${t.threshold.toFixed(4)})`;
   return [
     `${'model'.padEnd(14)}${modelDir}`,
     `${'pairs'.padEnd(14)}${r.pairs} (${r.folds.length} folds), ${r.images} images`,
@@ -31,9 +32,14 @@ export function formatReport(r: VerificationReport, modelDir: string): string[] 
     `${'threshold'.padEnd(14)}${r.threshold.toFixed(4)} (mean best cosine threshold)`,
     tar('TAR@FAR=1e-2', r.tarAtFar1e2),
     tar('TAR@FAR=1e-3', r.tarAtFar1e3),
-    ...(r.skippedPairs > 0 ? [`${'skipped'.padEnd(14)}${r.skippedPairs} pairs (${r.skippedImages.length} unreadable images)`] : []),
+    ...(r.skippedPairs > 0
+      ? [`${'skipped'.padEnd(14)}${r.skippedPairs} pairs (${r.skippedImages.length} unreadable images)`]
+      : []),
     'fold  accuracy  threshold',
-    ...r.folds.map((f, i) => `${String(i + 1).padStart(4)}  ${f.accuracy.toFixed(4).padStart(8)}  ${f.threshold.toFixed(3).padStart(9)}`),
+    ...r.folds.map(
+      (f, i) =>
+        `${String(i + 1).padStart(4)}  ${f.accuracy.toFixed(4).padStart(8)}  ${f.threshold.toFixed(3).padStart(9)}`,
+    ),
   ];
 }
 
@@ -41,7 +47,10 @@ export function evalCommand(ctx: CliContext): Command {
   return new Command('eval')
     .description('verification accuracy on an LFW-format pairs file (10-fold, flip TTA) and TAR@FAR')
     .requiredOption('--model <dir>', 'model directory, or a training run (its best/ model)')
-    .requiredOption('--pairs <file>', 'pairs file: header "<folds> <pairsPerFold>", then name n1 n2 / name1 n1 name2 n2')
+    .requiredOption(
+      '--pairs <file>',
+      'pairs file: header "<folds> <pairsPerFold>", then name n1 n2 / name1 n1 name2 n2',
+    )
     .requiredOption('--images <dir>', 'folder of <Name>/<Name>_NNNN.jpg images')
     .option('--no-flip', 'do not add the flipped image embedding')
     .option('--json', 'print one JSON object instead of a table')

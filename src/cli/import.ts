@@ -14,7 +14,14 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { listImages, readImageBatch } from '../io/image.js';
 import { saveFaceModel } from '../io/modelStore.js';
 import { stageOutput } from '../invert/outputs.js';
-import { DEFAULT_ONNX_IMPORT, importOnnx, loadOnnxRuntime, noiseInputs, verifyWithOnnxRuntime, type Verification } from '../onnx/import.js';
+import {
+  DEFAULT_ONNX_IMPORT,
+  importOnnx,
+  loadOnnxRuntime,
+  noiseInputs,
+  verifyWithOnnxRuntime,
+  type Verification,
+} from '../onnx/import.js';
 import type { CliContext } from './context.js';
 import { backendOption, finiteNumber, positiveInt, useBackend } from './options.js';
 
@@ -35,31 +42,57 @@ interface ImportFlags {
 
 export function importCommand(ctx: CliContext): Command {
   return new Command('import')
-    .description('import an insightface ONNX face model (IResNet, MobileFaceNet) as an arcinvert model, verified against onnxruntime')
+    .description(
+      'import an insightface ONNX face model (IResNet, MobileFaceNet) as an arcinvert model, verified against onnxruntime',
+    )
     .requiredOption('--onnx <file>', 'the ONNX model (external data files beside it)')
     .requiredOption('--out <dir>', 'model directory to write (refused if not empty, unless --overwrite)')
-    .option('--mean <x>', 'pixel mean the model expects, of 0–255', finiteNumber('--mean', () => true, 'a number'), DEFAULT_ONNX_IMPORT.normalization.mean)
-    .option('--std <x>', 'pixel std the model expects, of 0–255', finiteNumber('--std', (n) => n > 0, 'a positive number'), DEFAULT_ONNX_IMPORT.normalization.std)
+    .option(
+      '--mean <x>',
+      'pixel mean the model expects, of 0–255',
+      finiteNumber('--mean', () => true, 'a number'),
+      DEFAULT_ONNX_IMPORT.normalization.mean,
+    )
+    .option(
+      '--std <x>',
+      'pixel std the model expects, of 0–255',
+      finiteNumber('--std', (n) => n > 0, 'a positive number'),
+      DEFAULT_ONNX_IMPORT.normalization.std,
+    )
     .option('--bgr', 'the model takes BGR input (folded into the first conv; the import takes RGB)', false)
     .option('--input-size <px>', 'square input size when the graph leaves it symbolic', positiveInt('--input-size'))
     .option('--verify-images <paths...>', 'aligned faces to verify on (default: seeded noise)')
     .option('--verify-n <n>', 'inputs to verify on', positiveInt('--verify-n'), 8)
-    .option('--min-cosine <x>', 'least cosine between the two runtimes, per input', finiteNumber('--min-cosine', (n) => n > 0 && n <= 1, 'in (0, 1]'), 0.9999)
+    .option(
+      '--min-cosine <x>',
+      'least cosine between the two runtimes, per input',
+      finiteNumber('--min-cosine', (n) => n > 0 && n <= 1, 'in (0, 1]'),
+      0.9999,
+    )
     .option('--no-verify', 'skip the onnxruntime check')
     .option('--overwrite', 'replace a non-empty --out once the import is complete', false)
     .addOption(backendOption())
     .action(async (f: ImportFlags) => {
       await useBackend(ctx, f.backend);
-      const { fm, info } = await importOnnx(f.onnx, { normalization: { mean: f.mean, std: f.std }, bgr: f.bgr, inputSize: f.inputSize ? [f.inputSize, f.inputSize] : undefined });
+      const { fm, info } = await importOnnx(f.onnx, {
+        normalization: { mean: f.mean, std: f.std },
+        bgr: f.bgr,
+        inputSize: f.inputSize ? [f.inputSize, f.inputSize] : undefined,
+      });
       const normalization = fm.meta.normalization;
       let staged: Awaited<ReturnType<typeof stageOutput>> | null = null;
       try {
         staged = await stageOutput(f.out, f.overwrite);
-        ctx.err(`${f.onnx}: ${info.structure}, opset ${info.opset}, ${fm.model.countParams()} parameters, ${info.batchNorms} BatchNorm layers kept, ${info.foldedConvs} convs with a folded bias; input ${fm.meta.inputSize.join('×')}, ${fm.meta.embeddingSize}-d, (x − ${normalization.mean}) / ${normalization.std}${info.normalizationFromGraph ? ' (from the graph)' : ''}`);
+        ctx.err(
+          `${f.onnx}: ${info.structure}, opset ${info.opset}, ${fm.model.countParams()} parameters, ${info.batchNorms} BatchNorm layers kept, ${info.foldedConvs} convs with a folded bias; input ${fm.meta.inputSize.join('×')}, ${fm.meta.embeddingSize}-d, (x − ${normalization.mean}) / ${normalization.std}${info.normalizationFromGraph ? ' (from the graph)' : ''}`,
+        );
         let verification: Verification | null = null;
         if (f.verify) {
           const ort = await loadOnnxRuntime();
-          if (!ort) throw new ArcinvertError('onnxruntime-node is not installed: install it to verify the import, or pass --no-verify');
+          if (!ort)
+            throw new ArcinvertError(
+              'onnxruntime-node is not installed: install it to verify the import, or pass --no-verify',
+            );
           let inputs: tf.Tensor4D;
           let kind: Verification['kind'] = 'noise';
           if (f.verifyImages) {
@@ -73,16 +106,25 @@ export function importCommand(ctx: CliContext): Command {
           } finally {
             inputs.dispose();
           }
-          ctx.err(`onnxruntime agrees on ${verification.inputs} ${kind === 'images' ? 'faces' : 'noise inputs'}: cosine min ${verification.minCosine.toFixed(7)}, mean ${verification.meanCosine.toFixed(7)}; max |Δ| ${verification.maxAbsDiff.toExponential(2)}`);
+          ctx.err(
+            `onnxruntime agrees on ${verification.inputs} ${kind === 'images' ? 'faces' : 'noise inputs'}: cosine min ${verification.minCosine.toFixed(7)}, mean ${verification.meanCosine.toFixed(7)}; max |Δ| ${verification.maxAbsDiff.toExponential(2)}`,
+          );
           if (verification.minCosine < f.minCosine) {
-            throw new ArcinvertError(`the import differs from onnxruntime: cosine ${verification.minCosine.toFixed(6)} < ${f.minCosine} (nothing written)`);
+            throw new ArcinvertError(
+              `the import differs from onnxruntime: cosine ${verification.minCosine.toFixed(6)} < ${f.minCosine} (nothing written)`,
+            );
           }
         }
         await saveFaceModel(fm, staged.staging);
-        await writeFileAtomic(path.join(staged.staging, 'import.json'), `${JSON.stringify({ ...info, normalization, verification }, null, 2)}\n`);
+        await writeFileAtomic(
+          path.join(staged.staging, 'import.json'),
+          `${JSON.stringify({ ...info, normalization, verification }, null, 2)}\n`,
+        );
         await staged.commit();
         staged = null;
-        ctx.out(`wrote ${f.out}: ${info.structure} from ${path.basename(f.onnx)}${verification ? `, cosine ≥ ${verification.minCosine.toFixed(6)} against onnxruntime` : ' (not verified)'}`);
+        ctx.out(
+          `wrote ${f.out}: ${info.structure} from ${path.basename(f.onnx)}${verification ? `, cosine ≥ ${verification.minCosine.toFixed(6)} against onnxruntime` : ' (not verified)'}`,
+        );
       } finally {
         await staged?.abandon();
         fm.model.dispose();

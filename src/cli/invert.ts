@@ -17,11 +17,25 @@ import { invert, type InvertHooks, type InvertResult, type InvertTargets } from 
 import { invertParallel } from '../invert/parallel.js';
 import { planBatches } from '../invert/plan.js';
 import { stageOutput, summarise, writeInvertOutputs, writeSnapshot } from '../invert/outputs.js';
-import { randomTargets, targetsFromClasses, targetsFromImages, targetsFromNpy, type TargetSet } from '../invert/targets.js';
+import {
+  randomTargets,
+  targetsFromClasses,
+  targetsFromImages,
+  targetsFromNpy,
+  type TargetSet,
+} from '../invert/targets.js';
 import { loadArcFaceHead, type ArcFaceHead } from '../train/head.js';
 import type { CliContext } from './context.js';
 import type { AlignMode } from '../align/align.js';
-import { alignOption, backendOption, nonNegativeInt, nonNegativeNumber, positiveInt, preparePhotos, useBackend } from './options.js';
+import {
+  alignOption,
+  backendOption,
+  nonNegativeInt,
+  nonNegativeNumber,
+  positiveInt,
+  preparePhotos,
+  useBackend,
+} from './options.js';
 import { imageLabel } from './ui/format.js';
 import { plainReporter, type ProgressReporter } from './ui/plain.js';
 
@@ -105,15 +119,27 @@ async function configFromFlags(f: InvertFlags): Promise<InvertConfig> {
 /** Flag combinations that cannot work, checked before anything is loaded. */
 function checkFlags(f: InvertFlags, config: InvertConfig): void {
   const given = [f.embedding, f.image, f.class, f.random].filter((v) => v !== undefined).length;
-  if (given !== 1) throw new ArcinvertError('give exactly one target source: --embedding, --image, --class or --random');
-  if (config.identityLoss === 'arcface' && f.class === undefined) throw new ArcinvertError('--identity-loss arcface needs class targets (--class)');
+  if (given !== 1)
+    throw new ArcinvertError('give exactly one target source: --embedding, --image, --class or --random');
+  if (config.identityLoss === 'arcface' && f.class === undefined)
+    throw new ArcinvertError('--identity-loss arcface needs class targets (--class)');
 }
 
-async function gatherTargets(ctx: CliContext, f: InvertFlags, fm: Awaited<ReturnType<typeof loadFaceModel>>, head: ArcFaceHead | undefined, seed: number): Promise<TargetSet> {
+async function gatherTargets(
+  ctx: CliContext,
+  f: InvertFlags,
+  fm: Awaited<ReturnType<typeof loadFaceModel>>,
+  head: ArcFaceHead | undefined,
+  seed: number,
+): Promise<TargetSet> {
   if (f.embedding) return targetsFromNpy(f.embedding, fm.meta.embeddingSize);
-  if (f.image) return targetsFromImages(fm, await preparePhotos(ctx, await listImages(f.image), f.align, fm.meta.inputSize));
+  if (f.image)
+    return targetsFromImages(fm, await preparePhotos(ctx, await listImages(f.image), f.align, fm.meta.inputSize));
   if (f.class) {
-    if (!head) throw new ArcinvertError(`--class needs the model's classifier (${HEAD_BASENAME}.json/.bin in the model directory), which ${f.model} lacks`);
+    if (!head)
+      throw new ArcinvertError(
+        `--class needs the model's classifier (${HEAD_BASENAME}.json/.bin in the model directory), which ${f.model} lacks`,
+      );
     return targetsFromClasses(head, f.class);
   }
   return randomTargets(f.random as number, fm.meta.embeddingSize, seed);
@@ -121,7 +147,10 @@ async function gatherTargets(ctx: CliContext, f: InvertFlags, fm: Awaited<Return
 
 async function loadHeadIfPresent(modelDir: string): Promise<ArcFaceHead | undefined> {
   const base = path.join(modelDir, HEAD_BASENAME);
-  const exists = await fsp.stat(`${base}.json`).then(() => true, () => false);
+  const exists = await fsp.stat(`${base}.json`).then(
+    () => true,
+    () => false,
+  );
   return exists ? loadArcFaceHead(base) : undefined;
 }
 
@@ -137,7 +166,12 @@ function runInversion(
   workers: number,
   backend: BackendPreference,
 ): Promise<InvertResult> {
-  const batches = planBatches(targets.embeddings.length / targets.dim, config.seeds, config.batchSize, config.minBatch).length;
+  const batches = planBatches(
+    targets.embeddings.length / targets.dim,
+    config.seeds,
+    config.batchSize,
+    config.minBatch,
+  ).length;
   const parallel = workers > 1 && batches > 1 && config.snapshotEvery === 0 && config.identityLoss !== 'arcface';
   if (!parallel) return invert(fm, targets, config, hooks);
   return invertParallel(fm, targets, config, {
@@ -154,9 +188,15 @@ export function invertCommand(ctx: CliContext): Command {
     .description('reconstruct faces from embeddings of a model (BN-statistics prior, no generator)')
     .requiredOption('--model <dir>', 'model directory')
     .option('--embedding <file.npy>', 'target embeddings: 1-D (one) or N×D (N targets)')
-    .option('--image <paths...>', 'face photos (files or directories), aligned unless already 112×112 (--align), embedded with the model')
+    .option(
+      '--image <paths...>',
+      'face photos (files or directories), aligned unless already 112×112 (--align), embedded with the model',
+    )
     .addOption(alignOption())
-    .option('--class <ids...>', "class ids of the model's classifier (closed set)", (v: string, acc: number[] = []) => [...acc, nonNegativeInt('--class')(v)])
+    .option('--class <ids...>', "class ids of the model's classifier (closed set)", (v: string, acc: number[] = []) => [
+      ...acc,
+      nonNegativeInt('--class')(v),
+    ])
     .option('--random <n>', 'n random identities', int('--random'))
     .requiredOption('--out <dir>', 'output directory (refused if not empty, unless --overwrite)')
     .option('--overwrite', 'replace a non-empty --out once the new output is complete', false)
@@ -170,7 +210,12 @@ export function invertCommand(ctx: CliContext): Command {
     .addOption(new Option('--bn-form <form>', 'BN prior distance').choices(['arcface', 'deepinversion']))
     .addOption(new Option('--bn-reduction <r>', 'BN prior reduction over channels').choices(['sum', 'mean']))
     .option('--bn-weight <x>', 'BN prior weight λ', nonNegativeNumber('--bn-weight'))
-    .addOption(new Option('--prior <stats>', "statistics the BN prior pulls towards: the layers' running ones (bn), those stored by 'arcinvert calibrate' (calibrated), or running where present and calibrated elsewhere (both); default bn").choices(['bn', 'calibrated', 'both']))
+    .addOption(
+      new Option(
+        '--prior <stats>',
+        "statistics the BN prior pulls towards: the layers' running ones (bn), those stored by 'arcinvert calibrate' (calibrated), or running where present and calibrated elsewhere (both); default bn",
+      ).choices(['bn', 'calibrated', 'both']),
+    )
     .option('--bn-first-layer <x>', "multiplier of the first BN layer's term", nonNegativeNumber('--bn-first-layer'))
     .option('--tv-l1 <x>', 'total variation (L1) weight', nonNegativeNumber('--tv-l1'))
     .option('--tv-l2 <x>', 'total variation (L2) weight', nonNegativeNumber('--tv-l2'))
@@ -180,8 +225,17 @@ export function invertCommand(ctx: CliContext): Command {
     .option('--multi-resolution', 'optimise at half resolution for the first half of the steps (default)')
     .option('--no-multi-resolution', 'optimise at full resolution from the start')
     .option('--seed <n>', 'random seed', nonNegativeInt('--seed'))
-    .option('--snapshot-every <k>', 'write the current images every k steps to <out>/snapshots', nonNegativeInt('--snapshot-every'))
-    .option('--workers <n>', 'worker threads sharing the batches (each with its own engine)', positiveInt('--workers'), availableParallelism())
+    .option(
+      '--snapshot-every <k>',
+      'write the current images every k steps to <out>/snapshots',
+      nonNegativeInt('--snapshot-every'),
+    )
+    .option(
+      '--workers <n>',
+      'worker threads sharing the batches (each with its own engine)',
+      positiveInt('--workers'),
+      availableParallelism(),
+    )
     .option('--json', 'progress as JSON lines (when not on a TTY)')
     .addOption(backendOption())
     .action(async (f: InvertFlags) => {
@@ -197,12 +251,16 @@ export function invertCommand(ctx: CliContext): Command {
       const onSigint = (): void => {
         if (ctrl.signal.aborted) process.exit(130);
         ctrl.abort();
-        ctx.err('interrupted: finishing the current step and writing the best images so far (Ctrl-C again to quit now)');
+        ctx.err(
+          'interrupted: finishing the current step and writing the best images so far (Ctrl-C again to quit now)',
+        );
       };
       try {
         const targets = await gatherTargets(ctx, f, fm, head, config.seed);
         const staged = await stageOutput(f.out, f.overwrite);
-        ctx.err(`inverting ${targets.n} target(s) × ${config.seeds} seed(s), ${config.steps} steps, batch ${config.batchSize}`);
+        ctx.err(
+          `inverting ${targets.n} target(s) × ${config.seeds} seed(s), ${config.steps} steps, batch ${config.batchSize}`,
+        );
         ctx.err(`config: ${JSON.stringify(config)}`);
         reporter = ctx.interactive
           ? await (await import('./ui/mount.js')).mountInvertView(`arcinvert invert → ${f.out}`)
@@ -218,8 +276,15 @@ export function invertCommand(ctx: CliContext): Command {
             onSnapshot: config.snapshotEvery > 0 ? (s) => writeSnapshot(staged.staging, s) : undefined,
           };
           result = await runInversion(fm, targets, config, hooks, f.workers, f.backend);
-          for (const im of result.images) reporter.finish({ label: imageLabel(im.target, im.seed), bestCosine: im.bestCosine });
-          await writeInvertOutputs(staged.staging, result, targets, { model: f.model, backbone: fm.meta.backbone, backend, config, startedAt }, fm.meta.normalization);
+          for (const im of result.images)
+            reporter.finish({ label: imageLabel(im.target, im.seed), bestCosine: im.bestCosine });
+          await writeInvertOutputs(
+            staged.staging,
+            result,
+            targets,
+            { model: f.model, backbone: fm.meta.backbone, backend, config, startedAt },
+            fm.meta.normalization,
+          );
           await staged.commit();
         } catch (err) {
           await staged.abandon();
@@ -228,7 +293,9 @@ export function invertCommand(ctx: CliContext): Command {
           reporter.unmount();
         }
         const s = summarise(result);
-        ctx.out(`wrote ${s.images} image(s), sheet.png and report.json to ${f.out}: best cosine mean ${s.meanBestCosine.toFixed(3)} (min ${s.minBestCosine.toFixed(3)}, max ${s.maxBestCosine.toFixed(3)}) in ${result.seconds.toFixed(1)} s`);
+        ctx.out(
+          `wrote ${s.images} image(s), sheet.png and report.json to ${f.out}: best cosine mean ${s.meanBestCosine.toFixed(3)} (min ${s.minBestCosine.toFixed(3)}, max ${s.maxBestCosine.toFixed(3)}) in ${result.seconds.toFixed(1)} s`,
+        );
         if (result.aborted) throw new ArcinvertError('interrupted: wrote the best images so far', 130);
       } finally {
         process.off('SIGINT', onSigint);

@@ -23,7 +23,14 @@ import { targetsFromImages } from '../invert/targets.js';
 import { modelJudge } from '../judge/model.js';
 import { JUDGE_LOADERS, JUDGE_NAMES } from '../judge/registry.js';
 import type { Judge } from '../judge/types.js';
-import { galleryForSources, galleryFromDir, impostorPairsFromFile, readReconstructionDir, type Gallery, type ReconstructionRef } from '../leakage/gallery.js';
+import {
+  galleryForSources,
+  galleryFromDir,
+  impostorPairsFromFile,
+  readReconstructionDir,
+  type Gallery,
+  type ReconstructionRef,
+} from '../leakage/gallery.js';
 import { leakageMarkdown, leakageTable } from '../leakage/format.js';
 import { runLeakage, type SystemRole } from '../leakage/report.js';
 import { scoreHistogramSvg, svgToPng } from '../leakage/plot.js';
@@ -49,7 +56,8 @@ interface LeakageFlags {
 
 function fmrList(v: string): number[] {
   const out = v.split(',').map((x) => Number(x.trim()));
-  if (out.length === 0 || !out.every((f) => f > 0 && f < 1)) throw new ArcinvertError(`--fmr must be a comma-separated list of rates in (0, 1), got '${v}'`);
+  if (out.length === 0 || !out.every((f) => f > 0 && f < 1))
+    throw new ArcinvertError(`--fmr must be a comma-separated list of rates in (0, 1), got '${v}'`);
   return out;
 }
 
@@ -65,14 +73,26 @@ async function readInvertConfig(f: LeakageFlags): Promise<InvertConfig> {
       throw new ArcinvertError(`--invert-config ${f.invertConfig} is not valid JSON`);
     }
   }
-  const flags = Object.fromEntries(Object.entries({ steps: f.steps, seeds: f.seeds }).filter(([, v]) => v !== undefined));
+  const flags = Object.fromEntries(
+    Object.entries({ steps: f.steps, seeds: f.seeds }).filter(([, v]) => v !== undefined),
+  );
   return resolveInvertConfig({ ...fromFile, ...flags });
 }
 
 /** Inverts the targets' templates; reconstructions are written under `dir` and kept in memory. */
-async function invertTargets(ctx: CliContext, fm: Awaited<ReturnType<typeof loadFaceModel>>, gallery: Gallery, f: LeakageFlags, backend: string, dir: string) {
+async function invertTargets(
+  ctx: CliContext,
+  fm: Awaited<ReturnType<typeof loadFaceModel>>,
+  gallery: Gallery,
+  f: LeakageFlags,
+  backend: string,
+  dir: string,
+) {
   const config = await readInvertConfig(f);
-  const targets = await targetsFromImages(fm, gallery.targets.map((t) => gallery.photos[t].file));
+  const targets = await targetsFromImages(
+    fm,
+    gallery.targets.map((t) => gallery.photos[t].file),
+  );
   ctx.err(`inverting ${targets.n} target(s) × ${config.seeds} seed(s), ${config.steps} steps`);
   let last = 0;
   const startedAt = new Date().toISOString();
@@ -84,7 +104,13 @@ async function invertTargets(ctx: CliContext, fm: Awaited<ReturnType<typeof load
     },
   });
   await ensureDir(dir);
-  await writeInvertOutputs(dir, result, targets, { model: f.model, backbone: fm.meta.backbone, backend, config, startedAt }, fm.meta.normalization);
+  await writeInvertOutputs(
+    dir,
+    result,
+    targets,
+    { model: f.model, backbone: fm.meta.backbone, backend, config, startedAt },
+    fm.meta.normalization,
+  );
   const images = new Map<string, RasterImage>();
   const refs: ReconstructionRef[] = result.images.map((im) => {
     const file = path.join(dir, imageFileName(im.target, im.seed));
@@ -96,14 +122,28 @@ async function invertTargets(ctx: CliContext, fm: Awaited<ReturnType<typeof load
 
 export function leakageCommand(ctx: CliContext): Command {
   return new Command('leakage')
-    .description('Success Attack Rate of reconstructions at FMR 1e-3 / 1e-2, for the attacked model and independent judges')
+    .description(
+      'Success Attack Rate of reconstructions at FMR 1e-3 / 1e-2, for the attacked model and independent judges',
+    )
     .requiredOption('--model <dir>', 'the attacked model')
     .option('--reconstructions <dir>', "an 'arcinvert invert' output directory (t{target}_s{seed}.png + report.json)")
     .option('--invert', 'invert the targets here (with --targets), writing <out>/reconstructions')
     .option('--targets <dir>', 'aligned photos in identity folders (e.g. ../shared/data/lfw), for --invert')
-    .option('--limit <n>', 'identities (with ≥ 2 photos) taken from --targets, first photo of each = target', positiveInt('--limit'), 10)
-    .option('--impostor-pairs <pairs.txt>', 'set thresholds on the mismatched pairs of an LFW pairs file (default: all cross-identity pairs of the targets\' photos)')
-    .addOption(new Option('--judge <names...>', 'independent judges, or none').choices([...JUDGE_NAMES, 'none']).default(['dlib']))
+    .option(
+      '--limit <n>',
+      'identities (with ≥ 2 photos) taken from --targets, first photo of each = target',
+      positiveInt('--limit'),
+      10,
+    )
+    .option(
+      '--impostor-pairs <pairs.txt>',
+      "set thresholds on the mismatched pairs of an LFW pairs file (default: all cross-identity pairs of the targets' photos)",
+    )
+    .addOption(
+      new Option('--judge <names...>', 'independent judges, or none')
+        .choices([...JUDGE_NAMES, 'none'])
+        .default(['dlib']),
+    )
     .option('--fmr <list>', 'false-match rates', fmrList, [1e-3, 1e-2])
     .requiredOption('--out <dir>', 'output directory for leakage.json / leakage.md')
     .option('--steps <n>', 'with --invert: Adam steps', positiveInt('--steps'))
@@ -111,9 +151,14 @@ export function leakageCommand(ctx: CliContext): Command {
     .option('--invert-config <file.json>', 'with --invert: inversion config (any subset of the keys)')
     .addOption(backendOption())
     .action(async (f: LeakageFlags) => {
-      if (Boolean(f.reconstructions) === Boolean(f.invert)) throw new ArcinvertError('give exactly one of --reconstructions DIR or --invert');
-      if (f.invert && !f.targets) throw new ArcinvertError('--invert needs --targets DIR (aligned photos in identity folders)');
-      if (f.reconstructions && f.targets) throw new ArcinvertError('--targets is for --invert; with --reconstructions the targets come from its report.json');
+      if (Boolean(f.reconstructions) === Boolean(f.invert))
+        throw new ArcinvertError('give exactly one of --reconstructions DIR or --invert');
+      if (f.invert && !f.targets)
+        throw new ArcinvertError('--invert needs --targets DIR (aligned photos in identity folders)');
+      if (f.reconstructions && f.targets)
+        throw new ArcinvertError(
+          '--targets is for --invert; with --reconstructions the targets come from its report.json',
+        );
       const judgeNames = f.judge.includes('none') ? [] : [...new Set(f.judge)];
       const impostorPairs = f.impostorPairs ? await impostorPairsFromFile(f.impostorPairs) : undefined;
       const backend = await useBackend(ctx, f.backend);
@@ -136,7 +181,17 @@ export function leakageCommand(ctx: CliContext): Command {
         let run;
         try {
           run = await runLeakage(
-            { gallery, reconstructions: refs, images, impostorPairs, impostorSource: f.impostorPairs ? `mismatched pairs of ${f.impostorPairs}` : "cross-identity pairs of the targets' photos", fmrs: f.fmr, detector },
+            {
+              gallery,
+              reconstructions: refs,
+              images,
+              impostorPairs,
+              impostorSource: f.impostorPairs
+                ? `mismatched pairs of ${f.impostorPairs}`
+                : "cross-identity pairs of the targets' photos",
+              fmrs: f.fmr,
+              detector,
+            },
             systems,
             ctx.err,
           );
@@ -144,16 +199,33 @@ export function leakageCommand(ctx: CliContext): Command {
           detector.dispose();
         }
         const { distributions, naturalness: measured, ...report } = run;
-        const naturalness = { detector: 'face-api SSD-MobileNet v1, score ≥ 0.5, on the 112×112 crop centred on a grey 224×224 canvas', ...measured! };
+        const naturalness = {
+          detector: 'face-api SSD-MobileNet v1, score ≥ 0.5, on the 112×112 crop centred on a grey 224×224 canvas',
+          ...measured!,
+        };
         const plots = await Promise.all(
-          report.systems.map(async (s) => ({ file: `scores-${s.name}.png`, png: await svgToPng(scoreHistogramSvg(`${s.name} (${s.role}): ${s.description}`, distributions[s.name], s.thresholds)) })),
+          report.systems.map(async (s) => ({
+            file: `scores-${s.name}.png`,
+            png: await svgToPng(
+              scoreHistogramSvg(`${s.name} (${s.role}): ${s.description}`, distributions[s.name], s.thresholds),
+            ),
+          })),
         );
         await ensureDir(f.out);
         for (const p of plots) await writeFileAtomic(path.join(f.out, p.file), p.png);
-        const json = { ...report, naturalness, plots: plots.map((p) => p.file), model: f.model, backend, judges: systems.map((s) => ({ name: s.judge.name, role: s.role, description: s.judge.description })) };
+        const json = {
+          ...report,
+          naturalness,
+          plots: plots.map((p) => p.file),
+          model: f.model,
+          backend,
+          judges: systems.map((s) => ({ name: s.judge.name, role: s.role, description: s.judge.description })),
+        };
         const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
         const natLine = `Naturalness proxy (${naturalness.detector}): a face is found in ${pct(naturalness.reconstructions.share)} of the reconstructions (${naturalness.reconstructions.detected}/${naturalness.reconstructions.images}, mean confidence ${naturalness.reconstructions.meanConfidence.toFixed(2)}) and in ${pct(naturalness.targets.share)} of the target photos (${naturalness.targets.detected}/${naturalness.targets.images}, mean confidence ${naturalness.targets.meanConfidence.toFixed(2)}).`;
-        const md = [leakageMarkdown(report), natLine, '', ...plots.map((p) => `![${p.file}](${p.file})`), ''].join('\n');
+        const md = [leakageMarkdown(report), natLine, '', ...plots.map((p) => `![${p.file}](${p.file})`), ''].join(
+          '\n',
+        );
         // The JSON lands last: its presence marks a complete report.
         await writeFileAtomic(path.join(f.out, 'leakage.md'), md);
         await writeFileAtomic(path.join(f.out, 'leakage.json'), `${JSON.stringify(json, null, 2)}\n`);

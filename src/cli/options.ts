@@ -24,7 +24,8 @@ export async function useBackend(ctx: CliContext, preference: BackendPreference)
 export function positiveInt(flag: string): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < 1) throw new ArcinvertError(`${flag} must be a positive integer, got '${value}'`);
+    if (value.trim() === '' || !Number.isInteger(n) || n < 1)
+      throw new ArcinvertError(`${flag} must be a positive integer, got '${value}'`);
     return n;
   };
 }
@@ -33,7 +34,8 @@ export function positiveInt(flag: string): (value: string) => number {
 export function nonNegativeInt(flag: string): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new ArcinvertError(`${flag} must be a non-negative integer, got '${value}'`);
+    if (value.trim() === '' || !Number.isInteger(n) || n < 0)
+      throw new ArcinvertError(`${flag} must be a non-negative integer, got '${value}'`);
     return n;
   };
 }
@@ -42,7 +44,8 @@ export function nonNegativeInt(flag: string): (value: string) => number {
 export function finiteNumber(flag: string, ok: (n: number) => boolean, what: string): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new ArcinvertError(`${flag} must be ${what}, got '${value}'`);
+    if (value.trim() === '' || !Number.isFinite(n) || !ok(n))
+      throw new ArcinvertError(`${flag} must be ${what}, got '${value}'`);
     return n;
   };
 }
@@ -51,14 +54,17 @@ export function finiteNumber(flag: string, ok: (n: number) => boolean, what: str
 export function nonNegativeNumber(flag: string): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new ArcinvertError(`${flag} must be a number ≥ 0, got '${value}'`);
+    if (value.trim() === '' || !Number.isFinite(n) || n < 0)
+      throw new ArcinvertError(`${flag} must be a number ≥ 0, got '${value}'`);
     return n;
   };
 }
 
 /** `--align auto|yes|no` for commands that read face photos. */
 export function alignOption(): Option {
-  return new Option('--align <mode>', 'align photos onto the ArcFace template first (auto: unless already 112×112)').choices(ALIGN_MODES).default('auto');
+  return new Option('--align <mode>', 'align photos onto the ArcFace template first (auto: unless already 112×112)')
+    .choices(ALIGN_MODES)
+    .default('auto');
 }
 
 /**
@@ -66,7 +72,12 @@ export function alignOption(): Option {
  * input size are used as they are), reporting each photo without a face on
  * stderr; fails when none is left.
  */
-export async function preparePhotos(ctx: CliContext, files: string[], mode: AlignMode, inputSize: [number, number]): Promise<PreparedImage[]> {
+export async function preparePhotos(
+  ctx: CliContext,
+  files: string[],
+  mode: AlignMode,
+  inputSize: [number, number],
+): Promise<PreparedImage[]> {
   // A photo at the model's own input size counts as an aligned crop too.
   const { images, skipped } = await maybeAlign(files, mode, { alignedSizes: [[inputSize[1], inputSize[0]]] });
   for (const s of skipped) ctx.err(`skipped ${s.source}: ${s.reason}`);

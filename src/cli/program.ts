@@ -24,8 +24,23 @@ export function createProgram(ctx: CliContext): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.out(s.trimEnd()), writeErr: (s) => ctx.err(s.trimEnd()) })
     .showSuggestionAfterError();
-  for (const make of [infoCommand, embedCommand, invertCommand, trainCommand, evalCommand, purifyCommand, alignCommand, leakageCommand, calibrateCommand, importCommand]) {
-    program.addCommand(make(ctx).exitOverride().configureOutput({ writeOut: (s) => ctx.out(s.trimEnd()), writeErr: (s) => ctx.err(s.trimEnd()) }));
+  for (const make of [
+    infoCommand,
+    embedCommand,
+    invertCommand,
+    trainCommand,
+    evalCommand,
+    purifyCommand,
+    alignCommand,
+    leakageCommand,
+    calibrateCommand,
+    importCommand,
+  ]) {
+    program.addCommand(
+      make(ctx)
+        .exitOverride()
+        .configureOutput({ writeOut: (s) => ctx.out(s.trimEnd()), writeErr: (s) => ctx.err(s.trimEnd()) }),
+    );
   }
   return program;
 }
@@ -33,7 +48,9 @@ export function createProgram(ctx: CliContext): Command {
 /** One-line text of a non-user error, with the stack only when ARCINVERT_DEBUG is set. */
 function describeBug(err: unknown): string {
   const e = err instanceof Error ? err : new Error(String(err));
-  return process.env.ARCINVERT_DEBUG ? (e.stack ?? e.message) : `internal error: ${e.message.split('\n')[0]} (set ARCINVERT_DEBUG=1 for the stack)`;
+  return process.env.ARCINVERT_DEBUG
+    ? (e.stack ?? e.message)
+    : `internal error: ${e.message.split('\n')[0]} (set ARCINVERT_DEBUG=1 for the stack)`;
 }
 
 /**

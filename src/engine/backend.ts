@@ -51,7 +51,8 @@ function oneLine(e: unknown, max = 120): string {
 function importFailure(pkg: string, e: unknown): string {
   const code = (e as { code?: unknown } | null)?.code;
   const message = e instanceof Error ? e.message : String(e);
-  const notFound = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /Cannot find (module|package)/.test(message);
+  const notFound =
+    code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /Cannot find (module|package)/.test(message);
   // A missing native binding inside an installed package names a path, not the bare package.
   if (notFound && message.includes(`'${pkg}'`)) return `${pkg}: not installed`;
   return `${pkg}: ${oneLine(e)}`;
@@ -73,7 +74,8 @@ async function tryNative(pkg: string): Promise<Attempt> {
   } catch (e) {
     return { failure: importFailure(pkg, e) };
   }
-  if (!(await activate('tensorflow'))) return { failure: `${pkg}: loaded, but backend 'tensorflow' did not initialise` };
+  if (!(await activate('tensorflow')))
+    return { failure: `${pkg}: loaded, but backend 'tensorflow' did not initialise` };
   return { device: `tensorflow (${pkg.replace('@tensorflow/', '')})` };
 }
 

@@ -50,11 +50,17 @@ export function padOrCrop(t: tf.Tensor4D, h: [number, number], w: [number, numbe
   const [n, height, width, c] = t.shape;
   const top = Math.max(0, -h[0]);
   const left = Math.max(0, -w[0]);
-  const cropped = top > 0 || left > 0 || h[1] < 0 || w[1] < 0
-    ? tf.slice(t, [0, top, left, 0], [n, height - top - Math.max(0, -h[1]), width - left - Math.max(0, -w[1]), c])
-    : t;
+  const cropped =
+    top > 0 || left > 0 || h[1] < 0 || w[1] < 0
+      ? tf.slice(t, [0, top, left, 0], [n, height - top - Math.max(0, -h[1]), width - left - Math.max(0, -w[1]), c])
+      : t;
   if (h[0] <= 0 && h[1] <= 0 && w[0] <= 0 && w[1] <= 0) return cropped;
-  return tf.pad(cropped, [[0, 0], [Math.max(0, h[0]), Math.max(0, h[1])], [Math.max(0, w[0]), Math.max(0, w[1])], [0, 0]]);
+  return tf.pad(cropped, [
+    [0, 0],
+    [Math.max(0, h[0]), Math.max(0, h[1])],
+    [Math.max(0, w[0]), Math.max(0, w[1])],
+    [0, 0],
+  ]);
 }
 
 /**
@@ -66,11 +72,21 @@ export function zeroDilate(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D
   const [n, oh, ow, c] = dy.shape;
   let out = dy;
   if (sh > 1) {
-    const rows = tf.pad(tf.reshape(out, [n, oh, 1, ow * c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0]]);
+    const rows = tf.pad(tf.reshape(out, [n, oh, 1, ow * c]), [
+      [0, 0],
+      [0, 0],
+      [0, sh - 1],
+      [0, 0],
+    ]);
     out = tf.reshape(rows, [n, oh * sh, ow, c]);
   }
   if (sw > 1) {
-    const cols = tf.pad(tf.reshape(out, [n * oh * sh, ow, 1, c]), [[0, 0], [0, 0], [0, sw - 1], [0, 0]]);
+    const cols = tf.pad(tf.reshape(out, [n * oh * sh, ow, 1, c]), [
+      [0, 0],
+      [0, 0],
+      [0, sw - 1],
+      [0, 0],
+    ]);
     out = tf.reshape(cols, [n, oh * sh, ow * sw, c]);
   }
   return out;
@@ -126,5 +142,10 @@ export function correlationPadding(info: Conv2DInfo, kh: number, kw: number): Ex
   const bottom = info.inHeight + kh - 1 - top - info.outHeight;
   const right = info.inWidth + kw - 1 - left - info.outWidth;
   if (Math.min(top, left, bottom, right) < 0) return undefined;
-  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+  return [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
 }

@@ -55,7 +55,16 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-wasm';
 import { channelAffine } from './affine.js';
-import { asTensor, asTensor4D, correlationPadding, fullCorrelationInput, padOrCrop, placeOnInput, zeroDilate, type ExplicitPadding } from './convHelpers.js';
+import {
+  asTensor,
+  asTensor4D,
+  correlationPadding,
+  fullCorrelationInput,
+  padOrCrop,
+  placeOnInput,
+  zeroDilate,
+  type ExplicitPadding,
+} from './convHelpers.js';
 
 type Shape4D = [number, number, number, number];
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -74,13 +83,26 @@ function conv2DBackpropInputNHWC(args: KernelArgs): tf.Tensor {
     const dy = asTensor4D(args.inputs.dy, name, 'dy');
     const filter = asTensor4D(args.inputs.filter, name, 'filter');
     const [kh, kw, cin, cout] = filter.shape as Shape4D;
-    const info = tf.backend_util.computeConv2DInfo(inputShape as Shape4D, filter.shape, strides, 1, pad, dimRoundingMode);
+    const info = tf.backend_util.computeConv2DInfo(
+      inputShape as Shape4D,
+      filter.shape,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+    );
     const [n, oh, ow] = dy.shape;
     if (kh === 1 && kw === 1) {
       const wT = tf.transpose(tf.reshape(filter, [cin, cout]));
       const grid = tf.reshape(tf.matMul(tf.reshape(dy, [n * oh * ow, cout]), wT), [n, oh, ow, cin]);
-      if (info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0 &&
-        oh === info.inHeight && ow === info.inWidth) {
+      if (
+        info.strideHeight === 1 &&
+        info.strideWidth === 1 &&
+        info.padInfo.top === 0 &&
+        info.padInfo.left === 0 &&
+        oh === info.inHeight &&
+        ow === info.inWidth
+      ) {
         return grid;
       }
       return placeOnInput(zeroDilate(grid as tf.Tensor4D, info.strideHeight, info.strideWidth), info);
@@ -88,7 +110,9 @@ function conv2DBackpropInputNHWC(args: KernelArgs): tf.Tensor {
     if (info.strideHeight > 1 || info.strideWidth > 1) return phaseBackpropInput(dy, filter, info);
     const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
     const explicit = correlationPadding(info, kh, kw);
-    return explicit ? tf.conv2d(dy, flipped, 1, explicit) : tf.conv2d(fullCorrelationInput(dy, info, kh, kw), flipped, 1, 'valid');
+    return explicit
+      ? tf.conv2d(dy, flipped, 1, explicit)
+      : tf.conv2d(fullCorrelationInput(dy, info, kh, kw), flipped, 1, 'valid');
   });
 }
 
@@ -120,10 +144,17 @@ function phaseBackpropInput(dy: tf.Tensor4D, filter: tf.Tensor4D, info: tf.backe
       // Taps p, p + sh, … and pw, pw + sw, …, reversed, in/out swapped: [mh, mw, Cout, Cin].
       const taps = tf.stridedSlice(filter, [p, pw, 0, 0], [kh, kw, filter.shape[2], filter.shape[3]], [sh, sw, 1, 1]);
       const sub = tf.transpose(tf.reverse(taps, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-      const pad: ExplicitPadding = [[0, 0], [mh - 1, hq - oh], [mw - 1, wq - ow], [0, 0]];
-      cols.push(pad[1][1] >= 0 && pad[2][1] >= 0
-        ? tf.conv2d(dy, sub, 1, pad)
-        : tf.conv2d(padOrCrop(dy, pad[1], pad[2]), sub, 1, 'valid'));
+      const pad: ExplicitPadding = [
+        [0, 0],
+        [mh - 1, hq - oh],
+        [mw - 1, wq - ow],
+        [0, 0],
+      ];
+      cols.push(
+        pad[1][1] >= 0 && pad[2][1] >= 0
+          ? tf.conv2d(dy, sub, 1, pad)
+          : tf.conv2d(padOrCrop(dy, pad[1], pad[2]), sub, 1, 'valid'),
+      );
     }
     rows.push(tf.stack(cols, 3)); // [N, hq, wq, sw, Cin]
   }
@@ -263,7 +294,11 @@ function splitV(args: KernelArgs): tf.Tensor[] {
     const sizes = tf.backend_util.prepareSplitSize(x, numOrSizeSplits, a);
     const begin = x.shape.map(() => 0);
     return sizes.map((n) => {
-      const piece = tf.slice(x, begin, x.shape.map((d, i) => (i === a ? n : d)));
+      const piece = tf.slice(
+        x,
+        begin,
+        x.shape.map((d, i) => (i === a ? n : d)),
+      );
       begin[a]! += n;
       return piece;
     });
@@ -288,7 +323,8 @@ export function blockSwap(shape: readonly number[], perm: readonly number[]): [n
   const size = (run: number[]): number => run.reduce((p, a) => p * shape[a]!, 1);
   const starts = runs.map((r) => r[0]!);
   if (runs.length === 2 && starts[0]! > starts[1]!) return [size(runs[1]!), size(runs[0]!), 1];
-  if (runs.length === 3 && starts[0]! > starts[1]! && starts[2]! > starts[0]!) return [size(runs[1]!), size(runs[0]!), size(runs[2]!)];
+  if (runs.length === 3 && starts[0]! > starts[1]! && starts[2]! > starts[0]!)
+    return [size(runs[1]!), size(runs[0]!), size(runs[2]!)];
   return undefined;
 }
 
@@ -306,7 +342,13 @@ function forEachIndex(shape: readonly number[], visit: (index: readonly number[]
 }
 
 /** Copies `run` elements, element by element for short runs (faster than subarray + set). */
-function copyRun(src: tf.backend_util.TypedArray, from: number, dst: tf.backend_util.TypedArray, to: number, run: number): void {
+function copyRun(
+  src: tf.backend_util.TypedArray,
+  from: number,
+  dst: tf.backend_util.TypedArray,
+  to: number,
+  run: number,
+): void {
   if (run >= 16) dst.set(src.subarray(from, from + run), to);
   else for (let i = 0; i < run; i++) dst[to + i] = src[from + i]!;
 }
@@ -385,7 +427,10 @@ function fastTranspose(stock: tf.KernelFunc): tf.KernelFunc {
     const swap = large && (x.dtype === 'float32' || x.dtype === 'int32') ? blockSwap(x.shape, perm) : undefined;
     if (swap === undefined) return stock(args);
     const backend = args.backend as BackendWasm;
-    const out = backend.makeOutput(perm.map((a) => x.shape[a]!), x.dtype);
+    const out = backend.makeOutput(
+      perm.map((a) => x.shape[a]!),
+      x.dtype,
+    );
     const src = backend.typedArrayFromHeap(x);
     const dst = backend.typedArrayFromHeap(out);
     const [a, b, d] = swap;
@@ -426,12 +471,18 @@ function untransposedMatMul(stock: tf.KernelFunc): tf.KernelFunc {
       // A few rows times a large Bᵀ (the head's input gradient [B, C·K] × [D, C·K]ᵀ): as
       // (B · Aᵀ)ᵀ, XNNPACK streams the large B as its input and packs only the small Aᵀ.
       if (transposeB && !transposeA && ra === 2 && rb === 2 && colsB >= EXPLICIT_TRANSPOSE_FROM) {
-        return tf.tidy(() => tf.transpose(tf.matMul(asTensor(b, tf.BatchMatMul, 'b'), tf.transpose(asTensor(a, tf.BatchMatMul, 'a')))));
+        return tf.tidy(() =>
+          tf.transpose(tf.matMul(asTensor(b, tf.BatchMatMul, 'b'), tf.transpose(asTensor(a, tf.BatchMatMul, 'a')))),
+        );
       }
       return stock(args);
     }
     return tf.tidy(() => {
-      const swap = (t: tf.Tensor): tf.Tensor => tf.transpose(t, [...t.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : 2 * all.length - 3 - i)));
+      const swap = (t: tf.Tensor): tf.Tensor =>
+        tf.transpose(
+          t,
+          [...t.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : 2 * all.length - 3 - i)),
+        );
       const ta = asTensor(a, tf.BatchMatMul, 'a');
       const tb = asTensor(b, tf.BatchMatMul, 'b');
       return tf.matMul(swapA ? swap(ta) : ta, swapB ? swap(tb) : tb, transposeA && !swapA, transposeB && !swapB);

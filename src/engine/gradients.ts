@@ -113,7 +113,12 @@ export const sumGradConfig: tf.GradConfig = {
   },
 };
 
-const FAST_GRADIENTS: readonly tf.GradConfig[] = [fusedBatchNormGradConfig, preluGradConfig, meanGradConfig, sumGradConfig];
+const FAST_GRADIENTS: readonly tf.GradConfig[] = [
+  fusedBatchNormGradConfig,
+  preluGradConfig,
+  meanGradConfig,
+  sumGradConfig,
+];
 
 /** Names of the kernels whose gradients `registerFastGradients` replaces. */
 export const FAST_GRADIENT_NAMES: readonly string[] = FAST_GRADIENTS.map((g) => g.kernelName);

@@ -64,12 +64,16 @@ function plainConv2D(layer: tf.layers.Layer): Run | undefined {
   if (cfg.padding !== 'same' && cfg.padding !== 'valid') return undefined;
   const pad = cfg.padding;
   const strides = (Array.isArray(cfg.strides) ? cfg.strides : [cfg.strides ?? 1, cfg.strides ?? 1]) as [number, number];
-  const dilations = (Array.isArray(cfg.dilationRate) ? cfg.dilationRate : [cfg.dilationRate ?? 1, cfg.dilationRate ?? 1]) as [number, number];
+  const dilations = (
+    Array.isArray(cfg.dilationRate) ? cfg.dilationRate : [cfg.dilationRate ?? 1, cfg.dilationRate ?? 1]
+  ) as [number, number];
   const bias = weight(layer, 'bias');
-  return ([x]) => [tf.tidy(() => {
-    const y = tf.conv2d(x as tf.Tensor4D, kernel.read() as tf.Tensor4D, strides, pad, 'NHWC', dilations);
-    return bias === undefined ? y : tf.add(y, bias.read());
-  })];
+  return ([x]) => [
+    tf.tidy(() => {
+      const y = tf.conv2d(x as tf.Tensor4D, kernel.read() as tf.Tensor4D, strides, pad, 'NHWC', dilations);
+      return bias === undefined ? y : tf.add(y, bias.read());
+    }),
+  ];
 }
 
 /** Plain-op evaluation of a linear Dense layer on rank-2 inputs; undefined for anything else. */
@@ -78,10 +82,12 @@ function plainDense(layer: tf.layers.Layer, input: Sym): Run | undefined {
   const kernel = weight(layer, 'kernel');
   if (kernel === undefined || cfg.activation !== 'linear' || input.shape.length !== 2) return undefined;
   const bias = weight(layer, 'bias');
-  return ([x]) => [tf.tidy(() => {
-    const y = tf.matMul(x as tf.Tensor2D, kernel.read() as tf.Tensor2D);
-    return bias === undefined ? y : tf.add(y, bias.read());
-  })];
+  return ([x]) => [
+    tf.tidy(() => {
+      const y = tf.matMul(x as tf.Tensor2D, kernel.read() as tf.Tensor2D);
+      return bias === undefined ? y : tf.add(y, bias.read());
+    }),
+  ];
 }
 
 /** The layer's own `apply` in the given mode. */
@@ -99,35 +105,43 @@ function ownRun(layer: tf.layers.Layer, training: boolean): Run {
 function trainBatchNorm(layer: tf.layers.Layer): Run | undefined {
   const cfg = layer.getConfig() as { axis?: number | number[]; epsilon?: number };
   const axis = Array.isArray(cfg.axis) ? cfg.axis : [cfg.axis ?? -1];
-  const [gamma, beta, movingMean, movingVariance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((n) => weight(layer, n));
+  const [gamma, beta, movingMean, movingVariance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((n) =>
+    weight(layer, n),
+  );
   if (axis.length !== 1 || !gamma || !beta || !movingMean || !movingVariance) return undefined;
   const epsilon = cfg.epsilon ?? 1e-3;
   const own = ownRun(layer, true);
   return ([x]) => {
     const a = axis[0]! < 0 ? axis[0]! + x!.rank : axis[0]!;
     if (a !== x!.rank - 1 || (x!.rank !== 2 && x!.rank !== 4)) return own([x!]);
-    return [tf.tidy(() => {
-      const [mean, variance] = tf.unstack(channelStats(x!)) as [tf.Tensor1D, tf.Tensor1D];
-      const y = tf.batchNorm(x!, mean, variance, beta.read(), gamma.read(), epsilon);
-      const decay = 1 - (layer as unknown as { momentum: number }).momentum;
-      for (const [variable, value] of [[movingMean, mean], [movingVariance, variance]] as const) {
-        const orig = variable.read();
-        variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), decay)));
-      }
-      return y;
-    })];
+    return [
+      tf.tidy(() => {
+        const [mean, variance] = tf.unstack(channelStats(x!)) as [tf.Tensor1D, tf.Tensor1D];
+        const y = tf.batchNorm(x!, mean, variance, beta.read(), gamma.read(), epsilon);
+        const decay = 1 - (layer as unknown as { momentum: number }).momentum;
+        for (const [variable, value] of [
+          [movingMean, mean],
+          [movingVariance, variance],
+        ] as const) {
+          const orig = variable.read();
+          variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), decay)));
+        }
+        return y;
+      }),
+    ];
   };
 }
 
 function layerRun(layer: tf.layers.Layer, inputs: Sym[], training: boolean): Run {
   const className = layer.getClassName();
-  const plain = className === 'Conv2D'
-    ? plainConv2D(layer)
-    : className === 'Dense'
-      ? plainDense(layer, inputs[0]!)
-      : className === 'BatchNormalization' && training
-        ? trainBatchNorm(layer)
-        : undefined;
+  const plain =
+    className === 'Conv2D'
+      ? plainConv2D(layer)
+      : className === 'Dense'
+        ? plainDense(layer, inputs[0]!)
+        : className === 'BatchNormalization' && training
+          ? trainBatchNorm(layer)
+          : undefined;
   return plain ?? ownRun(layer, training);
 }
 
@@ -139,7 +153,10 @@ export class LayerGraph {
   /** Symbolic tensor id → index of the last step that reads it. */
   private readonly lastUse = new Map<number, number>();
 
-  constructor(model: tf.LayersModel, readonly training: boolean) {
+  constructor(
+    model: tf.LayersModel,
+    readonly training: boolean,
+  ) {
     this.inputs = model.inputs;
     this.outputs = model.outputs;
     const inputIds = new Set(this.inputs.map((t) => t.id));
@@ -155,7 +172,11 @@ export class LayerGraph {
       if (scheduled.has(key)) return;
       scheduled.add(key);
       const node = t.sourceLayer.inboundNodes[t.nodeIndex]!;
-      this.steps.push({ inputs: t.inputs, outputs: node.outputTensors, run: layerRun(t.sourceLayer, t.inputs, training) });
+      this.steps.push({
+        inputs: t.inputs,
+        outputs: node.outputTensors,
+        run: layerRun(t.sourceLayer, t.inputs, training),
+      });
     };
     this.outputs.forEach(visit);
     this.steps.forEach((s, i) => s.inputs.forEach((t) => this.lastUse.set(t.id, i)));

@@ -60,9 +60,10 @@ function tapWindow(xp: tf.Tensor4D, i: number, j: number, info: Conv2DInfo): tf.
   if (sh === 1 && sw === 1) return tf.slice(xp, [0, i, j, 0], [n, oh, ow, c]);
   const rowView = tf.reshape(xp, [n, hp / sh, sh, wp * c]);
   const rows = tf.slice(rowView, [0, Math.floor(i / sh), i % sh, 0], [n, oh, 1, wp * c]);
-  const cols = sw === 1
-    ? tf.slice(tf.reshape(rows, [n * oh, wp * c]), [0, j * c], [n * oh, ow * c])
-    : tf.slice(tf.reshape(rows, [n * oh, wp / sw, sw * c]), [0, Math.floor(j / sw), (j % sw) * c], [n * oh, ow, c]);
+  const cols =
+    sw === 1
+      ? tf.slice(tf.reshape(rows, [n * oh, wp * c]), [0, j * c], [n * oh, ow * c])
+      : tf.slice(tf.reshape(rows, [n * oh, wp / sw, sw * c]), [0, Math.floor(j / sw), (j % sw) * c], [n * oh, ow, c]);
   return tf.reshape(cols, [n, oh, ow, c]);
 }
 
@@ -70,7 +71,10 @@ function tapWindow(xp: tf.Tensor4D, i: number, j: number, info: Conv2DInfo): tf.
  * One tensor per filter tap (i, j), in row-major tap order, each computed in its own tidy so
  * a tap's temporaries are freed before the next.
  */
-function perTap(info: { filterHeight: number; filterWidth: number }, tap: (i: number, j: number) => tf.Tensor): tf.Tensor[] {
+function perTap(
+  info: { filterHeight: number; filterWidth: number },
+  tap: (i: number, j: number) => tf.Tensor,
+): tf.Tensor[] {
   const taps: tf.Tensor[] = [];
   for (let i = 0; i < info.filterHeight; i++) {
     for (let j = 0; j < info.filterWidth; j++) taps.push(tf.tidy(() => tap(i, j)));
@@ -98,7 +102,13 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.
     const x = asTensor4D(args.inputs.x, name, 'x');
     const dy = asTensor4D(args.inputs.dy, name, 'dy');
     const computed = tf.backend_util.computeConv2DInfo(
-      x.shape, filterShape, strides, 1, pad, dimRoundingMode, false,
+      x.shape,
+      filterShape,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
       tf.backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC'),
     );
     requireSupported(computed, name);
@@ -108,7 +118,10 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.
     if (kh === 1 && kw === 1) {
       const xp = padForTaps(x, info);
       const dyT = tf.transpose(tf.reshape(dy, [-1, info.outChannels]));
-      return tf.reshape(tf.transpose(tf.matMul(dyT, tf.reshape(tapWindow(xp, 0, 0, info), [-1, info.inChannels]))), filterShape);
+      return tf.reshape(
+        tf.transpose(tf.matMul(dyT, tf.reshape(tapWindow(xp, 0, 0, info), [-1, info.inChannels]))),
+        filterShape,
+      );
     }
     // Rows and columns the windows reach: (OH − 1)·sh + KH; pad (or crop) x to exactly that.
     const hp = (info.outHeight - 1) * sh + kh;
@@ -136,7 +149,13 @@ function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: 
     const x = asTensor4D(args.inputs.x, name, 'x');
     const dy = asTensor4D(args.inputs.dy, name, 'dy');
     const info = tf.backend_util.computeConv2DInfo(
-      x.shape, filterShape, strides, dilations ?? 1, pad, dimRoundingMode, true,
+      x.shape,
+      filterShape,
+      strides,
+      dilations ?? 1,
+      pad,
+      dimRoundingMode,
+      true,
     );
     requireSupported(info, name);
     const [, , channels, multiplier] = filterShape;
@@ -166,7 +185,13 @@ function depthwiseBackpropInput(args: { inputs: tf.NamedTensorInfoMap; attrs?: t
     const dy = asTensor4D(args.inputs.dy, name, 'dy');
     const filter = asTensor4D(args.inputs.filter, name, 'filter');
     const info = tf.backend_util.computeConv2DInfo(
-      inputShape, filter.shape, strides, dilations ?? 1, pad, dimRoundingMode, true,
+      inputShape,
+      filter.shape,
+      strides,
+      dilations ?? 1,
+      pad,
+      dimRoundingMode,
+      true,
     );
     requireSupported(info, name);
     const [kh, kw, channels, multiplier] = filter.shape as Shape4D;

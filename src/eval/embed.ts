@@ -41,7 +41,11 @@ export function embedBatch(model: tf.LayersModel, images: tf.Tensor4D, flip: boo
  *
  * @returns N×D row-major float32, unit rows, in the order of `images`.
  */
-export async function embedPrepared(fm: FaceModel, images: readonly PreparedImage[], options: Partial<EmbedOptions> = {}): Promise<Float32Array> {
+export async function embedPrepared(
+  fm: FaceModel,
+  images: readonly PreparedImage[],
+  options: Partial<EmbedOptions> = {},
+): Promise<Float32Array> {
   const opts = { ...DEFAULT_EMBED_OPTIONS, ...options };
   const d = fm.meta.embeddingSize;
   const out = new Float32Array(images.length * d);
@@ -57,6 +61,14 @@ export async function embedPrepared(fm: FaceModel, images: readonly PreparedImag
 }
 
 /** Embeds image files used as they are (already aligned); see `embedPrepared`. */
-export function embedFiles(fm: FaceModel, paths: readonly string[], options: Partial<EmbedOptions> = {}): Promise<Float32Array> {
-  return embedPrepared(fm, paths.map((source) => ({ source })), options);
+export function embedFiles(
+  fm: FaceModel,
+  paths: readonly string[],
+  options: Partial<EmbedOptions> = {},
+): Promise<Float32Array> {
+  return embedPrepared(
+    fm,
+    paths.map((source) => ({ source })),
+    options,
+  );
 }

@@ -17,7 +17,14 @@ import { readImageBatch } from '../io/image.js';
 import type { Dataset } from '../train/data.js';
 import { Mulberry32, mixSeed, shuffleInPlace } from '../util/random.js';
 import { embedBatch } from './embed.js';
-import { kFoldAssignment, lfwImagePath, parsePairs, tarAtFar, tenFoldAccuracy, type TarAtFarResult } from './verification.js';
+import {
+  kFoldAssignment,
+  lfwImagePath,
+  parsePairs,
+  tarAtFar,
+  tenFoldAccuracy,
+  type TarAtFarResult,
+} from './verification.js';
 
 /** One pair of image files and whether they show the same person. */
 export interface PathPair {
@@ -57,7 +64,11 @@ export interface VerificationReport {
 }
 
 /** Reads a batch; on failure reads the files one by one so only the bad ones are lost. */
-async function readRobust(fm: FaceModel, files: string[], bad: string[]): Promise<{ images: tf.Tensor4D; ok: string[] } | null> {
+async function readRobust(
+  fm: FaceModel,
+  files: string[],
+  bad: string[],
+): Promise<{ images: tf.Tensor4D; ok: string[] } | null> {
   const opts = { size: fm.meta.inputSize, normalization: fm.meta.normalization };
   try {
     return { images: await readImageBatch(files, opts), ok: files };
@@ -79,7 +90,12 @@ async function readRobust(fm: FaceModel, files: string[], bad: string[]): Promis
  * Unit embeddings of `files` (each once), keyed by path; unreadable files go to `bad`.
  * @returns map path → Float32Array [D].
  */
-export async function embedUnique(fm: FaceModel, files: readonly string[], opts: PairEvalOptions, bad: string[]): Promise<Map<string, Float32Array>> {
+export async function embedUnique(
+  fm: FaceModel,
+  files: readonly string[],
+  opts: PairEvalOptions,
+  bad: string[],
+): Promise<Map<string, Float32Array>> {
   const d = fm.meta.embeddingSize;
   const out = new Map<string, Float32Array>();
   for (let start = 0; start < files.length; start += opts.batchSize) {
@@ -128,7 +144,8 @@ export async function evaluatePathPairs(
     same.push(p.same);
     foldIds.push(allFolds[i]);
   });
-  if (scores.length === 0) throw new ArcinvertError(`no pair could be evaluated (${bad.length} unreadable images, e.g. ${bad[0] ?? 'none'})`);
+  if (scores.length === 0)
+    throw new ArcinvertError(`no pair could be evaluated (${bad.length} unreadable images, e.g. ${bad[0] ?? 'none'})`);
   const res = tenFoldAccuracy(scores, same, foldIds);
   return {
     accuracy: res.accuracy,
@@ -148,7 +165,12 @@ export async function evaluatePathPairs(
  * LFW-protocol evaluation from a `pairs.txt` and its image folder (`<Name>/<Name>_NNNN.jpg`),
  * with the file's official folds.
  */
-export async function evaluatePairs(fm: FaceModel, pairsFile: string, imagesDir: string, options: Partial<PairEvalOptions> = {}): Promise<VerificationReport> {
+export async function evaluatePairs(
+  fm: FaceModel,
+  pairsFile: string,
+  imagesDir: string,
+  options: Partial<PairEvalOptions> = {},
+): Promise<VerificationReport> {
   let text: string;
   try {
     text = await fsp.readFile(pairsFile, 'utf8');
@@ -156,8 +178,17 @@ export async function evaluatePairs(fm: FaceModel, pairsFile: string, imagesDir:
     throw new ArcinvertError(`cannot read pairs file ${pairsFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   }
   const parsed = parsePairs(text);
-  const pairs = parsed.pairs.map((p) => ({ a: lfwImagePath(imagesDir, p.a), b: lfwImagePath(imagesDir, p.b), same: p.same }));
-  return evaluatePathPairs(fm, pairs, parsed.pairs.map((p) => p.fold), options);
+  const pairs = parsed.pairs.map((p) => ({
+    a: lfwImagePath(imagesDir, p.a),
+    b: lfwImagePath(imagesDir, p.b),
+    same: p.same,
+  }));
+  return evaluatePathPairs(
+    fm,
+    pairs,
+    parsed.pairs.map((p) => p.fold),
+    options,
+  );
 }
 
 /**

@@ -60,7 +60,9 @@ export function parsePairs(text: string): ParsedPairs {
   const pairsPerFold = Number(header[1]);
   const expected = folds * 2 * pairsPerFold;
   if (lines.length - 1 !== expected) {
-    throw new ArcinvertError(`pairs file has ${lines.length - 1} pairs, header says ${folds}·2·${pairsPerFold} = ${expected}`);
+    throw new ArcinvertError(
+      `pairs file has ${lines.length - 1} pairs, header says ${folds}·2·${pairsPerFold} = ${expected}`,
+    );
   }
   const pairs: LfwPair[] = [];
   for (let i = 0; i < expected; i++) {
@@ -69,9 +71,19 @@ export function parsePairs(text: string): ParsedPairs {
     const fold = Math.floor(i / (2 * pairsPerFold));
     const shouldMatch = i % (2 * pairsPerFold) < pairsPerFold;
     if (f.length === 3 && shouldMatch) {
-      pairs.push({ a: { name: f[0], index: parseIndex(f[1], lineNo) }, b: { name: f[0], index: parseIndex(f[2], lineNo) }, same: true, fold });
+      pairs.push({
+        a: { name: f[0], index: parseIndex(f[1], lineNo) },
+        b: { name: f[0], index: parseIndex(f[2], lineNo) },
+        same: true,
+        fold,
+      });
     } else if (f.length === 4 && !shouldMatch) {
-      pairs.push({ a: { name: f[0], index: parseIndex(f[1], lineNo) }, b: { name: f[2], index: parseIndex(f[3], lineNo) }, same: false, fold });
+      pairs.push({
+        a: { name: f[0], index: parseIndex(f[1], lineNo) },
+        b: { name: f[2], index: parseIndex(f[3], lineNo) },
+        same: false,
+        fold,
+      });
     } else {
       throw new ArcinvertError(
         `pairs file line ${lineNo}: expected a ${shouldMatch ? 'matched (name n1 n2)' : 'mismatched (name1 n1 name2 n2)'} pair`,
@@ -189,8 +201,13 @@ export function tenFoldAccuracy(
   const nPos = pos.reduce((a, s) => a + s.length, 0);
   const nNeg = n - nPos;
   const res: FoldAccuracyResult = {
-    accuracy: 0, std: 0, foldAccuracies: [], bestThresholds: [],
-    thresholds: Float64Array.from(thresholds), tpr: new Float64Array(T), fpr: new Float64Array(T),
+    accuracy: 0,
+    std: 0,
+    foldAccuracies: [],
+    bestThresholds: [],
+    thresholds: Float64Array.from(thresholds),
+    tpr: new Float64Array(T),
+    fpr: new Float64Array(T),
   };
   for (let f = 0; f < k; f++) {
     const testPos = pos[f].length;
@@ -243,7 +260,8 @@ export function tarAtFar(scores: ArrayLike<number>, issame: ArrayLike<boolean>, 
   const posList: number[] = [];
   const negList: number[] = [];
   for (let i = 0; i < scores.length; i++) (issame[i] ? posList : negList).push(scores[i]);
-  if (posList.length === 0 || negList.length === 0) throw new ArcinvertError('TAR@FAR needs matched and mismatched pairs');
+  if (posList.length === 0 || negList.length === 0)
+    throw new ArcinvertError('TAR@FAR needs matched and mismatched pairs');
   const negDesc = sortedOf(negList).reverse();
   const allowed = Math.floor(far * negDesc.length + 1e-9);
   const threshold = allowed >= negDesc.length ? -Infinity : negDesc[allowed];
@@ -268,7 +286,8 @@ export function rocCurve(scores: ArrayLike<number>, issame: ArrayLike<boolean>):
   const posList: number[] = [];
   const negList: number[] = [];
   for (let i = 0; i < scores.length; i++) (issame[i] ? posList : negList).push(scores[i]);
-  if (posList.length === 0 || negList.length === 0) throw new ArcinvertError('a ROC curve needs matched and mismatched pairs');
+  if (posList.length === 0 || negList.length === 0)
+    throw new ArcinvertError('a ROC curve needs matched and mismatched pairs');
   const distinct = Array.from(new Set(Array.from(scores))).sort((a, b) => a - b);
   const tp = countAbove(sortedOf(posList), distinct);
   const fp = countAbove(sortedOf(negList), distinct);

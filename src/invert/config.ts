@@ -131,12 +131,22 @@ export function resolveInvertConfig(partial: Partial<InvertConfig> = {}): Invert
   for (const key of Object.keys(partial)) {
     if (!(key in DEFAULT_INVERT_CONFIG)) throw new ArcinvertError(`invert config: unknown key '${key}'`);
   }
-  const c: InvertConfig = { ...DEFAULT_INVERT_CONFIG, ...partial, margin: resolveMarginConfig({ ...DEFAULT_INVERT_CONFIG.margin, ...partial.margin }) };
+  const c: InvertConfig = {
+    ...DEFAULT_INVERT_CONFIG,
+    ...partial,
+    margin: resolveMarginConfig({ ...DEFAULT_INVERT_CONFIG.margin, ...partial.margin }),
+  };
   // A smaller batch than the default minimum pads to itself unless asked otherwise.
-  if (partial.minBatch === undefined && Number.isInteger(c.batchSize)) c.minBatch = Math.min(DEFAULT_INVERT_CONFIG.minBatch, c.batchSize);
+  if (partial.minBatch === undefined && Number.isInteger(c.batchSize))
+    c.minBatch = Math.min(DEFAULT_INVERT_CONFIG.minBatch, c.batchSize);
   check(isInt(c.steps, 1), 'steps', 'an integer ≥ 1', c.steps);
   check(isInt(c.batchSize, 1), 'batchSize', 'an integer ≥ 1', c.batchSize);
-  check(isInt(c.minBatch, 1) && c.minBatch <= c.batchSize, 'minBatch', `an integer in [1, batchSize=${c.batchSize}]`, c.minBatch);
+  check(
+    isInt(c.minBatch, 1) && c.minBatch <= c.batchSize,
+    'minBatch',
+    `an integer in [1, batchSize=${c.batchSize}]`,
+    c.minBatch,
+  );
   check(isInt(c.seeds, 1), 'seeds', 'an integer ≥ 1', c.seeds);
   check(isInt(c.seed, 0), 'seed', 'an integer ≥ 0', c.seed);
   check(isNum(c.lr, 0) && c.lr > 0, 'lr', 'a number > 0', c.lr);
@@ -145,11 +155,24 @@ export function resolveInvertConfig(partial: Partial<InvertConfig> = {}): Invert
   check(isNum(c.adamEpsilon, 0) && c.adamEpsilon > 0, 'adamEpsilon', 'a number > 0', c.adamEpsilon);
   check(c.lrSchedule === 'cosine' || c.lrSchedule === 'constant', 'lrSchedule', "'cosine' or 'constant'", c.lrSchedule);
   check(isInt(c.warmupSteps, 0), 'warmupSteps', 'an integer ≥ 0', c.warmupSteps);
-  check(['cosine', 'l2', 'arcface'].includes(c.identityLoss), 'identityLoss', "'cosine', 'l2' or 'arcface'", c.identityLoss);
+  check(
+    ['cosine', 'l2', 'arcface'].includes(c.identityLoss),
+    'identityLoss',
+    "'cosine', 'l2' or 'arcface'",
+    c.identityLoss,
+  );
   check(c.bnForm === 'arcface' || c.bnForm === 'deepinversion', 'bnForm', "'arcface' or 'deepinversion'", c.bnForm);
   check(c.bnReduction === 'sum' || c.bnReduction === 'mean', 'bnReduction', "'sum' or 'mean'", c.bnReduction);
   check(PRIOR_STATS.includes(c.priorStats), 'priorStats', "'bn', 'calibrated' or 'both'", c.priorStats);
-  for (const k of ['identityWeight', 'bnWeight', 'bnFirstLayerWeight', 'tvL1Weight', 'tvL2Weight', 'l2Weight', 'initStd'] as const) {
+  for (const k of [
+    'identityWeight',
+    'bnWeight',
+    'bnFirstLayerWeight',
+    'tvL1Weight',
+    'tvL2Weight',
+    'l2Weight',
+    'initStd',
+  ] as const) {
     check(isNum(c[k], 0), k, 'a number ≥ 0', c[k]);
   }
   check(typeof c.bnPrior === 'boolean', 'bnPrior', 'a boolean', c.bnPrior);
@@ -168,7 +191,10 @@ export function resolveInvertConfig(partial: Partial<InvertConfig> = {}): Invert
  * Learning rate at `step` (0-based): linear warmup to `lr` over `warmupSteps`, then constant
  * or cosine decay to 0 at `steps`.
  */
-export function learningRate(c: Pick<InvertConfig, 'lr' | 'steps' | 'warmupSteps' | 'lrSchedule'>, step: number): number {
+export function learningRate(
+  c: Pick<InvertConfig, 'lr' | 'steps' | 'warmupSteps' | 'lrSchedule'>,
+  step: number,
+): number {
   if (step < c.warmupSteps) return (c.lr * (step + 1)) / c.warmupSteps;
   if (c.lrSchedule === 'constant') return c.lr;
   const t = (step - c.warmupSteps) / Math.max(1, c.steps - c.warmupSteps);

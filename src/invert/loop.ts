@@ -69,12 +69,16 @@ function toRgb(images: tf.Tensor4D, index: number, fm: FaceModel): RgbImage {
 function checkTargets(fm: FaceModel, targets: InvertTargets, config: InvertConfig, hooks: InvertHooks): number {
   const n = targets.embeddings.length / targets.dim;
   if (targets.dim !== fm.meta.embeddingSize) {
-    throw new ArcinvertError(`targets have dimension ${targets.dim} but the model's embedding size is ${fm.meta.embeddingSize}`);
+    throw new ArcinvertError(
+      `targets have dimension ${targets.dim} but the model's embedding size is ${fm.meta.embeddingSize}`,
+    );
   }
   if (!Number.isInteger(n) || n < 1) throw new ArcinvertError('no targets to invert');
   if (config.identityLoss === 'arcface') {
-    if (hooks.head === undefined) throw new ArcinvertError('identity loss arcface needs the model classifier (head), which this model lacks');
-    if (targets.classes === undefined || targets.classes.length !== n) throw new ArcinvertError('identity loss arcface needs a class for every target (--class)');
+    if (hooks.head === undefined)
+      throw new ArcinvertError('identity loss arcface needs the model classifier (head), which this model lacks');
+    if (targets.classes === undefined || targets.classes.length !== n)
+      throw new ArcinvertError('identity loss arcface needs a class for every target (--class)');
   }
   return n;
 }
@@ -103,13 +107,33 @@ export async function invert(
   const run = { globalStep: 0, totalSteps: selected.length * config.steps, started };
   let aborted = false;
   // The prior's target statistics, chosen once for every batch; fails before any work when calibrated ones are missing.
-  const prior: PriorTargets = config.bnPrior ? priorTargets(taps, config.priorStats, fm.calibration) : { indices: [], stats: [], owned: [] };
+  const prior: PriorTargets = config.bnPrior
+    ? priorTargets(taps, config.priorStats, fm.calibration)
+    : { indices: [], stats: [], owned: [] };
   // Packed once: the running statistics are constants of the run.
-  const packed = config.bnPrior ? packBnPrior(prior.stats, { form: config.bnForm, reduction: config.bnReduction, firstLayerWeight: config.bnFirstLayerWeight }) : null;
+  const packed = config.bnPrior
+    ? packBnPrior(prior.stats, {
+        form: config.bnForm,
+        reduction: config.bnReduction,
+        firstLayerWeight: config.bnFirstLayerWeight,
+      })
+    : null;
   try {
     for (let i = 0; i < selected.length && !aborted; i++) {
       const b = selected[i];
-      const out = await invertBatch(fm, taps, prior, packed, targets, batches[b], b, batches.length, config, hooks, run);
+      const out = await invertBatch(
+        fm,
+        taps,
+        prior,
+        packed,
+        targets,
+        batches[b],
+        b,
+        batches.length,
+        config,
+        hooks,
+        run,
+      );
       images.push(...out.images);
       aborted = out.aborted;
     }
@@ -152,7 +176,12 @@ async function invertBatch(
   const rows = new Float32Array(B * d);
   jobs.forEach((j, i) => rows.set(targets.embeddings.subarray(j.target * d, (j.target + 1) * d), i * d));
   const targetT = tf.tensor2d(rows, [B, d]);
-  const classLabels = targets.classes ? tf.tensor1d(jobs.map((j) => targets.classes![j.target]), 'int32') : undefined;
+  const classLabels = targets.classes
+    ? tf.tensor1d(
+        jobs.map((j) => targets.classes![j.target]),
+        'int32',
+      )
+    : undefined;
   const classes: ClassTargets | undefined =
     config.identityLoss === 'arcface' && hooks.head && classLabels
       ? { head: hooks.head, labels: classLabels, margin: marginFunction(config.margin) }
@@ -161,13 +190,24 @@ async function invertBatch(
   const startRes = lowSteps > 0 ? lowRes : ([H, W] as [number, number]);
   let x: tf.Tensor4D = tf.tidy(() =>
     tf.clipByValue(
-      tf.stack(jobs.map((j) => tf.randomNormal([startRes[0], startRes[1], 3], 0, config.initStd, 'float32', mixSeed(config.seed, j.target, j.seed)))),
+      tf.stack(
+        jobs.map((j) =>
+          tf.randomNormal(
+            [startRes[0], startRes[1], 3],
+            0,
+            config.initStd,
+            'float32',
+            mixSeed(config.seed, j.target, j.seed),
+          ),
+        ),
+      ),
       lo,
       hi,
     ),
   ) as tf.Tensor4D;
   let adam: AdamState = adamInit(x);
-  const toFull = (t: tf.Tensor4D): tf.Tensor4D => (t.shape[1] === H ? t : tf.image.resizeBilinear(t, [H, W], false, true));
+  const toFull = (t: tf.Tensor4D): tf.Tensor4D =>
+    t.shape[1] === H ? t : tf.image.resizeBilinear(t, [H, W], false, true);
 
   let best = tf.tidy(() => toFull(x).clone());
   const bestCos = new Float32Array(B).fill(-Infinity);
@@ -185,7 +225,10 @@ async function invertBatch(
     const out = taps.apply(augment(img, a));
     const id = identityLoss(config.identityLoss, out.embedding, targetT, classes).mean();
     const bn = config.bnPrior
-      ? packedBnStatLoss(prior.indices.map((k) => channelStats(out.bnInputs[k])), packed!).total
+      ? packedBnStatLoss(
+          prior.indices.map((k) => channelStats(out.bnInputs[k])),
+          packed!,
+        ).total
       : tf.scalar(0);
     const tv1 = totalVariationL1(img).mean();
     const tv2 = totalVariationL2(img).mean();
@@ -207,7 +250,10 @@ async function invertBatch(
     lastCos = Float32Array.from(cos.dataSync());
     const improved = Array.from(lastCos, (c, i) => c > bestCos[i]);
     if (improved.some(Boolean)) {
-      const mask = tf.tensor1d(improved.map((v) => (v ? 1 : 0)), 'bool');
+      const mask = tf.tensor1d(
+        improved.map((v) => (v ? 1 : 0)),
+        'bool',
+      );
       const next = tf.tidy(() => tf.where(tf.reshape(mask, [B, 1, 1, 1]).tile([1, H, W, 3]), full, best));
       tf.dispose([best, mask]);
       best = next as tf.Tensor4D;
@@ -278,7 +324,9 @@ async function invertBatch(
     }
     if (hooks.onSnapshot && config.snapshotEvery > 0 && stepsDone % config.snapshotEvery === 0) {
       const full = tf.tidy(() => toFull(x));
-      const snaps = jobs.flatMap((j, i) => (j.filler ? [] : [{ target: j.target, seed: j.seed, image: toRgb(full, i, fm) }]));
+      const snaps = jobs.flatMap((j, i) =>
+        j.filler ? [] : [{ target: j.target, seed: j.seed, image: toRgb(full, i, fm) }],
+      );
       if (full !== x) full.dispose();
       await hooks.onSnapshot({ batch: batchIndex, step: stepsDone, images: snaps });
     }

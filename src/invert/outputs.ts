@@ -30,11 +30,16 @@ export function imageFileName(target: number, seed: number): string {
 
 /** PNG bytes of an 8-bit RGB image. */
 export function rgbToPng(img: RgbImage): Promise<Buffer> {
-  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
+  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 function rgbToTensor(img: RgbImage, n: Normalization): tf.Tensor3D {
-  return tf.tensor3d(Float32Array.from(img.data, (v) => (v - n.mean) / n.std), [img.height, img.width, 3]);
+  return tf.tensor3d(
+    Float32Array.from(img.data, (v) => (v - n.mean) / n.std),
+    [img.height, img.width, 3],
+  );
 }
 
 /** An output directory being written: files go to `staging` until `commit()`. */
@@ -100,15 +105,27 @@ export interface RunInfo {
 }
 
 /** Writes the PNGs, `sheet.png` and `report.json` into `dir`. */
-export async function writeInvertOutputs(dir: string, result: InvertResult, targets: TargetSet, run: RunInfo, normalization: Normalization): Promise<void> {
-  for (const im of result.images) await writeFileAtomic(path.join(dir, imageFileName(im.target, im.seed)), await rgbToPng(im.image));
+export async function writeInvertOutputs(
+  dir: string,
+  result: InvertResult,
+  targets: TargetSet,
+  run: RunInfo,
+  normalization: Normalization,
+): Promise<void> {
+  for (const im of result.images)
+    await writeFileAtomic(path.join(dir, imageFileName(im.target, im.seed)), await rgbToPng(im.image));
   await writeSheet(path.join(dir, 'sheet.png'), result, targets, normalization);
   const report = {
     format: 'arcinvert-invert-report/1',
     ...run,
     aborted: result.aborted,
     seconds: result.seconds,
-    targets: targets.sources.map((source, i) => ({ index: i, kind: targets.kind, source: source ?? null, class: targets.classes?.[i] ?? null })),
+    targets: targets.sources.map((source, i) => ({
+      index: i,
+      kind: targets.kind,
+      source: source ?? null,
+      class: targets.classes?.[i] ?? null,
+    })),
     images: result.images.map((im) => ({
       file: imageFileName(im.target, im.seed),
       target: im.target,
@@ -126,7 +143,12 @@ export async function writeInvertOutputs(dir: string, result: InvertResult, targ
 }
 
 /** Mean / min / max of the best cosines. */
-export function summarise(result: InvertResult): { images: number; meanBestCosine: number; minBestCosine: number; maxBestCosine: number } {
+export function summarise(result: InvertResult): {
+  images: number;
+  meanBestCosine: number;
+  minBestCosine: number;
+  maxBestCosine: number;
+} {
   const c = result.images.map((im) => im.bestCosine);
   return {
     images: c.length,

@@ -37,7 +37,9 @@ export interface ParallelInvertOptions {
  * (tests, ts runners), the build's copy in `dist/` (worker threads need plain JavaScript).
  */
 function defaultWorkerScript(): URL {
-  return import.meta.url.endsWith('.ts') ? new URL('../../dist/invert/parallelWorker.js', import.meta.url) : new URL('./parallelWorker.js', import.meta.url);
+  return import.meta.url.endsWith('.ts')
+    ? new URL('../../dist/invert/parallelWorker.js', import.meta.url)
+    : new URL('./parallelWorker.js', import.meta.url);
 }
 
 /** What each worker is started with (structured-cloned). */
@@ -63,10 +65,12 @@ export type ToWorker = { type: 'run'; batch: number } | { type: 'abort' } | { ty
 /** The model's topology and weights, as `tf.io.fromMemory` takes them back. */
 export async function modelArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
   let captured: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (artifacts) => {
-    captured = artifacts;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      captured = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
   return captured!;
 }
 
@@ -88,7 +92,14 @@ export async function invertParallel(
   const n = targets.embeddings.length / targets.dim;
   const batchCount = planBatches(n, config.seeds, config.batchSize, config.minBatch).length;
   const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), batchCount));
-  const init: WorkerInit = { artifacts: await modelArtifacts(fm.model), meta: fm.meta, calibration: fm.calibration, targets, config, backend: options.backend ?? 'wasm' };
+  const init: WorkerInit = {
+    artifacts: await modelArtifacts(fm.model),
+    meta: fm.meta,
+    calibration: fm.calibration,
+    targets,
+    config,
+    backend: options.backend ?? 'wasm',
+  };
   const script = options.workerScript ?? defaultWorkerScript();
   const perBatch = new Map<number, InvertedImage[]>();
   let next = 0;
@@ -113,7 +124,9 @@ export async function invertParallel(
         } else reject(new ArcinvertError(`inversion worker ${index}: ${m.message}`));
       });
       worker.on('error', (e) => reject(new ArcinvertError(`inversion worker ${index}: ${e.message}`)));
-      worker.on('exit', (code) => (code === 0 ? resolve() : reject(new ArcinvertError(`inversion worker ${index} exited with code ${code}`))));
+      worker.on('exit', (code) =>
+        code === 0 ? resolve() : reject(new ArcinvertError(`inversion worker ${index} exited with code ${code}`)),
+      );
     });
   try {
     await Promise.all(pool.map(runWorker));

@@ -24,7 +24,13 @@ try {
       model.dispose();
       port.close();
     } else {
-      invert(fm, init.targets, init.config, { signal: controller.signal, onProgress: (progress) => send({ type: 'progress', progress }) }, [m.batch])
+      invert(
+        fm,
+        init.targets,
+        init.config,
+        { signal: controller.signal, onProgress: (progress) => send({ type: 'progress', progress }) },
+        [m.batch],
+      )
         .then((r) => send({ type: 'batch', batch: m.batch, images: r.images, aborted: r.aborted }))
         .catch((e: unknown) => send({ type: 'error', message: e instanceof Error ? e.message : String(e) }));
     }

@@ -8,8 +8,14 @@ import * as tf from '@tensorflow/tfjs';
 /** Horizontal and vertical neighbour differences of [B, H, W, C] images. */
 function neighbourDiffs(x: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
   const [, h, w] = x.shape;
-  const dx = tf.sub(tf.slice(x, [0, 0, 1, 0], [-1, h, w - 1, -1]), tf.slice(x, [0, 0, 0, 0], [-1, h, w - 1, -1])) as tf.Tensor4D;
-  const dy = tf.sub(tf.slice(x, [0, 1, 0, 0], [-1, h - 1, w, -1]), tf.slice(x, [0, 0, 0, 0], [-1, h - 1, w, -1])) as tf.Tensor4D;
+  const dx = tf.sub(
+    tf.slice(x, [0, 0, 1, 0], [-1, h, w - 1, -1]),
+    tf.slice(x, [0, 0, 0, 0], [-1, h, w - 1, -1]),
+  ) as tf.Tensor4D;
+  const dy = tf.sub(
+    tf.slice(x, [0, 1, 0, 0], [-1, h - 1, w, -1]),
+    tf.slice(x, [0, 0, 0, 0], [-1, h - 1, w, -1]),
+  ) as tf.Tensor4D;
   return [dx, dy];
 }
 

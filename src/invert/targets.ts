@@ -43,7 +43,13 @@ export interface TargetSet {
  */
 async function locatePhoto(line: string, listingDir: string): Promise<string | undefined> {
   for (const candidate of path.isAbsolute(line) ? [line] : [line, path.join(listingDir, line)]) {
-    if (await fsp.stat(candidate).then((s) => s.isFile(), () => false)) return candidate;
+    if (
+      await fsp.stat(candidate).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    )
+      return candidate;
   }
   return undefined;
 }
@@ -59,16 +65,22 @@ export async function targetsFromNpy(file: string, dim: number): Promise<TargetS
   if (listing !== file) {
     const text = await fsp.readFile(listing, 'utf8').catch(() => undefined);
     const lines = text?.split('\n').filter((l) => l.length > 0);
-    if (lines && lines.length === e.n) sources = await Promise.all(lines.map((l) => locatePhoto(l, path.dirname(listing))));
+    if (lines && lines.length === e.n)
+      sources = await Promise.all(lines.map((l) => locatePhoto(l, path.dirname(listing))));
   }
   return { embeddings: e.data, n: e.n, dim: e.dim, sources, kind: 'embedding' };
 }
 
 /** Embeds face photos (files as they are, or aligned crops from `maybeAlign`) with the attacked model. */
-export async function targetsFromImages(fm: FaceModel, photos: readonly (string | PreparedImage)[]): Promise<TargetSet> {
+export async function targetsFromImages(
+  fm: FaceModel,
+  photos: readonly (string | PreparedImage)[],
+): Promise<TargetSet> {
   const prepared = photos.map((p) => (typeof p === 'string' ? { source: p } : p));
   const data = await embedPrepared(fm, prepared, { flip: false });
-  const crops = prepared.map((p) => (p.aligned ? { width: p.aligned.width, height: p.aligned.height, data: p.aligned.data } : undefined));
+  const crops = prepared.map((p) =>
+    p.aligned ? { width: p.aligned.width, height: p.aligned.height, data: p.aligned.data } : undefined,
+  );
   return {
     embeddings: data,
     n: prepared.length,
@@ -96,11 +108,20 @@ export function targetsFromClasses(head: ArcFaceHead, classes: number[]): Target
     const centres = l2Normalize(tf.mean(sub, 1), 1); // [C, D]
     return tf.gather(centres, tf.tensor1d(classes, 'int32')).dataSync() as Float32Array;
   });
-  return { embeddings: Float32Array.from(data), n: classes.length, dim: d, sources: classes.map(() => undefined), classes: Int32Array.from(classes), kind: 'class' };
+  return {
+    embeddings: Float32Array.from(data),
+    n: classes.length,
+    dim: d,
+    sources: classes.map(() => undefined),
+    classes: Int32Array.from(classes),
+    kind: 'class',
+  };
 }
 
 /** `n` random unit vectors (isotropic Gaussian, normalised), reproducible from `seed`. */
 export function randomTargets(n: number, dim: number, seed: number): TargetSet {
-  const data = tf.tidy(() => l2Normalize(tf.randomNormal([n, dim], 0, 1, 'float32', mixSeed(seed, 0x7a49)), 1).dataSync());
+  const data = tf.tidy(() =>
+    l2Normalize(tf.randomNormal([n, dim], 0, 1, 'float32', mixSeed(seed, 0x7a49)), 1).dataSync(),
+  );
   return { embeddings: Float32Array.from(data), n, dim, sources: new Array(n).fill(undefined), kind: 'random' };
 }

@@ -70,11 +70,19 @@ export function contactSheetLayout(
   const cells = rowLengths.map((len, r) =>
     Array.from({ length: len }, (_, c): [number, number] => [labelTops[r] + rowBand, pad + c * (cellW + pad)]),
   );
-  return { width: pad + cols * (cellW + pad), height: pad + rowLengths.length * block, cells, labelTops: opts.labels ? labelTops : [] };
+  return {
+    width: pad + cols * (cellW + pad),
+    height: pad + rowLengths.length * block,
+    cells,
+    labelTops: opts.labels ? labelTops : [],
+  };
 }
 
 const escapeXml = (s: string): string =>
-  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[ch] as string);
+  s.replace(
+    /[&<>"']/g,
+    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[ch] as string,
+  );
 
 /** One caption, clipped to its box by a nested <svg> (inner SVG viewports clip by default). */
 function caption(text: string, top: number, left: number, width: number, height: number, fill: string): string {
@@ -120,9 +128,16 @@ function validate(rows: readonly (readonly tf.Tensor3D[])[], opts: ContactSheetO
  *   one size, rows may have different lengths (use `gridRows` to wrap a flat list).
  * @returns PNG bytes of size `contactSheetLayout(...).width x height`.
  */
-export async function contactSheetPng(rows: readonly (readonly tf.Tensor3D[])[], opts: ContactSheetOptions): Promise<Buffer> {
+export async function contactSheetPng(
+  rows: readonly (readonly tf.Tensor3D[])[],
+  opts: ContactSheetOptions,
+): Promise<Buffer> {
   const [h, w] = validate(rows, opts);
-  const layout = contactSheetLayout(rows.map((r) => r.length), [h, w], opts);
+  const layout = contactSheetLayout(
+    rows.map((r) => r.length),
+    [h, w],
+    opts,
+  );
   const { width, height } = layout;
   const bg = opts.background ?? [255, 255, 255];
   const canvas = new Uint8Array(width * height * 3);

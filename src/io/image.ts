@@ -32,7 +32,16 @@ export const RESIZE_KERNEL = 'cubic' as const;
 
 /** File extensions (lower case) that `listImages` picks up: raster formats sharp decodes. */
 export const IMAGE_EXTENSIONS: readonly string[] = [
-  '.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif',
+  '.jpg',
+  '.jpeg',
+  '.jpe',
+  '.jfif',
+  '.png',
+  '.webp',
+  '.gif',
+  '.tif',
+  '.tiff',
+  '.avif',
 ];
 
 /** Options for `readImageTensor` / `readImageBatch`. */
@@ -50,7 +59,9 @@ function checkOptions({ size, normalization }: ReadImageOptions): void {
     throw new ArcinvertError(`invalid image size [${size.join(', ')}]: need two positive integers`);
   }
   if (!(normalization.std > 0) || !Number.isFinite(normalization.mean)) {
-    throw new ArcinvertError(`invalid normalization mean ${normalization.mean}, std ${normalization.std}: std must be > 0`);
+    throw new ArcinvertError(
+      `invalid normalization mean ${normalization.mean}, std ${normalization.std}: std must be > 0`,
+    );
   }
 }
 
@@ -59,7 +70,10 @@ function checkOptions({ size, normalization }: ReadImageOptions): void {
  * expanded), resized to `size` [h, w] when given and different.
  * @throws ArcinvertError naming the file when it is missing or not a decodable image.
  */
-export async function decodeRgb(file: string, size?: [number, number]): Promise<{ data: Buffer; width: number; height: number }> {
+export async function decodeRgb(
+  file: string,
+  size?: [number, number],
+): Promise<{ data: Buffer; width: number; height: number }> {
   try {
     const stat = await fsp.stat(file);
     if (!stat.isFile()) throw new ArcinvertError(`cannot read image ${file}: not a regular file`);
@@ -70,7 +84,8 @@ export async function decodeRgb(file: string, size?: [number, number]): Promise<
     const img = sharp(file, { failOn: 'warning', autoOrient: true }).removeAlpha().toColourspace('srgb');
     if (size) {
       const { autoOrient: upright } = await img.metadata();
-      if (upright.width !== size[1] || upright.height !== size[0]) img.resize(size[1], size[0], { fit: 'fill', kernel: RESIZE_KERNEL });
+      if (upright.width !== size[1] || upright.height !== size[0])
+        img.resize(size[1], size[0], { fit: 'fill', kernel: RESIZE_KERNEL });
     }
     const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3 || (size && (info.width !== size[1] || info.height !== size[0]))) {
@@ -206,7 +221,9 @@ export async function listImages(dirOrFiles: readonly string[]): Promise<string[
     }
   }
   if (out.length === 0) {
-    throw new ArcinvertError(`no image files (${IMAGE_EXTENSIONS.join(' ')}) found in ${dirOrFiles.join(', ') || '(no paths given)'}`);
+    throw new ArcinvertError(
+      `no image files (${IMAGE_EXTENSIONS.join(' ')}) found in ${dirOrFiles.join(', ') || '(no paths given)'}`,
+    );
   }
   return out;
 }

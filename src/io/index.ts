@@ -4,15 +4,7 @@
  */
 
 export { ensureDir, fsError, readFileChecked, writeFileAtomic } from './atomic.js';
-export {
-  embeddingsFromNpy,
-  encodeNpy,
-  parseNpy,
-  pyShape,
-  readEmbeddings,
-  readNpy,
-  writeNpy,
-} from './npy.js';
+export { embeddingsFromNpy, encodeNpy, parseNpy, pyShape, readEmbeddings, readNpy, writeNpy } from './npy.js';
 export type { Embeddings, NpyArray } from './npy.js';
 export {
   DEFAULT_NORMALIZATION,

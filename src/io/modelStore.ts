@@ -79,7 +79,11 @@ function storedBytes(spec: tf.io.WeightsManifestEntry): number {
  * Reads `dir/model.json` and its shards into tfjs model artifacts (a layers model, or a graph
  * model with `kind: 'graph'`), with one-line errors.
  */
-export async function readArtifacts(dir: string, kind: 'layers' | 'graph' = 'layers', jsonName = 'model.json'): Promise<tf.io.ModelArtifacts> {
+export async function readArtifacts(
+  dir: string,
+  kind: 'layers' | 'graph' = 'layers',
+  jsonName = 'model.json',
+): Promise<tf.io.ModelArtifacts> {
   const jsonPath = path.join(dir, jsonName);
   const stat = await fsp.stat(dir).catch(() => undefined);
   if (stat === undefined) throw new ArcinvertError(`model directory ${dir} does not exist`);
@@ -103,7 +107,9 @@ export async function readArtifacts(dir: string, kind: 'layers' | 'graph' = 'lay
     const data = Buffer.concat(parts);
     const expected = specs.reduce((n, s) => n + storedBytes(s), 0);
     if (data.byteLength !== expected) {
-      throw new ArcinvertError(`${dir}: weight data is ${data.byteLength} bytes, the manifest needs ${expected} (truncated or corrupt)`);
+      throw new ArcinvertError(
+        `${dir}: weight data is ${data.byteLength} bytes, the manifest needs ${expected} (truncated or corrupt)`,
+      );
     }
     return [specs, data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)];
   });

@@ -124,7 +124,9 @@ export function parseNpy(bytes: Uint8Array, source = '<buffer>', opts: { maxRank
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const dataStart = 8 + lenBytes + headerLen;
   if (dataStart > bytes.length) {
-    throw new ArcinvertError(`${source} has a corrupt .npy header (header length ${headerLen} exceeds the file size ${bytes.length})`);
+    throw new ArcinvertError(
+      `${source} has a corrupt .npy header (header length ${headerLen} exceeds the file size ${bytes.length})`,
+    );
   }
   const headerBytes = bytes.subarray(8 + lenBytes, dataStart);
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(headerBytes);
@@ -159,7 +161,9 @@ export function parseNpy(bytes: Uint8Array, source = '<buffer>', opts: { maxRank
   }
   const maxRank = opts.maxRank ?? 2;
   if (dims.length < 1 || dims.length > maxRank) {
-    throw new ArcinvertError(`${source} has shape ${pyShape(dims)}; expected ${maxRank === 2 ? 'a 1-D vector or a 2-D matrix' : `an array of rank 1–${maxRank}`}`);
+    throw new ArcinvertError(
+      `${source} has shape ${pyShape(dims)}; expected ${maxRank === 2 ? 'a 1-D vector or a 2-D matrix' : `an array of rank 1–${maxRank}`}`,
+    );
   }
 
   const itemSize = Number(m[2]);
@@ -174,7 +178,9 @@ export function parseNpy(bytes: Uint8Array, source = '<buffer>', opts: { maxRank
     );
   }
   if (actual > expected) {
-    throw new ArcinvertError(`${source} has ${actual - expected} unexpected bytes after the data for shape ${pyShape(dims)} ${dtype}`);
+    throw new ArcinvertError(
+      `${source} has ${actual - expected} unexpected bytes after the data for shape ${pyShape(dims)} ${dtype}`,
+    );
   }
 
   const data = new Float32Array(count);

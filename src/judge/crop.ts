@@ -23,7 +23,8 @@ export interface JudgeCrop {
 
 /** Checks a crop definition. */
 export function validateJudgeCrop(c: JudgeCrop): JudgeCrop {
-  if (!Number.isInteger(c.size) || c.size < 8) throw new ArcinvertError(`judge crop size must be an integer ≥ 8, got ${c.size}`);
+  if (!Number.isInteger(c.size) || c.size < 8)
+    throw new ArcinvertError(`judge crop size must be an integer ≥ 8, got ${c.size}`);
   if (!(c.scale > 0 && c.scale < 10)) throw new ArcinvertError(`judge crop scale must be in (0, 10), got ${c.scale}`);
   if (!c.center.every((v) => Number.isFinite(v))) throw new ArcinvertError('judge crop centre must be finite');
   return c;

@@ -100,7 +100,9 @@ export async function loadGraphJudge(cfg: GraphJudgeConfig): Promise<Judge> {
     async embed(crops: readonly RasterImage[]): Promise<Float32Array> {
       const res = new Float32Array(crops.length * dim);
       for (let start = 0; start < crops.length; start += cfg.batchSize) {
-        const sized = await Promise.all(crops.slice(start, start + cfg.batchSize).map((c) => resizeRaster(c, cfg.inputSize, cfg.inputSize)));
+        const sized = await Promise.all(
+          crops.slice(start, start + cfg.batchSize).map((c) => resizeRaster(c, cfg.inputSize, cfg.inputSize)),
+        );
         const x = rastersToTensor(sized, norm);
         const e = embedOne(x);
         res.set(await e.data(), start * dim);

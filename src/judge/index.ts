@@ -5,4 +5,10 @@ export { DLIB_JUDGE_CROP, loadDlibJudge, normalizeRows } from './dlib.js';
 export { modelJudge, type ModelJudgeOptions } from './model.js';
 export { JUDGE_LOADERS, JUDGE_NAMES } from './registry.js';
 export { embedFilesWithJudge, judgeLfwAccuracy, rowCosine, type JudgeLfwOptions, type JudgeLfwResult } from './lfw.js';
-export { FACERES_TEACHER, GRAPH_TEACHERS, MOBILEFACE_TEACHER, loadGraphJudge, type GraphJudgeConfig } from './graphModel.js';
+export {
+  FACERES_TEACHER,
+  GRAPH_TEACHERS,
+  MOBILEFACE_TEACHER,
+  loadGraphJudge,
+  type GraphJudgeConfig,
+} from './graphModel.js';

@@ -8,7 +8,14 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { readRaster } from '../align/raster.js';
 import { ArcinvertError } from '../errors.js';
-import { lfwImagePath, parsePairs, tarAtFar, tenFoldAccuracy, type FoldAccuracyResult, type TarAtFarResult } from '../eval/verification.js';
+import {
+  lfwImagePath,
+  parsePairs,
+  tarAtFar,
+  tenFoldAccuracy,
+  type FoldAccuracyResult,
+  type TarAtFarResult,
+} from '../eval/verification.js';
 import type { Judge } from './types.js';
 
 export interface JudgeLfwOptions {
@@ -40,7 +47,12 @@ export function rowCosine(a: Float32Array, i: number, b: Float32Array, j: number
 }
 
 /** Embeds image files with `judge` in chunks; N×dim. */
-export async function embedFilesWithJudge(judge: Judge, files: readonly string[], chunk = 256, onProgress?: (done: number, total: number) => void): Promise<Float32Array> {
+export async function embedFilesWithJudge(
+  judge: Judge,
+  files: readonly string[],
+  chunk = 256,
+  onProgress?: (done: number, total: number) => void,
+): Promise<Float32Array> {
   const out = new Float32Array(files.length * judge.dim);
   for (let start = 0; start < files.length; start += chunk) {
     const rasters = await Promise.all(files.slice(start, start + chunk).map(readRaster));
@@ -51,7 +63,11 @@ export async function embedFilesWithJudge(judge: Judge, files: readonly string[]
 }
 
 /** Runs the LFW protocol for `judge` on the crops under `lfwDir`. */
-export async function judgeLfwAccuracy(judge: Judge, lfwDir: string, options: JudgeLfwOptions = {}): Promise<JudgeLfwResult> {
+export async function judgeLfwAccuracy(
+  judge: Judge,
+  lfwDir: string,
+  options: JudgeLfwOptions = {},
+): Promise<JudgeLfwResult> {
   const started = performance.now();
   const pairsFile = options.pairsFile ?? path.join(lfwDir, 'pairs.txt');
   const text = await fsp.readFile(pairsFile, 'utf8').catch(() => {

@@ -52,11 +52,21 @@ function footnotes(report: LeakageReport): string[] {
 export function leakageTable(report: LeakageReport): string[] {
   const table = [HEADER, ...rows(report)];
   const widths = HEADER.map((_, c) => Math.max(...table.map((r) => r[c].length)));
-  return [...table.map((r) => r.map((v, c) => v.padEnd(widths[c])).join('  ').trimEnd()), ...footnotes(report)];
+  return [
+    ...table.map((r) =>
+      r
+        .map((v, c) => v.padEnd(widths[c]))
+        .join('  ')
+        .trimEnd(),
+    ),
+    ...footnotes(report),
+  ];
 }
 
 /** A markdown snippet: the table and its footnotes. */
 export function leakageMarkdown(report: LeakageReport): string {
   const line = (r: string[]): string => `| ${r.join(' | ')} |`;
-  return [line(HEADER), line(HEADER.map(() => '---')), ...rows(report).map(line), '', ...footnotes(report)].join('\n') + '\n';
+  return (
+    [line(HEADER), line(HEADER.map(() => '---')), ...rows(report).map(line), '', ...footnotes(report)].join('\n') + '\n'
+  );
 }

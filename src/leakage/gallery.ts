@@ -48,7 +48,10 @@ export async function galleryFromDir(dir: string, limit: number, minImages = 2):
   const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => {
     throw new ArcinvertError(`cannot read --targets ${dir}`);
   });
-  const names = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  const names = entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort();
   const gallery: Gallery = { photos: [], targets: [] };
   for (const name of names) {
     if (gallery.targets.length >= limit) break;
@@ -57,7 +60,8 @@ export async function galleryFromDir(dir: string, limit: number, minImages = 2):
     gallery.targets.push(gallery.photos.length);
     gallery.photos.push(...files.map((file) => ({ file, identity: name })));
   }
-  if (gallery.targets.length === 0) throw new ArcinvertError(`no identity folder in ${dir} has ${minImages} or more photos`);
+  if (gallery.targets.length === 0)
+    throw new ArcinvertError(`no identity folder in ${dir} has ${minImages} or more photos`);
   return gallery;
 }
 
@@ -91,7 +95,9 @@ interface InvertReport {
 }
 
 /** Reads an `arcinvert invert` output directory: the target photos and the reconstructions. */
-export async function readReconstructionDir(dir: string): Promise<{ sources: string[]; reconstructions: ReconstructionRef[] }> {
+export async function readReconstructionDir(
+  dir: string,
+): Promise<{ sources: string[]; reconstructions: ReconstructionRef[] }> {
   const file = path.join(dir, 'report.json');
   const text = await fsp.readFile(file, 'utf8').catch(() => {
     throw new ArcinvertError(`--reconstructions ${dir} has no report.json (expected an 'arcinvert invert' output)`);
@@ -106,7 +112,10 @@ export async function readReconstructionDir(dir: string): Promise<{ sources: str
     throw new ArcinvertError(`${file} lists no targets or no images`);
   }
   const sources = report.targets.map((t, i) => {
-    if (!t.source) throw new ArcinvertError(`target ${i} in ${file} has no source photo; leakage needs the photo each template came from (invert with --image, or --embedding with its .txt)`);
+    if (!t.source)
+      throw new ArcinvertError(
+        `target ${i} in ${file} has no source photo; leakage needs the photo each template came from (invert with --image, or --embedding with its .txt)`,
+      );
     return path.isAbsolute(t.source) ? t.source : path.resolve(t.source);
   });
   const reconstructions = report.images.map((im) => {
@@ -141,5 +150,7 @@ export async function impostorPairsFromFile(pairsFile: string): Promise<Array<[s
     throw new ArcinvertError(`cannot read --impostor-pairs ${pairsFile}`);
   });
   const dir = path.dirname(pairsFile);
-  return parsePairs(text).pairs.filter((p) => !p.same).map((p) => [lfwImagePath(dir, p.a), lfwImagePath(dir, p.b)]);
+  return parsePairs(text)
+    .pairs.filter((p) => !p.same)
+    .map((p) => [lfwImagePath(dir, p.a), lfwImagePath(dir, p.b)]);
 }

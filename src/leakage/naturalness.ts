@@ -33,7 +33,10 @@ export async function padForDetection(img: RasterImage, pad = 2): Promise<Raster
 }
 
 /** Runs the detector on every image (padded as the module comment says). */
-export async function detectorNaturalness(detector: FaceLandmarker, images: readonly RasterImage[]): Promise<NaturalnessResult> {
+export async function detectorNaturalness(
+  detector: FaceLandmarker,
+  images: readonly RasterImage[],
+): Promise<NaturalnessResult> {
   let detected = 0;
   let conf = 0;
   for (const img of images) {
@@ -43,5 +46,10 @@ export async function detectorNaturalness(detector: FaceLandmarker, images: read
       conf += Math.max(...boxes.map((b) => b.score));
     }
   }
-  return { images: images.length, detected, share: images.length ? detected / images.length : 0, meanConfidence: detected ? conf / detected : 0 };
+  return {
+    images: images.length,
+    detected,
+    share: images.length ? detected / images.length : 0,
+    meanConfidence: detected ? conf / detected : 0,
+  };
 }

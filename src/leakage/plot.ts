@@ -38,7 +38,12 @@ const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;'
  * The SVG of one system's histogram.
  * @param title e.g. "dlib-resnet (transfer)".
  */
-export function scoreHistogramSvg(title: string, d: ScoreDistributions, thresholds: readonly FmrThreshold[], bins = 50): string {
+export function scoreHistogramSvg(
+  title: string,
+  d: ScoreDistributions,
+  thresholds: readonly FmrThreshold[],
+  bins = 50,
+): string {
   const [W, H] = [720, 360];
   const m = { l: 56, r: 16, t: 34, b: 84 };
   const [pw, ph] = [W - m.l - m.r, H - m.t - m.b];
@@ -57,11 +62,15 @@ export function scoreHistogramSvg(title: string, d: ScoreDistributions, threshol
     `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${m.t + ph}" stroke="black"/>`,
   ];
   for (let t = Math.ceil(lo * 5) / 5; t <= hi + 1e-9; t += 0.2) {
-    parts.push(`<line x1="${x(t).toFixed(1)}" y1="${m.t + ph}" x2="${x(t).toFixed(1)}" y2="${m.t + ph + 4}" stroke="black"/>`);
+    parts.push(
+      `<line x1="${x(t).toFixed(1)}" y1="${m.t + ph}" x2="${x(t).toFixed(1)}" y2="${m.t + ph + 4}" stroke="black"/>`,
+    );
     parts.push(`<text x="${x(t).toFixed(1)}" y="${m.t + ph + 16}" text-anchor="middle">${t.toFixed(1)}</text>`);
   }
   parts.push(`<text x="${m.l + pw / 2}" y="${m.t + ph + 32}" text-anchor="middle">cosine score</text>`);
-  parts.push(`<text x="14" y="${m.t + ph / 2}" text-anchor="middle" transform="rotate(-90 14 ${m.t + ph / 2})">fraction per bin</text>`);
+  parts.push(
+    `<text x="14" y="${m.t + ph / 2}" text-anchor="middle" transform="rotate(-90 14 ${m.t + ph / 2})">fraction per bin</text>`,
+  );
   SERIES.forEach((s, k) => {
     if (d[s.key].length === 0) return;
     const pts: string[] = [];
@@ -69,17 +78,23 @@ export function scoreHistogramSvg(title: string, d: ScoreDistributions, threshol
       const [x0, x1] = [x(lo + ((hi - lo) * i) / bins), x(lo + ((hi - lo) * (i + 1)) / bins)];
       pts.push(`${x0.toFixed(1)},${y(f).toFixed(1)}`, `${x1.toFixed(1)},${y(f).toFixed(1)}`);
     });
-    parts.push(`<polyline fill="none" stroke="${s.colour}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''} points="${pts.join(' ')}"/>`);
+    parts.push(
+      `<polyline fill="none" stroke="${s.colour}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''} points="${pts.join(' ')}"/>`,
+    );
   });
   thresholds.forEach((t, i) => {
     const tx = x(t.threshold).toFixed(1);
     parts.push(`<line x1="${tx}" y1="${m.t}" x2="${tx}" y2="${m.t + ph}" stroke="black" stroke-dasharray="2,3"/>`);
-    parts.push(`<text x="${tx}" y="${m.t + 12 + 14 * i}" text-anchor="end" dx="-3">FMR ${formatFmr(t.fmr)}: ${t.threshold.toFixed(3)}</text>`);
+    parts.push(
+      `<text x="${tx}" y="${m.t + 12 + 14 * i}" text-anchor="end" dx="-3">FMR ${formatFmr(t.fmr)}: ${t.threshold.toFixed(3)}</text>`,
+    );
   });
   SERIES.forEach((s, k) => {
     const lx = m.l + (k % 2) * (pw / 2);
     const ly = H - 30 + Math.floor(k / 2) * 16;
-    parts.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 24}" y2="${ly - 4}" stroke="${s.colour}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`);
+    parts.push(
+      `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 24}" y2="${ly - 4}" stroke="${s.colour}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`,
+    );
     parts.push(`<text x="${lx + 30}" y="${ly}">${esc(`${s.label} (n = ${d[s.key].length})`)}</text>`);
   });
   parts.push('</svg>');

@@ -89,10 +89,16 @@ export function systemReport(
   gallery: Gallery,
   recon: readonly ReconstructionRef[],
   fmrs: readonly number[],
-): { report: SystemReport; perReconstruction: Array<{ typeI: number; typeIIMean: number | null }>; distributions: ScoreDistributions } {
+): {
+  report: SystemReport;
+  perReconstruction: Array<{ typeI: number; typeIIMean: number | null }>;
+  distributions: ScoreDistributions;
+} {
   const d = system.dim;
   if (emb.gallery.length !== gallery.photos.length * d || emb.reconstructions.length !== recon.length * d) {
-    throw new ArcinvertError(`${system.name}: embedding sizes do not match ${gallery.photos.length} photos and ${recon.length} reconstructions`);
+    throw new ArcinvertError(
+      `${system.name}: embedding sizes do not match ${gallery.photos.length} photos and ${recon.length} reconstructions`,
+    );
   }
   const thresholds = fmrs.map((f) => thresholdAtFmr(emb.impostorScores, f));
   const others = sameIdentityOthers(gallery);
@@ -100,7 +106,8 @@ export function systemReport(
   const typeII: number[] = [];
   const per = recon.map((r, k) => {
     const target = gallery.targets[r.target];
-    if (target === undefined) throw new ArcinvertError(`reconstruction ${r.file} names target ${r.target}, which does not exist`);
+    if (target === undefined)
+      throw new ArcinvertError(`reconstruction ${r.file} names target ${r.target}, which does not exist`);
     const s1 = rowCosine(emb.reconstructions, k, emb.gallery, target, d);
     const s2 = others[r.target].map((g) => rowCosine(emb.reconstructions, k, emb.gallery, g, d));
     typeI.push(s1);
@@ -168,7 +175,8 @@ export async function runLeakage(
     impostorIdx = crossIdentityPairs(gallery.photos);
     impostorImages = galleryImages;
   }
-  if (impostorIdx.length === 0) throw new ArcinvertError('no impostor pairs: the targets need at least two identities (or give --impostor-pairs)');
+  if (impostorIdx.length === 0)
+    throw new ArcinvertError('no impostor pairs: the targets need at least two identities (or give --impostor-pairs)');
   const distributions: Record<string, ScoreDistributions> = {};
   const report: LeakageReport = {
     format: 'arcinvert-leakage/1',
@@ -183,12 +191,24 @@ export async function runLeakage(
     perReconstruction: recon.map((r) => ({ file: r.file, target: r.target, seed: r.seed, scores: {} })),
   };
   for (const { judge, role } of systems) {
-    log(`${judge.name}: embedding ${galleryImages.length} photos, ${reconImages.length} reconstructions${inputs.impostorPairs ? `, ${impostorImages.length} impostor photos` : ''}`);
+    log(
+      `${judge.name}: embedding ${galleryImages.length} photos, ${reconImages.length} reconstructions${inputs.impostorPairs ? `, ${impostorImages.length} impostor photos` : ''}`,
+    );
     const g = await judge.embed(galleryImages);
     const r = await judge.embed(reconImages);
     const imp = inputs.impostorPairs ? await judge.embed(impostorImages) : g;
     const impostorScores = impostorIdx.map(([a, b]) => rowCosine(imp, a, imp, b, judge.dim));
-    const { report: sys, perReconstruction, distributions: dist } = systemReport({ name: judge.name, role, description: judge.description, dim: judge.dim }, { gallery: g, reconstructions: r, impostorScores }, gallery, recon, inputs.fmrs);
+    const {
+      report: sys,
+      perReconstruction,
+      distributions: dist,
+    } = systemReport(
+      { name: judge.name, role, description: judge.description, dim: judge.dim },
+      { gallery: g, reconstructions: r, impostorScores },
+      gallery,
+      recon,
+      inputs.fmrs,
+    );
     report.systems.push(sys);
     distributions[judge.name] = dist;
     perReconstruction.forEach((s, k) => (report.perReconstruction[k].scores[judge.name] = s));
@@ -198,7 +218,10 @@ export async function runLeakage(
     log('naturalness: running the face detector on the reconstructions and the target photos');
     naturalness = {
       reconstructions: await detectorNaturalness(inputs.detector, reconImages),
-      targets: await detectorNaturalness(inputs.detector, gallery.targets.map((t) => galleryImages[t])),
+      targets: await detectorNaturalness(
+        inputs.detector,
+        gallery.targets.map((t) => galleryImages[t]),
+      ),
     };
   }
   return { ...report, distributions, naturalness };

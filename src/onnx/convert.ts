@@ -29,7 +29,28 @@ import type { OnnxGraph, OnnxNode, OnnxTensor } from './read.js';
 type Sym = tf.SymbolicTensor;
 
 /** The operators the importer converts. */
-export const SUPPORTED_OPS = ['Conv', 'BatchNormalization', 'PRelu', 'Relu', 'Add', 'Sub', 'Mul', 'Div', 'Pad', 'Flatten', 'Reshape', 'Gemm', 'MatMul', 'Dropout', 'Identity', 'Constant', 'Shape', 'Gather', 'Unsqueeze', 'Concat'] as const;
+export const SUPPORTED_OPS = [
+  'Conv',
+  'BatchNormalization',
+  'PRelu',
+  'Relu',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pad',
+  'Flatten',
+  'Reshape',
+  'Gemm',
+  'MatMul',
+  'Dropout',
+  'Identity',
+  'Constant',
+  'Shape',
+  'Gather',
+  'Unsqueeze',
+  'Concat',
+] as const;
 
 export interface ConvertOptions {
   /** Input [height, width]; required when the graph's are symbolic. */
@@ -102,18 +123,31 @@ function convKernel(w: OnnxTensor, group: number, depthwise: boolean, reverseInp
  */
 export function convertOnnxGraph(g: OnnxGraph, opts: ConvertOptions): ConvertResult {
   const dims = g.input.dims;
-  if (dims.length !== 4) throw new ArcinvertError(`${g.file}: the input '${g.input.name}' has rank ${dims.length}; a face model takes [N, 3, H, W]`);
-  if (dims[1] !== null && dims[1] !== 3) throw new ArcinvertError(`${g.file}: the input '${g.input.name}' has ${dims[1]} channels; a face model takes 3`);
+  if (dims.length !== 4)
+    throw new ArcinvertError(
+      `${g.file}: the input '${g.input.name}' has rank ${dims.length}; a face model takes [N, 3, H, W]`,
+    );
+  if (dims[1] !== null && dims[1] !== 3)
+    throw new ArcinvertError(`${g.file}: the input '${g.input.name}' has ${dims[1]} channels; a face model takes 3`);
   const h = opts.inputSize?.[0] ?? dims[2];
   const w = opts.inputSize?.[1] ?? dims[3];
-  if (h === null || w === null) throw new ArcinvertError(`${g.file}: the input size is symbolic; give it with --input-size`);
-  if (dims[2] !== null && dims[2] !== h) throw new ArcinvertError(`${g.file}: --input-size ${h} differs from the graph's input height ${dims[2]}`);
-  if (h % 16 !== 0 || w % 16 !== 0) throw new ArcinvertError(`${g.file}: input size ${h}×${w} is not a multiple of 16 (four stride-2 stages)`);
+  if (h === null || w === null)
+    throw new ArcinvertError(`${g.file}: the input size is symbolic; give it with --input-size`);
+  if (dims[2] !== null && dims[2] !== h)
+    throw new ArcinvertError(`${g.file}: --input-size ${h} differs from the graph's input height ${dims[2]}`);
+  if (h % 16 !== 0 || w % 16 !== 0)
+    throw new ArcinvertError(`${g.file}: input size ${h}×${w} is not a multiple of 16 (four stride-2 stages)`);
 
   const ops: Record<string, number> = {};
   for (const n of g.nodes) ops[n.opType] = (ops[n.opType] ?? 0) + 1;
-  const bad = g.nodes.find((n) => (n.domain !== '' && n.domain !== 'ai.onnx') || !(SUPPORTED_OPS as readonly string[]).includes(n.opType));
-  if (bad) unsupported(bad, `operator ${bad.domain ? `${bad.domain}.` : ''}${bad.opType} (supported: ${SUPPORTED_OPS.join(', ')})`);
+  const bad = g.nodes.find(
+    (n) => (n.domain !== '' && n.domain !== 'ai.onnx') || !(SUPPORTED_OPS as readonly string[]).includes(n.opType),
+  );
+  if (bad)
+    unsupported(
+      bad,
+      `operator ${bad.domain ? `${bad.domain}.` : ''}${bad.opType} (supported: ${SUPPORTED_OPS.join(', ')})`,
+    );
 
   const consts = new Map(g.initializers);
   const values = new Map<string, Value>();
@@ -159,22 +193,44 @@ export function convertOnnxGraph(g: OnnxGraph, opts: ConvertOptions): ConvertRes
         case 'Div': {
           // Only as input normalisation (Add by a scalar is handled with Add).
           const k = consts.get(n.inputs[1]);
-          if (n.inputs[0] !== inputAffine.name || !k || k.data.length !== 1 || !firstConv) unsupported(n, `${n.opType} other than by a scalar on the graph input`);
+          if (n.inputs[0] !== inputAffine.name || !k || k.data.length !== 1 || !firstConv)
+            unsupported(n, `${n.opType} other than by a scalar on the graph input`);
           const c = k.data[0];
           if (n.opType === 'Div' && c === 0) unsupported(n, 'Div by zero');
           const { scale, shift } = inputAffine;
-          inputAffine = n.opType === 'Sub' ? { name: n.outputs[0], scale, shift: shift - c } : n.opType === 'Mul' ? { name: n.outputs[0], scale: scale * c, shift: shift * c } : { name: n.outputs[0], scale: scale / c, shift: shift / c };
+          inputAffine =
+            n.opType === 'Sub'
+              ? { name: n.outputs[0], scale, shift: shift - c }
+              : n.opType === 'Mul'
+                ? { name: n.outputs[0], scale: scale * c, shift: shift * c }
+                : { name: n.outputs[0], scale: scale / c, shift: shift / c };
           values.set(n.outputs[0], value(n, n.inputs[0]));
           break;
         }
         case 'Pad': {
           const x = value(n, n.inputs[0]);
           const mode = (a.mode as string | undefined) ?? 'constant';
-          const pads = (a.pads as number[] | undefined) ?? (n.inputs[1] ? Array.from(constant(n, n.inputs[1], 'Pad pads').data) : []);
-          const fill = n.inputs[2] ? constant(n, n.inputs[2], 'Pad value').data[0] : ((a.value as number | undefined) ?? 0);
-          if (x.flattenedFrom || x.sym.shape.length !== 4 || pads.length !== 8) unsupported(n, 'Pad other than of an image map');
-          if (mode !== 'constant' || fill !== 0 || pads[0] || pads[1] || pads[4] || pads[5] || pads.some((p) => p < 0)) unsupported(n, `Pad mode ${mode}, value ${fill}, pads [${pads.join(', ')}] (only zeros on H and W)`);
-          set(tf.layers.zeroPadding2d({ padding: [[pads[2], pads[6]], [pads[3], pads[7]]], name: layerName(n) }).apply(x.sym) as Sym);
+          const pads =
+            (a.pads as number[] | undefined) ??
+            (n.inputs[1] ? Array.from(constant(n, n.inputs[1], 'Pad pads').data) : []);
+          const fill = n.inputs[2]
+            ? constant(n, n.inputs[2], 'Pad value').data[0]
+            : ((a.value as number | undefined) ?? 0);
+          if (x.flattenedFrom || x.sym.shape.length !== 4 || pads.length !== 8)
+            unsupported(n, 'Pad other than of an image map');
+          if (mode !== 'constant' || fill !== 0 || pads[0] || pads[1] || pads[4] || pads[5] || pads.some((p) => p < 0))
+            unsupported(n, `Pad mode ${mode}, value ${fill}, pads [${pads.join(', ')}] (only zeros on H and W)`);
+          set(
+            tf.layers
+              .zeroPadding2d({
+                padding: [
+                  [pads[2], pads[6]],
+                  [pads[3], pads[7]],
+                ],
+                name: layerName(n),
+              })
+              .apply(x.sym) as Sym,
+          );
           break;
         }
         case 'Identity':
@@ -194,13 +250,22 @@ export function convertOnnxGraph(g: OnnxGraph, opts: ConvertOptions): ConvertRes
           const dil = (a.dilations as number[] | undefined) ?? [1, 1];
           if (dil.some((d) => d !== 1)) unsupported(n, `dilation [${dil.join(', ')}]`);
           const depthwise = group > 1 && group === cin && cout === cin && wt.dims[1] === 1;
-          if (wt.dims[1] * group !== cin || cout % group !== 0) unsupported(n, `Conv weight [${wt.dims.join(', ')}] with group ${group} on ${cin} channels`);
+          if (wt.dims[1] * group !== cin || cout % group !== 0)
+            unsupported(n, `Conv weight [${wt.dims.join(', ')}] with group ${group} on ${cin} channels`);
           if (a.auto_pad !== undefined && a.auto_pad !== 'NOTSET') unsupported(n, `auto_pad ${String(a.auto_pad)}`);
           const strides = (a.strides as number[] | undefined) ?? [1, 1];
           const pads = (a.pads as number[] | undefined) ?? [0, 0, 0, 0];
           let sym = x.sym;
           if (pads.some((p) => p !== 0)) {
-            sym = tf.layers.zeroPadding2d({ padding: [[pads[0], pads[2]], [pads[1], pads[3]]], name: layerName(n, '_pad') }).apply(sym) as Sym;
+            sym = tf.layers
+              .zeroPadding2d({
+                padding: [
+                  [pads[0], pads[2]],
+                  [pads[1], pads[3]],
+                ],
+                name: layerName(n, '_pad'),
+              })
+              .apply(sym) as Sym;
           }
           const kernel = convKernel(wt, group, depthwise, firstConv && opts.bgr && !depthwise);
           created.push(kernel);
@@ -211,8 +276,17 @@ export function convertOnnxGraph(g: OnnxGraph, opts: ConvertOptions): ConvertRes
             weights.push(b);
             biasedConvs++;
           }
-          const common = { kernelSize: [kh, kw] as [number, number], strides: strides as [number, number], padding: 'valid' as const, useBias: bias !== undefined, name: layerName(n), weights };
-          const layer = depthwise ? tf.layers.depthwiseConv2d({ ...common, depthMultiplier: 1 }) : tf.layers.conv2d({ ...common, filters: cout });
+          const common = {
+            kernelSize: [kh, kw] as [number, number],
+            strides: strides as [number, number],
+            padding: 'valid' as const,
+            useBias: bias !== undefined,
+            name: layerName(n),
+            weights,
+          };
+          const layer = depthwise
+            ? tf.layers.depthwiseConv2d({ ...common, depthMultiplier: 1 })
+            : tf.layers.conv2d({ ...common, filters: cout });
           set(layer.apply(sym) as Sym);
           firstConv = false;
           break;
@@ -220,7 +294,9 @@ export function convertOnnxGraph(g: OnnxGraph, opts: ConvertOptions): ConvertRes
         case 'BatchNormalization': {
           const x = value(n, n.inputs[0]);
           if (x.flattenedFrom) unsupported(n, 'BatchNormalization of a flattened map');
-          const [scale, offset, mean, variance] = [1, 2, 3, 4].map((i) => constant(n, n.inputs[i], 'BatchNormalization parameter'));
+          const [scale, offset, mean, variance] = [1, 2, 3, 4].map((i) =>
+            constant(n, n.inputs[i], 'BatchNormalization parameter'),
+          );
           const ws = [scale, offset, mean, variance].map((t) => tf.tensor1d(t.data));
           created.push(...ws);
           const epsilon = (a.epsilon as number | undefined) ?? 1e-5;
@@ -236,7 +312,11 @@ export function convertOnnxGraph(g: OnnxGraph, opts: ConvertOptions): ConvertRes
           const rank4 = x.sym.shape.length === 4 && !x.flattenedFrom;
           const alpha = rank4 ? tf.tensor3d(slope.data, [1, 1, c]) : tf.tensor1d(slope.data);
           created.push(alpha);
-          set(tf.layers.prelu({ sharedAxes: rank4 ? [1, 2] : undefined, name: layerName(n), weights: [alpha] }).apply(x.sym) as Sym);
+          set(
+            tf.layers
+              .prelu({ sharedAxes: rank4 ? [1, 2] : undefined, name: layerName(n), weights: [alpha] })
+              .apply(x.sym) as Sym,
+          );
           break;
         }
         case 'Relu': {
@@ -259,11 +339,15 @@ export function convertOnnxGraph(g: OnnxGraph, opts: ConvertOptions): ConvertRes
         case 'Flatten':
         case 'Reshape': {
           const x = value(n, n.inputs[0]);
-          if (n.opType === 'Flatten' && ((a.axis as number | undefined) ?? 1) !== 1) unsupported(n, `Flatten axis ${String(a.axis)}`);
+          if (n.opType === 'Flatten' && ((a.axis as number | undefined) ?? 1) !== 1)
+            unsupported(n, `Flatten axis ${String(a.axis)}`);
           if (n.opType === 'Reshape') {
             const shape = Array.from(constant(n, n.inputs[1], 'Reshape shape').data);
             const size = (x.sym.shape.slice(1) as number[]).reduce((s, d) => s * d, 1);
-            const flat = shape.length === 2 && (((shape[0] === -1 || shape[0] === 0 || shape[0] === 1) && (shape[1] === -1 || shape[1] === size)) || (shape[0] === -1 && shape[1] === size));
+            const flat =
+              shape.length === 2 &&
+              (((shape[0] === -1 || shape[0] === 0 || shape[0] === 1) && (shape[1] === -1 || shape[1] === size)) ||
+                (shape[0] === -1 && shape[1] === size));
             if (!flat) unsupported(n, `Reshape to [${shape.join(', ')}] (only a flatten to [N, ${size}] is supported)`);
           }
           if (x.sym.shape.length === 2) {
@@ -271,20 +355,25 @@ export function convertOnnxGraph(g: OnnxGraph, opts: ConvertOptions): ConvertRes
             break;
           }
           const [, hh, ww, cc] = x.sym.shape as number[];
-          set(tf.layers.flatten({ name: layerName(n) }).apply(x.sym) as Sym, hh * ww > 1 ? { flattenedFrom: [cc, hh, ww] } : {});
+          set(
+            tf.layers.flatten({ name: layerName(n) }).apply(x.sym) as Sym,
+            hh * ww > 1 ? { flattenedFrom: [cc, hh, ww] } : {},
+          );
           break;
         }
         case 'Shape': {
           const x = value(n, n.inputs[0]);
           const sh = x.sym.shape;
-          const nchw = sh.length === 4 && !x.flattenedFrom ? [1, sh[3], sh[1], sh[2]] : [1, ...(sh.slice(1) as number[])];
+          const nchw =
+            sh.length === 4 && !x.flattenedFrom ? [1, sh[3], sh[1], sh[2]] : [1, ...(sh.slice(1) as number[])];
           consts.set(n.outputs[0], { dims: [nchw.length], data: Float32Array.from(nchw as number[]) });
           break;
         }
         case 'Gather': {
           const data = constant(n, n.inputs[0], 'Gather data');
           const idx = constant(n, n.inputs[1], 'Gather indices');
-          if (data.dims.length !== 1 || ((a.axis as number | undefined) ?? 0) !== 0) unsupported(n, 'Gather other than of a shape vector');
+          if (data.dims.length !== 1 || ((a.axis as number | undefined) ?? 0) !== 0)
+            unsupported(n, 'Gather other than of a shape vector');
           const picked = Array.from(idx.data, (i) => data.data[i < 0 ? i + data.data.length : i]);
           consts.set(n.outputs[0], { dims: idx.dims, data: Float32Array.from(picked) });
           break;
@@ -322,32 +411,56 @@ export function convertOnnxGraph(g: OnnxGraph, opts: ConvertOptions): ConvertRes
               for (let c = 0; c < cc; c++) {
                 const r = (yy * ww + xx) * cc + c;
                 const src = c * hh * ww + yy * ww + xx;
-                for (let o = 0; o < outDim; o++) kernel[r * outDim + o] = alpha * wt.data[transB ? o * inDim + src : src * outDim + o];
+                for (let o = 0; o < outDim; o++)
+                  kernel[r * outDim + o] = alpha * wt.data[transB ? o * inDim + src : src * outDim + o];
               }
             }
           }
           const weights: tf.Tensor[] = [tf.tensor2d(kernel, [inDim, outDim])];
           const bias = n.opType === 'Gemm' && n.inputs[2] ? constant(n, n.inputs[2], 'Gemm bias') : undefined;
           if (bias) {
-            if (bias.data.length !== outDim) unsupported(n, `Gemm bias of shape [${bias.dims.join(', ')}] (only a vector of ${outDim} is supported)`);
+            if (bias.data.length !== outDim)
+              unsupported(n, `Gemm bias of shape [${bias.dims.join(', ')}] (only a vector of ${outDim} is supported)`);
             weights.push(tf.tensor1d(bias.data.map((v) => beta * v)));
           }
           created.push(...weights);
-          set(tf.layers.dense({ units: outDim, useBias: bias !== undefined, name: layerName(n), weights }).apply(x.sym) as Sym);
+          set(
+            tf.layers
+              .dense({ units: outDim, useBias: bias !== undefined, name: layerName(n), weights })
+              .apply(x.sym) as Sym,
+          );
           break;
         }
         default:
           unsupported(n, `operator ${n.opType}`);
       }
     }
-    if (g.outputs.length !== 1) throw new ArcinvertError(`${g.file}: a face model has one output (the embedding), this graph has ${g.outputs.length}`);
+    if (g.outputs.length !== 1)
+      throw new ArcinvertError(
+        `${g.file}: a face model has one output (the embedding), this graph has ${g.outputs.length}`,
+      );
     const out = values.get(g.outputs[0]);
-    if (!out) throw new ArcinvertError(`${g.file}: the graph's output '${g.outputs[0]}' is not computed by a supported node`);
-    if (out.sym.shape.length !== 2) throw new ArcinvertError(`${g.file}: the output '${g.outputs[0]}' has shape [${out.sym.shape.join(', ')}]; a face model outputs [N, D]`);
+    if (!out)
+      throw new ArcinvertError(`${g.file}: the graph's output '${g.outputs[0]}' is not computed by a supported node`);
+    if (out.sym.shape.length !== 2)
+      throw new ArcinvertError(
+        `${g.file}: the output '${g.outputs[0]}' has shape [${out.sym.shape.join(', ')}]; a face model outputs [N, D]`,
+      );
     const model = tf.model({ inputs: input, outputs: out.sym, name: 'onnx_import' });
     // raw · scale + shift = (raw − mean) / std  ⇔  std = 1 / scale, mean = −shift / scale.
-    const inputNormalization = inputAffine.name === g.input.name ? null : { mean: -inputAffine.shift / inputAffine.scale, std: 1 / inputAffine.scale };
-    return { model, inputSize: [h, w], embeddingSize: out.sym.shape[1] as number, ops, batchNorms, biasedConvs, inputNormalization };
+    const inputNormalization =
+      inputAffine.name === g.input.name
+        ? null
+        : { mean: -inputAffine.shift / inputAffine.scale, std: 1 / inputAffine.scale };
+    return {
+      model,
+      inputSize: [h, w],
+      embeddingSize: out.sym.shape[1] as number,
+      ops,
+      batchNorms,
+      biasedConvs,
+      inputNormalization,
+    };
   } finally {
     tf.dispose(created);
   }

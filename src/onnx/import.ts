@@ -64,7 +64,10 @@ function structureOf(g: OnnxGraph): OnnxImportInfo['structure'] {
  * Reads and converts `file`.
  * @throws ArcinvertError for unreadable files and unsupported graphs (see read.ts, convert.ts).
  */
-export async function importOnnx(file: string, options: Partial<OnnxImportOptions> = {}): Promise<{ fm: FaceModel; info: OnnxImportInfo }> {
+export async function importOnnx(
+  file: string,
+  options: Partial<OnnxImportOptions> = {},
+): Promise<{ fm: FaceModel; info: OnnxImportInfo }> {
   const opts = { ...DEFAULT_ONNX_IMPORT, ...options };
   const bytes = await readFileChecked(file, 'ONNX model');
   const g = await parseOnnx(bytes, file);
@@ -83,7 +86,14 @@ export async function importOnnx(file: string, options: Partial<OnnxImportOption
   };
   const fm: FaceModel = {
     model: r.model,
-    meta: { format: 1, backbone: 'onnx', config: info, inputSize: r.inputSize, embeddingSize: r.embeddingSize, normalization: r.inputNormalization ?? opts.normalization },
+    meta: {
+      format: 1,
+      backbone: 'onnx',
+      config: info,
+      inputSize: r.inputSize,
+      embeddingSize: r.embeddingSize,
+      normalization: r.inputNormalization ?? opts.normalization,
+    },
   };
   return { fm, info };
 }
@@ -133,7 +143,13 @@ export async function loadOnnxRuntime(): Promise<OrtModule | null> {
  * for onnxruntime: insightface exports often fix the batch of their final reshape to 1) and
  * compares the embeddings. Does not dispose `inputs`.
  */
-export async function verifyWithOnnxRuntime(ort: OrtModule, file: string, fm: FaceModel, inputs: tf.Tensor4D, kind: Verification['kind']): Promise<Verification> {
+export async function verifyWithOnnxRuntime(
+  ort: OrtModule,
+  file: string,
+  fm: FaceModel,
+  inputs: tf.Tensor4D,
+  kind: Verification['kind'],
+): Promise<Verification> {
   // A graph that normalises its input itself takes 0–255 pixels: undo the model's normalisation for it.
   const info = fm.meta.config as Partial<OnnxImportInfo>;
   const raw = info.normalizationFromGraph === true ? fm.meta.normalization : null;
@@ -161,7 +177,8 @@ export async function verifyWithOnnxRuntime(ort: OrtModule, file: string, fm: Fa
       const one = Array.from(nchwData.subarray(i * per, (i + 1) * per));
       const feed = { [session.inputNames[0]]: new ort.Tensor('float32', one as unknown as Float32Array, [1, 3, h, w]) };
       const out = (await session.run(feed))[session.outputNames[0]];
-      if (out.data.length !== d) throw new ArcinvertError(`onnxruntime gives ${out.data.length} values per image, the import ${d}`);
+      if (out.data.length !== d)
+        throw new ArcinvertError(`onnxruntime gives ${out.data.length} values per image, the import ${d}`);
       let [dot, na, nb] = [0, 0, 0];
       for (let k = 0; k < d; k++) {
         const [a, b] = [oursData[i * d + k], out.data[k]];
@@ -175,5 +192,11 @@ export async function verifyWithOnnxRuntime(ort: OrtModule, file: string, fm: Fa
   } finally {
     await session.release();
   }
-  return { inputs: n, kind, minCosine: Math.min(...cosines), meanCosine: cosines.reduce((a, b) => a + b, 0) / n, maxAbsDiff };
+  return {
+    inputs: n,
+    kind,
+    minCosine: Math.min(...cosines),
+    meanCosine: cosines.reduce((a, b) => a + b, 0) / n,
+    maxAbsDiff,
+  };
 }

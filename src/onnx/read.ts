@@ -58,11 +58,24 @@ function toNumber(v: number | { toNumber(): number }): number {
 }
 
 /** How each supported element type is stored: bytes per value in `rawData`, and its typed field. */
-const DECODERS: Partial<Record<number, { width: number; read: (v: DataView, offset: number) => number; field: (t: OnnxNs.ITensorProto) => ArrayLike<number> }>> = {
+const DECODERS: Partial<
+  Record<
+    number,
+    {
+      width: number;
+      read: (v: DataView, offset: number) => number;
+      field: (t: OnnxNs.ITensorProto) => ArrayLike<number>;
+    }
+  >
+> = {
   [DT.FLOAT]: { width: 4, read: (v, o) => v.getFloat32(o, true), field: (t) => t.floatData ?? [] },
   [DT.DOUBLE]: { width: 8, read: (v, o) => v.getFloat64(o, true), field: (t) => t.doubleData ?? [] },
   [DT.INT32]: { width: 4, read: (v, o) => v.getInt32(o, true), field: (t) => t.int32Data ?? [] },
-  [DT.INT64]: { width: 8, read: (v, o) => Number(v.getBigInt64(o, true)), field: (t) => (t.int64Data ?? []).map(toNumber) },
+  [DT.INT64]: {
+    width: 8,
+    read: (v, o) => Number(v.getBigInt64(o, true)),
+    field: (t) => (t.int64Data ?? []).map(toNumber),
+  },
 };
 
 /** Float32 values of a tensor proto, reading external data relative to `dir`. */
@@ -81,17 +94,23 @@ async function tensorValues(t: OnnxNs.ITensorProto, dir: string, what: string): 
     const offset = Number(info.offset ?? 0);
     const width = DECODERS[type]?.width ?? (type === DT.FLOAT16 ? 2 : 4);
     const length = info.length !== undefined ? Number(info.length) : count * width;
-    if (offset + length > bytes.length) throw new ArcinvertError(`${what}: its external data file ${info.location} is too short (${bytes.length} bytes, needs ${offset + length})`);
+    if (offset + length > bytes.length)
+      throw new ArcinvertError(
+        `${what}: its external data file ${info.location} is too short (${bytes.length} bytes, needs ${offset + length})`,
+      );
     raw = new Uint8Array(bytes.buffer, bytes.byteOffset + offset, length);
   }
   const reader = DECODERS[type];
   if (!reader) {
     const name = (DT as unknown as Record<number, string>)[type] ?? String(type);
-    throw new ArcinvertError(`${what} has data type ${name}; the importer reads float32, float64, int32 and int64 tensors (convert float16 models to float32)`);
+    throw new ArcinvertError(
+      `${what} has data type ${name}; the importer reads float32, float64, int32 and int64 tensors (convert float16 models to float32)`,
+    );
   }
   const values = raw ? null : reader.field(t);
   const n = raw ? raw.length / reader.width : values!.length;
-  if (n !== count) throw new ArcinvertError(`${what} has ${n} values for dims [${dims.join(', ')}] (truncated or corrupt file)`);
+  if (n !== count)
+    throw new ArcinvertError(`${what} has ${n} values for dims [${dims.join(', ')}] (truncated or corrupt file)`);
   const data = new Float32Array(count);
   if (raw) {
     const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
@@ -106,13 +125,26 @@ async function attributes(node: OnnxNs.INodeProto, dir: string, what: string): P
   for (const a of node.attribute ?? []) {
     const name = a.name ?? '';
     switch (a.type) {
-      case A.INT: out[name] = toNumber(a.i ?? 0); break;
-      case A.FLOAT: out[name] = a.f ?? 0; break;
-      case A.INTS: out[name] = (a.ints ?? []).map(toNumber); break;
-      case A.FLOATS: out[name] = [...(a.floats ?? [])]; break;
-      case A.STRING: out[name] = new TextDecoder().decode(a.s ?? new Uint8Array(0)); break;
-      case A.TENSOR: out[name] = await tensorValues(a.t ?? {}, dir, `${what} attribute ${name}`); break;
-      default: break; // graphs, sparse tensors: no supported operator uses them
+      case A.INT:
+        out[name] = toNumber(a.i ?? 0);
+        break;
+      case A.FLOAT:
+        out[name] = a.f ?? 0;
+        break;
+      case A.INTS:
+        out[name] = (a.ints ?? []).map(toNumber);
+        break;
+      case A.FLOATS:
+        out[name] = [...(a.floats ?? [])];
+        break;
+      case A.STRING:
+        out[name] = new TextDecoder().decode(a.s ?? new Uint8Array(0));
+        break;
+      case A.TENSOR:
+        out[name] = await tensorValues(a.t ?? {}, dir, `${what} attribute ${name}`);
+        break;
+      default:
+        break; // graphs, sparse tensors: no supported operator uses them
     }
   }
   return out;
@@ -133,27 +165,53 @@ export async function parseOnnx(bytes: Uint8Array, file: string): Promise<OnnxGr
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (err) {
-    throw new ArcinvertError(`${file} is not a readable ONNX model (truncated or corrupt: ${(err as Error).message.split('\n')[0]})`);
+    throw new ArcinvertError(
+      `${file} is not a readable ONNX model (truncated or corrupt: ${(err as Error).message.split('\n')[0]})`,
+    );
   }
   const g = model.graph;
-  if (!g || (g.node ?? []).length === 0) throw new ArcinvertError(`${file} is not an ONNX model with a graph (truncated or not ONNX)`);
+  if (!g || (g.node ?? []).length === 0)
+    throw new ArcinvertError(`${file} is not an ONNX model with a graph (truncated or not ONNX)`);
   const opsetEntry = (model.opsetImport ?? []).find((o) => (o.domain ?? '') === '' || o.domain === 'ai.onnx');
   const opset = opsetEntry ? toNumber(opsetEntry.version ?? 0) : 0;
   if (opset < SUPPORTED_OPSETS[0] || opset > SUPPORTED_OPSETS[1]) {
-    throw new ArcinvertError(`${file}: unsupported ONNX opset ${opset} (the importer reads opsets ${SUPPORTED_OPSETS[0]}–${SUPPORTED_OPSETS[1]}; re-export with e.g. opset_version=11)`);
+    throw new ArcinvertError(
+      `${file}: unsupported ONNX opset ${opset} (the importer reads opsets ${SUPPORTED_OPSETS[0]}–${SUPPORTED_OPSETS[1]}; re-export with e.g. opset_version=11)`,
+    );
   }
   const dir = path.dirname(path.resolve(file));
   const initializers = new Map<string, OnnxTensor>();
-  for (const t of g.initializer ?? []) initializers.set(t.name ?? '', await tensorValues(t, dir, `${file}: initialiser ${t.name ?? '?'}`));
+  for (const t of g.initializer ?? [])
+    initializers.set(t.name ?? '', await tensorValues(t, dir, `${file}: initialiser ${t.name ?? '?'}`));
   const nodes: OnnxNode[] = [];
   for (const [i, n] of (g.node ?? []).entries()) {
     const name = n.name || `${n.opType ?? '?'}#${i}`;
-    nodes.push({ name, opType: n.opType ?? '', domain: n.domain ?? '', inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], attributes: await attributes(n, dir, `${file}: node ${name}`) });
+    nodes.push({
+      name,
+      opType: n.opType ?? '',
+      domain: n.domain ?? '',
+      inputs: [...(n.input ?? [])],
+      outputs: [...(n.output ?? [])],
+      attributes: await attributes(n, dir, `${file}: node ${name}`),
+    });
   }
   const inputs = (g.input ?? []).filter((v) => !initializers.has(v.name ?? ''));
-  if (inputs.length !== 1) throw new ArcinvertError(`${file}: a face model has one image input, this graph has ${inputs.length} (${inputs.map((v) => v.name).join(', ')})`);
-  const dims = (inputs[0].type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null && toNumber(d.dimValue) > 0 ? toNumber(d.dimValue) : null));
+  if (inputs.length !== 1)
+    throw new ArcinvertError(
+      `${file}: a face model has one image input, this graph has ${inputs.length} (${inputs.map((v) => v.name).join(', ')})`,
+    );
+  const dims = (inputs[0].type?.tensorType?.shape?.dim ?? []).map((d) =>
+    d.dimValue !== undefined && d.dimValue !== null && toNumber(d.dimValue) > 0 ? toNumber(d.dimValue) : null,
+  );
   const outputs = (g.output ?? []).map((v) => v.name ?? '');
   if (outputs.length === 0) throw new ArcinvertError(`${file}: the graph has no output`);
-  return { file, producer: `${model.producerName ?? ''} ${model.producerVersion ?? ''}`.trim(), opset, nodes, initializers, input: { name: inputs[0].name ?? '', dims }, outputs };
+  return {
+    file,
+    producer: `${model.producerName ?? ''} ${model.producerVersion ?? ''}`.trim(),
+    opset,
+    nodes,
+    initializers,
+    input: { name: inputs[0].name ?? '', dims },
+    outputs,
+  };
 }

@@ -73,7 +73,10 @@ const POINTER = 'checkpoint.json';
 async function writeModelFiles(dir: string, fm: FaceModel, head: ArcFaceHead, classNames: string[]): Promise<void> {
   await saveFaceModel(fm, dir);
   await saveHeadWeights(head, path.join(dir, 'head'));
-  await writeFileAtomic(path.join(dir, 'classes.json'), `${JSON.stringify({ format: 'arcinvert-classes', classNames })}\n`);
+  await writeFileAtomic(
+    path.join(dir, 'classes.json'),
+    `${JSON.stringify({ format: 'arcinvert-classes', classNames })}\n`,
+  );
 }
 
 async function tempDir(parent: string): Promise<string> {
@@ -107,7 +110,10 @@ export async function saveCheckpoint(
       bytes.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), offset);
       offset += v.byteLength;
     }
-    const manifest: OptimizerManifest = { format: 'arcinvert-sgd', params: params.names.map((n, i) => ({ name: n, shape: params.buffers[i].shape })) };
+    const manifest: OptimizerManifest = {
+      format: 'arcinvert-sgd',
+      params: params.names.map((n, i) => ({ name: n, shape: params.buffers[i].shape })),
+    };
     await writeFileAtomic(path.join(tmp, 'optimizer.bin'), bytes);
     await writeFileAtomic(path.join(tmp, 'optimizer.json'), `${JSON.stringify(manifest)}\n`);
     await writeFileAtomic(path.join(tmp, 'state.json'), `${JSON.stringify(state, null, 1)}\n`);
@@ -118,7 +124,10 @@ export async function saveCheckpoint(
     await fsp.rm(tmp, { recursive: true, force: true });
     throw fsError(err, 'write checkpoint in', runDir);
   }
-  await writeFileAtomic(path.join(runDir, POINTER), `${JSON.stringify({ path: `checkpoints/${name}`, step: state.step })}\n`);
+  await writeFileAtomic(
+    path.join(runDir, POINTER),
+    `${JSON.stringify({ path: `checkpoints/${name}`, step: state.step })}\n`,
+  );
   for (const entry of await fsp.readdir(parent)) {
     if (entry !== name) await fsp.rm(path.join(parent, entry), { recursive: true, force: true });
   }
@@ -126,7 +135,13 @@ export async function saveCheckpoint(
 }
 
 /** Replaces `runDir/best` with the given model, head, classes and metrics. */
-export async function saveBest(runDir: string, fm: FaceModel, head: ArcFaceHead, classNames: string[], metrics: object): Promise<string> {
+export async function saveBest(
+  runDir: string,
+  fm: FaceModel,
+  head: ArcFaceHead,
+  classNames: string[],
+  metrics: object,
+): Promise<string> {
   const tmp = await tempDir(runDir);
   const final = path.join(runDir, 'best');
   const old = `${tmp}-old`;
@@ -167,11 +182,13 @@ export async function findCheckpoint(dir: string): Promise<string> {
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   const ckpt = await findCheckpoint(dir);
   const state = await readJson<TrainState>(path.join(ckpt, 'state.json'), 'checkpoint state');
-  if (state.format !== 'arcinvert-train-state' || state.version !== 1) throw new ArcinvertError(`${ckpt}/state.json is not an arcinvert training state`);
+  if (state.format !== 'arcinvert-train-state' || state.version !== 1)
+    throw new ArcinvertError(`${ckpt}/state.json is not an arcinvert training state`);
   const manifest = await readJson<OptimizerManifest>(path.join(ckpt, 'optimizer.json'), 'optimizer state');
   const bytes = await readFileChecked(path.join(ckpt, 'optimizer.bin'), 'optimizer state');
   const sizes = manifest.params.map((p) => p.shape.reduce((a, b) => a * b, 1));
-  if (bytes.byteLength !== sizes.reduce((a, b) => a + b, 0) * 4) throw new ArcinvertError(`${ckpt}/optimizer.bin is truncated or corrupt`);
+  if (bytes.byteLength !== sizes.reduce((a, b) => a + b, 0) * 4)
+    throw new ArcinvertError(`${ckpt}/optimizer.bin is truncated or corrupt`);
   const all = new Float32Array(bytes.byteLength / 4);
   new Uint8Array(all.buffer).set(bytes);
   const fm = await loadFaceModel(ckpt);
@@ -223,7 +240,8 @@ export async function readClassNames(modelDir: string): Promise<string[]> {
 
 export async function loadTrainedModel(dir: string): Promise<TrainedModel> {
   const modelDir = await resolveModelDir(dir);
-  if (!existsSync(path.join(modelDir, 'head.json'))) throw new ArcinvertError(`${modelDir} has no classifier head (head.json); it was not written by arcinvert train`);
+  if (!existsSync(path.join(modelDir, 'head.json')))
+    throw new ArcinvertError(`${modelDir} has no classifier head (head.json); it was not written by arcinvert train`);
   const classNames = await readClassNames(modelDir);
   const fm = await loadFaceModel(modelDir);
   const head = await loadArcFaceHead(path.join(modelDir, 'head')).catch((err: unknown) => {
@@ -234,7 +252,9 @@ export async function loadTrainedModel(dir: string): Promise<TrainedModel> {
   if (numClasses !== classNames.length || embeddingDim !== fm.meta.embeddingSize) {
     fm.model.dispose();
     head.dispose();
-    throw new ArcinvertError(`${modelDir}: head (${numClasses} classes, ${embeddingDim}-d) does not match the model (${fm.meta.embeddingSize}-d) or the ${classNames.length} class names`);
+    throw new ArcinvertError(
+      `${modelDir}: head (${numClasses} classes, ${embeddingDim}-d) does not match the model (${fm.meta.embeddingSize}-d) or the ${classNames.length} class names`,
+    );
   }
   return { dir: modelDir, fm, head, classNames };
 }

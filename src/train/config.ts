@@ -145,15 +145,24 @@ export function resolveTrainConfig(partial: TrainConfigInput = {}): TrainConfig 
   resolveBackboneConfig(cfg.backbone, cfg.backboneConfig);
   checkNumber(cfg, 'k', (v) => int(v) && v >= 1, 'a positive integer');
   checkNumber(cfg, 'batchSize', (v) => int(v) && v >= 2, 'an integer ≥ 2 (BatchNorm needs a batch)');
-  checkNumber(cfg, 'microBatch', (v) => int(v) && (v === 0 || (v >= 2 && v <= cfg.batchSize)), '0 (off) or an integer in [2, batchSize]');
+  checkNumber(
+    cfg,
+    'microBatch',
+    (v) => int(v) && (v === 0 || (v >= 2 && v <= cfg.batchSize)),
+    '0 (off) or an integer in [2, batchSize]',
+  );
   checkNumber(cfg, 'epochs', (v) => int(v) && v >= 1, 'a positive integer');
   checkNumber(cfg, 'lr', (v) => v > 0, '> 0');
   checkNumber(cfg, 'momentum', (v) => v >= 0 && v < 1, 'in [0, 1)');
   checkNumber(cfg, 'weightDecay', (v) => v >= 0, '≥ 0');
   checkNumber(cfg, 'warmupEpochs', (v) => v >= 0 && v <= cfg.epochs, `in [0, epochs]`);
-  if (cfg.schedule !== 'poly' && cfg.schedule !== 'step') fail(`schedule must be 'poly' or 'step', got ${JSON.stringify(cfg.schedule)}`);
+  if (cfg.schedule !== 'poly' && cfg.schedule !== 'step')
+    fail(`schedule must be 'poly' or 'step', got ${JSON.stringify(cfg.schedule)}`);
   checkNumber(cfg, 'power', (v) => v > 0, '> 0');
-  if (!Array.isArray(cfg.milestones) || !cfg.milestones.every((m, i) => Number.isFinite(m) && m > 0 && (i === 0 || m > cfg.milestones[i - 1]))) {
+  if (
+    !Array.isArray(cfg.milestones) ||
+    !cfg.milestones.every((m, i) => Number.isFinite(m) && m > 0 && (i === 0 || m > cfg.milestones[i - 1]))
+  ) {
     fail(`milestones must be ascending positive epochs, got ${JSON.stringify(cfg.milestones)}`);
   }
   checkNumber(cfg, 'gamma', (v) => v > 0 && v <= 1, 'in (0, 1]');
@@ -176,13 +185,20 @@ export function resolveTrainConfig(partial: TrainConfigInput = {}): TrainConfig 
   }
   if (cfg.distill !== null) {
     const d = cfg.distill as unknown as Record<string, unknown>;
-    if (typeof d !== 'object' || Object.keys(d).sort().join(',') !== 'targets,weight' || typeof d.targets !== 'string' || !d.targets.endsWith('.npy')) {
+    if (
+      typeof d !== 'object' ||
+      Object.keys(d).sort().join(',') !== 'targets,weight' ||
+      typeof d.targets !== 'string' ||
+      !d.targets.endsWith('.npy')
+    ) {
       fail('distill must be null or {targets: "<file>.npy", weight}');
     }
-    if (typeof d.weight !== 'number' || !Number.isFinite(d.weight) || d.weight <= 0) fail(`distill.weight must be > 0, got ${JSON.stringify(d.weight)}`);
+    if (typeof d.weight !== 'number' || !Number.isFinite(d.weight) || d.weight <= 0)
+      fail(`distill.weight must be > 0, got ${JSON.stringify(d.weight)}`);
     cfg.distill = { targets: d.targets, weight: d.weight };
   }
-  if (cfg.init !== null && (typeof cfg.init !== 'string' || cfg.init === '')) fail(`init must be null or a model directory, got ${JSON.stringify(cfg.init)}`);
+  if (cfg.init !== null && (typeof cfg.init !== 'string' || cfg.init === ''))
+    fail(`init must be null or a model directory, got ${JSON.stringify(cfg.init)}`);
   return cfg;
 }
 

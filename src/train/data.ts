@@ -59,7 +59,10 @@ export async function loadImageFolder(dir: string): Promise<Dataset> {
   const root = path.resolve(dir);
   if (!(await isDirectory(root))) throw new ArcinvertError(`image folder not found: ${dir}`);
   const entries = await fsp.readdir(root, { withFileTypes: true });
-  const names = entries.filter((e) => e.isDirectory() || e.isSymbolicLink()).map((e) => e.name).sort();
+  const names = entries
+    .filter((e) => e.isDirectory() || e.isSymbolicLink())
+    .map((e) => e.name)
+    .sort();
   const classNames: string[] = [];
   const items: LabeledItem[] = [];
   for (const name of names) {
@@ -114,13 +117,16 @@ export async function loadCsvManifest(csvPath: string, rootDir: string): Promise
   const header = splitCsvLine(lines[0] ?? '').map((h) => h.trim());
   const pathCol = header.indexOf('path');
   const idCol = header.indexOf('identity');
-  if (pathCol < 0 || idCol < 0) throw new ArcinvertError(`manifest ${csvPath} needs a header with "path" and "identity" columns`);
+  if (pathCol < 0 || idCol < 0)
+    throw new ArcinvertError(`manifest ${csvPath} needs a header with "path" and "identity" columns`);
   const rows: { path: string; identity: string }[] = [];
   for (let i = 1; i < lines.length; i++) {
     if (lines[i].trim() === '') continue;
     const f = splitCsvLine(lines[i]);
     if (f.length !== header.length || f[pathCol] === '' || f[idCol] === '') {
-      throw new ArcinvertError(`manifest ${csvPath} line ${i + 1}: expected ${header.length} fields with a path and identity`);
+      throw new ArcinvertError(
+        `manifest ${csvPath} line ${i + 1}: expected ${header.length} fields with a path and identity`,
+      );
     }
     rows.push({ path: path.resolve(rootDir, f[pathCol]), identity: f[idCol] });
   }
@@ -136,7 +142,9 @@ function subsetByClasses(dataset: Dataset, keep: Set<number>): Dataset {
   const remap = new Map(kept.map((old, i) => [old, i]));
   return {
     classNames: kept.map((c) => dataset.classNames[c]),
-    items: dataset.items.filter((it) => remap.has(it.label)).map((it) => ({ path: it.path, label: remap.get(it.label)! })),
+    items: dataset.items
+      .filter((it) => remap.has(it.label))
+      .map((it) => ({ path: it.path, label: remap.get(it.label)! })),
   };
 }
 
@@ -147,12 +155,16 @@ function subsetByClasses(dataset: Dataset, keep: Set<number>): Dataset {
  * @param seed the choice depends only on the seed and the (sorted) class list, not on item order.
  */
 export function splitByIdentity(dataset: Dataset, valFraction: number, seed: number): { train: Dataset; val: Dataset } {
-  if (!(valFraction >= 0 && valFraction < 1)) throw new ArcinvertError(`valFraction must be in [0, 1), got ${valFraction}`);
+  if (!(valFraction >= 0 && valFraction < 1))
+    throw new ArcinvertError(`valFraction must be in [0, 1), got ${valFraction}`);
   const c = dataset.classNames.length;
   let nVal = Math.round(valFraction * c);
   if (valFraction > 0 && nVal === 0) nVal = 1;
   if (nVal >= c) throw new ArcinvertError(`valFraction ${valFraction} leaves no training identity out of ${c}`);
-  const order = shuffleInPlace(Array.from({ length: c }, (_, i) => i), new Mulberry32(mixSeed(seed, c)));
+  const order = shuffleInPlace(
+    Array.from({ length: c }, (_, i) => i),
+    new Mulberry32(mixSeed(seed, c)),
+  );
   const valSet = new Set(order.slice(0, nVal));
   const trainSet = new Set(order.slice(nVal));
   return { train: subsetByClasses(dataset, trainSet), val: subsetByClasses(dataset, valSet) };

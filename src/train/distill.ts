@@ -33,8 +33,15 @@ export interface DistillConfig {
  * @param student [B, T]; @param teacher [B, T].
  */
 export function distillLoss(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Scalar {
-  if (student.rank !== 2 || teacher.rank !== 2 || student.shape[0] !== teacher.shape[0] || student.shape[1] !== teacher.shape[1]) {
-    throw new ArcinvertError(`distillation: student [${student.shape.join(', ')}] and teacher [${teacher.shape.join(', ')}] embeddings differ in shape`);
+  if (
+    student.rank !== 2 ||
+    teacher.rank !== 2 ||
+    student.shape[0] !== teacher.shape[0] ||
+    student.shape[1] !== teacher.shape[1]
+  ) {
+    throw new ArcinvertError(
+      `distillation: student [${student.shape.join(', ')}] and teacher [${teacher.shape.join(', ')}] embeddings differ in shape`,
+    );
   }
   return tf.tidy(() => tf.mean(tf.sub(1, rowCosine(student, teacher))) as tf.Scalar);
 }
@@ -55,14 +62,19 @@ export class TeacherTargets {
    */
   static async load(file: string, dataDir: string): Promise<TeacherTargets> {
     const arr = await readNpy(file);
-    if (arr.shape.length !== 2 || arr.shape[0] < 1 || arr.shape[1] < 1) throw new ArcinvertError(`${file}: teacher embeddings must be a non-empty N×T matrix, got shape (${arr.shape.join(', ')})`);
-    if (!arr.data.every(Number.isFinite)) throw new ArcinvertError(`${file}: teacher embeddings contain NaN or infinite values`);
+    if (arr.shape.length !== 2 || arr.shape[0] < 1 || arr.shape[1] < 1)
+      throw new ArcinvertError(
+        `${file}: teacher embeddings must be a non-empty N×T matrix, got shape (${arr.shape.join(', ')})`,
+      );
+    if (!arr.data.every(Number.isFinite))
+      throw new ArcinvertError(`${file}: teacher embeddings contain NaN or infinite values`);
     const listing = file.replace(/\.npy$/, '.txt');
     const text = await fsp.readFile(listing, 'utf8').catch(() => {
       throw new ArcinvertError(`cannot read ${listing}, the image list of the teacher embeddings ${file}`);
     });
     const lines = text.split('\n').filter((l) => l.trim() !== '');
-    if (lines.length !== arr.shape[0]) throw new ArcinvertError(`${listing} lists ${lines.length} images, ${file} has ${arr.shape[0]} rows`);
+    if (lines.length !== arr.shape[0])
+      throw new ArcinvertError(`${listing} lists ${lines.length} images, ${file} has ${arr.shape[0]} rows`);
     const root = path.resolve(dataDir);
     const rows = new Map(lines.map((l, i) => [path.isAbsolute(l) ? l : path.join(root, l), i]));
     return new TeacherTargets(arr.shape[1], rows, arr.data, file);
@@ -82,6 +94,9 @@ export class TeacherTargets {
   /** Checks that every one of `paths` has a target; names the first missing and the count. */
   checkCovers(paths: readonly string[]): void {
     const missing = paths.filter((p) => !this.rows.has(p));
-    if (missing.length > 0) throw new ArcinvertError(`${this.source} lacks teacher embeddings for ${missing.length} training image(s), e.g. ${missing[0]}`);
+    if (missing.length > 0)
+      throw new ArcinvertError(
+        `${this.source} lacks teacher embeddings for ${missing.length} training image(s), e.g. ${missing[0]}`,
+      );
   }
 }

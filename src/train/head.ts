@@ -65,7 +65,8 @@ export function resolveHeadConfig(
     throw new ArcinvertError(`head initStd must be > 0, got ${cfg.initStd}`);
   }
   if (!Number.isInteger(cfg.seed)) throw new ArcinvertError(`head seed must be an integer, got ${cfg.seed}`);
-  if (!Number.isInteger(cfg.projectionDim) || cfg.projectionDim < 0) throw new ArcinvertError(`head projectionDim must be a non-negative integer, got ${String(cfg.projectionDim)}`);
+  if (!Number.isInteger(cfg.projectionDim) || cfg.projectionDim < 0)
+    throw new ArcinvertError(`head projectionDim must be a non-negative integer, got ${String(cfg.projectionDim)}`);
   return cfg;
 }
 
@@ -91,7 +92,11 @@ export class ArcFaceHead {
    *   otherwise N(0, initStd²) from `seed`.
    * @param initialProjection optional projection values [D·T]; otherwise N(0, 1/D) from `seed`.
    */
-  constructor(config: Partial<HeadConfig> & Pick<HeadConfig, 'embeddingDim' | 'numClasses'>, initial?: Float32Array, initialProjection?: Float32Array) {
+  constructor(
+    config: Partial<HeadConfig> & Pick<HeadConfig, 'embeddingDim' | 'numClasses'>,
+    initial?: Float32Array,
+    initialProjection?: Float32Array,
+  ) {
     this.config = resolveHeadConfig(config);
     const { embeddingDim: d, numClasses: c, k, initStd, seed } = this.config;
     const shape: [number, number] = [d, c * k];
@@ -108,7 +113,9 @@ export class ArcFaceHead {
       if (initialProjection !== undefined && initialProjection.length !== d * t) {
         throw new ArcinvertError(`head projection has ${initialProjection.length} values, expected ${d}·${t}`);
       }
-      const p = initialProjection ? tf.tensor2d(initialProjection, [d, t]) : tf.randomNormal([d, t], 0, 1 / Math.sqrt(d), 'float32', seed + 1);
+      const p = initialProjection
+        ? tf.tensor2d(initialProjection, [d, t])
+        : tf.randomNormal([d, t], 0, 1 / Math.sqrt(d), 'float32', seed + 1);
       this.projection = tf.variable(p as tf.Tensor2D, true);
       p.dispose();
     }
@@ -197,7 +204,9 @@ export async function saveHeadWeights(head: ArcFaceHead, basePath: string): Prom
     shape: [head.config.embeddingDim, head.config.numClasses * head.config.k],
     numClasses: head.config.numClasses,
     k: head.config.k,
-    ...(head.projection ? { projection: [head.config.embeddingDim, head.config.projectionDim] as [number, number] } : {}),
+    ...(head.projection
+      ? { projection: [head.config.embeddingDim, head.config.projectionDim] as [number, number] }
+      : {}),
   };
   await writeFileAtomic(`${basePath}.bin`, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
   await writeFileAtomic(`${basePath}.json`, `${JSON.stringify(meta, null, 2)}\n`);
@@ -207,7 +216,9 @@ export async function saveHeadWeights(head: ArcFaceHead, basePath: string): Prom
  * Reads weights written by `saveHeadWeights`.
  * @throws ArcinvertError if a file is missing, the JSON is malformed, or the sizes disagree.
  */
-export async function loadHeadWeights(basePath: string): Promise<{ meta: HeadWeightsMeta; values: Float32Array; projection: Float32Array | null }> {
+export async function loadHeadWeights(
+  basePath: string,
+): Promise<{ meta: HeadWeightsMeta; values: Float32Array; projection: Float32Array | null }> {
   ensureLittleEndian();
   let meta: HeadWeightsMeta;
   let bytes: Buffer;
@@ -225,7 +236,14 @@ export async function loadHeadWeights(basePath: string): Promise<{ meta: HeadWei
     shape.length !== 2 ||
     !shape.every((n) => Number.isInteger(n) && n > 0) ||
     shape[1] !== meta.numClasses * meta.k ||
-    (meta.projection !== undefined && !(Array.isArray(meta.projection) && meta.projection.length === 2 && meta.projection[0] === shape[0] && Number.isInteger(meta.projection[1]) && meta.projection[1] > 0))
+    (meta.projection !== undefined &&
+      !(
+        Array.isArray(meta.projection) &&
+        meta.projection.length === 2 &&
+        meta.projection[0] === shape[0] &&
+        Number.isInteger(meta.projection[1]) &&
+        meta.projection[1] > 0
+      ))
   ) {
     throw new ArcinvertError(`${basePath}.json is not an arcinvert head description`);
   }
@@ -242,5 +260,9 @@ export async function loadHeadWeights(basePath: string): Promise<{ meta: HeadWei
 /** Builds a head from saved weights (the seed/initStd of `config` are irrelevant then). */
 export async function loadArcFaceHead(basePath: string): Promise<ArcFaceHead> {
   const { meta, values, projection } = await loadHeadWeights(basePath);
-  return new ArcFaceHead({ embeddingDim: meta.shape[0], numClasses: meta.numClasses, k: meta.k, projectionDim: meta.projection?.[1] ?? 0 }, values, projection ?? undefined);
+  return new ArcFaceHead(
+    { embeddingDim: meta.shape[0], numClasses: meta.numClasses, k: meta.k, projectionDim: meta.projection?.[1] ?? 0 },
+    values,
+    projection ?? undefined,
+  );
 }

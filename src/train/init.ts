@@ -46,23 +46,38 @@ export async function loadInitialWeights(dir: string, fm: FaceModel, needs: Head
     const [a, b] = [saved.model.weights, fm.model.weights];
     const [sa, sb] = [saved.meta.inputSize, fm.meta.inputSize];
     if (sa[0] !== sb[0] || sa[1] !== sb[1] || saved.meta.embeddingSize !== fm.meta.embeddingSize) {
-      throw new ArcinvertError(`--init ${dir}: the saved model takes ${sa.join('×')} input to ${saved.meta.embeddingSize}-d, the run's ${sb.join('×')} to ${fm.meta.embeddingSize}-d`);
+      throw new ArcinvertError(
+        `--init ${dir}: the saved model takes ${sa.join('×')} input to ${saved.meta.embeddingSize}-d, the run's ${sb.join('×')} to ${fm.meta.embeddingSize}-d`,
+      );
     }
-    if (a.length !== b.length) throw new ArcinvertError(`--init ${dir}: the saved backbone has ${a.length} weights, the run's ${b.length}`);
+    if (a.length !== b.length)
+      throw new ArcinvertError(`--init ${dir}: the saved backbone has ${a.length} weights, the run's ${b.length}`);
     const bad = a.findIndex((w, i) => w.shape.join(',') !== b[i].shape.join(','));
-    if (bad >= 0) throw new ArcinvertError(`--init ${dir}: weight ${bad} (${b[bad].originalName}) is [${a[bad].shape.join(', ')}] in the saved model, [${b[bad].shape.join(', ')}] in the run's`);
+    if (bad >= 0)
+      throw new ArcinvertError(
+        `--init ${dir}: weight ${bad} (${b[bad].originalName}) is [${a[bad].shape.join(', ')}] in the saved model, [${b[bad].shape.join(', ')}] in the run's`,
+      );
     tf.tidy(() => fm.model.setWeights(saved.model.getWeights()));
   } finally {
     saved.model.dispose();
   }
 
   const base = path.join(dir, 'head');
-  if (!existsSync(`${base}.json`)) return { centres: null, projection: null, summary: `backbone from ${dir} (it has no head)` };
+  if (!existsSync(`${base}.json`))
+    return { centres: null, projection: null, summary: `backbone from ${dir} (it has no head)` };
   const { meta, values, projection } = await loadHeadWeights(base);
   const names = existsSync(path.join(dir, 'classes.json')) ? await readClassNames(dir) : null;
-  const sameClasses = names !== null && names.length === needs.classNames.length && names.every((n, i) => n === needs.classNames[i]);
+  const sameClasses =
+    names !== null && names.length === needs.classNames.length && names.every((n, i) => n === needs.classNames[i]);
   const centres = sameClasses && meta.k === needs.k && meta.shape[0] === fm.meta.embeddingSize ? values.slice() : null;
-  const proj = projection !== null && needs.projectionDim > 0 && meta.projection?.[1] === needs.projectionDim ? projection.slice() : null;
+  const proj =
+    projection !== null && needs.projectionDim > 0 && meta.projection?.[1] === needs.projectionDim
+      ? projection.slice()
+      : null;
   const parts = [centres ? 'class centres' : null, proj ? 'distillation projection' : null].filter((p) => p !== null);
-  return { centres, projection: proj, summary: `backbone${parts.length > 0 ? ` and ${parts.join(' and ')}` : ''} from ${dir}${centres ? '' : ' (new class centres)'}` };
+  return {
+    centres,
+    projection: proj,
+    summary: `backbone${parts.length > 0 ? ` and ${parts.join(' and ')}` : ''} from ${dir}${centres ? '' : ' (new class centres)'}`,
+  };
 }

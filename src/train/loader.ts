@@ -97,8 +97,19 @@ interface RawBatch {
 }
 
 /** Decodes `file` to H·W·3 values in [−1, 1] at `out[offset…]`, mirrored when `flip`. */
-async function decodeInto(file: string, h: number, w: number, flip: boolean, out: Float32Array, offset: number): Promise<void> {
-  let { data, info } = await sharp(file).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+async function decodeInto(
+  file: string,
+  h: number,
+  w: number,
+  flip: boolean,
+  out: Float32Array,
+  offset: number,
+): Promise<void> {
+  let { data, info } = await sharp(file)
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
   if (info.width !== w || info.height !== h) {
     ({ data, info } = await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } })
@@ -152,8 +163,16 @@ export class BatchLoader {
    * @param endEpoch stop before this epoch; default: the end of `start.epoch`.
    */
   async *batches(start: LoaderPosition = { epoch: 0, batch: 0 }, endEpoch = start.epoch + 1): AsyncGenerator<Batch> {
-    if (!Number.isInteger(start.epoch) || start.epoch < 0 || !Number.isInteger(start.batch) || start.batch < 0 || start.batch > this.batchesPerEpoch) {
-      throw new ArcinvertError(`cannot resume at epoch ${start.epoch} batch ${start.batch} (${this.batchesPerEpoch} batches per epoch)`);
+    if (
+      !Number.isInteger(start.epoch) ||
+      start.epoch < 0 ||
+      !Number.isInteger(start.batch) ||
+      start.batch < 0 ||
+      start.batch > this.batchesPerEpoch
+    ) {
+      throw new ArcinvertError(
+        `cannot resume at epoch ${start.epoch} batch ${start.batch} (${this.batchesPerEpoch} batches per epoch)`,
+      );
     }
     const positions: LoaderPosition[] = [];
     const pending: Promise<RawBatch>[] = [];

@@ -21,7 +21,13 @@ import * as tf from '@tensorflow/tfjs';
 import { buildBackbone } from '../backbone/registry.js';
 import type { FaceModel } from '../backbone/types.js';
 import { ArcinvertError } from '../errors.js';
-import { evaluatePairs, evaluatePathPairs, foldCount, sampleVerificationPairs, type VerificationReport } from '../eval/lfw.js';
+import {
+  evaluatePairs,
+  evaluatePathPairs,
+  foldCount,
+  sampleVerificationPairs,
+  type VerificationReport,
+} from '../eval/lfw.js';
 import { parsePairs } from '../eval/verification.js';
 import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { mixSeed } from '../util/random.js';
@@ -124,7 +130,10 @@ export function selectIdentities(data: Dataset, maxClasses: number): Dataset {
   const counts = new Array<number>(keep).fill(0);
   for (const it of items) counts[it.label]++;
   const single = counts.findIndex((n) => n < 2);
-  if (single >= 0) throw new ArcinvertError(`identity '${data.classNames[single]}' has ${counts[single]} image(s); every identity needs at least 2`);
+  if (single >= 0)
+    throw new ArcinvertError(
+      `identity '${data.classNames[single]}' has ${counts[single]} image(s); every identity needs at least 2`,
+    );
   if (keep < 2) throw new ArcinvertError(`training needs at least 2 identities, the data has ${keep}`);
   return { classNames: data.classNames.slice(0, keep), items };
 }
@@ -154,29 +163,61 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   let buffers: tf.Tensor[] = resumed?.buffers ?? [];
   let parallel: ParallelTrainer | null = null;
   try {
-    const { train: trainSet, val: valSet } = splitByIdentity(selectIdentities(opts.data, cfg.maxClasses), cfg.valFraction, cfg.seed);
+    const { train: trainSet, val: valSet } = splitByIdentity(
+      selectIdentities(opts.data, cfg.maxClasses),
+      cfg.valFraction,
+      cfg.seed,
+    );
     if (resumed && resumed.state.classNames.join('\n') !== trainSet.classNames.join('\n')) {
-      throw new ArcinvertError(`the data's identities do not match the checkpoint's (${trainSet.classNames.length} vs ${resumed.state.classNames.length} training identities)`);
+      throw new ArcinvertError(
+        `the data's identities do not match the checkpoint's (${trainSet.classNames.length} vs ${resumed.state.classNames.length} training identities)`,
+      );
     }
-    const teacher = cfg.distill ? await TeacherTargets.load(cfg.distill.targets, dataRoot(opts.source, cfg.distill.targets)) : null;
+    const teacher = cfg.distill
+      ? await TeacherTargets.load(cfg.distill.targets, dataRoot(opts.source, cfg.distill.targets))
+      : null;
     teacher?.checkCovers(trainSet.items.map((it) => it.path));
-    const headConfig = { numClasses: trainSet.classNames.length, k: cfg.k, seed: mixSeed(cfg.seed, 0x4ead), projectionDim: teacher?.dim ?? 0 };
+    const headConfig = {
+      numClasses: trainSet.classNames.length,
+      k: cfg.k,
+      seed: mixSeed(cfg.seed, 0x4ead),
+      projectionDim: teacher?.dim ?? 0,
+    };
     if (!fm) {
       fm = buildBackbone(cfg.backbone, { seed: cfg.seed, ...cfg.backboneConfig });
       if (cfg.init !== null) {
-        const init = await loadInitialWeights(cfg.init, fm, { classNames: trainSet.classNames, k: cfg.k, projectionDim: headConfig.projectionDim });
-        head = new ArcFaceHead({ embeddingDim: fm.meta.embeddingSize, ...headConfig }, init.centres ?? undefined, init.projection ?? undefined);
+        const init = await loadInitialWeights(cfg.init, fm, {
+          classNames: trainSet.classNames,
+          k: cfg.k,
+          projectionDim: headConfig.projectionDim,
+        });
+        head = new ArcFaceHead(
+          { embeddingDim: fm.meta.embeddingSize, ...headConfig },
+          init.centres ?? undefined,
+          init.projection ?? undefined,
+        );
         say(`warm start: ${init.summary}`);
       }
     }
     head ??= new ArcFaceHead({ embeddingDim: fm.meta.embeddingSize, ...headConfig });
-    if (head.config.numClasses !== trainSet.classNames.length || head.config.embeddingDim !== fm.meta.embeddingSize || head.config.projectionDim !== (teacher?.dim ?? 0)) {
+    if (
+      head.config.numClasses !== trainSet.classNames.length ||
+      head.config.embeddingDim !== fm.meta.embeddingSize ||
+      head.config.projectionDim !== (teacher?.dim ?? 0)
+    ) {
       throw new ArcinvertError('the checkpoint head does not match the model or the data');
     }
     const p = trainables(fm, head);
-    if (resumed && resumed.paramNames.join('\n') !== p.names.join('\n')) throw new ArcinvertError('the checkpoint optimiser state does not match its model');
+    if (resumed && resumed.paramNames.join('\n') !== p.names.join('\n'))
+      throw new ArcinvertError('the checkpoint optimiser state does not match its model');
     if (!resumed) buffers = sgdInit(p.vars);
-    const loader = new BatchLoader(trainSet, { batchSize: cfg.batchSize, imageSize: fm.meta.inputSize, flip: cfg.flip, seed: cfg.seed, prefetch: cfg.prefetch });
+    const loader = new BatchLoader(trainSet, {
+      batchSize: cfg.batchSize,
+      imageSize: fm.meta.inputSize,
+      flip: cfg.flip,
+      seed: cfg.seed,
+      prefetch: cfg.prefetch,
+    });
     const perEpoch = loader.batchesPerEpoch;
     const spec = scheduleSpec(cfg, perEpoch);
     const totalSteps = Math.min(spec.totalSteps, opts.maxSteps ?? Infinity);
@@ -188,8 +229,16 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     }
     const valPairs = valSet.classNames.length > 0 ? sampleVerificationPairs(valSet, cfg.valPairs, cfg.seed) : [];
     const state: TrainState = resumed?.state ?? {
-      format: 'arcinvert-train-state', version: 1, step: 0, position: { epoch: 0, batch: 0 }, elapsedSeconds: 0, config: cfg,
-      classNames: trainSet.classNames, valClassNames: valSet.classNames, best: null, source: opts.source ?? null,
+      format: 'arcinvert-train-state',
+      version: 1,
+      step: 0,
+      position: { epoch: 0, batch: 0 },
+      elapsedSeconds: 0,
+      config: cfg,
+      classNames: trainSet.classNames,
+      valClassNames: valSet.classNames,
+      best: null,
+      source: opts.source ?? null,
     };
     await ensureDir(opts.outDir);
     await writeFileAtomic(path.join(opts.outDir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
@@ -199,7 +248,9 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       parallel = await ParallelTrainer.start(fm, head, p, cfg, { workers: opts.workers! });
       say(`${opts.workers} training workers, ${parallel.share} images each per step`);
     }
-    say(`training ${trainSet.classNames.length} identities (${trainSet.items.length} images), validating on ${valSet.classNames.length} (${valPairs.length} pairs); ${perEpoch} steps per epoch`);
+    say(
+      `training ${trainSet.classNames.length} identities (${trainSet.items.length} images), validating on ${valSet.classNames.length} (${valPairs.length} pairs); ${perEpoch} steps per epoch`,
+    );
 
     const margin = marginFunction(cfg.margin);
     const sessionStart = now();
@@ -216,14 +267,25 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     };
     const epochEnd = async (epoch: number, losses: number[]): Promise<void> => {
       const evalOpts = { flip: true, batchSize: cfg.evalBatchSize };
-      const val = valPairs.length > 0 ? await evaluatePathPairs(fm!, valPairs, foldCount(valPairs.length), evalOpts) : null;
-      const bench = cfg.evalPairs ? await evaluatePairs(fm!, cfg.evalPairs.pairsFile, cfg.evalPairs.imagesDir, evalOpts) : null;
+      const val =
+        valPairs.length > 0 ? await evaluatePathPairs(fm!, valPairs, foldCount(valPairs.length), evalOpts) : null;
+      const bench = cfg.evalPairs
+        ? await evaluatePairs(fm!, cfg.evalPairs.pairsFile, cfg.evalPairs.imagesDir, evalOpts)
+        : null;
       const isBest = val !== null && (state.best === null || val.accuracy > state.best.accuracy);
       if (isBest) {
         state.best = { accuracy: val.accuracy, step: state.step, epoch };
         await saveBest(opts.outDir, fm!, head!, state.classNames, { ...state.best, val, bench });
       }
-      const rec: EpochRecord = { epoch, epochs: cfg.epochs, step: state.step, trainLoss: losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length), val, bench, best: isBest };
+      const rec: EpochRecord = {
+        epoch,
+        epochs: cfg.epochs,
+        step: state.step,
+        trainLoss: losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length),
+        val,
+        bench,
+        best: isBest,
+      };
       await appendFile(path.join(opts.outDir, 'eval-log.jsonl'), `${JSON.stringify(rec)}\n`);
       hooks.onEpoch?.(rec);
     };
@@ -236,9 +298,13 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       for await (const batch of loader.batches(state.position, cfg.epochs)) {
         const lr = learningRateAt(spec, state.step);
         let out: StepOut | null = null;
-        const distill = teacher && cfg.distill ? { targets: teacher.batch(batch.paths), weight: cfg.distill.weight } : undefined;
+        const distill =
+          teacher && cfg.distill ? { targets: teacher.batch(batch.paths), weight: cfg.distill.weight } : undefined;
         try {
-          if (batch.labels.shape[0] >= 2) out = parallel ? await parallel.step(buffers, batch.images, batch.labels, lr, distill) : trainStep(fm, head, margin, p, buffers, batch.images, batch.labels, cfg, lr, distill);
+          if (batch.labels.shape[0] >= 2)
+            out = parallel
+              ? await parallel.step(buffers, batch.images, batch.labels, lr, distill)
+              : trainStep(fm, head, margin, p, buffers, batch.images, batch.labels, cfg, lr, distill);
         } finally {
           tf.dispose([batch.images, batch.labels, ...(distill ? [distill.targets] : [])]);
         }
@@ -252,11 +318,26 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
           lastLoss = loss;
           epochLosses.push(loss);
           const t = now();
-          const rec: StepRecord = { step: state.step, epoch: batch.epoch, batch: batch.batch, loss, lr, imagesPerSec: (batch.paths.length * 1000) / Math.max(1e-9, t - tick), time: elapsed() };
+          const rec: StepRecord = {
+            step: state.step,
+            epoch: batch.epoch,
+            batch: batch.batch,
+            loss,
+            lr,
+            imagesPerSec: (batch.paths.length * 1000) / Math.max(1e-9, t - tick),
+            time: elapsed(),
+          };
           tick = t;
           await appendFile(logFile, `${JSON.stringify(rec)}\n`);
           const rate = (elapsed() - elapsedBefore) / (state.step - startStep);
-          hooks.onStep?.({ ...rec, gradNorm: norm, totalSteps, stepsPerEpoch: perEpoch, epochs: cfg.epochs, etaSeconds: rate * (totalSteps - state.step) });
+          hooks.onStep?.({
+            ...rec,
+            gradNorm: norm,
+            totalSteps,
+            stepsPerEpoch: perEpoch,
+            epochs: cfg.epochs,
+            etaSeconds: rate * (totalSteps - state.step),
+          });
         }
         if (batch.next.batch === 0) {
           await epochEnd(batch.epoch, epochLosses);
@@ -274,8 +355,18 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       }
     }
     await checkpoint();
-    const best = state.best ? { dir: path.join(opts.outDir, 'best'), accuracy: state.best.accuracy, epoch: state.best.epoch } : null;
-    return { steps: state.step, aborted, checkpoint: checkpointDir, best, lastLoss, skipped: loader.skipped, seconds: elapsed() };
+    const best = state.best
+      ? { dir: path.join(opts.outDir, 'best'), accuracy: state.best.accuracy, epoch: state.best.epoch }
+      : null;
+    return {
+      steps: state.step,
+      aborted,
+      checkpoint: checkpointDir,
+      best,
+      lastLoss,
+      skipped: loader.skipped,
+      seconds: elapsed(),
+    };
   } finally {
     await parallel?.dispose();
     fm?.model.dispose();

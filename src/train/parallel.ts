@@ -33,12 +33,20 @@ import { applyGradients, batchGradients, type DistillBatch, type StepOut, type t
  *   (BatchNorm needs a batch), or `microBatch` exceeds a share.
  */
 export function workerShare(cfg: Pick<TrainConfig, 'batchSize' | 'microBatch'>, workers: number): number {
-  if (!Number.isInteger(workers) || workers < 1) throw new ArcinvertError(`--workers must be a positive integer, got ${workers}`);
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new ArcinvertError(`--workers must be a positive integer, got ${workers}`);
   if (workers === 1) return cfg.batchSize;
   const share = cfg.batchSize / workers;
-  if (!Number.isInteger(share)) throw new ArcinvertError(`--batch-size ${cfg.batchSize} is not a multiple of --workers ${workers}`);
-  if (share < 2) throw new ArcinvertError(`--batch-size ${cfg.batchSize} gives each of ${workers} workers under 2 images (BatchNorm needs a batch)`);
-  if (cfg.microBatch > share) throw new ArcinvertError(`--micro-batch ${cfg.microBatch} exceeds each worker's share of the batch (${cfg.batchSize} / ${workers} = ${share})`);
+  if (!Number.isInteger(share))
+    throw new ArcinvertError(`--batch-size ${cfg.batchSize} is not a multiple of --workers ${workers}`);
+  if (share < 2)
+    throw new ArcinvertError(
+      `--batch-size ${cfg.batchSize} gives each of ${workers} workers under 2 images (BatchNorm needs a batch)`,
+    );
+  if (cfg.microBatch > share)
+    throw new ArcinvertError(
+      `--micro-batch ${cfg.microBatch} exceeds each worker's share of the batch (${cfg.batchSize} / ${workers} = ${share})`,
+    );
   return share;
 }
 
@@ -73,7 +81,14 @@ export interface TrainWorkerInit {
 
 /** Messages to a worker. */
 export type ToTrainWorker =
-  | { type: 'step'; images: Float32Array; shape: [number, number, number, number]; labels: Int32Array; total: number; distill?: { targets: Float32Array; dim: number; weight: number } }
+  | {
+      type: 'step';
+      images: Float32Array;
+      shape: [number, number, number, number];
+      labels: Int32Array;
+      total: number;
+      distill?: { targets: Float32Array; dim: number; weight: number };
+    }
   | { type: 'stop' };
 
 /** Messages from a worker. */
@@ -92,12 +107,15 @@ export interface ParallelTrainOptions {
 }
 
 function defaultWorkerScript(): URL {
-  return import.meta.url.endsWith('.ts') ? new URL('../../dist/train/trainWorker.js', import.meta.url) : new URL('./trainWorker.js', import.meta.url);
+  return import.meta.url.endsWith('.ts')
+    ? new URL('../../dist/train/trainWorker.js', import.meta.url)
+    : new URL('./trainWorker.js', import.meta.url);
 }
 
 /** First line of an error's message, so that the CLI prints one line (errors from a worker may come from another realm). */
 function firstLine(e: unknown): string {
-  const message = typeof e === 'object' && e !== null && typeof (e as Error).message === 'string' ? (e as Error).message : String(e);
+  const message =
+    typeof e === 'object' && e !== null && typeof (e as Error).message === 'string' ? (e as Error).message : String(e);
   return message.split('\n')[0];
 }
 
@@ -140,7 +158,13 @@ export class ParallelTrainer {
   }
 
   /** Starts `options.workers − 1` workers (the main thread is the first) and waits until each has built its model. */
-  static async start(fm: FaceModel, head: ArcFaceHead, p: ReturnType<typeof trainables>, cfg: TrainConfig, options: ParallelTrainOptions): Promise<ParallelTrainer> {
+  static async start(
+    fm: FaceModel,
+    head: ArcFaceHead,
+    p: ReturnType<typeof trainables>,
+    cfg: TrainConfig,
+    options: ParallelTrainOptions,
+  ): Promise<ParallelTrainer> {
     const share = workerShare(cfg, options.workers);
     const size = p.vars.reduce((n, v) => n + v.size, 0);
     const weights = new SharedArrayBuffer(size * 4);
@@ -178,7 +202,13 @@ export class ParallelTrainer {
    * `trainStep`. Chunk k of `share` images goes to worker k, chunk 0 stays here (a short last
    * batch uses fewer workers).
    */
-  async step(buffers: tf.Tensor[], images: tf.Tensor4D, labels: tf.Tensor1D, lr: number, distill?: DistillBatch): Promise<StepOut> {
+  async step(
+    buffers: tf.Tensor[],
+    images: tf.Tensor4D,
+    labels: tf.Tensor1D,
+    lr: number,
+    distill?: DistillBatch,
+  ): Promise<StepOut> {
     if (this.failure) throw this.failure;
     let off = 0;
     for (const v of this.p.vars) {
@@ -196,15 +226,47 @@ export class ParallelTrainer {
       const chunk = x.slice(start * per, (start + len) * per);
       const lab = y.slice(start, start + len);
       const reply = this.reply(k - 1);
-      const dt = t && distill ? { targets: t.data.slice(start * t.dim, (start + len) * t.dim), dim: t.dim, weight: distill.weight } : undefined;
-      this.pool[k - 1].postMessage({ type: 'step', images: chunk, shape: [len, h, w, c], labels: lab, total: n, distill: dt } satisfies ToTrainWorker, [chunk.buffer, lab.buffer, ...(dt ? [dt.targets.buffer] : [])]);
+      const dt =
+        t && distill
+          ? { targets: t.data.slice(start * t.dim, (start + len) * t.dim), dim: t.dim, weight: distill.weight }
+          : undefined;
+      this.pool[k - 1].postMessage(
+        {
+          type: 'step',
+          images: chunk,
+          shape: [len, h, w, c],
+          labels: lab,
+          total: n,
+          distill: dt,
+        } satisfies ToTrainWorker,
+        [chunk.buffer, lab.buffer, ...(dt ? [dt.targets.buffer] : [])],
+      );
       replies.push(reply);
     }
     // Chunk 0 here, while the workers run; its forward pass updates the moving statistics first, as in chunk order.
     const len0 = Math.min(this.share, n);
-    const own = tf.tidy(() => [tf.slice(images, [0, 0, 0, 0], [len0, -1, -1, -1]) as tf.Tensor4D, tf.slice(labels, [0], [len0]) as tf.Tensor1D] as const);
-    const ownDistill = distill ? { targets: tf.slice(distill.targets, [0, 0], [len0, -1]) as tf.Tensor2D, weight: distill.weight } : undefined;
-    let { loss, grads: sum } = batchGradients(this.fm, this.head, this.margin, this.p.vars, own[0], own[1], this.cfg.microBatch > 0 ? this.cfg.microBatch : len0, n, undefined, ownDistill);
+    const own = tf.tidy(
+      () =>
+        [
+          tf.slice(images, [0, 0, 0, 0], [len0, -1, -1, -1]) as tf.Tensor4D,
+          tf.slice(labels, [0], [len0]) as tf.Tensor1D,
+        ] as const,
+    );
+    const ownDistill = distill
+      ? { targets: tf.slice(distill.targets, [0, 0], [len0, -1]) as tf.Tensor2D, weight: distill.weight }
+      : undefined;
+    let { loss, grads: sum } = batchGradients(
+      this.fm,
+      this.head,
+      this.margin,
+      this.p.vars,
+      own[0],
+      own[1],
+      this.cfg.microBatch > 0 ? this.cfg.microBatch : len0,
+      n,
+      undefined,
+      ownDistill,
+    );
     tf.dispose([...own, ...(ownDistill ? [ownDistill.targets] : [])]);
     try {
       const results = (await Promise.all(replies)) as Extract<FromTrainWorker, { type: 'grads' }>[];

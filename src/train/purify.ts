@@ -59,9 +59,16 @@ export interface PurifyResult {
  * @returns dominant sub-centre per class [C], angle (degrees) of each sample to its class's
  *   dominant sub-centre [N], and whether each sample is kept (angle ≤ maxAngleDeg).
  */
-export function purifyByAngle(ownCos: Float32Array, labels: Int32Array, numClasses: number, k: number, maxAngleDeg: number): { dominant: Int32Array; angles: Float64Array; keep: boolean[] } {
+export function purifyByAngle(
+  ownCos: Float32Array,
+  labels: Int32Array,
+  numClasses: number,
+  k: number,
+  maxAngleDeg: number,
+): { dominant: Int32Array; angles: Float64Array; keep: boolean[] } {
   const n = labels.length;
-  if (ownCos.length !== n * k) throw new ArcinvertError(`purify: ${ownCos.length} cosines for ${n} samples × ${k} sub-centres`);
+  if (ownCos.length !== n * k)
+    throw new ArcinvertError(`purify: ${ownCos.length} cosines for ${n} samples × ${k} sub-centres`);
   const assign = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     let best = 0;
@@ -69,7 +76,10 @@ export function purifyByAngle(ownCos: Float32Array, labels: Int32Array, numClass
     assign[i] = best;
   }
   const dominant = dominantSubcenters(assign, labels, numClasses, k);
-  const angles = Float64Array.from(labels, (c, i) => (Math.acos(Math.min(1, Math.max(-1, ownCos[i * k + dominant[c]]))) * 180) / Math.PI);
+  const angles = Float64Array.from(
+    labels,
+    (c, i) => (Math.acos(Math.min(1, Math.max(-1, ownCos[i * k + dominant[c]]))) * 180) / Math.PI,
+  );
   return { dominant, angles, keep: Array.from(angles, (a) => a <= maxAngleDeg) };
 }
 
@@ -78,19 +88,33 @@ export function purifyByAngle(ownCos: Float32Array, labels: Int32Array, numClass
  * than `angleDeg` from their class's dominant sub-centre.
  * @throws ArcinvertError if the model and data share no identity or disagree in size.
  */
-export async function purifyDataset(model: { fm: FaceModel; head: ArcFaceHead; classNames: string[] }, data: Dataset, options: Partial<PurifyOptions> = {}): Promise<PurifyResult> {
+export async function purifyDataset(
+  model: { fm: FaceModel; head: ArcFaceHead; classNames: string[] },
+  data: Dataset,
+  options: Partial<PurifyOptions> = {},
+): Promise<PurifyResult> {
   const opts = { ...DEFAULT_PURIFY_OPTIONS, ...options };
-  if (!(opts.angleDeg > 0 && opts.angleDeg <= 180)) throw new ArcinvertError(`angle must be in (0, 180] degrees, got ${opts.angleDeg}`);
+  if (!(opts.angleDeg > 0 && opts.angleDeg <= 180))
+    throw new ArcinvertError(`angle must be in (0, 180] degrees, got ${opts.angleDeg}`);
   const { fm, head, classNames } = model;
   const { numClasses: c, k, embeddingDim: d } = head.config;
-  if (d !== fm.meta.embeddingSize || classNames.length !== c) throw new ArcinvertError('model, head and class list do not match');
+  if (d !== fm.meta.embeddingSize || classNames.length !== c)
+    throw new ArcinvertError('model, head and class list do not match');
   const classOf = new Map(classNames.map((name, i) => [name, i]));
   const unknownIdentities = data.classNames.filter((name) => !classOf.has(name));
   const items = data.items.filter((it) => classOf.has(data.classNames[it.label]));
-  if (items.length === 0) throw new ArcinvertError(`none of the data's ${data.classNames.length} identities is a class of the model (e.g. '${data.classNames[0]}')`);
+  if (items.length === 0)
+    throw new ArcinvertError(
+      `none of the data's ${data.classNames.length} identities is a class of the model (e.g. '${data.classNames[0]}')`,
+    );
 
   const unreadable: string[] = [];
-  const emb = await embedUnique(fm, items.map((it) => it.path), { flip: false, batchSize: opts.batchSize, onProgress: opts.onProgress }, unreadable);
+  const emb = await embedUnique(
+    fm,
+    items.map((it) => it.path),
+    { flip: false, batchSize: opts.batchSize, onProgress: opts.onProgress },
+    unreadable,
+  );
   const readable = items.filter((it) => emb.has(it.path));
   // Unit columns of the head, [D, C·K] row-major.
   const w = Float32Array.from((await head.weight.data()) as Float32Array);
@@ -122,6 +146,8 @@ export async function purifyDataset(model: { fm: FaceModel; head: ArcFaceHead; c
     counts[labels[n]][keep[n] ? 'kept' : 'dropped']++;
   });
   const present = new Set(labels);
-  const classes = classNames.flatMap((identity, i) => (present.has(i) ? [{ identity, dominant: dominant[i], ...counts[i] }] : []));
+  const classes = classNames.flatMap((identity, i) =>
+    present.has(i) ? [{ identity, dominant: dominant[i], ...counts[i] }] : [],
+  );
   return { kept, dropped, classes, unknownIdentities, unreadable };
 }

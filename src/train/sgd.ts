@@ -29,7 +29,12 @@ export function sgdInit(params: readonly tf.Variable[]): tf.Tensor[] {
  * @returns the new momentum buffers (same shapes as the parameters); the caller disposes the
  *   old ones and the gradients.
  */
-export function sgdStep(params: readonly tf.Variable[], grads: readonly tf.Tensor[], buffers: readonly tf.Tensor[], opts: SgdStepOptions): tf.Tensor[] {
+export function sgdStep(
+  params: readonly tf.Variable[],
+  grads: readonly tf.Tensor[],
+  buffers: readonly tf.Tensor[],
+  opts: SgdStepOptions,
+): tf.Tensor[] {
   if (grads.length !== params.length || buffers.length !== params.length) {
     throw new ArcinvertError(`sgd: ${params.length} parameters, ${grads.length} gradients, ${buffers.length} buffers`);
   }
@@ -50,7 +55,10 @@ export function sgdStep(params: readonly tf.Variable[], grads: readonly tf.Tenso
  * every gradient is scaled by maxNorm / (‖g‖ + 1e-6).
  * @returns the clipped gradients (new tensors) and the norm before clipping (a scalar).
  */
-export function clipByGlobalNorm(grads: readonly tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: tf.Scalar } {
+export function clipByGlobalNorm(
+  grads: readonly tf.Tensor[],
+  maxNorm: number,
+): { grads: tf.Tensor[]; norm: tf.Scalar } {
   return tf.tidy(() => {
     const norm = tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
     const coef = tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1);

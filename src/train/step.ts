@@ -13,7 +13,10 @@ import { softmaxCrossEntropy, type MarginFn } from './margin.js';
 import { clipByGlobalNorm, sgdStep } from './sgd.js';
 
 /** The trainable variables in optimiser order: the backbone's, then the head's (centres, projection). */
-export function trainables(fm: FaceModel, head: ArcFaceHead): { vars: tf.Variable[]; names: string[]; backbone: number } {
+export function trainables(
+  fm: FaceModel,
+  head: ArcFaceHead,
+): { vars: tf.Variable[]; names: string[]; backbone: number } {
   const bb = fm.model.trainableWeights;
   return {
     vars: [...bb.map((w) => w.read() as tf.Variable), ...head.trainableVariables],
@@ -34,7 +37,14 @@ export interface DistillBatch {
  * the projected embeddings when `distill` is given. `graph` is the backbone in training mode
  * (`TrainGraph`: what `model.apply(x, { training: true })` computes, with cheaper gradients).
  */
-export function pieceLoss(graph: TrainGraph, head: ArcFaceHead, margin: MarginFn, x: tf.Tensor4D, y: tf.Tensor1D, distill?: DistillBatch): tf.Scalar {
+export function pieceLoss(
+  graph: TrainGraph,
+  head: ArcFaceHead,
+  margin: MarginFn,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  distill?: DistillBatch,
+): tf.Scalar {
   const emb = graph.apply(x)[0] as tf.Tensor2D;
   const ce = softmaxCrossEntropy(head.logits(emb, y, margin), y);
   if (!distill) return ce;
@@ -54,7 +64,18 @@ export interface StepOut {
  * worker reads the chunk's BatchNorm statistics there). Returns the loss and one gradient per
  * variable of `vars`; the caller disposes them.
  */
-export function batchGradients(fm: FaceModel, head: ArcFaceHead, margin: MarginFn, vars: tf.Variable[], images: tf.Tensor4D, labels: tf.Tensor1D, chunk: number, total = images.shape[0], afterChunk?: () => void, distill?: DistillBatch): { loss: tf.Scalar; grads: tf.Tensor[] } {
+export function batchGradients(
+  fm: FaceModel,
+  head: ArcFaceHead,
+  margin: MarginFn,
+  vars: tf.Variable[],
+  images: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  chunk: number,
+  total = images.shape[0],
+  afterChunk?: () => void,
+  distill?: DistillBatch,
+): { loss: tf.Scalar; grads: tf.Tensor[] } {
   const n = images.shape[0];
   const graph = new TrainGraph(fm.model);
   let loss: tf.Scalar | null = null;
@@ -64,7 +85,10 @@ export function batchGradients(fm: FaceModel, head: ArcFaceHead, margin: MarginF
     const { value, grads } = tf.variableGrads(() => {
       const x = len === n ? images : tf.slice(images, [start, 0, 0, 0], [len, -1, -1, -1]);
       const y = len === n ? labels : tf.slice(labels, [start], [len]);
-      const d = distill && len !== n ? { ...distill, targets: tf.slice(distill.targets, [start, 0], [len, -1]) as tf.Tensor2D } : distill;
+      const d =
+        distill && len !== n
+          ? { ...distill, targets: tf.slice(distill.targets, [start, 0], [len, -1]) as tf.Tensor2D }
+          : distill;
       const l = pieceLoss(graph, head, margin, x, y, d);
       return len === total ? l : (tf.mul(l, len / total) as tf.Scalar);
     }, vars);
@@ -91,9 +115,31 @@ export function batchGradients(fm: FaceModel, head: ArcFaceHead, margin: MarginF
  * @returns the batch's mean loss, the backbone gradient norm before clipping, and the new
  *   momentum buffers; the caller disposes them and the old buffers.
  */
-export function trainStep(fm: FaceModel, head: ArcFaceHead, margin: MarginFn, p: ReturnType<typeof trainables>, buffers: tf.Tensor[], images: tf.Tensor4D, labels: tf.Tensor1D, cfg: TrainConfig, lr: number, distill?: DistillBatch): StepOut {
+export function trainStep(
+  fm: FaceModel,
+  head: ArcFaceHead,
+  margin: MarginFn,
+  p: ReturnType<typeof trainables>,
+  buffers: tf.Tensor[],
+  images: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  cfg: TrainConfig,
+  lr: number,
+  distill?: DistillBatch,
+): StepOut {
   const chunk = cfg.microBatch > 0 ? cfg.microBatch : images.shape[0];
-  const { loss, grads } = batchGradients(fm, head, margin, p.vars, images, labels, chunk, images.shape[0], undefined, distill);
+  const { loss, grads } = batchGradients(
+    fm,
+    head,
+    margin,
+    p.vars,
+    images,
+    labels,
+    chunk,
+    images.shape[0],
+    undefined,
+    distill,
+  );
   return applyGradients(p, buffers, loss, grads, cfg, lr);
 }
 
@@ -101,10 +147,27 @@ export function trainStep(fm: FaceModel, head: ArcFaceHead, margin: MarginFn, p:
  * The update half of a step: `clip_grad_norm_` on the backbone's part of `grads` (one per
  * variable of `p.vars`), then SGD. Takes ownership of `loss` and disposes `grads`.
  */
-export function applyGradients(p: ReturnType<typeof trainables>, buffers: tf.Tensor[], loss: tf.Scalar, g: tf.Tensor[], cfg: TrainConfig, lr: number): StepOut {
+export function applyGradients(
+  p: ReturnType<typeof trainables>,
+  buffers: tf.Tensor[],
+  loss: tf.Scalar,
+  g: tf.Tensor[],
+  cfg: TrainConfig,
+  lr: number,
+): StepOut {
   const bb = g.slice(0, p.backbone);
-  const clip = cfg.gradClipNorm > 0 ? clipByGlobalNorm(bb, cfg.gradClipNorm) : { grads: bb.map((t) => t.clone()), norm: tf.tidy(() => tf.sqrt(tf.addN(bb.map((t) => tf.sum(tf.square(t))))) as tf.Scalar) };
-  const next = sgdStep(p.vars, [...clip.grads, ...g.slice(p.backbone)], buffers, { lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
+  const clip =
+    cfg.gradClipNorm > 0
+      ? clipByGlobalNorm(bb, cfg.gradClipNorm)
+      : {
+          grads: bb.map((t) => t.clone()),
+          norm: tf.tidy(() => tf.sqrt(tf.addN(bb.map((t) => tf.sum(tf.square(t))))) as tf.Scalar),
+        };
+  const next = sgdStep(p.vars, [...clip.grads, ...g.slice(p.backbone)], buffers, {
+    lr,
+    momentum: cfg.momentum,
+    weightDecay: cfg.weightDecay,
+  });
   tf.dispose([...g, ...clip.grads]);
   return { loss, norm: clip.norm, buffers: next };
 }

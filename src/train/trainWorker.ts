@@ -27,7 +27,8 @@ try {
   const fm = { model, meta: init.meta };
   const head = new ArcFaceHead(init.head);
   const p = trainables(fm, head);
-  if (p.names.join('\n') !== init.names.join('\n')) throw new Error('the rebuilt model has other trainable weights than the main thread’s');
+  if (p.names.join('\n') !== init.names.join('\n'))
+    throw new Error('the rebuilt model has other trainable weights than the main thread’s');
   const bn = init.bn.map((name) => model.getLayer(name));
   // Momentum 0 turns the moving update into a copy of the batch statistics (see the header).
   for (const layer of bn) (layer as unknown as { momentum: number }).momentum = 0;
@@ -35,7 +36,8 @@ try {
   const weights = new Float32Array(init.weights);
   const margin = marginFunction(init.config.margin);
 
-  const resetStats = (): void => tf.tidy(() => bn.forEach((l) => l.nonTrainableWeights.forEach((v) => v.write(tf.zeros(v.shape as number[])))));
+  const resetStats = (): void =>
+    tf.tidy(() => bn.forEach((l) => l.nonTrainableWeights.forEach((v) => v.write(tf.zeros(v.shape as number[])))));
   const step = (m: Extract<ToTrainWorker, { type: 'step' }>): void => {
     let off = 0;
     for (const v of p.vars) {
@@ -60,7 +62,9 @@ try {
     resetStats();
     const x = tf.tensor4d(m.images, m.shape, 'float32');
     const y = tf.tensor1d(m.labels, 'int32');
-    const distill = m.distill ? { targets: tf.tensor2d(m.distill.targets, [n, m.distill.dim]), weight: m.distill.weight } : undefined;
+    const distill = m.distill
+      ? { targets: tf.tensor2d(m.distill.targets, [n, m.distill.dim]), weight: m.distill.weight }
+      : undefined;
     const { loss, grads } = batchGradients(fm, head, margin, p.vars, x, y, chunk, m.total, readStats, distill);
     if (distill) distill.targets.dispose();
     const flat = new Float32Array(weights.length);

@@ -96,7 +96,8 @@ export function shuffleInPlace<T extends { length: number; [i: number]: unknown 
  */
 export function shuffledEpochOrder(n: number, seed: number, epoch: number): Uint32Array {
   if (!Number.isInteger(n) || n < 0) throw new ArcinvertError(`sample count must be a non-negative integer, got ${n}`);
-  if (!Number.isInteger(epoch) || epoch < 0) throw new ArcinvertError(`epoch must be a non-negative integer, got ${epoch}`);
+  if (!Number.isInteger(epoch) || epoch < 0)
+    throw new ArcinvertError(`epoch must be a non-negative integer, got ${epoch}`);
   const order = Uint32Array.from({ length: n }, (_, i) => i);
   return shuffleInPlace(order, new Mulberry32(mixSeed(seed, epoch)));
 }

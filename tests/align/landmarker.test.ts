@@ -30,7 +30,9 @@ beforeAll(async () => {
   lm = await FaceLandmarker.load();
   tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'arcinvert-align-'));
   grey = path.join(tmp, 'grey.png');
-  await sharp({ create: { width: 160, height: 120, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toFile(grey);
+  await sharp({ create: { width: 160, height: 120, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+    .png()
+    .toFile(grey);
 });
 
 afterAll(async () => {
@@ -38,22 +40,29 @@ afterAll(async () => {
   await fsp.rm(tmp, { recursive: true, force: true });
 });
 
-withData('finds ≥ 95% of the raw-samples faces with landmark error near dlib (≤ 3.5% of the eye distance)', async () => {
-  // Every third photo (20 of 60, all three sources) keeps the test short; scripts/align-eval.mjs runs all 60.
-  const photos = (await listSidecarPhotos(RAW)).filter((_, i) => i % 3 === 0);
-  const before = tf.memory().numTensors;
-  const s = await evaluateOnSidecars(lm, photos);
-  expect(tf.memory().numTensors).toBe(before);
-  expect(s.photos).toBe(20);
-  expect(s.detectionRate).toBeGreaterThanOrEqual(0.95);
-  // On all 60 (scripts/align-eval.mjs): 60 detected; over the 59 right references raw 3.8%,
-  // calibrated 2.9%, leave-one-out 3.0%, median 2.8% (docs/LEAKAGE.md).
-  expect(s.meanCalibratedError).toBeLessThan(s.meanRawError);
-  expect(s.meanCalibratedError).toBeLessThanOrEqual(0.035);
-  expect(s.meanLeaveOneOutError).toBeLessThanOrEqual(0.035);
-  const sorted = s.results.filter((r) => r.detected).map((r) => r.calibratedError!).sort((a, b) => a - b);
-  expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThanOrEqual(0.03);
-}, 180000);
+withData(
+  'finds ≥ 95% of the raw-samples faces with landmark error near dlib (≤ 3.5% of the eye distance)',
+  async () => {
+    // Every third photo (20 of 60, all three sources) keeps the test short; scripts/align-eval.mjs runs all 60.
+    const photos = (await listSidecarPhotos(RAW)).filter((_, i) => i % 3 === 0);
+    const before = tf.memory().numTensors;
+    const s = await evaluateOnSidecars(lm, photos);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(s.photos).toBe(20);
+    expect(s.detectionRate).toBeGreaterThanOrEqual(0.95);
+    // On all 60 (scripts/align-eval.mjs): 60 detected; over the 59 right references raw 3.8%,
+    // calibrated 2.9%, leave-one-out 3.0%, median 2.8% (docs/LEAKAGE.md).
+    expect(s.meanCalibratedError).toBeLessThan(s.meanRawError);
+    expect(s.meanCalibratedError).toBeLessThanOrEqual(0.035);
+    expect(s.meanLeaveOneOutError).toBeLessThanOrEqual(0.035);
+    const sorted = s.results
+      .filter((r) => r.detected)
+      .map((r) => r.calibratedError!)
+      .sort((a, b) => a - b);
+    expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThanOrEqual(0.03);
+  },
+  180000,
+);
 
 withData('crops like the sidecar alignment and skips a photo without a face', async () => {
   const photo = path.join(RAW, 'cacd_18_Ashley_Hinshaw_0006.jpg');
@@ -74,7 +83,10 @@ withData('maybeAlign aligns photos but keeps 112×112 crops as they are (auto)',
   const photo = path.join(RAW, 'lfw_Colin_Powell_0014.jpg');
   const { images, skipped } = await maybeAlign([lfw, grey, photo], 'auto', { landmarker: lm });
   expect(skipped.map((s) => s.source)).toEqual([grey]);
-  expect(images.map((im) => [im.source, im.aligned !== undefined])).toEqual([[lfw, false], [photo, true]]);
+  expect(images.map((im) => [im.source, im.aligned !== undefined])).toEqual([
+    [lfw, false],
+    [photo, true],
+  ]);
   const none = await maybeAlign([photo], 'no');
   expect(none.images[0].aligned).toBeUndefined();
   const before = tf.memory().numTensors;

@@ -2,10 +2,20 @@
 import { flipRaster } from '../../src/align/raster.js';
 import { warpAffine, type RasterImage } from '../../src/align/warp.js';
 
-const row = (values: number[]): RasterImage => ({ width: values.length, height: 1, channels: 1, data: Uint8Array.from(values) });
+const row = (values: number[]): RasterImage => ({
+  width: values.length,
+  height: 1,
+  channels: 1,
+  data: Uint8Array.from(values),
+});
 
 describe('warpAffine', () => {
-  const img: RasterImage = { width: 3, height: 2, channels: 3, data: Uint8Array.from({ length: 18 }, (_, k) => 10 * k) };
+  const img: RasterImage = {
+    width: 3,
+    height: 2,
+    channels: 3,
+    data: Uint8Array.from({ length: 18 }, (_, k) => 10 * k),
+  };
 
   it('is the identity for the identity transform', () => {
     expect(Array.from(warpAffine(img, [1, 0, 0, 0, 1, 0], 3, 2).data)).toEqual(Array.from(img.data));
@@ -35,7 +45,9 @@ describe('warpAffine', () => {
   });
 
   it('rejects inconsistent rasters and sizes', () => {
-    expect(() => warpAffine({ width: 2, height: 2, channels: 1, data: new Uint8Array(3) }, [1, 0, 0, 0, 1, 0], 2, 2)).toThrow(/invalid image/);
+    expect(() =>
+      warpAffine({ width: 2, height: 2, channels: 1, data: new Uint8Array(3) }, [1, 0, 0, 0, 1, 0], 2, 2),
+    ).toThrow(/invalid image/);
     expect(() => warpAffine(row([1]), [1, 0, 0, 0, 1, 0], 0, 1)).toThrow(/output size/);
   });
 });

@@ -45,7 +45,10 @@ describe('iresnet', () => {
   });
 
   test('standard depths: BN counts of IResNet-18/34 (1 + 3 per block + 4 shortcuts + 2)', () => {
-    for (const [name, blocks] of [['iresnet18', 8], ['iresnet34', 16]] as const) {
+    for (const [name, blocks] of [
+      ['iresnet18', 8],
+      ['iresnet34', 16],
+    ] as const) {
       const fm = buildBackbone(name, { widths: [4, 4, 4, 4], embeddingSize: 8 });
       expect(countBn(fm)).toBe(1 + 3 * blocks + 4 + 2);
       fm.model.dispose();
@@ -55,7 +58,10 @@ describe('iresnet', () => {
   test('strided convs pad symmetrically like PyTorch (padding=1), not tfjs "same"', () => {
     const fm = tinyIResNet();
     const pad = fm.model.getLayer('layer1_0_2_pad') as tf.layers.Layer;
-    expect((pad.getConfig() as { padding: number[][] }).padding).toEqual([[1, 1], [1, 1]]);
+    expect((pad.getConfig() as { padding: number[][] }).padding).toEqual([
+      [1, 1],
+      [1, 1],
+    ]);
     fm.model.dispose();
   });
 });

@@ -20,7 +20,8 @@ function inputGradient(name: BackboneName): Float32Array {
   const [h, w] = fm.meta.inputSize;
   const g = tf.tidy(() => {
     const x = tf.randomUniform([2, h, w, 3], -1, 1, 'float32', 4);
-    const f = (xi: tf.Tensor) => tf.sum(tf.mul(fm.model.apply(xi, { training: false }) as tf.Tensor, tf.linspace(-1, 1, 8)));
+    const f = (xi: tf.Tensor) =>
+      tf.sum(tf.mul(fm.model.apply(xi, { training: false }) as tf.Tensor, tf.linspace(-1, 1, 8)));
     return tf.grad(f)(x).dataSync() as Float32Array;
   });
   fm.model.dispose();
@@ -51,7 +52,11 @@ describe.each(BACKBONE_NAMES)('%s', (name) => {
     const n0 = tf.memory().numTensors;
     const losses: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const loss = opt.minimize(() => tf.losses.meanSquaredError(target, fm.model.apply(x, { training: true }) as tf.Tensor), true, vars);
+      const loss = opt.minimize(
+        () => tf.losses.meanSquaredError(target, fm.model.apply(x, { training: true }) as tf.Tensor),
+        true,
+        vars,
+      );
       losses.push(loss!.dataSync()[0]);
       loss!.dispose();
     }

@@ -2,11 +2,15 @@
 import { formatProfile } from '../../src/bench/profile.js';
 
 test('lists the most expensive kernels with times and call counts under the total', () => {
-  const text = formatProfile('inversion step, batch 8', [
-    { name: 'Conv2D', ms: 101.46, calls: 33 },
-    { name: 'Mean', ms: 56.7, calls: 109 },
-    { name: 'Identity', ms: 0.01, calls: 1744 },
-  ], 2);
+  const text = formatProfile(
+    'inversion step, batch 8',
+    [
+      { name: 'Conv2D', ms: 101.46, calls: 33 },
+      { name: 'Mean', ms: 56.7, calls: 109 },
+      { name: 'Identity', ms: 0.01, calls: 1744 },
+    ],
+    2,
+  );
   const lines = text.split('\n');
   expect(lines[0]).toBe('inversion step, batch 8: 158 ms kernel time');
   expect(lines).toHaveLength(3);

@@ -11,7 +11,13 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { BnTaps } from '../../src/bnprior/taps.js';
-import { calibrateStatistics, compareWithRunning, loadCalibration, saveCalibration, type StatCalibration } from '../../src/bnprior/calibrate.js';
+import {
+  calibrateStatistics,
+  compareWithRunning,
+  loadCalibration,
+  saveCalibration,
+  type StatCalibration,
+} from '../../src/bnprior/calibrate.js';
 import { priorTargets } from '../../src/bnprior/targets.js';
 import { ArcinvertError } from '../../src/errors.js';
 import { loadFaceModel, saveFaceModel } from '../../src/io/modelStore.js';
@@ -79,7 +85,12 @@ test('calibration.json round-trips and is picked up by loadFaceModel; corrupt fi
   const file = path.join(modelDir, 'calibration.json');
   await fsp.writeFile(file, '{"format": "arcinvert-calibration", ');
   await expect(loadFaceModel(modelDir)).rejects.toThrow(/calibration\.json is corrupt \(not valid JSON\)/);
-  const json = JSON.parse(JSON.stringify({ ...cal, layers: cal.layers.map((l) => ({ ...l, mean: Array.from(l.mean), variance: Array.from(l.variance) })) }));
+  const json = JSON.parse(
+    JSON.stringify({
+      ...cal,
+      layers: cal.layers.map((l) => ({ ...l, mean: Array.from(l.mean), variance: Array.from(l.variance) })),
+    }),
+  );
   json.layers[2].variance[0] = -1;
   await fsp.writeFile(file, JSON.stringify(json));
   await expect(loadCalibration(modelDir)).rejects.toThrow(/has NaN or negative values/);
@@ -95,7 +106,12 @@ test('priorTargets: running statistics, calibrated ones, or running where presen
     version: 1,
     images: 1,
     source: 'test',
-    layers: taps.layers.map((l, i) => ({ name: l.name, channels: l.channels, mean: new Float32Array(l.channels).fill(i), variance: new Float32Array(l.channels).fill(i + 1) })),
+    layers: taps.layers.map((l, i) => ({
+      name: l.name,
+      channels: l.channels,
+      mean: new Float32Array(l.channels).fill(i),
+      variance: new Float32Array(l.channels).fill(i + 1),
+    })),
   };
   const before = tf.memory().numTensors;
   const bn = priorTargets(taps, 'bn', undefined);
@@ -108,7 +124,9 @@ test('priorTargets: running statistics, calibrated ones, or running where presen
   expect(Array.from(cal.stats[2].variance.dataSync())).toEqual(new Array(taps.layers[2].channels).fill(3));
   tf.dispose(cal.owned);
   expect(tf.memory().numTensors).toBe(before);
-  expect(() => priorTargets(taps, 'calibrated', undefined)).toThrow(/--prior calibrated needs calibrated statistics; run 'arcinvert calibrate'/);
+  expect(() => priorTargets(taps, 'calibrated', undefined)).toThrow(
+    /--prior calibrated needs calibrated statistics; run 'arcinvert calibrate'/,
+  );
   const missing = { ...fake, layers: fake.layers.slice(1) };
   expect(() => priorTargets(taps, 'calibrated', missing)).toThrow(ArcinvertError);
   const wrong = { ...fake, layers: fake.layers.map((l, i) => (i === 1 ? { ...l, channels: l.channels + 1 } : l)) };
@@ -126,18 +144,50 @@ test('arcinvert calibrate writes calibration.json; invert --prior calibrated nee
   await fsp.mkdir(imgDir, { recursive: true });
   for (let i = 0; i < 5; i++) {
     const px = Buffer.from(Array.from({ length: 32 * 32 * 3 }, (_, k) => (k * (i + 3) * 7) % 256));
-    await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(path.join(imgDir, `f${i}.png`));
+    await sharp(px, { raw: { width: 32, height: 32, channels: 3 } })
+      .png()
+      .toFile(path.join(imgDir, `f${i}.png`));
   }
   const emb = path.join(dir, 'e.npy');
   await writeNpy(emb, new Float32Array(16).fill(0.25), [1, 16]);
-  const invertArgs = ['invert', '--model', modelDir, '--embedding', emb, '--steps', '2', '--batch-size', '2', '--backend', 'cpu', '--prior', 'calibrated'];
+  const invertArgs = [
+    'invert',
+    '--model',
+    modelDir,
+    '--embedding',
+    emb,
+    '--steps',
+    '2',
+    '--batch-size',
+    '2',
+    '--backend',
+    'cpu',
+    '--prior',
+    'calibrated',
+  ];
   const missing = await cli(...invertArgs, '--out', path.join(dir, 'out0'));
   expect(missing.code).toBe(2);
   expect(missing.err.join('\n')).toMatch(/--prior calibrated needs calibrated statistics/);
   const report = path.join(dir, 'report.json');
-  const run = await cli('calibrate', '--model', modelDir, '--images', imgDir, '--n', '4', '--batch-size', '3', '--backend', 'cpu', '--report', report);
+  const run = await cli(
+    'calibrate',
+    '--model',
+    modelDir,
+    '--images',
+    imgDir,
+    '--n',
+    '4',
+    '--batch-size',
+    '3',
+    '--backend',
+    'cpu',
+    '--report',
+    report,
+  );
   expect(run.code).toBe(0);
-  expect(run.out.join('\n')).toMatch(/calibration\.json: 23 layers \(23 BatchNorm inputs, 0 folded-conv outputs\), 4 images/);
+  expect(run.out.join('\n')).toMatch(
+    /calibration\.json: 23 layers \(23 BatchNorm inputs, 0 folded-conv outputs\), 4 images/,
+  );
   const cal = (await loadCalibration(modelDir))!;
   expect(cal.images).toBe(4);
   expect(JSON.parse(await fsp.readFile(report, 'utf8')).layers).toHaveLength(23);

@@ -6,7 +6,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { bnLayerTerm, packBnPrior, packedBnStatLoss, type BnPriorForm, type BnReduction } from '../../src/bnprior/loss.js';
+import {
+  bnLayerTerm,
+  packBnPrior,
+  packedBnStatLoss,
+  type BnPriorForm,
+  type BnReduction,
+} from '../../src/bnprior/loss.js';
 import { channelMoments } from '../../src/bnprior/taps.js';
 import { channelStats } from '../../src/engine/moments.js';
 import { selectBackend } from '../../src/engine/backend.js';
@@ -27,7 +33,12 @@ function stockStats(x: tf.Tensor): tf.Tensor {
   return tf.stack([mean, variance]);
 }
 
-const SHAPES: number[][] = [[2, 5, 4, 3], [3, 7, 7, 8], [1, 3, 3, 2], [6, 5]];
+const SHAPES: number[][] = [
+  [2, 5, 4, 3],
+  [3, 7, 7, 8],
+  [1, 3, 3, 2],
+  [6, 5],
+];
 
 describe.each(SHAPES)('x of shape %j', (...shape: number[]) => {
   // Channel means away from 0 (x·1.5 + 0.7) so that a wrong centring shows.
@@ -46,12 +57,19 @@ describe.each(SHAPES)('x of shape %j', (...shape: number[]) => {
     const [got, ref] = tf.tidy(() => {
       const xt = tf.tensor(x.data, x.shape);
       const dyt = tf.tensor(dy.data, dy.shape);
-      return [tf.grad((t: tf.Tensor) => channelStats(t))(xt, dyt).dataSync(), tf.grad((t: tf.Tensor) => stockStats(t))(xt, dyt).dataSync()];
+      return [
+        tf
+          .grad((t: tf.Tensor) => channelStats(t))(xt, dyt)
+          .dataSync(),
+        tf
+          .grad((t: tf.Tensor) => stockStats(t))(xt, dyt)
+          .dataSync(),
+      ];
     });
     expect(relErr(got, ref)).toBeLessThan(1e-4);
   });
 
-  test('wasm gives cpu\'s gradient, no tensors left', async () => {
+  test("wasm gives cpu's gradient, no tensors left", async () => {
     const before = tf.memory().numTensors;
     const [err] = await compareGrads((t) => channelStats(t), [x as Named], dy);
     expect(err).toBeLessThan(1e-4);
@@ -63,13 +81,20 @@ describe.each(SHAPES)('x of shape %j', (...shape: number[]) => {
 test('the gradient is exact on a hand-computed case', () => {
   // x = [1, 3] in one channel (n = 2): μ = 2, σ² = 1. L = 3μ + 5σ²:
   // ∂L/∂x_i = 3/n + 5·2(x_i − μ)/n = 1.5 + 5(x_i − 2) = [−3.5, 6.5].
-  const g = tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(channelStats(t), tf.tensor2d([[3], [5]]))))(tf.tensor2d([[1], [3]])).dataSync());
+  const g = tf.tidy(() =>
+    tf
+      .grad((t: tf.Tensor) => tf.sum(tf.mul(channelStats(t), tf.tensor2d([[3], [5]]))))(tf.tensor2d([[1], [3]]))
+      .dataSync(),
+  );
   expect(Array.from(g)).toEqual([-3.5, 6.5]);
 });
 
 test('channelMoments splits the two rows; no tensors left', () => {
   const before = tf.memory().numTensors;
-  const x = tf.tensor2d([[1, 10], [3, 14]]);
+  const x = tf.tensor2d([
+    [1, 10],
+    [3, 14],
+  ]);
   const { mean, variance } = channelMoments(x);
   expect(Array.from(mean.dataSync())).toEqual([2, 12]);
   expect(Array.from(variance.dataSync())).toEqual([1, 4]);
@@ -83,26 +108,41 @@ describe.each([
   ['deepinversion', 'sum'],
   ['deepinversion', 'mean'],
 ] as const)('packedBnStatLoss %s / %s', (form: BnPriorForm, reduction: BnReduction) => {
-  const shapes = [[2, 4, 4, 3], [2, 2, 2, 5], [2, 6]];
+  const shapes = [
+    [2, 4, 4, 3],
+    [2, 2, 2, 5],
+    [2, 6],
+  ];
   const xs = shapes.map((s, i) => randomMapped(s, 20 + i, (v) => v * (1 + i) + 0.3 * i));
-  const running = shapes.map((s, i) => ({ mean: random([s[s.length - 1]!], 40 + i), variance: randomMapped([s[s.length - 1]!], 50 + i, (v) => 1.2 + v) }));
+  const running = shapes.map((s, i) => ({
+    mean: random([s[s.length - 1]!], 40 + i),
+    variance: randomMapped([s[s.length - 1]!], 50 + i, (v) => 1.2 + v),
+  }));
   const opts = { form, reduction, firstLayerWeight: 10 };
 
   /** The prior from activations: packed, or the plain per-layer sum of `bnLayerTerm`s. */
-  const prior = (packed: boolean) => (...ts: tf.Tensor[]): tf.Scalar => {
-    const run = running.map((r) => ({ mean: tf.tensor1d(r.mean.data), variance: tf.tensor1d(r.variance.data) }));
-    if (packed) {
-      const p = packBnPrior(run, opts);
-      const total = packedBnStatLoss(ts.map((t) => channelStats(t)), p).total;
-      p.dispose();
-      return total;
-    }
-    const terms = ts.map((t, i) => {
-      const { mean, variance } = tf.moments(t, t.rank === 4 ? [0, 1, 2] : [0]);
-      return tf.mul(bnLayerTerm({ mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D }, run[i]!, form, reduction), i === 0 ? 10 : 1);
-    });
-    return tf.addN(terms) as tf.Scalar;
-  };
+  const prior =
+    (packed: boolean) =>
+    (...ts: tf.Tensor[]): tf.Scalar => {
+      const run = running.map((r) => ({ mean: tf.tensor1d(r.mean.data), variance: tf.tensor1d(r.variance.data) }));
+      if (packed) {
+        const p = packBnPrior(run, opts);
+        const total = packedBnStatLoss(
+          ts.map((t) => channelStats(t)),
+          p,
+        ).total;
+        p.dispose();
+        return total;
+      }
+      const terms = ts.map((t, i) => {
+        const { mean, variance } = tf.moments(t, t.rank === 4 ? [0, 1, 2] : [0]);
+        return tf.mul(
+          bnLayerTerm({ mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D }, run[i]!, form, reduction),
+          i === 0 ? 10 : 1,
+        );
+      });
+      return tf.addN(terms) as tf.Scalar;
+    };
 
   test('value and activation gradients equal the per-layer definition on cpu; no tensors left', () => {
     const before = tf.memory().numTensors;
@@ -111,8 +151,12 @@ describe.each([
       return [
         prior(true)(...ts).dataSync()[0]!,
         prior(false)(...ts).dataSync()[0]!,
-        tf.grads(prior(true))(ts).map((g) => g.dataSync()),
-        tf.grads(prior(false))(ts).map((g) => g.dataSync()),
+        tf
+          .grads(prior(true))(ts)
+          .map((g) => g.dataSync()),
+        tf
+          .grads(prior(false))(ts)
+          .map((g) => g.dataSync()),
       ] as const;
     });
     expect(Math.abs(v - ref)).toBeLessThan(1e-4 * Math.max(1, Math.abs(ref)));
@@ -120,7 +164,7 @@ describe.each([
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  test('wasm gives cpu\'s activation gradients', async () => {
+  test("wasm gives cpu's activation gradients", async () => {
     const errs = await compareGrads(prior(true), xs, { data: new Float32Array([1]), shape: [] });
     for (const e of errs) expect(e).toBeLessThan(1e-4);
     await tf.setBackend('cpu');

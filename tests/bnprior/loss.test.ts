@@ -1,5 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { bnLayerTerm, bnStatLoss, type BnPriorForm, type BnReduction, type ChannelStats } from '../../src/bnprior/loss.js';
+import {
+  bnLayerTerm,
+  bnStatLoss,
+  type BnPriorForm,
+  type BnReduction,
+  type ChannelStats,
+} from '../../src/bnprior/loss.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -24,7 +30,12 @@ function disposeStats(s: ChannelStats[]): void {
  * Layer B, 1 channel: μ̃ = [2], σ̃² = [4]; μ = [0], σ² = [1].
  *   arcface: 2² + (2 − 1)² = 5 (mean: /1);  deepinversion: |2| + |4 − 1| = 5 (mean: /√1).
  */
-const A: [number[], number[], number[], number[]] = [[3, 0], [9, 1], [0, 4], [1, 9]];
+const A: [number[], number[], number[], number[]] = [
+  [3, 0],
+  [9, 1],
+  [0, 4],
+  [1, 9],
+];
 const B: [number[], number[], number[], number[]] = [[2], [4], [0], [1]];
 
 const expectedA: Record<BnPriorForm, Record<BnReduction, number>> = {
@@ -73,13 +84,20 @@ test('the first-layer multiplier only scales layer 0', () => {
   const batch = [stats(A[0], A[1]), stats(B[0], B[1])];
   const running = [stats(A[2], A[3]), stats(B[2], B[3])];
   const total = (w: number): number =>
-    tf.tidy(() => bnStatLoss(batch, running, { form: 'arcface', reduction: 'sum', firstLayerWeight: w }).total.dataSync()[0]);
+    tf.tidy(
+      () => bnStatLoss(batch, running, { form: 'arcface', reduction: 'sum', firstLayerWeight: w }).total.dataSync()[0],
+    );
   expect(total(1)).toBeCloseTo(38, 4); // 33 + 5
   expect(total(0)).toBeCloseTo(5, 5); // layer 0 switched off
   expect(total(3)).toBeCloseTo(104, 4); // 3·33 + 5
   // Swapping the layers moves the multiplier with the position, not the layer.
   const swapped = tf.tidy(
-    () => bnStatLoss([batch[1], batch[0]], [running[1], running[0]], { form: 'arcface', reduction: 'sum', firstLayerWeight: 3 }).total.dataSync()[0],
+    () =>
+      bnStatLoss([batch[1], batch[0]], [running[1], running[0]], {
+        form: 'arcface',
+        reduction: 'sum',
+        firstLayerWeight: 3,
+      }).total.dataSync()[0],
   );
   expect(swapped).toBeCloseTo(3 * 5 + 33, 4);
   disposeStats([...batch, ...running]);
@@ -102,8 +120,13 @@ test.each(['arcface', 'deepinversion'] as const)(
     const variance = tf.tensor1d([2, 0]);
     const before = tf.memory().numTensors;
     for (const reduction of ['sum', 'mean'] as const) {
-      const [gm, gv] = tf.grads((m: tf.Tensor, v: tf.Tensor) =>
-        bnStatLoss([{ mean: m as tf.Tensor1D, variance: v as tf.Tensor1D }], [run], { form, reduction, firstLayerWeight: 10 }).total,
+      const [gm, gv] = tf.grads(
+        (m: tf.Tensor, v: tf.Tensor) =>
+          bnStatLoss([{ mean: m as tf.Tensor1D, variance: v as tf.Tensor1D }], [run], {
+            form,
+            reduction,
+            firstLayerWeight: 10,
+          }).total,
       )([mean, variance]);
       for (const g of [gm, gv]) {
         const values = Array.from(g.dataSync());
@@ -125,7 +148,9 @@ test('gradients of the 2-channel layer match the hand derivation', () => {
   const m0 = tf.tensor1d(A[0]);
   const v0 = tf.tensor1d(A[1]);
   const grads = (form: BnPriorForm): number[][] => {
-    const gs = tf.grads((m: tf.Tensor, v: tf.Tensor) => bnLayerTerm({ mean: m as tf.Tensor1D, variance: v as tf.Tensor1D }, running, form, 'sum'))([m0, v0]);
+    const gs = tf.grads((m: tf.Tensor, v: tf.Tensor) =>
+      bnLayerTerm({ mean: m as tf.Tensor1D, variance: v as tf.Tensor1D }, running, form, 'sum'),
+    )([m0, v0]);
     const out = gs.map((g) => Array.from(g.dataSync()));
     tf.dispose(gs);
     return out;
@@ -168,7 +193,11 @@ test.each([
   const value = (p: number[][]): number => tf.tidy(() => f(...p.map((x) => tf.tensor1d(x))).dataSync()[0]);
 
   const xs = params.map((p) => tf.tensor1d(p));
-  const analytic = tf.tidy(() => tf.grads(f)(xs).map((g) => Array.from(g.dataSync())));
+  const analytic = tf.tidy(() =>
+    tf
+      .grads(f)(xs)
+      .map((g) => Array.from(g.dataSync())),
+  );
   const h = 1e-2;
   params.forEach((p, i) =>
     p.forEach((_, j) => {

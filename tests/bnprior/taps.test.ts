@@ -6,30 +6,30 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-test.each([['mobilefacenet', tinyMobileFaceNet], ['iresnet', tinyIResNet]] as const)(
-  '%s: one tap per BN layer with its input shape and running stats by name',
-  (_n, make) => {
-    const fm = make();
-    const taps = new BnTaps(fm.model);
-    expect(taps.layers.length).toBe(countBn(fm));
-    const [h, w] = fm.meta.inputSize;
-    const x = tf.randomNormal([2, h, w, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
-    const out = taps.apply(x);
-    out.bnInputs.forEach((t, i) => {
-      expect(t.shape[0]).toBe(2);
-      expect(t.shape[t.rank - 1]).toBe(taps.layers[i].channels);
-      expect(t.rank).toBe(taps.layers[i].inputRank);
-      expect(taps.layers[i].runningMean.shape).toEqual([taps.layers[i].channels]);
-    });
-    // The taps model's embedding is the model's own output.
-    const y = fm.model.predict(x) as tf.Tensor;
-    expect(out.embedding.dataSync()).toEqual(y.dataSync());
-    const bn = fm.model.getLayer(taps.layers[0].name);
-    expect(taps.layers[0].runningVar).toBe(bn.weights.find((v) => v.originalName.endsWith('/moving_variance'))?.read());
-    tf.dispose([x, y, out.bnInputs, out.embedding]);
-    fm.model.dispose();
-  },
-);
+test.each([
+  ['mobilefacenet', tinyMobileFaceNet],
+  ['iresnet', tinyIResNet],
+] as const)('%s: one tap per BN layer with its input shape and running stats by name', (_n, make) => {
+  const fm = make();
+  const taps = new BnTaps(fm.model);
+  expect(taps.layers.length).toBe(countBn(fm));
+  const [h, w] = fm.meta.inputSize;
+  const x = tf.randomNormal([2, h, w, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const out = taps.apply(x);
+  out.bnInputs.forEach((t, i) => {
+    expect(t.shape[0]).toBe(2);
+    expect(t.shape[t.rank - 1]).toBe(taps.layers[i].channels);
+    expect(t.rank).toBe(taps.layers[i].inputRank);
+    expect(taps.layers[i].runningMean.shape).toEqual([taps.layers[i].channels]);
+  });
+  // The taps model's embedding is the model's own output.
+  const y = fm.model.predict(x) as tf.Tensor;
+  expect(out.embedding.dataSync()).toEqual(y.dataSync());
+  const bn = fm.model.getLayer(taps.layers[0].name);
+  expect(taps.layers[0].runningVar).toBe(bn.weights.find((v) => v.originalName.endsWith('/moving_variance'))?.read());
+  tf.dispose([x, y, out.bnInputs, out.embedding]);
+  fm.model.dispose();
+});
 
 test('moving statistics are bit-identical after 10 inference-mode passes with gradients', () => {
   const fm = tinyMobileFaceNet();
@@ -57,7 +57,10 @@ test('channelMoments gives the biased per-channel mean and variance', () => {
   const { mean, variance } = channelMoments(x);
   expect(Array.from(mean.dataSync())).toEqual([4, 2]);
   expect(Array.from(variance.dataSync())).toEqual([5, 0]);
-  const x2 = tf.tensor2d([[1, 10], [3, 20]]);
+  const x2 = tf.tensor2d([
+    [1, 10],
+    [3, 20],
+  ]);
   const m2 = channelMoments(x2);
   expect(Array.from(m2.mean.dataSync())).toEqual([2, 15]);
   expect(Array.from(m2.variance.dataSync())).toEqual([1, 25]);

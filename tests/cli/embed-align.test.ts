@@ -11,13 +11,15 @@ import { cli } from '../helpers/cli.js';
 const RAW = path.resolve(process.cwd(), '../shared/data/raw-samples');
 const PHOTO = path.join(RAW, 'cacd_18_Ashley_Hinshaw_0006.jpg');
 
-
 let tmp: string;
 let modelDir: string;
 let haveData = true;
 
 beforeAll(async () => {
-  haveData = await fsp.stat(PHOTO).then(() => true, () => false);
+  haveData = await fsp.stat(PHOTO).then(
+    () => true,
+    () => false,
+  );
   await useWasm();
   tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'arcinvert-embed-align-'));
   modelDir = path.join(tmp, 'model');
@@ -29,8 +31,30 @@ afterAll(() => fsp.rm(tmp, { recursive: true, force: true }));
 
 test('--align auto aligns an unaligned photo: its embedding differs from the raw resize (--align no)', async () => {
   if (!haveData) return console.warn(`skipped: ${RAW} is absent`);
-  const a = await cli('embed', '--model', modelDir, '--images', PHOTO, '--out', path.join(tmp, 'a.npy'), '--backend', 'wasm');
-  const b = await cli('embed', '--model', modelDir, '--images', PHOTO, '--out', path.join(tmp, 'b.npy'), '--align', 'no', '--backend', 'wasm');
+  const a = await cli(
+    'embed',
+    '--model',
+    modelDir,
+    '--images',
+    PHOTO,
+    '--out',
+    path.join(tmp, 'a.npy'),
+    '--backend',
+    'wasm',
+  );
+  const b = await cli(
+    'embed',
+    '--model',
+    modelDir,
+    '--images',
+    PHOTO,
+    '--out',
+    path.join(tmp, 'b.npy'),
+    '--align',
+    'no',
+    '--backend',
+    'wasm',
+  );
   expect([a.code, b.code]).toEqual([0, 0]);
   const [ea, eb] = [await readNpy(path.join(tmp, 'a.npy')), await readNpy(path.join(tmp, 'b.npy'))];
   expect(ea.shape).toEqual([1, 16]);
@@ -40,9 +64,23 @@ test('--align auto aligns an unaligned photo: its embedding differs from the raw
 
 test('a photo without a face is reported, and none left is a one-line error with nothing written', async () => {
   const blank = path.join(tmp, 'blank.png');
-  await sharp({ create: { width: 200, height: 160, channels: 3, background: { r: 90, g: 90, b: 90 } } }).png().toFile(blank);
+  await sharp({ create: { width: 200, height: 160, channels: 3, background: { r: 90, g: 90, b: 90 } } })
+    .png()
+    .toFile(blank);
   const out = path.join(tmp, 'none.npy');
-  const r = await cli('embed', '--model', modelDir, '--images', blank, '--out', out, '--align', 'yes', '--backend', 'wasm');
+  const r = await cli(
+    'embed',
+    '--model',
+    modelDir,
+    '--images',
+    blank,
+    '--out',
+    out,
+    '--align',
+    'yes',
+    '--backend',
+    'wasm',
+  );
   expect(r.code).toBe(2);
   expect(r.err.some((l) => l.startsWith('skipped ') && l.includes('blank.png'))).toBe(true);
   expect(r.err[r.err.length - 1]).toMatch(/^arcinvert: no face found in any of the 1 photo\(s\)$/);

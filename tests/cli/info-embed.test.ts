@@ -9,8 +9,6 @@ import { useWasm } from '../helpers/backend.js';
 import { calibratedTinyMobileFaceNet } from '../helpers/tiny.js';
 import { cli, type Captured } from '../helpers/cli.js';
 
-
-
 /** stderr lines other than the one-line backend announcement and progress counters. */
 const errorLines = (c: Captured): string[] =>
   c.err.flatMap((l) => l.split('\n')).filter((l) => !l.startsWith('backend: ') && !l.startsWith('embedded '));
@@ -35,13 +33,18 @@ beforeAll(async () => {
   for (let i = 0; i < 3; i++) {
     const px = Buffer.from(Array.from({ length: 32 * 32 * 3 }, (_, k) => (k * (5 + 2 * i) + 40 * i) % 256));
     const file = path.join(facesDir, `f${i}.png`);
-    await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(file);
+    await sharp(px, { raw: { width: 32, height: 32, channels: 3 } })
+      .png()
+      .toFile(file);
     faces.push(file);
     faceBytes.push(px);
   }
   // Reference embeddings: the model on (byte − 127.5)/127.5, L2-normalised per row.
   reference = tf.tidy(() => {
-    const x = tf.tensor4d(faceBytes.flatMap((b) => Array.from(b, (v) => (v - 127.5) / 127.5)), [3, 32, 32, 3]);
+    const x = tf.tensor4d(
+      faceBytes.flatMap((b) => Array.from(b, (v) => (v - 127.5) / 127.5)),
+      [3, 32, 32, 3],
+    );
     const e = fm.model.predict(x) as tf.Tensor2D;
     return tf.div(e, tf.norm(e, 'euclidean', 1, true)).dataSync() as Float32Array;
   });
@@ -101,7 +104,19 @@ describe('arcinvert embed', () => {
   test('writes an N×D .npy of unit rows equal to the model embeddings, and the file listing', async () => {
     const out = path.join(tmp, 'emb', 'targets.npy');
     const before = tf.memory().numTensors;
-    const r = await cli('embed', '--model', modelDir, '--images', path.join(tmp, 'faces'), '--out', out, '--backend', 'wasm', '--batch-size', '2');
+    const r = await cli(
+      'embed',
+      '--model',
+      modelDir,
+      '--images',
+      path.join(tmp, 'faces'),
+      '--out',
+      out,
+      '--backend',
+      'wasm',
+      '--batch-size',
+      '2',
+    );
     expect(r.code).toBe(0);
     expect(tf.memory().numTensors).toBe(before);
     const listing = path.join(tmp, 'emb', 'targets.txt');
@@ -111,7 +126,8 @@ describe('arcinvert embed', () => {
     const npy = await readNpy(out);
     expect(npy.shape).toEqual([3, 16]);
     expect(npy.dtype).toBe('float32');
-    for (let row = 0; row < 3; row++) expect(Math.hypot(...npy.data.subarray(row * 16, (row + 1) * 16))).toBeCloseTo(1, 5);
+    for (let row = 0; row < 3; row++)
+      expect(Math.hypot(...npy.data.subarray(row * 16, (row + 1) * 16))).toBeCloseTo(1, 5);
     Array.from(npy.data).forEach((v, i) => expect(v).toBeCloseTo(reference[i], 4));
     expect(await fsp.readFile(listing, 'utf8')).toBe(`${faces.join('\n')}\n`);
   });
@@ -119,13 +135,30 @@ describe('arcinvert embed', () => {
   test('--flip adds the mirrored image before normalising; --labels names the listing', async () => {
     const out = path.join(tmp, 'emb', 'flip.npy');
     const labels = path.join(tmp, 'emb', 'order.txt');
-    const r = await cli('embed', '--model', modelDir, '--images', faces[2], faces[0], '--out', out, '--labels', labels, '--flip', '--backend', 'wasm');
+    const r = await cli(
+      'embed',
+      '--model',
+      modelDir,
+      '--images',
+      faces[2],
+      faces[0],
+      '--out',
+      out,
+      '--labels',
+      labels,
+      '--flip',
+      '--backend',
+      'wasm',
+    );
     expect(r.code).toBe(0);
     expect(await fsp.readFile(labels, 'utf8')).toBe(`${faces[2]}\n${faces[0]}\n`);
     // Reference: e(x) + e(mirror x), normalised, with the saved model itself.
     const loaded = await loadFaceModel(modelDir);
     const ref = tf.tidy(() => {
-      const x = tf.tensor4d([faceBytes[2], faceBytes[0]].flatMap((b) => Array.from(b, (v) => (v - 127.5) / 127.5)), [2, 32, 32, 3]);
+      const x = tf.tensor4d(
+        [faceBytes[2], faceBytes[0]].flatMap((b) => Array.from(b, (v) => (v - 127.5) / 127.5)),
+        [2, 32, 32, 3],
+      );
       const e = tf.add(loaded.model.predict(x) as tf.Tensor, loaded.model.predict(tf.reverse(x, 2)) as tf.Tensor);
       return tf.div(e, tf.norm(e, 'euclidean', 1, true)).dataSync();
     });
@@ -151,7 +184,9 @@ describe('arcinvert embed', () => {
     expect(r.code).toBe(2);
     const lines = errorLines(r);
     expect(lines.length).toBe(1);
-    expect(lines[0]).toMatch(new RegExp(`^arcinvert: cannot decode image ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    expect(lines[0]).toMatch(
+      new RegExp(`^arcinvert: cannot decode image ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+    );
     await expect(fsp.stat(path.join(tmp, 'emb3'))).rejects.toThrow();
   });
 

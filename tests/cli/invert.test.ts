@@ -10,10 +10,9 @@ import { useWasm } from '../helpers/backend.js';
 import { calibratedTinyMobileFaceNet } from '../helpers/tiny.js';
 import { cli, type Captured } from '../helpers/cli.js';
 
-
-
 /** stderr lines that are not the `backend: …` status line (split, in case one call holds two). */
-const errorLines = (c: Captured): string[] => c.err.flatMap((l) => l.split('\n')).filter((l) => !l.startsWith('backend: '));
+const errorLines = (c: Captured): string[] =>
+  c.err.flatMap((l) => l.split('\n')).filter((l) => !l.startsWith('backend: '));
 
 let tmp: string;
 let modelDir: string;
@@ -42,11 +41,15 @@ beforeAll(async () => {
   for (let i = 0; i < 2; i++) {
     const px = Buffer.from(Array.from({ length: 32 * 32 * 3 }, (_, k) => (k * (3 + 4 * i) + 17 * i) % 256));
     const file = path.join(tmp, `face${i}.png`);
-    await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(file);
+    await sharp(px, { raw: { width: 32, height: 32, channels: 3 } })
+      .png()
+      .toFile(file);
     faces.push(file);
     pixels.push(...Array.from(px, (v) => (v - 127.5) / 127.5));
   }
-  const emb = tf.tidy(() => (fm.model.predict(tf.tensor4d(pixels, [2, 32, 32, 3])) as tf.Tensor).dataSync() as Float32Array);
+  const emb = tf.tidy(
+    () => (fm.model.predict(tf.tensor4d(pixels, [2, 32, 32, 3])) as tf.Tensor).dataSync() as Float32Array,
+  );
   embNpy = path.join(tmp, 'targets.npy');
   await writeNpy(embNpy, emb, [2, 16]);
   await fsp.writeFile(path.join(tmp, 'targets.txt'), `${faces.join('\n')}\n`);
@@ -88,12 +91,21 @@ describe('successful runs', () => {
       { index: 0, kind: 'embedding', source: faces[0], class: null },
       { index: 1, kind: 'embedding', source: faces[1], class: null },
     ]);
-    expect(report.images.map((i: { file: string; steps: number }) => [i.file, i.steps])).toEqual([['t000_s0.png', 3], ['t001_s0.png', 3]]);
+    expect(report.images.map((i: { file: string; steps: number }) => [i.file, i.steps])).toEqual([
+      ['t000_s0.png', 3],
+      ['t001_s0.png', 3],
+    ]);
     for (const im of report.images) {
       expect(im.bestCosine).toBeGreaterThanOrEqual(-1);
       expect(im.bestCosine).toBeLessThanOrEqual(1);
     }
-    expect(r.out).toEqual([expect.stringMatching(new RegExp(`^wrote 2 image\\(s\\), sheet.png and report.json to ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: best cosine mean`))]);
+    expect(r.out).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^wrote 2 image\\(s\\), sheet.png and report.json to ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: best cosine mean`,
+        ),
+      ),
+    ]);
     // The sheet has a photo column: 2 rows × (photo + 1 seed).
     const sheet = await decode(path.join(out, 'sheet.png'));
     expect(sheet.width).toBe(4 + 2 * (32 + 4));
@@ -103,12 +115,36 @@ describe('successful runs', () => {
     const { out } = await freshOut();
     const r = await cli('invert', '--model', modelDir, '--random', '2', '--seeds', '2', '--out', out, ...FAST);
     expect(r.code).toBe(0);
-    expect((await fsp.readdir(out)).sort()).toEqual(['report.json', 'sheet.png', 't000_s0.png', 't000_s1.png', 't001_s0.png', 't001_s1.png']);
+    expect((await fsp.readdir(out)).sort()).toEqual([
+      'report.json',
+      'sheet.png',
+      't000_s0.png',
+      't000_s1.png',
+      't001_s0.png',
+      't001_s1.png',
+    ]);
     const report = JSON.parse(await fsp.readFile(path.join(out, 'report.json'), 'utf8'));
     expect(report.summary.images).toBe(4);
     // Two batches ran on two worker threads; one thread gives the very same images.
     const serial = await freshOut();
-    expect((await cli('invert', '--model', modelDir, '--random', '2', '--seeds', '2', '--out', serial.out, ...FAST, '--workers', '1')).code).toBe(0);
+    expect(
+      (
+        await cli(
+          'invert',
+          '--model',
+          modelDir,
+          '--random',
+          '2',
+          '--seeds',
+          '2',
+          '--out',
+          serial.out,
+          ...FAST,
+          '--workers',
+          '1',
+        )
+      ).code,
+    ).toBe(0);
     for (const f of ['t000_s0.png', 't001_s1.png']) {
       expect(await fsp.readFile(path.join(serial.out, f))).toEqual(await fsp.readFile(path.join(out, f)));
     }
@@ -119,7 +155,20 @@ describe('successful runs', () => {
     const { parent, out } = await freshOut();
     await fsp.mkdir(out);
     await fsp.writeFile(path.join(out, 'old.txt'), 'old');
-    const r = await cli('invert', '--model', headModelDir, '--class', '2', '0', '--identity-loss', 'arcface', '--out', out, '--overwrite', ...FAST);
+    const r = await cli(
+      'invert',
+      '--model',
+      headModelDir,
+      '--class',
+      '2',
+      '0',
+      '--identity-loss',
+      'arcface',
+      '--out',
+      out,
+      '--overwrite',
+      ...FAST,
+    );
     expect(errorLines(r).filter((l) => l.startsWith('arcinvert:'))).toEqual([]);
     expect(r.code).toBe(0);
     expect((await fsp.readdir(out)).sort()).toEqual(['report.json', 'sheet.png', 't000_s0.png', 't001_s0.png']);
@@ -168,8 +217,25 @@ describe('successful runs', () => {
     const a = await freshOut();
     expect((await cli('invert', '--model', modelDir, '--random', '1', '--out', a.out, ...FAST)).code).toBe(0);
     const b = await freshOut();
-    expect((await cli('invert', '--model', modelDir, '--random', '1', '--config', cfg, '--no-multi-resolution', '--out', b.out, ...FAST)).code).toBe(0);
-    const read = async (d: string) => JSON.parse(await fsp.readFile(path.join(d, 'report.json'), 'utf8')).config.multiResolution;
+    expect(
+      (
+        await cli(
+          'invert',
+          '--model',
+          modelDir,
+          '--random',
+          '1',
+          '--config',
+          cfg,
+          '--no-multi-resolution',
+          '--out',
+          b.out,
+          ...FAST,
+        )
+      ).code,
+    ).toBe(0);
+    const read = async (d: string) =>
+      JSON.parse(await fsp.readFile(path.join(d, 'report.json'), 'utf8')).config.multiResolution;
     expect([await read(a.out), await read(b.out)]).toEqual([true, false]);
   });
 });
@@ -177,26 +243,90 @@ describe('successful runs', () => {
 describe('bad input: exit 2, one error line, nothing written', () => {
   const CASES: Array<[string, (out: string) => string[], RegExp]> = [
     ['no target flag', (out) => ['--model', modelDir, '--out', out], /^arcinvert: give exactly one target source/],
-    ['two target flags', (out) => ['--model', modelDir, '--embedding', embNpy, '--random', '2', '--out', out], /^arcinvert: give exactly one target source/],
-    ['--steps 0', (out) => ['--model', modelDir, '--random', '1', '--out', out, '--steps', '0'], /^arcinvert: --steps must be a positive integer, got '0'$/],
-    ['--steps abc', (out) => ['--model', modelDir, '--random', '1', '--out', out, '--steps', 'abc'], /^arcinvert: --steps must be a positive integer, got 'abc'$/],
-    ['--random 0', (out) => ['--model', modelDir, '--random', '0', '--out', out], /^arcinvert: --random must be a positive integer, got '0'$/],
+    [
+      'two target flags',
+      (out) => ['--model', modelDir, '--embedding', embNpy, '--random', '2', '--out', out],
+      /^arcinvert: give exactly one target source/,
+    ],
+    [
+      '--steps 0',
+      (out) => ['--model', modelDir, '--random', '1', '--out', out, '--steps', '0'],
+      /^arcinvert: --steps must be a positive integer, got '0'$/,
+    ],
+    [
+      '--steps abc',
+      (out) => ['--model', modelDir, '--random', '1', '--out', out, '--steps', 'abc'],
+      /^arcinvert: --steps must be a positive integer, got 'abc'$/,
+    ],
+    [
+      '--random 0',
+      (out) => ['--model', modelDir, '--random', '0', '--out', out],
+      /^arcinvert: --random must be a positive integer, got '0'$/,
+    ],
     ['--class -1', (out) => ['--model', headModelDir, '--class', '-1', '--out', out], /./],
-    ['--class out of range', (out) => ['--model', headModelDir, '--class', '3', '--out', out], /^arcinvert: class 3 is out of range: the model has classes 0\.\.2$/],
-    ['a .npy of the wrong dimension', (out) => ['--model', modelDir, '--embedding', path.join(tmp, 'dim8.npy'), '--out', out], /has dimension 8 but the model's embedding size is 16$/],
-    ['a .npy with NaN', (out) => ['--model', modelDir, '--embedding', path.join(tmp, 'nan.npy'), '--out', out], /row 0 \(0-based\) has a non-finite value \(NaN\) at column 3$/],
-    ['a missing .npy', (out) => ['--model', modelDir, '--embedding', path.join(tmp, 'absent.npy'), '--out', out], /^arcinvert: cannot read \.npy file .*absent\.npy/],
-    ['a missing model dir', (out) => ['--model', path.join(tmp, 'no-model'), '--random', '1', '--out', out], /^arcinvert: model directory .*no-model does not exist$/],
-    ['--class on a model without head', (out) => ['--model', modelDir, '--class', '0', '--out', out], /^arcinvert: --class needs the model's classifier/],
-    ['unknown flag', (out) => ['--model', modelDir, '--random', '1', '--out', out, '--bogus'], /^error: unknown option '--bogus'$/],
-    ['invalid --bn-form', (out) => ['--model', modelDir, '--random', '1', '--out', out, '--bn-form', 'l1'], /^error: option '--bn-form <form>' argument 'l1' is invalid/],
-    ['a --config with an unknown key', (out) => ['--model', modelDir, '--random', '1', '--out', out, '--config', path.join(tmp, 'badkey.json')], /^arcinvert: invert config: unknown key 'stpes'$/],
-    ['a --config that is not JSON', (out) => ['--model', modelDir, '--random', '1', '--out', out, '--config', path.join(tmp, 'broken.json')], /^arcinvert: --config .*broken\.json is not valid JSON$/],
+    [
+      '--class out of range',
+      (out) => ['--model', headModelDir, '--class', '3', '--out', out],
+      /^arcinvert: class 3 is out of range: the model has classes 0\.\.2$/,
+    ],
+    [
+      'a .npy of the wrong dimension',
+      (out) => ['--model', modelDir, '--embedding', path.join(tmp, 'dim8.npy'), '--out', out],
+      /has dimension 8 but the model's embedding size is 16$/,
+    ],
+    [
+      'a .npy with NaN',
+      (out) => ['--model', modelDir, '--embedding', path.join(tmp, 'nan.npy'), '--out', out],
+      /row 0 \(0-based\) has a non-finite value \(NaN\) at column 3$/,
+    ],
+    [
+      'a missing .npy',
+      (out) => ['--model', modelDir, '--embedding', path.join(tmp, 'absent.npy'), '--out', out],
+      /^arcinvert: cannot read \.npy file .*absent\.npy/,
+    ],
+    [
+      'a missing model dir',
+      (out) => ['--model', path.join(tmp, 'no-model'), '--random', '1', '--out', out],
+      /^arcinvert: model directory .*no-model does not exist$/,
+    ],
+    [
+      '--class on a model without head',
+      (out) => ['--model', modelDir, '--class', '0', '--out', out],
+      /^arcinvert: --class needs the model's classifier/,
+    ],
+    [
+      'unknown flag',
+      (out) => ['--model', modelDir, '--random', '1', '--out', out, '--bogus'],
+      /^error: unknown option '--bogus'$/,
+    ],
+    [
+      'invalid --bn-form',
+      (out) => ['--model', modelDir, '--random', '1', '--out', out, '--bn-form', 'l1'],
+      /^error: option '--bn-form <form>' argument 'l1' is invalid/,
+    ],
+    [
+      'a --config with an unknown key',
+      (out) => ['--model', modelDir, '--random', '1', '--out', out, '--config', path.join(tmp, 'badkey.json')],
+      /^arcinvert: invert config: unknown key 'stpes'$/,
+    ],
+    [
+      'a --config that is not JSON',
+      (out) => ['--model', modelDir, '--random', '1', '--out', out, '--config', path.join(tmp, 'broken.json')],
+      /^arcinvert: --config .*broken\.json is not valid JSON$/,
+    ],
   ];
 
   beforeAll(async () => {
-    await writeNpy(path.join(tmp, 'dim8.npy'), Float32Array.from({ length: 16 }, (_, i) => i + 1), [2, 8]);
-    await writeNpy(path.join(tmp, 'nan.npy'), Float32Array.from({ length: 16 }, (_, i) => (i === 3 ? NaN : 1)), [1, 16]);
+    await writeNpy(
+      path.join(tmp, 'dim8.npy'),
+      Float32Array.from({ length: 16 }, (_, i) => i + 1),
+      [2, 8],
+    );
+    await writeNpy(
+      path.join(tmp, 'nan.npy'),
+      Float32Array.from({ length: 16 }, (_, i) => (i === 3 ? NaN : 1)),
+      [1, 16],
+    );
     await fsp.writeFile(path.join(tmp, 'badkey.json'), JSON.stringify({ stpes: 3 }));
     await fsp.writeFile(path.join(tmp, 'broken.json'), '{ steps: 3');
   });
@@ -216,10 +346,23 @@ describe('bad input: exit 2, one error line, nothing written', () => {
 
   test('the arcface identity loss without --class is refused before anything is loaded; nothing is written', async () => {
     const { parent, out } = await freshOut();
-    const r = await cli('invert', '--model', headModelDir, '--random', '1', '--identity-loss', 'arcface', '--out', out, ...FAST);
+    const r = await cli(
+      'invert',
+      '--model',
+      headModelDir,
+      '--random',
+      '1',
+      '--identity-loss',
+      'arcface',
+      '--out',
+      out,
+      ...FAST,
+    );
     expect(r.code).toBe(2);
     const lines = errorLines(r);
-    expect(lines.filter((l) => l.startsWith('arcinvert:'))).toEqual(['arcinvert: --identity-loss arcface needs class targets (--class)']);
+    expect(lines.filter((l) => l.startsWith('arcinvert:'))).toEqual([
+      'arcinvert: --identity-loss arcface needs class targets (--class)',
+    ]);
     expect(lines[lines.length - 1]).toMatch(/^arcinvert: /);
     expect(await fsp.readdir(parent)).toEqual([]);
   });

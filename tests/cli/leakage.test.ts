@@ -16,7 +16,6 @@ const LFW = path.resolve(process.cwd(), '../shared/data/lfw');
 const withData = existsSync(LFW) ? it : it.skip;
 if (!existsSync(LFW)) console.warn(`skipping leakage CLI end-to-end test: ${LFW} not found`);
 
-
 let tmp: string;
 let model: string;
 
@@ -37,45 +36,87 @@ it('needs exactly one source of reconstructions', async () => {
   expect(r.err).toEqual(['arcinvert: give exactly one of --reconstructions DIR or --invert']);
   const r2 = await cli('leakage', '--model', model, '--invert', '--out', path.join(tmp, 'x'));
   expect(r2.err).toEqual(['arcinvert: --invert needs --targets DIR (aligned photos in identity folders)']);
-  const r3 = await cli('leakage', '--model', model, '--reconstructions', tmp, '--fmr', '0', '--out', path.join(tmp, 'x'));
+  const r3 = await cli(
+    'leakage',
+    '--model',
+    model,
+    '--reconstructions',
+    tmp,
+    '--fmr',
+    '0',
+    '--out',
+    path.join(tmp, 'x'),
+  );
   expect(r3.code).toBe(2);
 });
 
-withData('inverts a few LFW targets and reports SAR for the model and the dlib judge', async () => {
-  const out = path.join(tmp, 'run');
-  const r = await cli('leakage', '--model', model, '--invert', '--targets', LFW, '--limit', '3', '--steps', '3', '--out', out, '--backend', 'wasm');
-  expect(r.err.filter((l) => l.startsWith('arcinvert:'))).toEqual([]);
-  expect(r.code).toBe(0);
-  const report = JSON.parse(await fsp.readFile(path.join(out, 'leakage.json'), 'utf8'));
-  // Aaron_Peirsol (3 photos), Aaron_Sorkin (2), Abdel_Nasser_Assidi (2): the first identities with ≥ 2.
-  expect([report.targets, report.identities, report.photos, report.reconstructions]).toEqual([3, 3, 7, 3]);
-  expect(report.impostorPairs).toBe(16);
-  expect(report.systems.map((s: { name: string; role: string }) => [s.name, s.role])).toEqual([['attacked', 'white-box'], ['dlib-resnet', 'transfer']]);
-  for (const s of report.systems) {
-    expect(s.typeI.comparisons).toBe(3);
-    expect(s.typeII.comparisons).toBe(4);
-    expect(s.thresholds.map((t: { fmr: number }) => t.fmr)).toEqual([1e-3, 1e-2]);
-  }
-  expect(r.out[0]).toMatch(/^system\s+role\s+FMR/);
-  const md = await fsp.readFile(path.join(out, 'leakage.md'), 'utf8');
-  expect(md).toMatch(/^\| system \| role \| FMR \|/);
-  // One score histogram per system, rendered to PNG and linked from the markdown.
-  expect(report.plots).toEqual(['scores-attacked.png', 'scores-dlib-resnet.png']);
-  for (const p of report.plots) {
-    const meta = await sharp(path.join(out, p)).metadata();
-    expect([meta.format, meta.width, meta.height]).toEqual(['png', 720, 360]);
-    expect(md).toContain(`![${p}](${p})`);
-  }
-  // The detector finds the real (aligned) target photos; the noise-like reconstructions of a random tiny model are counted, whatever they are.
-  expect(report.naturalness.targets).toMatchObject({ images: 3, detected: 3, share: 1 });
-  expect(report.naturalness.targets.meanConfidence).toBeGreaterThan(0.5);
-  expect(report.naturalness.reconstructions.images).toBe(3);
-  expect(md).toMatch(/Naturalness proxy .* of the reconstructions \(\d\/3, mean confidence/);
+withData(
+  'inverts a few LFW targets and reports SAR for the model and the dlib judge',
+  async () => {
+    const out = path.join(tmp, 'run');
+    const r = await cli(
+      'leakage',
+      '--model',
+      model,
+      '--invert',
+      '--targets',
+      LFW,
+      '--limit',
+      '3',
+      '--steps',
+      '3',
+      '--out',
+      out,
+      '--backend',
+      'wasm',
+    );
+    expect(r.err.filter((l) => l.startsWith('arcinvert:'))).toEqual([]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(await fsp.readFile(path.join(out, 'leakage.json'), 'utf8'));
+    // Aaron_Peirsol (3 photos), Aaron_Sorkin (2), Abdel_Nasser_Assidi (2): the first identities with ≥ 2.
+    expect([report.targets, report.identities, report.photos, report.reconstructions]).toEqual([3, 3, 7, 3]);
+    expect(report.impostorPairs).toBe(16);
+    expect(report.systems.map((s: { name: string; role: string }) => [s.name, s.role])).toEqual([
+      ['attacked', 'white-box'],
+      ['dlib-resnet', 'transfer'],
+    ]);
+    for (const s of report.systems) {
+      expect(s.typeI.comparisons).toBe(3);
+      expect(s.typeII.comparisons).toBe(4);
+      expect(s.thresholds.map((t: { fmr: number }) => t.fmr)).toEqual([1e-3, 1e-2]);
+    }
+    expect(r.out[0]).toMatch(/^system\s+role\s+FMR/);
+    const md = await fsp.readFile(path.join(out, 'leakage.md'), 'utf8');
+    expect(md).toMatch(/^\| system \| role \| FMR \|/);
+    // One score histogram per system, rendered to PNG and linked from the markdown.
+    expect(report.plots).toEqual(['scores-attacked.png', 'scores-dlib-resnet.png']);
+    for (const p of report.plots) {
+      const meta = await sharp(path.join(out, p)).metadata();
+      expect([meta.format, meta.width, meta.height]).toEqual(['png', 720, 360]);
+      expect(md).toContain(`![${p}](${p})`);
+    }
+    // The detector finds the real (aligned) target photos; the noise-like reconstructions of a random tiny model are counted, whatever they are.
+    expect(report.naturalness.targets).toMatchObject({ images: 3, detected: 3, share: 1 });
+    expect(report.naturalness.targets.meanConfidence).toBeGreaterThan(0.5);
+    expect(report.naturalness.reconstructions.images).toBe(3);
+    expect(md).toMatch(/Naturalness proxy .* of the reconstructions \(\d\/3, mean confidence/);
 
-  const again = await cli('leakage', '--model', model, '--reconstructions', path.join(out, 'reconstructions'), '--judge', 'none', '--out', path.join(tmp, 'again'));
-  expect(again.code).toBe(0);
-  const second = JSON.parse(await fsp.readFile(path.join(tmp, 'again', 'leakage.json'), 'utf8'));
-  expect(second.systems).toHaveLength(1);
-  // The PNGs are lossless: read back, they score as the images kept in memory did.
-  expect(second.systems[0].typeI.meanScore).toBeCloseTo(report.systems[0].typeI.meanScore, 5);
-}, 90000);
+    const again = await cli(
+      'leakage',
+      '--model',
+      model,
+      '--reconstructions',
+      path.join(out, 'reconstructions'),
+      '--judge',
+      'none',
+      '--out',
+      path.join(tmp, 'again'),
+    );
+    expect(again.code).toBe(0);
+    const second = JSON.parse(await fsp.readFile(path.join(tmp, 'again', 'leakage.json'), 'utf8'));
+    expect(second.systems).toHaveLength(1);
+    // The PNGs are lossless: read back, they score as the images kept in memory did.
+    expect(second.systems[0].typeI.meanScore).toBeCloseTo(report.systems[0].typeI.meanScore, 5);
+  },
+  90000,
+);

@@ -19,8 +19,29 @@ function fakeCtx(): Captured {
   return { out: (l) => lines.out.push(l), err: (l) => lines.err.push(l), interactive: false, lines };
 }
 
-const TINY = ['--backbone', 'iresnet18', '--input-size', '16', '--embedding-size', '8', '--backbone-config', '{"layers":[1,1,1,1],"widths":[4,8,8,16]}'];
-const QUICK = [...TINY, '--batch-size', '4', '--epochs', '2', '--val-fraction', '0.25', '--lr', '0.05', '--backend', 'wasm'];
+const TINY = [
+  '--backbone',
+  'iresnet18',
+  '--input-size',
+  '16',
+  '--embedding-size',
+  '8',
+  '--backbone-config',
+  '{"layers":[1,1,1,1],"widths":[4,8,8,16]}',
+];
+const QUICK = [
+  ...TINY,
+  '--batch-size',
+  '4',
+  '--epochs',
+  '2',
+  '--val-fraction',
+  '0.25',
+  '--lr',
+  '0.05',
+  '--backend',
+  'wasm',
+];
 
 let root: string;
 let tmp: string;
@@ -41,12 +62,21 @@ test('train writes config, log, checkpoint and best/, and reports the run', asyn
   expect(ctx.lines.err.filter((l) => l.startsWith('arcinvert:'))).toEqual([]);
   expect(code).toBe(0);
   const cfgLine = ctx.lines.err.find((l) => l.startsWith('config: '))!;
-  expect(JSON.parse(cfgLine.slice(8))).toMatchObject({ backbone: 'iresnet18', batchSize: 4, epochs: 2, lr: 0.05, k: 3 });
+  expect(JSON.parse(cfgLine.slice(8))).toMatchObject({
+    backbone: 'iresnet18',
+    batchSize: 4,
+    epochs: 2,
+    lr: 0.05,
+    k: 3,
+  });
   expect(JSON.parse(await fsp.readFile(path.join(run, 'config.json'), 'utf8'))).toEqual(JSON.parse(cfgLine.slice(8)));
   expect(ctx.lines.err.some((l) => /^epoch 2\/2: train loss [\d.]+, val [\d.]+ ± [\d.]+/.test(l))).toBe(true);
   expect(ctx.lines.out[0]).toMatch(/^trained 12 steps/);
   expect(ctx.lines.out.some((l) => l.startsWith('best: epoch'))).toBe(true);
-  const log = (await fsp.readFile(path.join(run, 'train-log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  const log = (await fsp.readFile(path.join(run, 'train-log.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   expect(log).toHaveLength(12);
   expect(Object.keys(log[0]).sort()).toEqual(['batch', 'epoch', 'imagesPerSec', 'loss', 'lr', 'step', 'time']);
   expect(existsSync(path.join(run, 'best', 'model.json'))).toBe(true);
@@ -55,10 +85,14 @@ test('train writes config, log, checkpoint and best/, and reports the run', asyn
 
 test('train --csv reads a manifest with paths relative to its folder', async () => {
   const csv = path.join(root, 'faces.csv');
-  const rows = (await fsp.readdir(root)).filter((d) => d.startsWith('id')).flatMap((d) => [0, 1, 2, 3].map((i) => `${d}/${i}.png,${d}`));
+  const rows = (await fsp.readdir(root))
+    .filter((d) => d.startsWith('id'))
+    .flatMap((d) => [0, 1, 2, 3].map((i) => `${d}/${i}.png,${d}`));
   await fsp.writeFile(csv, `path,identity\n${rows.join('\n')}\n`);
   const ctx = fakeCtx();
-  expect(await runCli(['train', '--csv', csv, '--out', path.join(tmp, 'csvrun'), ...QUICK, '--max-steps', '2'], ctx)).toBe(0);
+  expect(
+    await runCli(['train', '--csv', csv, '--out', path.join(tmp, 'csvrun'), ...QUICK, '--max-steps', '2'], ctx),
+  ).toBe(0);
   expect(ctx.lines.out[0]).toMatch(/^trained 2 steps/);
   await fsp.rm(csv);
 });
@@ -66,17 +100,40 @@ test('train --csv reads a manifest with paths relative to its folder', async () 
 test('eval prints a table and JSON for an LFW-format pairs file', async () => {
   const lfw = path.join(tmp, 'lfw');
   for (const [c, name] of ['P', 'Q', 'R'].entries()) {
-    for (let i = 1; i <= 2; i++) await writeColourPng(path.join(lfw, name, `${name}_000${i}.jpg`), identityColour(c, 3), 16, 50 + c * 10 + i);
+    for (let i = 1; i <= 2; i++)
+      await writeColourPng(path.join(lfw, name, `${name}_000${i}.jpg`), identityColour(c, 3), 16, 50 + c * 10 + i);
   }
   await fsp.writeFile(path.join(lfw, 'pairs.txt'), '2\t1\nP\t1\t2\nP\t1\tQ\t1\nQ\t1\t2\nQ\t2\tR\t1\n');
   const ctx = fakeCtx();
-  expect(await runCli(['eval', '--model', run, '--pairs', path.join(lfw, 'pairs.txt'), '--images', lfw, '--backend', 'wasm'], ctx)).toBe(0);
+  expect(
+    await runCli(
+      ['eval', '--model', run, '--pairs', path.join(lfw, 'pairs.txt'), '--images', lfw, '--backend', 'wasm'],
+      ctx,
+    ),
+  ).toBe(0);
   expect(ctx.lines.out[0]).toBe(`model         ${path.join(run, 'best')}`);
   expect(ctx.lines.out[1]).toBe('pairs         4 (2 folds), 5 images');
   expect(ctx.lines.out.some((l) => /^accuracy {6}[\d.]+ ± [\d.]+$/.test(l))).toBe(true);
   expect(ctx.lines.out.some((l) => l.startsWith('TAR@FAR=1e-3'))).toBe(true);
   const js = fakeCtx();
-  expect(await runCli(['eval', '--model', run, '--pairs', path.join(lfw, 'pairs.txt'), '--images', lfw, '--json', '--no-flip', '--backend', 'wasm'], js)).toBe(0);
+  expect(
+    await runCli(
+      [
+        'eval',
+        '--model',
+        run,
+        '--pairs',
+        path.join(lfw, 'pairs.txt'),
+        '--images',
+        lfw,
+        '--json',
+        '--no-flip',
+        '--backend',
+        'wasm',
+      ],
+      js,
+    ),
+  ).toBe(0);
   const obj = JSON.parse(js.lines.out[0]);
   expect(obj).toMatchObject({ flip: false, pairs: 4, images: 5 });
   expect(obj.folds).toHaveLength(2);
@@ -85,7 +142,9 @@ test('eval prints a table and JSON for an LFW-format pairs file', async () => {
 test('purify writes a clean manifest that train --csv reads back', async () => {
   const ctx = fakeCtx();
   const out = path.join(tmp, 'clean', 'clean.csv');
-  expect(await runCli(['purify', '--model', run, '--data', root, '--out', out, '--angle', '75', '--backend', 'wasm'], ctx)).toBe(0);
+  expect(
+    await runCli(['purify', '--model', run, '--data', root, '--out', out, '--angle', '75', '--backend', 'wasm'], ctx),
+  ).toBe(0);
   expect(ctx.lines.out[0]).toMatch(/^kept \d+ of 24 images \(\d+ dropped at > 75°\) over 6 identities/);
   expect(ctx.lines.out.some((l) => l.startsWith('left out 2 identities the model was not trained on'))).toBe(true);
   const clean = await loadCsvManifest(out, path.dirname(out));
@@ -104,7 +163,9 @@ test('Ctrl-C writes a checkpoint and exits 130; --resume finishes the run', asyn
   while (!existsSync(log)) await new Promise((r) => setTimeout(r, 20));
   process.emit('SIGINT');
   expect(await running).toBe(130);
-  expect(ctx.lines.err[ctx.lines.err.length - 1]).toMatch(/^arcinvert: interrupted at step \d+; continue with --resume /);
+  expect(ctx.lines.err[ctx.lines.err.length - 1]).toMatch(
+    /^arcinvert: interrupted at step \d+; continue with --resume /,
+  );
   const ptr = JSON.parse(await fsp.readFile(path.join(out, 'checkpoint.json'), 'utf8'));
   expect(ptr.step).toBeGreaterThan(0);
   expect(ptr.step).toBeLessThan(300);
@@ -114,7 +175,9 @@ test('Ctrl-C writes a checkpoint and exits 130; --resume finishes the run', asyn
   expect(await runCli(['train', '--resume', out, '--lr', '0.2'], bad)).toBe(2);
   expect(bad.lines.err).toEqual(["arcinvert: --resume continues with the run's own config; drop --lr"]);
   const again = fakeCtx();
-  expect(await runCli(['train', '--resume', out, '--max-steps', String(ptr.step + 3), '--backend', 'wasm'], again)).toBe(0);
+  expect(
+    await runCli(['train', '--resume', out, '--max-steps', String(ptr.step + 3), '--backend', 'wasm'], again),
+  ).toBe(0);
   expect(again.lines.out[0]).toMatch(new RegExp(`^trained ${ptr.step + 3} steps`));
 });
 
@@ -124,7 +187,8 @@ describe('bad input: one line, exit 2, nothing written', () => {
   let strangers: string;
   beforeAll(async () => {
     strangers = await fsp.mkdtemp(path.join(os.tmpdir(), 'arcinvert-strangers-'));
-    for (const name of ['zz0', 'zz1']) for (let i = 0; i < 2; i++) await writeColourPng(path.join(strangers, name, `${i}.png`), [9, 9, 9], 16, i);
+    for (const name of ['zz0', 'zz1'])
+      for (let i = 0; i < 2; i++) await writeColourPng(path.join(strangers, name, `${i}.png`), [9, 9, 9], 16, i);
     one = await makeFaceFolder(3, 2, 16);
     await fsp.rm(path.join(one, 'id01', '1.png'));
     empty = await fsp.mkdtemp(path.join(os.tmpdir(), 'arcinvert-empty-'));
@@ -137,21 +201,90 @@ describe('bad input: one line, exit 2, nothing written', () => {
   });
 
   const cases: Array<[string, () => string[], RegExp]> = [
-    ['missing data dir', () => ['train', '--data', path.join(tmp, 'nope'), '--out', path.join(tmp, 'o1'), ...QUICK], /image folder not found/],
+    [
+      'missing data dir',
+      () => ['train', '--data', path.join(tmp, 'nope'), '--out', path.join(tmp, 'o1'), ...QUICK],
+      /image folder not found/,
+    ],
     ['empty data dir', () => ['train', '--data', empty, '--out', path.join(tmp, 'o2'), ...QUICK], /no images found/],
-    ['identity with one image', () => ['train', '--data', one, '--out', path.join(tmp, 'o3'), ...QUICK], /identity 'id01' has 1 image/],
+    [
+      'identity with one image',
+      () => ['train', '--data', one, '--out', path.join(tmp, 'o3'), ...QUICK],
+      /identity 'id01' has 1 image/,
+    ],
     ['no data flag', () => ['train', '--out', path.join(tmp, 'o4')], /--data DIR or --csv FILE/],
     ['run exists', () => ['train', '--data', root, '--out', run, ...QUICK], /already holds a training run/],
-    ['unwritable output', () => ['train', '--data', root, '--out', path.join(tmp, 'a-file', 'o5'), ...QUICK], /cannot create directory/],
-    ['bad lr', () => ['train', '--data', root, '--out', path.join(tmp, 'o6'), '--lr', '-1'], /--lr must be a positive number/],
-    ['width on iresnet', () => ['train', '--data', root, '--out', path.join(tmp, 'o7'), ...QUICK, '--width', '8'], /--width applies to mobilefacenet only/],
-    ['bad input size', () => ['train', '--data', root, '--out', path.join(tmp, 'o8'), ...QUICK, '--input-size', '20'], /multiple of 16|inputSize/],
-    ['eval pairs missing', () => ['train', '--data', root, '--out', path.join(tmp, 'o9'), ...QUICK, '--eval-pairs', path.join(tmp, 'x.txt'), '--eval-images', tmp], /cannot read --eval-pairs/],
-    ['resume: other identities', () => ['train', '--resume', run, '--data', strangers, '--backend', 'wasm'], /identities do not match the checkpoint/],
-    ['eval: no model', () => ['eval', '--model', path.join(tmp, 'nope'), '--pairs', 'p', '--images', 'i'], /does not exist/],
-    ['purify: model/data mismatch', () => ['purify', '--model', run, '--data', empty, '--out', path.join(tmp, 'o10', 'c.csv')], /no images found/],
-    ['purify: unknown identities', () => ['purify', '--model', run, '--data', strangers, '--out', path.join(tmp, 'o11', 'c.csv'), '--backend', 'wasm'], /none of the data's 2 identities/],
-    ['purify: bad angle', () => ['purify', '--model', run, '--data', root, '--out', path.join(tmp, 'o12', 'c.csv'), '--angle', '0'], /--angle must be in/],
+    [
+      'unwritable output',
+      () => ['train', '--data', root, '--out', path.join(tmp, 'a-file', 'o5'), ...QUICK],
+      /cannot create directory/,
+    ],
+    [
+      'bad lr',
+      () => ['train', '--data', root, '--out', path.join(tmp, 'o6'), '--lr', '-1'],
+      /--lr must be a positive number/,
+    ],
+    [
+      'width on iresnet',
+      () => ['train', '--data', root, '--out', path.join(tmp, 'o7'), ...QUICK, '--width', '8'],
+      /--width applies to mobilefacenet only/,
+    ],
+    [
+      'bad input size',
+      () => ['train', '--data', root, '--out', path.join(tmp, 'o8'), ...QUICK, '--input-size', '20'],
+      /multiple of 16|inputSize/,
+    ],
+    [
+      'eval pairs missing',
+      () => [
+        'train',
+        '--data',
+        root,
+        '--out',
+        path.join(tmp, 'o9'),
+        ...QUICK,
+        '--eval-pairs',
+        path.join(tmp, 'x.txt'),
+        '--eval-images',
+        tmp,
+      ],
+      /cannot read --eval-pairs/,
+    ],
+    [
+      'resume: other identities',
+      () => ['train', '--resume', run, '--data', strangers, '--backend', 'wasm'],
+      /identities do not match the checkpoint/,
+    ],
+    [
+      'eval: no model',
+      () => ['eval', '--model', path.join(tmp, 'nope'), '--pairs', 'p', '--images', 'i'],
+      /does not exist/,
+    ],
+    [
+      'purify: model/data mismatch',
+      () => ['purify', '--model', run, '--data', empty, '--out', path.join(tmp, 'o10', 'c.csv')],
+      /no images found/,
+    ],
+    [
+      'purify: unknown identities',
+      () => [
+        'purify',
+        '--model',
+        run,
+        '--data',
+        strangers,
+        '--out',
+        path.join(tmp, 'o11', 'c.csv'),
+        '--backend',
+        'wasm',
+      ],
+      /none of the data's 2 identities/,
+    ],
+    [
+      'purify: bad angle',
+      () => ['purify', '--model', run, '--data', root, '--out', path.join(tmp, 'o12', 'c.csv'), '--angle', '0'],
+      /--angle must be in/,
+    ],
   ];
   test.each(cases)('%s', async (_name, argv, message) => {
     const ctx = fakeCtx();

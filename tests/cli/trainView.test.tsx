@@ -10,19 +10,54 @@ import type { EpochRecord, StepProgress } from '../../src/train/loop.js';
 const strip = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 function step(over: Partial<StepProgress> = {}): StepProgress {
-  return { step: 120, epoch: 2, batch: 4, loss: 12.3456, lr: 0.0951, imagesPerSec: 312.4, time: 60, gradNorm: 3, totalSteps: 800, stepsPerEpoch: 40, epochs: 20, etaSeconds: 185, ...over };
+  return {
+    step: 120,
+    epoch: 2,
+    batch: 4,
+    loss: 12.3456,
+    lr: 0.0951,
+    imagesPerSec: 312.4,
+    time: 60,
+    gradNorm: 3,
+    totalSteps: 800,
+    stepsPerEpoch: 40,
+    epochs: 20,
+    etaSeconds: 185,
+    ...over,
+  };
 }
 
 function report(accuracy: number, std: number): VerificationReport {
   const tar = { tar: 0.5, far: 0.001, threshold: 0.4 };
-  return { accuracy, std, threshold: 0.3, folds: [], tarAtFar1e2: tar, tarAtFar1e3: tar, pairs: 600, images: 900, skippedImages: [], skippedPairs: 0 };
+  return {
+    accuracy,
+    std,
+    threshold: 0.3,
+    folds: [],
+    tarAtFar1e2: tar,
+    tarAtFar1e3: tar,
+    pairs: 600,
+    images: 900,
+    skippedImages: [],
+    skippedPairs: 0,
+  };
 }
 
-const epoch: EpochRecord = { epoch: 2, epochs: 20, step: 120, trainLoss: 13.5, val: report(0.8123, 0.015), bench: report(0.70125, 0.02), best: true };
+const epoch: EpochRecord = {
+  epoch: 2,
+  epochs: 20,
+  step: 120,
+  trainLoss: 13.5,
+  val: report(0.8123, 0.015),
+  bench: report(0.70125, 0.02),
+  best: true,
+};
 
 test('plain lines: step and epoch summaries', () => {
   expect(formatStepLine(step())).toBe('step 120/800 epoch 3/20 batch 5/40 loss 12.35 lr 0.0951 312 img/s eta 3m05s');
-  expect(formatEpochLine(epoch)).toBe('epoch 3/20: train loss 13.50, val 0.8123 ± 0.0150 (best), bench 0.7013 ± 0.0200');
+  expect(formatEpochLine(epoch)).toBe(
+    'epoch 3/20: train loss 13.50, val 0.8123 ± 0.0150 (best), bench 0.7013 ± 0.0200',
+  );
   expect(formatEpochLine({ ...epoch, val: null, bench: null })).toBe('epoch 3/20: train loss 13.50');
   expect(smoothRate(undefined, 10)).toBe(10);
   expect(smoothRate(10, 20)).toBe(11);
@@ -40,16 +75,31 @@ test('plainTrainReporter throttles step lines but always writes the last step an
   t = 1300;
   r.step(step({ step: 800 }));
   r.epoch(epoch);
-  expect(lines.map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(['step 1/800', 'step 3/800', 'step 800/800', 'epoch 3/20:']);
+  expect(lines.map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual([
+    'step 1/800',
+    'step 3/800',
+    'step 800/800',
+    'epoch 3/20:',
+  ]);
 });
 
 test('TrainView: waiting line, then progress bars, loss, LR, speed, ETA and the latest evaluation', () => {
-  const { lastFrame, rerender, unmount } = render(<TrainView title="train mobilefacenet → /tmp/run" progress={null} imagesPerSec={NaN} epochs={[]} messages={['training 45 identities']} />);
+  const { lastFrame, rerender, unmount } = render(
+    <TrainView
+      title="train mobilefacenet → /tmp/run"
+      progress={null}
+      imagesPerSec={NaN}
+      epochs={[]}
+      messages={['training 45 identities']}
+    />,
+  );
   let text = strip(lastFrame() ?? '');
   expect(text).toContain('train mobilefacenet → /tmp/run');
   expect(text).toContain('training 45 identities');
   expect(text).toContain('waiting for the first step');
-  rerender(<TrainView title="t" progress={step()} imagesPerSec={300} epochs={[epoch]} messages={['training 45 identities']} />);
+  rerender(
+    <TrainView title="t" progress={step()} imagesPerSec={300} epochs={[epoch]} messages={['training 45 identities']} />,
+  );
   text = strip(lastFrame() ?? '');
   expect(text).toContain('epoch 3/20');
   expect(text).toContain('5/40 batches');

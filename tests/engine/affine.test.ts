@@ -24,7 +24,11 @@ describe.each(['wasm', 'cpu'])('on %s', (backend) => {
 
   test.each(cases)('%s equals x·a + b', (_name, xs, ps, withB) => {
     const before = tf.memory().numTensors;
-    const [x, a, b] = [tf.tensor(random(xs, 1).data, xs), tf.tensor(random(ps, 2).data, ps), tf.tensor(random(ps, 3).data, ps)];
+    const [x, a, b] = [
+      tf.tensor(random(xs, 1).data, xs),
+      tf.tensor(random(ps, 2).data, ps),
+      tf.tensor(random(ps, 3).data, ps),
+    ];
     const got = channelAffine(x, a, withB ? b : undefined);
     const ref = tf.tidy(() => (withB ? tf.add(tf.mul(x, a), b) : tf.mul(x, a)));
     expect(got.shape).toEqual(ref.shape);

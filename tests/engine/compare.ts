@@ -9,7 +9,10 @@ import * as tf from '@tensorflow/tfjs';
 export const TOLERANCE = 1e-4;
 
 /** Plain values of a tensor to build on any backend. */
-export interface Named { data: Float32Array; shape: number[] }
+export interface Named {
+  data: Float32Array;
+  shape: number[];
+}
 
 /** Deterministic uniform(-1, 1) values (mulberry32). */
 export function randomValues(size: number, seed: number): Float32Array {
@@ -25,7 +28,13 @@ export function randomValues(size: number, seed: number): Float32Array {
 }
 
 export function random(shape: number[], seed: number): Named {
-  return { data: randomValues(shape.reduce((a, b) => a * b, 1), seed), shape };
+  return {
+    data: randomValues(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+  };
 }
 
 /** `random` mapped through `f` (e.g. positive variances). */
@@ -47,7 +56,10 @@ export function relErr(a: ArrayLike<number>, ref: ArrayLike<number>): number {
 
 /** tf.grads of `f` at `inputs` with upstream gradient `dy`, on `backend`; disposes everything. */
 export async function gradsOn(
-  backend: string, f: (...ts: tf.Tensor[]) => tf.Tensor, inputs: Named[], dy: Named,
+  backend: string,
+  f: (...ts: tf.Tensor[]) => tf.Tensor,
+  inputs: Named[],
+  dy: Named,
 ): Promise<Float32Array[]> {
   expect(await tf.setBackend(backend)).toBe(true);
   const ts = inputs.map((t) => tf.tensor(t.data, t.shape));
@@ -60,7 +72,9 @@ export async function gradsOn(
 
 /** `f(...inputs)` on `backend`, as plain values; disposes everything. */
 export async function forwardOn(
-  backend: string, f: (...ts: tf.Tensor[]) => tf.Tensor, inputs: Named[],
+  backend: string,
+  f: (...ts: tf.Tensor[]) => tf.Tensor,
+  inputs: Named[],
 ): Promise<{ data: ArrayLike<number>; shape: number[]; dtype: string }> {
   expect(await tf.setBackend(backend)).toBe(true);
   const ts = inputs.map((t) => tf.tensor(t.data, t.shape));
@@ -71,7 +85,11 @@ export async function forwardOn(
 }
 
 /** Max relative error of each wasm gradient against cpu. */
-export async function compareGrads(f: (...ts: tf.Tensor[]) => tf.Tensor, inputs: Named[], dy: Named): Promise<number[]> {
+export async function compareGrads(
+  f: (...ts: tf.Tensor[]) => tf.Tensor,
+  inputs: Named[],
+  dy: Named,
+): Promise<number[]> {
   const ref = await gradsOn('cpu', f, inputs, dy);
   const got = await gradsOn('wasm', f, inputs, dy);
   return got.map((g, i) => relErr(g, ref[i]!));

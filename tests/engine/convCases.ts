@@ -4,7 +4,13 @@ import * as tf from '@tensorflow/tfjs';
 export type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 export type Rounding = 'floor' | 'round' | 'ceil';
 export interface Case {
-  n: number; h: number; w: number; c: number; k: number; stride: number; pad: Pad;
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  k: number;
+  stride: number;
+  pad: Pad;
   /** Output channels for conv2d, channel multiplier for depthwise. */
   out: number;
   rounding?: Rounding;
@@ -12,8 +18,13 @@ export interface Case {
 
 export function outShape(c: Case, filterShape: number[], depthwise: boolean): number[] {
   return tf.backend_util.computeConv2DInfo(
-    [c.n, c.h, c.w, c.c], filterShape as [number, number, number, number], c.stride, 1,
-    c.pad, c.rounding, depthwise,
+    [c.n, c.h, c.w, c.c],
+    filterShape as [number, number, number, number],
+    c.stride,
+    1,
+    c.pad,
+    c.rounding,
+    depthwise,
   ).outShape;
 }
 
@@ -37,8 +48,36 @@ export function cases(depthwise: boolean): Case[] {
     // dy), so conv2d's 'ceil' case is checked separately in wasmGradKernels.test.ts.
     { n: 2, h: 8, w: 9, c: 3, out: 2, k: 3, stride: 2, pad: 1, rounding: depthwise ? 'ceil' : 'floor' },
     { n: 1, h: 7, w: 10, c: 2, out: 2, k: 5, stride: 2, pad: 2, rounding: 'floor' },
-    { n: 2, h: 7, w: 7, c: 2, out: 1, k: 3, stride: 1, pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
-    { n: 1, h: 9, w: 8, c: 3, out: 2, k: 3, stride: 2, pad: [[0, 0], [0, 1], [1, 1], [0, 0]] },
+    {
+      n: 2,
+      h: 7,
+      w: 7,
+      c: 2,
+      out: 1,
+      k: 3,
+      stride: 1,
+      pad: [
+        [0, 0],
+        [2, 0],
+        [1, 2],
+        [0, 0],
+      ],
+    },
+    {
+      n: 1,
+      h: 9,
+      w: 8,
+      c: 3,
+      out: 2,
+      k: 3,
+      stride: 2,
+      pad: [
+        [0, 0],
+        [0, 1],
+        [1, 1],
+        [0, 0],
+      ],
+    },
     // Stride 3: phases with one tap, and (kernel 2 < stride 3) phases with none.
     { n: 2, h: 10, w: 11, c: 3, out: 2, k: 3, stride: 3, pad: 'same' },
     { n: 1, h: 10, w: 11, c: 2, out: 3, k: 2, stride: 3, pad: 'valid' },

@@ -39,7 +39,21 @@ describe('Conv2DBackpropInput on wasm matches cpu', () => {
   const extra: Case[] = [
     // 1×1 filters whose strides and paddings move rows (placeOnInput's crops and pads).
     { n: 2, h: 7, w: 9, c: 3, out: 4, k: 1, stride: 2, pad: 1, rounding: 'floor' },
-    { n: 1, h: 6, w: 6, c: 2, out: 3, k: 1, stride: 1, pad: [[0, 0], [1, 0], [0, 2], [0, 0]] },
+    {
+      n: 1,
+      h: 6,
+      w: 6,
+      c: 2,
+      out: 3,
+      k: 1,
+      stride: 1,
+      pad: [
+        [0, 0],
+        [1, 0],
+        [0, 2],
+        [0, 0],
+      ],
+    },
     { n: 2, h: 10, w: 8, c: 4, out: 2, k: 1, stride: 3, pad: 'valid' },
     { n: 1, h: 8, w: 8, c: 3, out: 2, k: 3, stride: 3, pad: 'same' },
     { n: 2, h: 6, w: 7, c: 2, out: 3, k: 2, stride: 1, pad: 'same' },
@@ -83,7 +97,11 @@ describe('Conv2DBackpropInput on wasm matches cpu', () => {
 
 describe('FusedBatchNorm on wasm matches cpu', () => {
   const withParams = (x: number[], p: number[]): Named[] => [
-    random(x, 71), random(p, 72), randomMapped(p, 73, (v) => v * v + 0.1), random(p, 74), random(p, 75),
+    random(x, 71),
+    random(p, 72),
+    randomMapped(p, 73, (v) => v * v + 0.1),
+    random(p, 74),
+    random(p, 75),
   ];
   test.each([
     ['rank 4, parameters [C]', [2, 5, 6, 4], [4]],
@@ -95,7 +113,8 @@ describe('FusedBatchNorm on wasm matches cpu', () => {
     expect(await compareForward(bn, withParams([...xShape], [...pShape]))).toBeLessThanOrEqual(TOLERANCE);
   });
   test('without scale and offset', async () => {
-    const bn = (x: tf.Tensor, m: tf.Tensor, v: tf.Tensor): tf.Tensor => tf.batchNorm(x, m, v, undefined, undefined, 1e-5);
+    const bn = (x: tf.Tensor, m: tf.Tensor, v: tf.Tensor): tf.Tensor =>
+      tf.batchNorm(x, m, v, undefined, undefined, 1e-5);
     expect(await compareForward(bn, withParams([3, 4, 4, 6], [6]).slice(0, 3))).toBeLessThanOrEqual(TOLERANCE);
   });
 });
@@ -120,13 +139,14 @@ describe('Sum and Mean on wasm match cpu', () => {
     [[5], 0, false],
   ];
   test.each(shapes.map(([s, a, k]) => [`[${s}] axis ${JSON.stringify(a)}${k ? ' keepDims' : ''}`, s, a, k] as const))(
-    '%s', async (_name, shape, axis, keepDims) => {
+    '%s',
+    async (_name, shape, axis, keepDims) => {
       const x = random(shape, 81);
       expect(await compareForward((t) => tf.sum(t, axis, keepDims), [x])).toBeLessThanOrEqual(TOLERANCE);
       expect(await compareForward((t) => tf.mean(t, axis, keepDims), [x])).toBeLessThanOrEqual(TOLERANCE);
     },
   );
-  test('an empty input sums to zeros and averages to NaN (wasm\'s own leaves the output unset)', async () => {
+  test("an empty input sums to zeros and averages to NaN (wasm's own leaves the output unset)", async () => {
     const empty = [{ data: new Float32Array(0), shape: [0, 3] }];
     expect(await compareForward((t) => tf.sum(t, 0), empty)).toBe(0);
     const got = await forwardOn('wasm', (t) => tf.mean(t, 0), empty);
@@ -134,7 +154,15 @@ describe('Sum and Mean on wasm match cpu', () => {
   });
   test('int32 sums stay exact and int32 (stock kernel)', async () => {
     expect(await tf.setBackend('wasm')).toBe(true);
-    const x = tf.tensor([[1, 2], [3, 4], [5, 6]], undefined, 'int32');
+    const x = tf.tensor(
+      [
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ],
+      undefined,
+      'int32',
+    );
     const s = tf.sum(x, 0);
     expect(s.dtype).toBe('int32');
     expect(Array.from(await s.data())).toEqual([9, 12]);
@@ -193,24 +221,72 @@ describe('BatchMatMul with transposed operands on wasm matches cpu', () => {
 describe('Transpose on wasm matches cpu', () => {
   // Sizes at the threshold (2^19 = 524,288 elements), where the heap path takes over, and small.
   test.each([
-    [[37, 21], [1, 0]],
-    [[1024, 512], [1, 0]],
-    [[997, 531], [1, 0]],
-    [[8, 64, 32, 32], [1, 2, 0, 3]],
-    [[8, 64, 32, 33], [3, 0, 1, 2]],
-    [[16, 8, 64, 65], [2, 0, 1, 3]],
-    [[8, 64, 32, 32], [3, 1, 2, 0]],
-    [[4, 33, 17], [0, 2, 1]],
-    [[2, 3, 4], [2, 1, 0]],
-    [[40, 1], [1, 0]],
+    [
+      [37, 21],
+      [1, 0],
+    ],
+    [
+      [1024, 512],
+      [1, 0],
+    ],
+    [
+      [997, 531],
+      [1, 0],
+    ],
+    [
+      [8, 64, 32, 32],
+      [1, 2, 0, 3],
+    ],
+    [
+      [8, 64, 32, 33],
+      [3, 0, 1, 2],
+    ],
+    [
+      [16, 8, 64, 65],
+      [2, 0, 1, 3],
+    ],
+    [
+      [8, 64, 32, 32],
+      [3, 1, 2, 0],
+    ],
+    [
+      [4, 33, 17],
+      [0, 2, 1],
+    ],
+    [
+      [2, 3, 4],
+      [2, 1, 0],
+    ],
+    [
+      [40, 1],
+      [1, 0],
+    ],
   ])('[%j] perm %j (and int32)', async (shape, perm) => {
     const x = random(shape, 91);
     expect(await compareForward((t) => tf.transpose(t, perm), [x])).toBe(0);
     expect(await tf.setBackend('wasm')).toBe(true);
-    const xi = tf.tensor(Array.from(x.data, (v) => Math.round(v * 100)), shape, 'int32');
+    const xi = tf.tensor(
+      Array.from(x.data, (v) => Math.round(v * 100)),
+      shape,
+      'int32',
+    );
     const ti = tf.transpose(xi, perm);
     expect(ti.dtype).toBe('int32');
-    const ref = tf.tidy(() => Array.from(tf.transpose(tf.tensor(Array.from(x.data, (v) => Math.round(v * 100)), shape, 'float32'), perm).dataSync(), (v) => v + 0));
+    const ref = tf.tidy(() =>
+      Array.from(
+        tf
+          .transpose(
+            tf.tensor(
+              Array.from(x.data, (v) => Math.round(v * 100)),
+              shape,
+              'float32',
+            ),
+            perm,
+          )
+          .dataSync(),
+        (v) => v + 0,
+      ),
+    );
     expect(ti.shape).toEqual(perm.map((a) => shape[a]));
     expect(Array.from(ti.dataSync())).toEqual(ref);
     tf.dispose([xi, ti]);
@@ -231,9 +307,15 @@ describe('Transpose on wasm matches cpu', () => {
 describe('Reverse and PadV2 on wasm match cpu', () => {
   test.each([
     [[2, 5, 6, 3], [2]],
-    [[2, 5, 6, 3], [1, 2]],
+    [
+      [2, 5, 6, 3],
+      [1, 2],
+    ],
     [[2, 5, 6, 3], [3]],
-    [[2, 5, 6, 3], [0, 3]],
+    [
+      [2, 5, 6, 3],
+      [0, 3],
+    ],
     [[4, 40], [0]],
     [[7], [0]],
     [[3, 4], []],
@@ -242,12 +324,53 @@ describe('Reverse and PadV2 on wasm match cpu', () => {
   });
 
   test.each([
-    [[2, 5, 6, 3], [[0, 0], [1, 2], [0, 1], [0, 0]], 0],
-    [[2, 5, 6, 3], [[0, 0], [0, 0], [0, 1], [0, 0]], 0],
-    [[2, 5, 6, 3], [[1, 0], [0, 0], [0, 0], [2, 1]], 1.5],
-    [[4, 40], [[0, 0], [3, 0]], -2],
+    [
+      [2, 5, 6, 3],
+      [
+        [0, 0],
+        [1, 2],
+        [0, 1],
+        [0, 0],
+      ],
+      0,
+    ],
+    [
+      [2, 5, 6, 3],
+      [
+        [0, 0],
+        [0, 0],
+        [0, 1],
+        [0, 0],
+      ],
+      0,
+    ],
+    [
+      [2, 5, 6, 3],
+      [
+        [1, 0],
+        [0, 0],
+        [0, 0],
+        [2, 1],
+      ],
+      1.5,
+    ],
+    [
+      [4, 40],
+      [
+        [0, 0],
+        [3, 0],
+      ],
+      -2,
+    ],
     [[7], [[2, 5]], 0],
-    [[3, 4], [[0, 0], [0, 0]], 0],
+    [
+      [3, 4],
+      [
+        [0, 0],
+        [0, 0],
+      ],
+      0,
+    ],
   ])('pad [%j] by %j with %d', async (shape, paddings, value) => {
     const p = paddings as Array<[number, number]>;
     expect(await compareForward((t) => tf.pad(t, p, value), [random(shape, 94)])).toBe(0);
@@ -255,12 +378,33 @@ describe('Reverse and PadV2 on wasm match cpu', () => {
 
   test('int32 and the gradients of roll and flip', async () => {
     expect(await tf.setBackend('wasm')).toBe(true);
-    const xi = tf.tensor([[1, 2, 3], [4, 5, 6]], undefined, 'int32');
+    const xi = tf.tensor(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      undefined,
+      'int32',
+    );
     const r = tf.reverse(xi, 1);
-    const p = tf.pad(xi, [[1, 0], [0, 2]], 7);
+    const p = tf.pad(
+      xi,
+      [
+        [1, 0],
+        [0, 2],
+      ],
+      7,
+    );
     expect(r.dtype).toBe('int32');
-    expect(r.arraySync()).toEqual([[3, 2, 1], [6, 5, 4]]);
-    expect(p.arraySync()).toEqual([[7, 7, 7, 7, 7], [1, 2, 3, 7, 7], [4, 5, 6, 7, 7]]);
+    expect(r.arraySync()).toEqual([
+      [3, 2, 1],
+      [6, 5, 4],
+    ]);
+    expect(p.arraySync()).toEqual([
+      [7, 7, 7, 7, 7],
+      [1, 2, 3, 7, 7],
+      [4, 5, 6, 7, 7],
+    ]);
     tf.dispose([xi, r, p]);
     const x = random([2, 6, 7, 3], 95);
     const f = (t: tf.Tensor): tf.Tensor => tf.reverse(tf.concat(tf.split(t, [5, 2], 2).reverse(), 2), 2);
@@ -271,26 +415,77 @@ describe('Reverse and PadV2 on wasm match cpu', () => {
 
 describe('Slice and SplitV on wasm match cpu', () => {
   const slices: Array<[number[], number[], number[]]> = [
-    [[2, 6, 7, 3], [0, 0, 1, 0], [2, 6, 6, 3]],
-    [[2, 6, 7, 3], [0, 1, 0, 0], [2, 5, 7, 3]],
-    [[2, 6, 7, 3], [1, 2, 3, 1], [1, 3, 2, 2]],
-    [[2, 6, 7, 3], [0, 0, 0, 0], [-1, -1, -1, -1]],
-    [[3, 1, 5, 1, 4], [1, 0, 2, 0, 1], [2, 1, 2, 1, 3]],
+    [
+      [2, 6, 7, 3],
+      [0, 0, 1, 0],
+      [2, 6, 6, 3],
+    ],
+    [
+      [2, 6, 7, 3],
+      [0, 1, 0, 0],
+      [2, 5, 7, 3],
+    ],
+    [
+      [2, 6, 7, 3],
+      [1, 2, 3, 1],
+      [1, 3, 2, 2],
+    ],
+    [
+      [2, 6, 7, 3],
+      [0, 0, 0, 0],
+      [-1, -1, -1, -1],
+    ],
+    [
+      [3, 1, 5, 1, 4],
+      [1, 0, 2, 0, 1],
+      [2, 1, 2, 1, 3],
+    ],
     [[10], [3], [4]],
-    [[4, 5], [1, 0], [2, 5]],
-    [[4, 5], [0, 2], [4, 1]],
-    [[1, 1, 1], [0, 0, 0], [1, 1, 1]],
-    [[3, 4, 5], [0, 1, 0], [3, 0, 5]],
+    [
+      [4, 5],
+      [1, 0],
+      [2, 5],
+    ],
+    [
+      [4, 5],
+      [0, 2],
+      [4, 1],
+    ],
+    [
+      [1, 1, 1],
+      [0, 0, 0],
+      [1, 1, 1],
+    ],
+    [
+      [3, 4, 5],
+      [0, 1, 0],
+      [3, 0, 5],
+    ],
   ];
   test.each(slices.map(([s, b, z]) => [`[${s}] begin [${b}] size [${z}]`, s, b, z] as const))(
-    '%s', async (_name, shape, begin, size) => {
+    '%s',
+    async (_name, shape, begin, size) => {
       expect(await compareForward((t) => tf.slice(t, begin, size), [random(shape, 91)])).toBe(0);
     },
   );
   test('int32 and bool slices', async () => {
     expect(await tf.setBackend('wasm')).toBe(true);
-    const i = tf.tensor([[1, 2, 3], [4, 5, 6]], undefined, 'int32');
-    const b = tf.tensor([[true, false, true], [false, true, true]], undefined, 'bool');
+    const i = tf.tensor(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      undefined,
+      'int32',
+    );
+    const b = tf.tensor(
+      [
+        [true, false, true],
+        [false, true, true],
+      ],
+      undefined,
+      'bool',
+    );
     const si = tf.slice(i, [0, 1], [2, 2]);
     const sb = tf.slice(b, [1, 0], [1, 2]);
     expect([si.dtype, sb.dtype]).toEqual(['int32', 'bool']);
@@ -333,8 +528,12 @@ function block(x: tf.Tensor, w1: tf.Tensor, m: tf.Tensor, v: tf.Tensor, a: tf.Te
   return tf.mean(tf.square(tf.slice(y, [0, 1, 0, 0], [-1, -1, -1, -1])));
 }
 const blockInputs = (): Named[] => [
-  random([2, 9, 9, 3], 101), random([3, 3, 3, 8], 102), random([8], 103), random([8], 104),
-  random([1, 1, 8], 105), random([1, 1, 8, 4], 106),
+  random([2, 9, 9, 3], 101),
+  random([3, 3, 3, 8], 102),
+  random([8], 103),
+  random([8], 104),
+  random([1, 1, 8], 105),
+  random([1, 1, 8, 4], 106),
 ];
 
 describe('a conv + BN + PReLU block', () => {

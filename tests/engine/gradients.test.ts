@@ -25,7 +25,9 @@ function gradsWith(config: tf.GradConfig, f: F, inputs: Named[], dy: Named): Flo
   tf.registerGradient(config);
   return tf.tidy(() => {
     const ts = inputs.map((t) => tf.tensor(t.data, t.shape));
-    return tf.grads(f)(ts, tf.tensor(dy.data, dy.shape)).map((g) => g.dataSync() as Float32Array);
+    return tf
+      .grads(f)(ts, tf.tensor(dy.data, dy.shape))
+      .map((g) => g.dataSync() as Float32Array);
   });
 }
 
@@ -59,10 +61,16 @@ describe('registerFastGradients', () => {
 describe('FusedBatchNorm gradient', () => {
   /** x, mean, variance (> 0), offset, scale. */
   const inputs = (x: number[], p: number[], seed: number): Named[] => [
-    random(x, seed), random(p, seed + 1), randomMapped(p, seed + 2, (v) => v * v + 0.2),
-    random(p, seed + 3), random(p, seed + 4),
+    random(x, seed),
+    random(p, seed + 1),
+    randomMapped(p, seed + 2, (v) => v * v + 0.2),
+    random(p, seed + 3),
+    random(p, seed + 4),
   ];
-  const bn = (eps: number): F => (x, m, v, o, s) => tf.batchNorm(x!, m!, v!, o!, s!, eps);
+  const bn =
+    (eps: number): F =>
+    (x, m, v, o, s) =>
+      tf.batchNorm(x!, m!, v!, o!, s!, eps);
 
   test.each([
     ['rank 4, [C] parameters', [2, 4, 5, 3], [3], 1e-3],
@@ -88,22 +96,45 @@ describe('FusedBatchNorm gradient', () => {
   });
 
   /** The same function with plain ops, differentiated by their own gradients. */
-  const plainBn = (eps: number): F => (x, m, v, o, s) =>
-    tf.add(tf.mul(tf.mul(tf.sub(x!, m!), tf.rsqrt(tf.add(v!, eps))), s!), o!);
+  const plainBn =
+    (eps: number): F =>
+    (x, m, v, o, s) =>
+      tf.add(tf.mul(tf.mul(tf.sub(x!, m!), tf.rsqrt(tf.add(v!, eps))), s!), o!);
 
   test.each([
-    ['[1, 1, 1, C] parameters (the stock gradient fails)', [2, 3, 4, 5], [[1, 1, 1, 5], [1, 1, 1, 5], [1, 1, 1, 5]]],
-    ['[1, 1, W, C] parameters', [2, 3, 4, 5], [[1, 1, 4, 5], [1, 1, 4, 5], [1, 1, 4, 5]]],
+    [
+      '[1, 1, 1, C] parameters (the stock gradient fails)',
+      [2, 3, 4, 5],
+      [
+        [1, 1, 1, 5],
+        [1, 1, 1, 5],
+        [1, 1, 1, 5],
+      ],
+    ],
+    [
+      '[1, 1, W, C] parameters',
+      [2, 3, 4, 5],
+      [
+        [1, 1, 4, 5],
+        [1, 1, 4, 5],
+        [1, 1, 4, 5],
+      ],
+    ],
     ['mean [C], variance and scale [1] (broadcast among parameters)', [2, 3, 3, 4], [[4], [1], [1]]],
   ] as const)('%s: every input matches plain ops', (_name, xShape, [mShape, vShape, sShape]) => {
     const ins: Named[] = [
-      random([...xShape], 31), random([...mShape], 32), randomMapped([...vShape], 33, (v) => v * v + 0.2),
-      random([...mShape], 34), random([...sShape], 35),
+      random([...xShape], 31),
+      random([...mShape], 32),
+      randomMapped([...vShape], 33, (v) => v * v + 0.2),
+      random([...mShape], 34),
+      random([...sShape], 35),
     ];
     const dy = random([...xShape], 36);
     const ref = tf.tidy(() => {
       const ts = ins.map((t) => tf.tensor(t.data, t.shape));
-      return tf.grads(plainBn(1e-3))(ts, tf.tensor(dy.data, dy.shape)).map((g) => g.dataSync() as Float32Array);
+      return tf
+        .grads(plainBn(1e-3))(ts, tf.tensor(dy.data, dy.shape))
+        .map((g) => g.dataSync() as Float32Array);
     });
     const got = gradsWith(fusedBatchNormGradConfig, bn(1e-3), ins, dy);
     got.forEach((g, i) => expect(relErr(g, ref[i]!)).toBeLessThanOrEqual(TOLERANCE));
@@ -161,8 +192,13 @@ describe('Mean and Sum gradients', () => {
 describe('memory', () => {
   test('the replacement gradients leak no tensors', () => {
     registerFastGradients();
-    const [x, m, v, o, s] = [random([2, 3, 3, 4], 71), random([4], 72), randomMapped([4], 73, (q) => q * q + 0.2), random([4], 74), random([4], 75)]
-      .map((t) => tf.tensor(t.data, t.shape));
+    const [x, m, v, o, s] = [
+      random([2, 3, 3, 4], 71),
+      random([4], 72),
+      randomMapped([4], 73, (q) => q * q + 0.2),
+      random([4], 74),
+      random([4], 75),
+    ].map((t) => tf.tensor(t.data, t.shape));
     const alpha = tf.tensor(random([1, 1, 4], 76).data, [1, 1, 4]);
     const f = (...ts: tf.Tensor[]): tf.Tensor =>
       tf.sum(tf.mean(tf.prelu(tf.batchNorm(ts[0]!, ts[1]!, ts[2]!, ts[3]!, ts[4]!, 1e-3), ts[5]!), [0, 1, 2]));

@@ -63,8 +63,16 @@ describe.each(['wasm', 'cpu'])('on %s', (backend) => {
 
     test('input gradients equal those through model.apply', () => {
       const x = input(fm, 2, 2);
-      const ref = tf.tidy(() => tf.grad((xi: tf.Tensor) => weightedSum(model.apply(xi, { training: false }) as tf.Tensor[]))(x).dataSync());
-      const got = tf.tidy(() => tf.grad((xi: tf.Tensor) => weightedSum(graph.apply(xi)))(x).dataSync());
+      const ref = tf.tidy(() =>
+        tf
+          .grad((xi: tf.Tensor) => weightedSum(model.apply(xi, { training: false }) as tf.Tensor[]))(x)
+          .dataSync(),
+      );
+      const got = tf.tidy(() =>
+        tf
+          .grad((xi: tf.Tensor) => weightedSum(graph.apply(xi)))(x)
+          .dataSync(),
+      );
       expect(relErr(got, ref)).toBeLessThanOrEqual(TOLERANCE);
       x.dispose();
     });
@@ -73,7 +81,12 @@ describe.each(['wasm', 'cpu'])('on %s', (backend) => {
       const x = input(fm, 1, 3);
       const profile = await tf.profile(() => tf.grad((xi: tf.Tensor) => weightedSum(graph.apply(xi)))(x));
       const names = new Set(profile.kernelNames);
-      for (const k of [tf.Conv2DBackpropFilter, tf.DepthwiseConv2dNativeBackpropFilter, 'fusedConv2d__op', 'FusedConv2D']) {
+      for (const k of [
+        tf.Conv2DBackpropFilter,
+        tf.DepthwiseConv2dNativeBackpropFilter,
+        'fusedConv2d__op',
+        'FusedConv2D',
+      ]) {
         expect(names.has(k)).toBe(false);
       }
       expect(names.has(tf.Conv2DBackpropInput)).toBe(true);
@@ -102,11 +115,15 @@ describe('graphs with pass-through and repeated layers', () => {
 
   test('a Dropout at inference returns its input, which stays alive; Dense without and with bias', () => {
     const inp = tf.input({ shape: [6] });
-    const a = tf.layers.dense({ units: 5, useBias: true, name: 'd1', kernelInitializer: 'glorotNormal' }).apply(inp) as tf.SymbolicTensor;
+    const a = tf.layers
+      .dense({ units: 5, useBias: true, name: 'd1', kernelInitializer: 'glorotNormal' })
+      .apply(inp) as tf.SymbolicTensor;
     const b = tf.layers.dropout({ rate: 0.5 }).apply(a) as tf.SymbolicTensor;
     const c = tf.layers.dense({ units: 3, useBias: false, name: 'd2' }).apply(b) as tf.SymbolicTensor;
     const shared = tf.layers.dense({ units: 3, name: 'd3' });
-    const d = tf.layers.add().apply([shared.apply(c) as tf.SymbolicTensor, shared.apply(c) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+    const d = tf.layers
+      .add()
+      .apply([shared.apply(c) as tf.SymbolicTensor, shared.apply(c) as tf.SymbolicTensor]) as tf.SymbolicTensor;
     const model = tf.model({ inputs: inp, outputs: [a, d] });
     const graph = new FrozenGraph(model);
     const x = tf.tensor(random([4, 6], 7).data, [4, 6]);
@@ -133,7 +150,11 @@ describe.each(['wasm', 'cpu'])('TrainGraph on %s', (backend) => {
   });
 
   /** Outputs, weight gradients (trainable-weight order) and moving statistics after one step. */
-  function step(fm: FaceModel, x: tf.Tensor4D, useGraph: boolean): { out: Float32Array; grads: Float32Array[]; moving: Float32Array[] } {
+  function step(
+    fm: FaceModel,
+    x: tf.Tensor4D,
+    useGraph: boolean,
+  ): { out: Float32Array; grads: Float32Array[]; moving: Float32Array[] } {
     const vars = fm.model.trainableWeights.map((w) => w.read() as tf.Variable);
     const graph = new TrainGraph(fm.model);
     let out: Float32Array = new Float32Array();
@@ -145,44 +166,49 @@ describe.each(['wasm', 'cpu'])('TrainGraph on %s', (backend) => {
     const result = {
       out,
       grads: vars.map((v) => grads[v.name]!.dataSync() as Float32Array),
-      moving: fm.model.layers.filter((l) => l.getClassName() === 'BatchNormalization').flatMap((l) => l.nonTrainableWeights.map((w) => w.read().dataSync() as Float32Array)),
+      moving: fm.model.layers
+        .filter((l) => l.getClassName() === 'BatchNormalization')
+        .flatMap((l) => l.nonTrainableWeights.map((w) => w.read().dataSync() as Float32Array)),
     };
     tf.dispose([value, ...Object.values(grads)]);
     return result;
   }
 
-  test.each(backbones)('%s: outputs, every weight gradient and the moving statistics equal model.apply', (_name, make) => {
-    const [a, b] = [make(), make()];
-    const x = input(a, 3, 7);
-    const before = tf.memory().numTensors;
-    const ref = step(a, x, false);
-    const got = step(b, x, true);
-    expect(tf.memory().numTensors).toBe(before);
-    expect(relErr(got.out, ref.out)).toBeLessThanOrEqual(TOLERANCE);
-    expect(got.grads).toHaveLength(ref.grads.length);
-    // Per weight, relative to its own scale plus 1e-5 of the largest gradient: a BN's β feeding
-    // another BN has an exact gradient of 0, computed as float noise (~1e-7) both ways.
-    const largest = Math.max(...ref.grads.map((g) => Math.max(...Array.from(g, Math.abs))));
-    got.grads.forEach((g, i) => {
-      const r = ref.grads[i]!;
-      const diff = Math.max(...Array.from(g, (v, j) => Math.abs(v - r[j]!)));
-      expect(diff).toBeLessThanOrEqual(TOLERANCE * Math.max(...Array.from(r, Math.abs)) + 1e-5 * largest);
-    });
-    expect(got.moving.length).toBeGreaterThan(0);
-    // Means of normalised activations are float noise around 0 (~1e-8) both ways: absolute 1e-6 too.
-    got.moving.forEach((m, i) => {
-      const r = ref.moving[i]!;
-      const diff = Math.max(...Array.from(m, (v, j) => Math.abs(v - r[j]!)));
-      expect(diff).toBeLessThanOrEqual(TOLERANCE * Math.max(...Array.from(r, Math.abs)) + 1e-6);
-    });
-    // The update really moved them: momentum 0.9 towards the batch statistics.
-    expect(ref.moving.some((m) => m.some((v) => v !== 0 && v !== 1))).toBe(true);
-    x.dispose();
-    a.model.dispose();
-    b.model.dispose();
-  });
+  test.each(backbones)(
+    '%s: outputs, every weight gradient and the moving statistics equal model.apply',
+    (_name, make) => {
+      const [a, b] = [make(), make()];
+      const x = input(a, 3, 7);
+      const before = tf.memory().numTensors;
+      const ref = step(a, x, false);
+      const got = step(b, x, true);
+      expect(tf.memory().numTensors).toBe(before);
+      expect(relErr(got.out, ref.out)).toBeLessThanOrEqual(TOLERANCE);
+      expect(got.grads).toHaveLength(ref.grads.length);
+      // Per weight, relative to its own scale plus 1e-5 of the largest gradient: a BN's β feeding
+      // another BN has an exact gradient of 0, computed as float noise (~1e-7) both ways.
+      const largest = Math.max(...ref.grads.map((g) => Math.max(...Array.from(g, Math.abs))));
+      got.grads.forEach((g, i) => {
+        const r = ref.grads[i]!;
+        const diff = Math.max(...Array.from(g, (v, j) => Math.abs(v - r[j]!)));
+        expect(diff).toBeLessThanOrEqual(TOLERANCE * Math.max(...Array.from(r, Math.abs)) + 1e-5 * largest);
+      });
+      expect(got.moving.length).toBeGreaterThan(0);
+      // Means of normalised activations are float noise around 0 (~1e-8) both ways: absolute 1e-6 too.
+      got.moving.forEach((m, i) => {
+        const r = ref.moving[i]!;
+        const diff = Math.max(...Array.from(m, (v, j) => Math.abs(v - r[j]!)));
+        expect(diff).toBeLessThanOrEqual(TOLERANCE * Math.max(...Array.from(r, Math.abs)) + 1e-6);
+      });
+      // The update really moved them: momentum 0.9 towards the batch statistics.
+      expect(ref.moving.some((m) => m.some((v) => v !== 0 && v !== 1))).toBe(true);
+      x.dispose();
+      a.model.dispose();
+      b.model.dispose();
+    },
+  );
 
-  test('never computes the first convolution\'s input gradient, nor fused kernels', async () => {
+  test("never computes the first convolution's input gradient, nor fused kernels", async () => {
     const fm = tinyMobileFaceNet(3);
     const x = input(fm, 2, 8);
     const vars = fm.model.trainableWeights.map((w) => w.read() as tf.Variable);

@@ -12,7 +12,6 @@ import { registerWasmGradKernels, WASM_GRAD_KERNEL_NAMES } from '../../src/engin
 import { compareGrads as compare, gradsOn, random, relErr, TOLERANCE, type Named } from './compare.js';
 import { cases, label, outShape, type Pad, type Rounding } from './convCases.js';
 
-
 beforeAll(async () => {
   registerWasmGradKernels();
   expect(await tf.setBackend('wasm')).toBe(true);
@@ -25,8 +24,7 @@ describe('registerWasmGradKernels', () => {
     const before = WASM_GRAD_KERNEL_NAMES.map((n) => tf.getKernel(n, 'wasm'));
     registerWasmGradKernels();
     expect(WASM_GRAD_KERNEL_NAMES.map((n) => tf.getKernel(n, 'wasm'))).toEqual(before);
-    expect(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm')?.kernelFunc)
-      .toBe(before[0]?.kernelFunc);
+    expect(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm')?.kernelFunc).toBe(before[0]?.kernelFunc);
   });
 
   test('composes wasm kernels rather than delegating to cpu', async () => {
@@ -37,9 +35,9 @@ describe('registerWasmGradKernels', () => {
       const [dw] = tf.grads((f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'))([w]);
       return dw;
     });
-    expect(profile.kernelNames).toEqual(expect.arrayContaining([
-      tf.DepthwiseConv2dNativeBackpropFilter, 'Slice', 'Sum', 'PadV2',
-    ]));
+    expect(profile.kernelNames).toEqual(
+      expect.arrayContaining([tf.DepthwiseConv2dNativeBackpropFilter, 'Slice', 'Sum', 'PadV2']),
+    );
     expect(tf.getBackend()).toBe('wasm');
     tf.dispose([x, w, profile.result as tf.Tensor]);
   });
@@ -63,14 +61,23 @@ describe('Conv2D gradients on wasm match cpu', () => {
   test("pad 1 with 'ceil' rounding matches cpu on the equivalent explicit padding", async () => {
     // 8x9 input, 3x3 filter, stride 2: pad 1 + ceil gives 5x5 outputs, as do the explicit
     // pads top/left 1, bottom/right 2, whose extra zero row and column add nothing.
-    const explicit: Pad = [[0, 0], [1, 2], [1, 2], [0, 0]];
+    const explicit: Pad = [
+      [0, 0],
+      [1, 2],
+      [1, 2],
+      [0, 0],
+    ];
     const x = random([2, 8, 9, 3], 41);
     const f = random([3, 3, 3, 2], 42);
     const dy = random([2, 5, 5, 2], 43);
-    const conv = (pad: Pad, rounding?: Rounding) => (xt: tf.Tensor, ft: tf.Tensor): tf.Tensor =>
-      tf.conv2d(xt as tf.Tensor4D, ft as tf.Tensor4D, 2, pad, 'NHWC', 1, rounding);
-    const forward = (pad: Pad, rounding?: Rounding): Float32Array => tf.tidy(() =>
-      conv(pad, rounding)(tf.tensor(x.data, x.shape), tf.tensor(f.data, f.shape)).dataSync() as Float32Array);
+    const conv =
+      (pad: Pad, rounding?: Rounding) =>
+      (xt: tf.Tensor, ft: tf.Tensor): tf.Tensor =>
+        tf.conv2d(xt as tf.Tensor4D, ft as tf.Tensor4D, 2, pad, 'NHWC', 1, rounding);
+    const forward = (pad: Pad, rounding?: Rounding): Float32Array =>
+      tf.tidy(
+        () => conv(pad, rounding)(tf.tensor(x.data, x.shape), tf.tensor(f.data, f.shape)).dataSync() as Float32Array,
+      );
     expect(await tf.setBackend('cpu')).toBe(true);
     expect(relErr(forward(1, 'ceil'), forward(explicit))).toBe(0);
     const ref = await gradsOn('cpu', conv(explicit), [x, f], dy);
@@ -107,7 +114,10 @@ function stack(x: tf.Tensor, w1: tf.Tensor, w2: tf.Tensor, w3: tf.Tensor): tf.Te
   return tf.sum(tf.square(tf.conv2d(b, w3 as tf.Tensor4D, 1, 'valid')));
 }
 const stackInputs = (): Named[] => [
-  random([2, 9, 9, 3], 31), random([3, 3, 3, 8], 32), random([3, 3, 8, 2], 33), random([1, 1, 16, 4], 34),
+  random([2, 9, 9, 3], 31),
+  random([3, 3, 3, 8], 32),
+  random([3, 3, 8, 2], 33),
+  random([1, 1, 16, 4], 34),
 ];
 
 describe('a conv + depthwise stack', () => {
@@ -139,8 +149,12 @@ describe('kernel inputs and attributes', () => {
     const x = random([1, 5, 5, 2], 51);
     const dy = random([1, 5, 5, 2], 52);
     const attrs = { strides: 1, pad: 'same', dilations: 1, filterShape: [3, 3, 2, 1] };
-    const viaGrad = await gradsOn('cpu', (xt: tf.Tensor, ft: tf.Tensor) =>
-      tf.depthwiseConv2d(xt as tf.Tensor4D, ft as tf.Tensor4D, 1, 'same'), [x, random([3, 3, 2, 1], 53)], dy);
+    const viaGrad = await gradsOn(
+      'cpu',
+      (xt: tf.Tensor, ft: tf.Tensor) => tf.depthwiseConv2d(xt as tf.Tensor4D, ft as tf.Tensor4D, 1, 'same'),
+      [x, random([3, 3, 2, 1], 53)],
+      dy,
+    );
     expect(await tf.setBackend('wasm')).toBe(true);
     const xt = tf.tensor(x.data, x.shape);
     const dyt = tf.tensor(dy.data, dy.shape);
@@ -148,7 +162,9 @@ describe('kernel inputs and attributes', () => {
     const kernel = tf.getKernel(tf.DepthwiseConv2dNativeBackpropFilter, 'wasm')!;
     const info = (t: tf.Tensor): tf.TensorInfo => ({ dataId: t.dataId, shape: t.shape, dtype: t.dtype });
     const out = kernel.kernelFunc({
-      inputs: { x: info(xt), dy: info(dyt) }, backend: tf.engine().backend, attrs,
+      inputs: { x: info(xt), dy: info(dyt) },
+      backend: tf.engine().backend,
+      attrs,
     }) as tf.Tensor;
     expect(relErr(out.dataSync() as Float32Array, viaGrad[1]!)).toBeLessThanOrEqual(TOLERANCE);
     out.dispose();
@@ -162,9 +178,18 @@ describe('kernel inputs and attributes', () => {
     expect(await tf.setBackend('wasm')).toBe(true);
     const x = tf.zeros([1, 7, 7, 2]);
     const dy = tf.zeros([1, 3, 3, 2]);
-    expect(() => tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x, dy }, {
-      strides: 1, pad: 'valid', dilations: 2, filterShape: [3, 3, 2, 1],
-    })).toThrow(/dilation 1 only/);
+    expect(() =>
+      tf.engine().runKernel(
+        tf.DepthwiseConv2dNativeBackpropFilter,
+        { x, dy },
+        {
+          strides: 1,
+          pad: 'valid',
+          dilations: 2,
+          filterShape: [3, 3, 2, 1],
+        },
+      ),
+    ).toThrow(/dilation 1 only/);
     tf.dispose([x, dy]);
   });
 });

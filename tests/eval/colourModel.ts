@@ -18,7 +18,14 @@ export function colourModel(): FaceModel {
   const inputSize: [number, number] = [COLOUR_SIZE, COLOUR_SIZE];
   return {
     model: tf.model({ inputs: input, outputs: output }),
-    meta: { format: 1, backbone: 'mobilefacenet', config: { ...DEFAULT_MOBILEFACENET_CONFIG, inputSize, embeddingSize: 3 }, inputSize, embeddingSize: 3, normalization: { ...DEFAULT_NORMALIZATION } },
+    meta: {
+      format: 1,
+      backbone: 'mobilefacenet',
+      config: { ...DEFAULT_MOBILEFACENET_CONFIG, inputSize, embeddingSize: 3 },
+      inputSize,
+      embeddingSize: 3,
+      normalization: { ...DEFAULT_NORMALIZATION },
+    },
   };
 }
 
@@ -30,5 +37,10 @@ export async function writeFlat(file: string, rgb: [number, number, number]): Pr
   const raw = Buffer.alloc(COLOUR_SIZE * COLOUR_SIZE * 3);
   for (let i = 0; i < raw.length; i++) raw[i] = rgb[i % 3];
   await fsp.mkdir(path.dirname(file), { recursive: true });
-  await fsp.writeFile(file, await sharp(raw, { raw: { width: COLOUR_SIZE, height: COLOUR_SIZE, channels: 3 } }).png().toBuffer());
+  await fsp.writeFile(
+    file,
+    await sharp(raw, { raw: { width: COLOUR_SIZE, height: COLOUR_SIZE, channels: 3 } })
+      .png()
+      .toBuffer(),
+  );
 }

@@ -19,14 +19,29 @@ beforeAll(async () => {
   dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'arcinvert-lfw-'));
   // A_0003 is "mislabelled": cyan, the opposite of A's red (cos −1).
   const images: Array<[string, [number, number, number]]> = [
-    ['A/A_0001.jpg', RED], ['A/A_0002.jpg', RED], ['A/A_0003.jpg', CYAN],
-    ['B/B_0001.jpg', GREEN], ['B/B_0002.jpg', GREEN], ['C/C_0001.jpg', BLUE], ['C/C_0002.jpg', BLUE],
+    ['A/A_0001.jpg', RED],
+    ['A/A_0002.jpg', RED],
+    ['A/A_0003.jpg', CYAN],
+    ['B/B_0001.jpg', GREEN],
+    ['B/B_0002.jpg', GREEN],
+    ['C/C_0001.jpg', BLUE],
+    ['C/C_0002.jpg', BLUE],
   ];
   for (const [rel, rgb] of images) await writeFlat(path.join(dir, rel), rgb);
   // Two folds of 2 matched + 2 mismatched pairs. Cosines:
   //   fold 0: matched A1–A2 = 1, B1–B2 = 1; mismatched A1–B1 = −1/3, A2–C1 = −1/3
   //   fold 1: matched C1–C2 = 1, A1–A3 = −1; mismatched B2–C2 = −1/3, B1–A3 = +1/3
-  const pairs = ['2\t2', 'A\t1\t2', 'B\t1\t2', 'A\t1\tB\t1', 'A\t2\tC\t1', 'C\t1\t2', 'A\t1\t3', 'B\t2\tC\t2', 'B\t1\tA\t3'];
+  const pairs = [
+    '2\t2',
+    'A\t1\t2',
+    'B\t1\t2',
+    'A\t1\tB\t1',
+    'A\t2\tC\t1',
+    'C\t1\t2',
+    'A\t1\t3',
+    'B\t2\tC\t2',
+    'B\t1\tA\t3',
+  ];
   await fsp.writeFile(path.join(dir, 'pairs.txt'), `${pairs.join('\n')}\n`);
 });
 afterAll(async () => {
@@ -62,7 +77,17 @@ test('unreadable images are skipped with their pairs; nothing left is an error',
   const b = path.join(dir, 'A/A_0002.jpg');
   const g = path.join(dir, 'B/B_0001.jpg');
   const missing = path.join(dir, 'A/A_0009.jpg');
-  const r = await evaluatePathPairs(fm, [{ a, b, same: true }, { a, b: g, same: false }, { a: missing, b: a, same: true }, { a: g, b: missing, same: false }], 1, { batchSize: 8 });
+  const r = await evaluatePathPairs(
+    fm,
+    [
+      { a, b, same: true },
+      { a, b: g, same: false },
+      { a: missing, b: a, same: true },
+      { a: g, b: missing, same: false },
+    ],
+    1,
+    { batchSize: 8 },
+  );
   expect(r.skippedImages).toEqual([missing]);
   expect(r.skippedPairs).toBe(2);
   expect(r.pairs).toBe(2);
@@ -73,7 +98,9 @@ test('unreadable images are skipped with their pairs; nothing left is an error',
 
 test('sampleVerificationPairs: balanced, alternating, deterministic, identity-correct', () => {
   const classNames = ['p', 'q', 'r', 's'];
-  const items = classNames.flatMap((_, c) => Array.from({ length: 3 + c }, (_, i) => ({ path: `${classNames[c]}/${i}`, label: c })));
+  const items = classNames.flatMap((_, c) =>
+    Array.from({ length: 3 + c }, (_, i) => ({ path: `${classNames[c]}/${i}`, label: c })),
+  );
   const ds: Dataset = { classNames, items };
   const pairs = sampleVerificationPairs(ds, 20, 7);
   expect(pairs).toHaveLength(20);
@@ -84,7 +111,14 @@ test('sampleVerificationPairs: balanced, alternating, deterministic, identity-co
     if (p.same) expect(p.a).not.toBe(p.b);
   }
   // Round-robin: the first four matched pairs come from four different identities.
-  expect(new Set(pairs.filter((p) => p.same).slice(0, 4).map((p) => p.a.split('/')[0])).size).toBe(4);
+  expect(
+    new Set(
+      pairs
+        .filter((p) => p.same)
+        .slice(0, 4)
+        .map((p) => p.a.split('/')[0]),
+    ).size,
+  ).toBe(4);
   expect(sampleVerificationPairs(ds, 20, 7)).toEqual(pairs);
   expect(sampleVerificationPairs(ds, 20, 8)).not.toEqual(pairs);
   expect(() => sampleVerificationPairs({ classNames: ['p'], items: items.slice(0, 3) }, 10, 0)).toThrow(ArcinvertError);

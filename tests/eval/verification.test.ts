@@ -43,18 +43,28 @@ describe('parsePairs', () => {
     expect(() => parsePairs(text)).toThrow(ArcinvertError);
   });
 
-  (HAVE_LFW ? test : test.skip)('real LFW pairs.txt: 6,000 pairs, 3,000 matched, 10 folds, all files exist', async () => {
-    const p = parsePairs(await fsp.readFile(PAIRS, 'utf8'));
-    expect(p.folds).toBe(10);
-    expect(p.pairsPerFold).toBe(300);
-    expect(p.pairs).toHaveLength(6000);
-    expect(p.pairs.filter((x) => x.same)).toHaveLength(3000);
-    for (let f = 0; f < 10; f++) expect(p.pairs.filter((x) => x.fold === f && x.same)).toHaveLength(300);
-    expect(p.pairs[0]).toEqual({ a: { name: 'Abel_Pacheco', index: 1 }, b: { name: 'Abel_Pacheco', index: 4 }, same: true, fold: 0 });
-    const files = new Set(p.pairs.flatMap((x) => [lfwImagePath(path.join(DATA, 'lfw'), x.a), lfwImagePath(path.join(DATA, 'lfw'), x.b)]));
-    const missing = [...files].filter((f) => !existsSync(f));
-    expect(missing).toEqual([]);
-  });
+  (HAVE_LFW ? test : test.skip)(
+    'real LFW pairs.txt: 6,000 pairs, 3,000 matched, 10 folds, all files exist',
+    async () => {
+      const p = parsePairs(await fsp.readFile(PAIRS, 'utf8'));
+      expect(p.folds).toBe(10);
+      expect(p.pairsPerFold).toBe(300);
+      expect(p.pairs).toHaveLength(6000);
+      expect(p.pairs.filter((x) => x.same)).toHaveLength(3000);
+      for (let f = 0; f < 10; f++) expect(p.pairs.filter((x) => x.fold === f && x.same)).toHaveLength(300);
+      expect(p.pairs[0]).toEqual({
+        a: { name: 'Abel_Pacheco', index: 1 },
+        b: { name: 'Abel_Pacheco', index: 4 },
+        same: true,
+        fold: 0,
+      });
+      const files = new Set(
+        p.pairs.flatMap((x) => [lfwImagePath(path.join(DATA, 'lfw'), x.a), lfwImagePath(path.join(DATA, 'lfw'), x.b)]),
+      );
+      const missing = [...files].filter((f) => !existsSync(f));
+      expect(missing).toEqual([]);
+    },
+  );
 });
 
 describe('thresholds and folds', () => {
@@ -104,7 +114,7 @@ describe('tenFoldAccuracy', () => {
 
   test('matches a brute-force calculate_roc on random scores', () => {
     let s = 12345;
-    const rand = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const rand = (): number => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
     const n = 200;
     const issame = Array.from({ length: n }, (_, i) => i % 2 === 0);
     const scores = issame.map((same) => Math.max(-1, Math.min(1, (same ? 0.4 : 0) + (rand() - 0.5))));

@@ -67,6 +67,8 @@ export function calibratedTinyMobileFaceNet(seed = 1): FaceModel {
  */
 export function noiseTargets(fm: FaceModel, n: number, seed: number): { embeddings: Float32Array; dim: number } {
   const [h, w] = fm.meta.inputSize;
-  const e = tf.tidy(() => (fm.model.predict(tf.randomUniform([n, h, w, 3], -1, 1, 'float32', seed)) as tf.Tensor).dataSync());
+  const e = tf.tidy(() =>
+    (fm.model.predict(tf.randomUniform([n, h, w, 3], -1, 1, 'float32', seed)) as tf.Tensor).dataSync(),
+  );
   return { embeddings: Float32Array.from(e), dim: fm.meta.embeddingSize };
 }

@@ -12,7 +12,11 @@ beforeAll(async () => {
  *     4  5  6  7
  *     8  9 10 11
  */
-const grid = (): tf.Tensor4D => tf.tensor4d(Array.from({ length: 12 }, (_, i) => i), [1, 3, 4, 1]);
+const grid = (): tf.Tensor4D =>
+  tf.tensor4d(
+    Array.from({ length: 12 }, (_, i) => i),
+    [1, 3, 4, 1],
+  );
 const values = (t: tf.Tensor): number[] => Array.from(t.dataSync());
 
 test.each([
@@ -53,7 +57,10 @@ test('augment rolls rows, then columns, then mirrors, channels kept together', (
   // dx = −1: 9 10 11 8 / 1 2 3 0 / 5 6 7 4
   // flip:    8 11 10 9 / 0 3 2 1 / 4 7 6 5
   const flat = Array.from({ length: 12 }, (_, i) => i);
-  const x = tf.tensor4d(flat.flatMap((v) => [v, v + 100]), [1, 3, 4, 2]);
+  const x = tf.tensor4d(
+    flat.flatMap((v) => [v, v + 100]),
+    [1, 3, 4, 2],
+  );
   const before = tf.memory().numTensors;
   const y = augment(x, { dy: 1, dx: -1, flip: true });
   const expected = [8, 11, 10, 9, 0, 3, 2, 1, 4, 7, 6, 5];
@@ -77,10 +84,17 @@ test('the identity augmentation returns the same values', () => {
 test('augment is differentiable: the gradient of Σ w·augment(x) is w moved back', () => {
   // f is linear, so ∇f is a permutation of w and f(x) = ⟨∇f, x⟩ for every x.
   const x = tf.randomNormal([2, 3, 4, 2], 0, 1, 'float32', 5) as tf.Tensor4D;
-  const w = tf.tensor4d(Array.from({ length: 48 }, (_, i) => i + 1), [2, 3, 4, 2]);
+  const w = tf.tensor4d(
+    Array.from({ length: 48 }, (_, i) => i + 1),
+    [2, 3, 4, 2],
+  );
   const a = { dy: -2, dx: 3, flip: true };
   const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(augment(v as tf.Tensor4D, a), w)))(x);
-  expect(values(g).slice().sort((p, q) => p - q)).toEqual(values(w));
+  expect(
+    values(g)
+      .slice()
+      .sort((p, q) => p - q),
+  ).toEqual(values(w));
   const f = tf.tidy(() => tf.sum(tf.mul(augment(x, a), w)).dataSync()[0]);
   const inner = tf.tidy(() => tf.sum(tf.mul(g, x)).dataSync()[0]);
   expect(inner).toBeCloseTo(f, 3);

@@ -1,5 +1,10 @@
 import { ArcinvertError } from '../../src/errors.js';
-import { DEFAULT_INVERT_CONFIG, learningRate, resolveInvertConfig, type InvertConfig } from '../../src/invert/config.js';
+import {
+  DEFAULT_INVERT_CONFIG,
+  learningRate,
+  resolveInvertConfig,
+  type InvertConfig,
+} from '../../src/invert/config.js';
 
 test('no overrides gives the defaults, as a copy', () => {
   const c = resolveInvertConfig();
@@ -10,13 +15,28 @@ test('no overrides gives the defaults, as a copy', () => {
   expect(DEFAULT_INVERT_CONFIG.margin.s).toBe(64);
   expect(DEFAULT_INVERT_CONFIG.steps).toBe(1000);
   // The paper's optimiser and DeepInversion's betas and first-layer multiplier.
-  expect([DEFAULT_INVERT_CONFIG.lr, DEFAULT_INVERT_CONFIG.beta1, DEFAULT_INVERT_CONFIG.beta2]).toEqual([0.25, 0.5, 0.9]);
+  expect([DEFAULT_INVERT_CONFIG.lr, DEFAULT_INVERT_CONFIG.beta1, DEFAULT_INVERT_CONFIG.beta2]).toEqual([
+    0.25, 0.5, 0.9,
+  ]);
   expect(DEFAULT_INVERT_CONFIG.bnFirstLayerWeight).toBe(10);
 });
 
 test('overrides replace only their keys; a partial margin is merged with the default', () => {
-  const c = resolveInvertConfig({ steps: 5, batchSize: 4, minBatch: 2, flip: false, margin: { s: 32 } as InvertConfig['margin'] });
-  expect(c).toEqual({ ...DEFAULT_INVERT_CONFIG, steps: 5, batchSize: 4, minBatch: 2, flip: false, margin: { s: 32, m1: 1, m2: 0.5, m3: 0 } });
+  const c = resolveInvertConfig({
+    steps: 5,
+    batchSize: 4,
+    minBatch: 2,
+    flip: false,
+    margin: { s: 32 } as InvertConfig['margin'],
+  });
+  expect(c).toEqual({
+    ...DEFAULT_INVERT_CONFIG,
+    steps: 5,
+    batchSize: 4,
+    minBatch: 2,
+    flip: false,
+    margin: { s: 32, m1: 1, m2: 0.5, m3: 0 },
+  });
 });
 
 test('an unknown key is rejected with one line naming it', () => {
@@ -82,7 +102,22 @@ test.each(BAD)('%s is rejected with a one-line ArcinvertError', (_name, partial,
 
 test('edge values that are valid are accepted', () => {
   expect(() =>
-    resolveInvertConfig({ steps: 1, batchSize: 1, minBatch: 1, seed: 0, beta1: 0, beta2: 0, warmupSteps: 0, jitter: 0, identityWeight: 0, bnWeight: 0, initStd: 0, multiResolutionFraction: 1, previewEvery: 0, snapshotEvery: 0 }),
+    resolveInvertConfig({
+      steps: 1,
+      batchSize: 1,
+      minBatch: 1,
+      seed: 0,
+      beta1: 0,
+      beta2: 0,
+      warmupSteps: 0,
+      jitter: 0,
+      identityWeight: 0,
+      bnWeight: 0,
+      initStd: 0,
+      multiResolutionFraction: 1,
+      previewEvery: 0,
+      snapshotEvery: 0,
+    }),
   ).not.toThrow();
 });
 

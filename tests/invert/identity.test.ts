@@ -14,8 +14,16 @@ beforeAll(async () => {
  *   [-1, 0] → [2, 0]: cos = −1
  * cosine loss 1 − cos = [0.04, 1, 2];  l2 loss ‖ê − t̂‖² = 2 − 2cos = [0.08, 2, 4].
  */
-const E = [[3, 4], [1, 0], [-1, 0]];
-const T = [[4, 3], [0, 2], [2, 0]];
+const E = [
+  [3, 4],
+  [1, 0],
+  [-1, 0],
+];
+const T = [
+  [4, 3],
+  [0, 2],
+  [2, 0],
+];
 
 test('rowCosine, cosine and l2 identity losses of hand vectors', () => {
   const e = tf.tensor2d(E);
@@ -68,7 +76,10 @@ test('arcface identity loss equals −log softmax of s·cos(θ + m) for a 2-clas
   //   label 1: target 2·(0.6·0.877583 − 0.8·0.479426) = 2·0.143009 = 0.286018, other 2·0.8 = 1.6
   const head = new ArcFaceHead({ embeddingDim: 2, numClasses: 2 }, Float32Array.from([1, 0, 0, 1]));
   const margin = marginFunction(resolveMarginConfig({ s: 2, m2: 0.5 }));
-  const e = tf.tensor2d([[4, 3], [4, 3]]);
+  const e = tf.tensor2d([
+    [4, 3],
+    [4, 3],
+  ]);
   const labels = tf.tensor1d([0, 1], 'int32');
   const before = tf.memory().numTensors;
   const loss = identityLoss('arcface', e, tf.zeros([2, 2]) as tf.Tensor2D, { head, labels, margin });

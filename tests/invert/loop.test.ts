@@ -16,12 +16,26 @@ afterAll(() => fm.model.dispose());
 const targetsOf = (n: number): InvertTargets => noiseTargets(fm, n, 11);
 
 // No jitter or flip: the tiny random net is not shift- or mirror-invariant as a face model is.
-const quick = resolveInvertConfig({ steps: 40, batchSize: 4, minBatch: 4, lr: 0.1, warmupSteps: 2, evalEvery: 5, reportEvery: 5, jitter: 0, flip: false, multiResolution: false });
+const quick = resolveInvertConfig({
+  steps: 40,
+  batchSize: 4,
+  minBatch: 4,
+  lr: 0.1,
+  warmupSteps: 2,
+  evalEvery: 5,
+  reportEvery: 5,
+  jitter: 0,
+  flip: false,
+  multiResolution: false,
+});
 
 test('raises the cosine to the target and keeps the best image per target', async () => {
   const progress: InvertProgress[] = [];
   const res = await invert(fm, targetsOf(2), quick, { onProgress: (p) => progress.push(p) });
-  expect(res.images.map((i) => [i.target, i.seed])).toEqual([[0, 0], [1, 0]]);
+  expect(res.images.map((i) => [i.target, i.seed])).toEqual([
+    [0, 0],
+    [1, 0],
+  ]);
   const first = progress[0].cosine.mean;
   for (const img of res.images) {
     expect(img.bestCosine).toBeGreaterThan(0.9);
@@ -39,7 +53,14 @@ test('the reported best cosine is the cosine of the returned image', async () =>
   const t = targetsOf(1);
   const res = await invert(fm, t, { ...quick, steps: 10 });
   const img = res.images[0];
-  const x = tf.tidy(() => tf.tensor3d(Float32Array.from(img.image.data, (v) => (v - 127.5) / 127.5), [32, 32, 3]).expandDims(0));
+  const x = tf.tidy(() =>
+    tf
+      .tensor3d(
+        Float32Array.from(img.image.data, (v) => (v - 127.5) / 127.5),
+        [32, 32, 3],
+      )
+      .expandDims(0),
+  );
   const e = Array.from(tf.tidy(() => (fm.model.predict(x) as tf.Tensor).squeeze().dataSync()));
   const tt = Array.from(t.embeddings);
   const dot = e.reduce((a, v, i) => a + v * tt[i], 0);
@@ -59,11 +80,16 @@ test('same seed, config and backend give identical images; another seed does not
 
 test('one target is padded to minBatch with fillers that are not returned', async () => {
   const batchSizes: number[] = [];
-  const res = await invert(fm, targetsOf(1), { ...quick, steps: 2, seeds: 2 }, {
-    onSnapshot: (s) => {
-      batchSizes.push(s.images.length);
+  const res = await invert(
+    fm,
+    targetsOf(1),
+    { ...quick, steps: 2, seeds: 2 },
+    {
+      onSnapshot: (s) => {
+        batchSizes.push(s.images.length);
+      },
     },
-  });
+  );
   expect(res.images.map((i) => i.seed)).toEqual([0, 1]);
   expect(res.images.length).toBe(2);
 });
@@ -73,19 +99,29 @@ test('never writes the moving statistics and leaks no tensors', async () => {
   const before = taps.layers.map((l) => [l.runningMean.dataSync().slice(), l.runningVar.dataSync().slice()]);
   const t = targetsOf(2);
   const n0 = tf.memory().numTensors;
-  await invert(fm, t, { ...quick, steps: 6, multiResolution: true, snapshotEvery: 3, previewEvery: 3 }, { onSnapshot: () => undefined, onProgress: () => undefined });
+  await invert(
+    fm,
+    t,
+    { ...quick, steps: 6, multiResolution: true, snapshotEvery: 3, previewEvery: 3 },
+    { onSnapshot: () => undefined, onProgress: () => undefined },
+  );
   expect(tf.memory().numTensors).toBe(n0);
   expect(taps.layers.map((l) => [l.runningMean.dataSync().slice(), l.runningVar.dataSync().slice()])).toEqual(before);
 });
 
 test('an abort finishes the current step and returns the best images so far', async () => {
   const ctrl = new AbortController();
-  const res = await invert(fm, targetsOf(2), { ...quick, steps: 100, reportEvery: 1 }, {
-    signal: ctrl.signal,
-    onProgress: (p) => {
-      if (p.step === 3) ctrl.abort();
+  const res = await invert(
+    fm,
+    targetsOf(2),
+    { ...quick, steps: 100, reportEvery: 1 },
+    {
+      signal: ctrl.signal,
+      onProgress: (p) => {
+        if (p.step === 3) ctrl.abort();
+      },
     },
-  });
+  );
   expect(res.aborted).toBe(true);
   expect(res.images.length).toBe(2);
   expect(res.images[0].steps).toBe(4);
@@ -93,10 +129,22 @@ test('an abort finishes the current step and returns the best images so far', as
 
 test('multi-resolution starts at half resolution and ends at full', async () => {
   const res: Array<[number, number]> = [];
-  await invert(fm, targetsOf(1), { ...quick, steps: 4, multiResolution: true, reportEvery: 1 }, { onProgress: (p) => res.push(p.resolution) });
-  expect(res).toEqual([[16, 16], [16, 16], [32, 32], [32, 32]]);
+  await invert(
+    fm,
+    targetsOf(1),
+    { ...quick, steps: 4, multiResolution: true, reportEvery: 1 },
+    { onProgress: (p) => res.push(p.resolution) },
+  );
+  expect(res).toEqual([
+    [16, 16],
+    [16, 16],
+    [32, 32],
+    [32, 32],
+  ]);
 });
 
 test('rejects targets of the wrong dimension', async () => {
-  await expect(invert(fm, { embeddings: new Float32Array(8), dim: 8 }, quick)).rejects.toThrow(/dimension 8 but the model's embedding size is 16/);
+  await expect(invert(fm, { embeddings: new Float32Array(8), dim: 8 }, quick)).rejects.toThrow(
+    /dimension 8 but the model's embedding size is 16/,
+  );
 });

@@ -119,16 +119,34 @@ describe('stageOutput', () => {
 
 /** A w×h RGB image whose bytes are a function of (target, seed, position). */
 function rgb(w: number, h: number, target: number, seed: number): RgbImage {
-  return { width: w, height: h, data: Uint8Array.from({ length: w * h * 3 }, (_, k) => (k * 37 + target * 91 + seed * 53) % 256) };
+  return {
+    width: w,
+    height: h,
+    data: Uint8Array.from({ length: w * h * 3 }, (_, k) => (k * 37 + target * 91 + seed * 53) % 256),
+  };
 }
 
 const LOSSES: LossTerms = { total: 1.5, identity: 0.25, bn: 3, tvL1: 0, tvL2: 0.125, l2: 0.5 };
 
 function image(target: number, seed: number, bestCosine: number): InvertedImage {
-  return { target, seed, image: rgb(6, 4, target, seed), bestCosine, finalCosine: bestCosine - 0.125, bestStep: 7, finalLosses: LOSSES, steps: 10, seconds: 2.5 };
+  return {
+    target,
+    seed,
+    image: rgb(6, 4, target, seed),
+    bestCosine,
+    finalCosine: bestCosine - 0.125,
+    bestStep: 7,
+    finalLosses: LOSSES,
+    steps: 10,
+    seconds: 2.5,
+  };
 }
 
-const RESULT: InvertResult = { images: [image(0, 0, 0.5), image(0, 1, 0.75), image(1, 0, 0.25)], aborted: false, seconds: 5 };
+const RESULT: InvertResult = {
+  images: [image(0, 0, 0.5), image(0, 1, 0.75), image(1, 0, 0.25)],
+  aborted: false,
+  seconds: 5,
+};
 
 test('summarise: mean, min and max of the best cosines', () => {
   expect(summarise(RESULT)).toEqual({ images: 3, meanBestCosine: 0.5, minBestCosine: 0.25, maxBestCosine: 0.75 });
@@ -136,13 +154,31 @@ test('summarise: mean, min and max of the best cosines', () => {
 
 test('writeInvertOutputs writes one PNG per image with the exact bytes, the sheet and report.json', async () => {
   const dir = await freshParent();
-  const targets: TargetSet = { embeddings: new Float32Array(8), n: 2, dim: 4, sources: [undefined, undefined], kind: 'random' };
+  const targets: TargetSet = {
+    embeddings: new Float32Array(8),
+    n: 2,
+    dim: 4,
+    sources: [undefined, undefined],
+    kind: 'random',
+  };
   const config = resolveInvertConfig({ steps: 10, batchSize: 4, minBatch: 4 });
-  const run = { model: '/models/tiny', backbone: 'mobilefacenet', backend: 'cpu (plain JavaScript)', config, startedAt: '2025-01-02T03:04:05.000Z' };
+  const run = {
+    model: '/models/tiny',
+    backbone: 'mobilefacenet',
+    backend: 'cpu (plain JavaScript)',
+    config,
+    startedAt: '2025-01-02T03:04:05.000Z',
+  };
   const before = tf.memory().numTensors;
   await writeInvertOutputs(dir, RESULT, targets, run, NORM);
   expect(tf.memory().numTensors).toBe(before);
-  expect((await fsp.readdir(dir)).sort()).toEqual(['report.json', 'sheet.png', 't000_s0.png', 't000_s1.png', 't001_s0.png']);
+  expect((await fsp.readdir(dir)).sort()).toEqual([
+    'report.json',
+    'sheet.png',
+    't000_s0.png',
+    't000_s1.png',
+    't001_s0.png',
+  ]);
 
   for (const im of RESULT.images) {
     const png = await decode(path.join(dir, imageFileName(im.target, im.seed)));
@@ -164,7 +200,15 @@ test('writeInvertOutputs writes one PNG per image with the exact bytes, the shee
     { index: 1, kind: 'random', source: null, class: null },
   ]);
   expect(report.images[1]).toEqual({
-    file: 't000_s1.png', target: 0, seed: 1, bestCosine: 0.75, finalCosine: 0.625, bestStep: 7, losses: LOSSES, steps: 10, seconds: 2.5,
+    file: 't000_s1.png',
+    target: 0,
+    seed: 1,
+    bestCosine: 0.75,
+    finalCosine: 0.625,
+    bestStep: 7,
+    losses: LOSSES,
+    steps: 10,
+    seconds: 2.5,
   });
   expect(report.images.map((i: { file: string }) => i.file)).toEqual(['t000_s0.png', 't000_s1.png', 't001_s0.png']);
   expect(report.summary).toEqual({ images: 3, meanBestCosine: 0.5, minBestCosine: 0.25, maxBestCosine: 0.75 });
@@ -190,11 +234,26 @@ test('with target photos, the sheet starts each row with the photo (blank cell w
   const dir = await freshParent();
   const photo = path.join(dir, 'photo.png');
   const photoBytes = Buffer.from(Array.from({ length: 4 * 6 * 3 }, (_, k) => (k * 11) % 256));
-  await sharp(photoBytes, { raw: { width: 6, height: 4, channels: 3 } }).png().toFile(photo);
+  await sharp(photoBytes, { raw: { width: 6, height: 4, channels: 3 } })
+    .png()
+    .toFile(photo);
   const out = path.join(dir, 'out');
   await fsp.mkdir(out);
-  const targets: TargetSet = { embeddings: new Float32Array(8), n: 2, dim: 4, sources: [photo, undefined], classes: Int32Array.from([5, 9]), kind: 'class' };
-  const run = { model: 'm', backbone: 'mobilefacenet', backend: 'cpu', config: resolveInvertConfig(), startedAt: 'now' };
+  const targets: TargetSet = {
+    embeddings: new Float32Array(8),
+    n: 2,
+    dim: 4,
+    sources: [photo, undefined],
+    classes: Int32Array.from([5, 9]),
+    kind: 'class',
+  };
+  const run = {
+    model: 'm',
+    backbone: 'mobilefacenet',
+    backend: 'cpu',
+    config: resolveInvertConfig(),
+    startedAt: 'now',
+  };
   await writeInvertOutputs(out, RESULT, targets, run, NORM);
   const report = JSON.parse(await fsp.readFile(path.join(out, 'report.json'), 'utf8'));
   expect(report.targets).toEqual([
@@ -207,7 +266,10 @@ test('with target photos, the sheet starts each row with the photo (blank cell w
   const cellBytes = (r: number, c: number): Uint8Array => {
     const [top, left] = layout.cells[r][c];
     const parts: number[] = [];
-    for (let y = 0; y < 4; y++) parts.push(...sheet.data.subarray(((top + y) * sheet.width + left) * 3, ((top + y) * sheet.width + left + 6) * 3));
+    for (let y = 0; y < 4; y++)
+      parts.push(
+        ...sheet.data.subarray(((top + y) * sheet.width + left) * 3, ((top + y) * sheet.width + left + 6) * 3),
+      );
     return Uint8Array.from(parts);
   };
   expect(cellBytes(0, 0)).toEqual(new Uint8Array(photoBytes));
@@ -223,8 +285,21 @@ test('an aligned crop of the target photo is shown instead of the photo file', a
   await fsp.mkdir(out);
   // The crop has the cells' own size (6×4), so resizing leaves it byte-exact.
   const crop = rgb(6, 4, 7, 7);
-  const targets: TargetSet = { embeddings: new Float32Array(8), n: 2, dim: 4, sources: [path.join(dir, 'missing.jpg'), undefined], crops: [crop, undefined], kind: 'image' };
-  const run = { model: 'm', backbone: 'mobilefacenet', backend: 'cpu', config: resolveInvertConfig(), startedAt: 'now' };
+  const targets: TargetSet = {
+    embeddings: new Float32Array(8),
+    n: 2,
+    dim: 4,
+    sources: [path.join(dir, 'missing.jpg'), undefined],
+    crops: [crop, undefined],
+    kind: 'image',
+  };
+  const run = {
+    model: 'm',
+    backbone: 'mobilefacenet',
+    backend: 'cpu',
+    config: resolveInvertConfig(),
+    startedAt: 'now',
+  };
   const n0 = tf.memory().numTensors;
   await writeInvertOutputs(out, RESULT, targets, run, NORM);
   expect(tf.memory().numTensors).toBe(n0);
@@ -232,13 +307,17 @@ test('an aligned crop of the target photo is shown instead of the photo file', a
   const layout = contactSheetLayout([3, 2], [4, 6], { cellLabels: [[], []] });
   const [top, left] = layout.cells[0][0];
   const parts: number[] = [];
-  for (let y = 0; y < 4; y++) parts.push(...sheet.data.subarray(((top + y) * sheet.width + left) * 3, ((top + y) * sheet.width + left + 6) * 3));
+  for (let y = 0; y < 4; y++)
+    parts.push(...sheet.data.subarray(((top + y) * sheet.width + left) * 3, ((top + y) * sheet.width + left + 6) * 3));
   expect(Uint8Array.from(parts)).toEqual(crop.data);
 });
 
 test('writeSnapshot writes snapshots/b{batch}_step{step:5}_t{target}_s{seed}.png with the exact bytes', async () => {
   const dir = await freshParent();
-  const images = [{ target: 2, seed: 0, image: rgb(6, 4, 2, 0) }, { target: 3, seed: 1, image: rgb(6, 4, 3, 1) }];
+  const images = [
+    { target: 2, seed: 0, image: rgb(6, 4, 2, 0) },
+    { target: 3, seed: 1, image: rgb(6, 4, 3, 1) },
+  ];
   await writeSnapshot(dir, { batch: 1, step: 40, images });
   await writeSnapshot(dir, { batch: 1, step: 80, images: images.slice(0, 1) });
   expect((await fsp.readdir(path.join(dir, 'snapshots'))).sort()).toEqual([

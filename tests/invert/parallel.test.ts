@@ -29,7 +29,11 @@ test('gives the serial images, in the serial order', async () => {
   const targets = targetsOf(5);
   const serial = await invert(fm, targets, config);
   const progress: Array<[number, InvertProgress]> = [];
-  const parallel = await invertParallel(fm, targets, config, { workers: 2, workerScript, onProgress: (w, p) => progress.push([w, p]) });
+  const parallel = await invertParallel(fm, targets, config, {
+    workers: 2,
+    workerScript,
+    onProgress: (w, p) => progress.push([w, p]),
+  });
   expect(parallel.aborted).toBe(false);
   expect(parallel.images.map((i) => [i.target, i.seed])).toEqual(serial.images.map((i) => [i.target, i.seed]));
   parallel.images.forEach((img, i) => {

@@ -28,13 +28,24 @@ test('fillers cycle over the targets of the short batch, each with its own seed 
 
 test('no fillers when every batch reaches minBatch; the last batch may be short above it', () => {
   expect(planBatches(5, 1, 2, 1)).toEqual([[real(0, 0), real(1, 0)], [real(2, 0), real(3, 0)], [real(4, 0)]]);
-  expect(planBatches(2, 3, 4, 2)).toEqual([[real(0, 0), real(0, 1), real(0, 2), real(1, 0)], [real(1, 1), real(1, 2)]]);
+  expect(planBatches(2, 3, 4, 2)).toEqual([
+    [real(0, 0), real(0, 1), real(0, 2), real(1, 0)],
+    [real(1, 1), real(1, 2)],
+  ]);
 });
 
 test('every target × seed is planned exactly once as a real job, and fillers never repeat a (target, seed) of their batch', () => {
-  for (const [n, seeds, batch, min] of [[7, 3, 5, 4], [1, 5, 4, 4], [4, 1, 16, 8], [3, 2, 3, 3]]) {
+  for (const [n, seeds, batch, min] of [
+    [7, 3, 5, 4],
+    [1, 5, 4, 4],
+    [4, 1, 16, 8],
+    [3, 2, 3, 3],
+  ]) {
     const batches = planBatches(n, seeds, batch, min);
-    const reals = batches.flat().filter((j) => !j.filler).map((j) => `${j.target}/${j.seed}`);
+    const reals = batches
+      .flat()
+      .filter((j) => !j.filler)
+      .map((j) => `${j.target}/${j.seed}`);
     const expected: string[] = [];
     for (let t = 0; t < n; t++) for (let s = 0; s < seeds; s++) expected.push(`${t}/${s}`);
     expect(reals).toEqual(expected);

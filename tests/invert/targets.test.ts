@@ -79,7 +79,9 @@ describe('targetsFromNpy', () => {
   test('non-finite values and a missing file are rejected', async () => {
     const file = path.join(tmp, 'nan.npy');
     await writeNpy(file, Float32Array.from([1, 0, 0, 0, 0, NaN, 0, 0]), [2, 4]);
-    await expect(targetsFromNpy(file, 4)).rejects.toThrow(`${file} row 1 (0-based) has a non-finite value (NaN) at column 1`);
+    await expect(targetsFromNpy(file, 4)).rejects.toThrow(
+      `${file} row 1 (0-based) has a non-finite value (NaN) at column 1`,
+    );
     await expect(targetsFromNpy(path.join(tmp, 'absent.npy'), 4)).rejects.toThrow(ArcinvertError);
   });
 });
@@ -117,7 +119,9 @@ describe('targetsFromClasses', () => {
   test.each([[3], [-1], [1.5]])('class %p out of range is rejected with one line', (c) => {
     const head = new ArcFaceHead({ embeddingDim: 2, numClasses: 3 });
     const before = tf.memory().numTensors;
-    expect(() => targetsFromClasses(head, [0, c])).toThrow(new ArcinvertError(`class ${c} is out of range: the model has classes 0..2`));
+    expect(() => targetsFromClasses(head, [0, c])).toThrow(
+      new ArcinvertError(`class ${c} is out of range: the model has classes 0..2`),
+    );
     expect(tf.memory().numTensors).toBe(before);
     head.dispose();
   });
@@ -147,7 +151,9 @@ describe('targetsFromImages', () => {
     for (let i = 0; i < 3; i++) {
       const px = Buffer.from(Array.from({ length: 32 * 32 * 3 }, (_, k) => (k * (7 + 13 * i) + 31 * i) % 256));
       const file = path.join(tmp, `face${i}.png`);
-      await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(file);
+      await sharp(px, { raw: { width: 32, height: 32, channels: 3 } })
+        .png()
+        .toFile(file);
       files.push(file);
     }
     const before = tf.memory().numTensors;

@@ -17,7 +17,13 @@ const W = 4;
 
 /** A flat-colour [H, W, 3] tensor in [-1, 1] normalisation for byte colour `rgb`. */
 const flat = (rgb: [number, number, number]): tf.Tensor3D =>
-  tf.tidy(() => tf.tensor1d(rgb.map((b) => (b - 127.5) / 127.5)).reshape([1, 1, 3]).tile([H, W, 1]) as tf.Tensor3D);
+  tf.tidy(
+    () =>
+      tf
+        .tensor1d(rgb.map((b) => (b - 127.5) / 127.5))
+        .reshape([1, 1, 3])
+        .tile([H, W, 1]) as tf.Tensor3D,
+  );
 
 const COLOURS: [number, number, number][][] = [
   [
@@ -34,7 +40,8 @@ const COLOURS: [number, number, number][][] = [
 async function pixels(png: Buffer): Promise<{ px: (y: number, x: number) => number[]; w: number; h: number }> {
   const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
   expect(info.channels).toBe(3);
-  const px = (y: number, x: number) => Array.from(data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3));
+  const px = (y: number, x: number) =>
+    Array.from(data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3));
   return { px, w: info.width, h: info.height };
 }
 
@@ -59,8 +66,15 @@ test('layout geometry', () => {
   const l = contactSheetLayout([3, 2], [H, W], { padding: 2 });
   expect([l.width, l.height]).toEqual([2 + 3 * (W + 2), 2 + 2 * (H + 2)]);
   expect(l.cells).toEqual([
-    [[2, 2], [2, 8], [2, 14]],
-    [[9, 2], [9, 8]],
+    [
+      [2, 2],
+      [2, 8],
+      [2, 14],
+    ],
+    [
+      [9, 2],
+      [9, 8],
+    ],
   ]);
   const labelled = contactSheetLayout([3, 2], [H, W], { padding: 2, labels: ['a', 'b'], labelHeight: 10 });
   expect(labelled.height).toBe(2 + 2 * (10 + H + 2));
@@ -120,7 +134,14 @@ test('mismatched inputs are one-line errors', async () => {
     contactSheetPng(cells, { normalization: NORM, cellLabels: [['a'], ['b', 'c', 'd']] }),
     contactSheetPng(cells, { normalization: NORM, padding: -1 }),
   ];
-  const messages = await Promise.all(bad.map((p) => p.then(() => '', (e: Error) => (e instanceof ArcinvertError ? e.message : 'other'))));
+  const messages = await Promise.all(
+    bad.map((p) =>
+      p.then(
+        () => '',
+        (e: Error) => (e instanceof ArcinvertError ? e.message : 'other'),
+      ),
+    ),
+  );
   expect(messages).toEqual([
     'cannot make a contact sheet: no images given',
     'cannot make a contact sheet: image of shape [6, 4, 3] differs from [5, 4, 3]',

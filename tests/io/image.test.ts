@@ -34,11 +34,12 @@ function pattern(w: number, h: number, channels: number, seed = 0): Buffer {
 }
 
 async function writeRaw(file: string, px: Buffer, w: number, h: number, channels: 1 | 2 | 3 | 4): Promise<void> {
-  await sharp(px, { raw: { width: w, height: h, channels } }).png().toFile(file);
+  await sharp(px, { raw: { width: w, height: h, channels } })
+    .png()
+    .toFile(file);
 }
 
-const normalised = (bytes: ArrayLike<number>): number[] =>
-  Array.from(bytes, (b) => Math.fround((b - 127.5) / 127.5));
+const normalised = (bytes: ArrayLike<number>): number[] => Array.from(bytes, (b) => Math.fround((b - 127.5) / 127.5));
 
 async function userError(run: () => Promise<unknown>): Promise<string> {
   const err = await run().then(
@@ -107,7 +108,10 @@ describe('readImageTensor', () => {
   test('EXIF orientation is applied (orientation 6 = rotate 90° clockwise)', async () => {
     const file = path.join(tmp, 'exif.png');
     const px = pattern(4, 2, 3, 3);
-    await sharp(px, { raw: { width: 4, height: 2, channels: 3 } }).withMetadata({ orientation: 6 }).png().toFile(file);
+    await sharp(px, { raw: { width: 4, height: 2, channels: 3 } })
+      .withMetadata({ orientation: 6 })
+      .png()
+      .toFile(file);
     const t = await readImageTensor(file, { size: [4, 2], normalization: NORM });
     const expected: number[] = [];
     for (let y = 0; y < 4; y++) {
@@ -122,7 +126,9 @@ describe('readImageTensor', () => {
 
   test('resizes to the requested size; a flat colour stays exact', async () => {
     const file = path.join(tmp, 'flat.png');
-    await sharp({ create: { width: 10, height: 6, channels: 3, background: { r: 200, g: 50, b: 0 } } }).png().toFile(file);
+    await sharp({ create: { width: 10, height: 6, channels: 3, background: { r: 200, g: 50, b: 0 } } })
+      .png()
+      .toFile(file);
     const t = await readImageTensor(file, { size: [4, 5], normalization: NORM });
     expect(t.shape).toEqual([4, 5, 3]);
     const v = await t.data();
@@ -139,7 +145,9 @@ describe('readImageTensor', () => {
     const text = path.join(tmp, 'text.png');
     await fsp.writeFile(text, 'this is not an image\nsecond line');
     expect(await userError(() => readImageTensor(text, opts))).toMatch(new RegExp(`^cannot decode image ${text}: `));
-    const png = await sharp(pattern(64, 64, 3), { raw: { width: 64, height: 64, channels: 3 } }).png().toBuffer();
+    const png = await sharp(pattern(64, 64, 3), { raw: { width: 64, height: 64, channels: 3 } })
+      .png()
+      .toBuffer();
     const cut = path.join(tmp, 'cut.png');
     await fsp.writeFile(cut, png.subarray(0, Math.floor(png.length / 2)));
     expect(await userError(() => readImageTensor(cut, opts))).toMatch(new RegExp(`^cannot decode image ${cut}: `));
@@ -148,7 +156,9 @@ describe('readImageTensor', () => {
 
   test('invalid options are rejected before reading', async () => {
     const file = path.join(tmp, 'rgb.png');
-    expect(await userError(() => readImageTensor(file, { size: [0, 4], normalization: NORM }))).toMatch(/invalid image size/);
+    expect(await userError(() => readImageTensor(file, { size: [0, 4], normalization: NORM }))).toMatch(
+      /invalid image size/,
+    );
     expect(await userError(() => readImageTensor(file, { size: [3, 4], normalization: { mean: 0, std: 0 } }))).toMatch(
       /std must be > 0/,
     );
@@ -156,7 +166,9 @@ describe('readImageTensor', () => {
 
   const lfwTest = existsSync(LFW) ? test : test.skip;
   lfwTest(`reads a real aligned LFW face${existsSync(LFW) ? '' : ` (skipped: ${LFW} is absent)`}`, async () => {
-    const person = readdirSync(LFW).filter((n) => !n.includes('.')).sort()[0];
+    const person = readdirSync(LFW)
+      .filter((n) => !n.includes('.'))
+      .sort()[0];
     const file = path.join(LFW, person, readdirSync(path.join(LFW, person)).sort()[0]);
     const t = await readImageTensor(file, { size: [112, 112], normalization: NORM });
     expect(t.shape).toEqual([112, 112, 3]);
@@ -257,8 +269,12 @@ describe('listImages', () => {
 
   test('missing paths and empty results are errors', async () => {
     const missing = path.join(root, 'nope');
-    expect(await userError(() => listImages([missing]))).toBe(`cannot find images in ${missing}: no such file or directory`);
-    expect(await userError(() => listImages([path.join(root, 'empty')]))).toMatch(/^no image files \(.*\) found in .*empty$/);
+    expect(await userError(() => listImages([missing]))).toBe(
+      `cannot find images in ${missing}: no such file or directory`,
+    );
+    expect(await userError(() => listImages([path.join(root, 'empty')]))).toMatch(
+      /^no image files \(.*\) found in .*empty$/,
+    );
   });
 
   test('every listed extension is one sharp can decode', () => {

@@ -21,30 +21,30 @@ function randomiseMovingStats(model: tf.LayersModel): void {
   }
 }
 
-test.each([['mobilefacenet', tinyMobileFaceNet], ['iresnet', tinyIResNet]] as const)(
-  '%s: save → load keeps outputs, BN moving statistics and metadata',
-  async (_name, make) => {
-    const fm = make(7);
-    randomiseMovingStats(fm.model);
-    const dir = path.join(tmp, _name);
-    await saveFaceModel(fm, dir);
-    const loaded = await loadFaceModel(dir);
-    expect(loaded.meta).toEqual(fm.meta);
-    const before = fm.model.getWeights().map((w) => w.dataSync());
-    const after = loaded.model.getWeights().map((w) => w.dataSync());
-    expect(after).toEqual(before);
-    const names = loaded.model.weights.map((w) => w.originalName);
-    expect(names.filter((n) => n.endsWith('moving_mean')).length).toBeGreaterThan(10);
-    const [h, w] = fm.meta.inputSize;
-    const x = tf.randomNormal([2, h, w, 3], 0, 1, 'float32', 1);
-    const ya = fm.model.predict(x) as tf.Tensor;
-    const yb = loaded.model.predict(x) as tf.Tensor;
-    expect(yb.dataSync()).toEqual(ya.dataSync());
-    tf.dispose([x, ya, yb]);
-    fm.model.dispose();
-    loaded.model.dispose();
-  },
-);
+test.each([
+  ['mobilefacenet', tinyMobileFaceNet],
+  ['iresnet', tinyIResNet],
+] as const)('%s: save → load keeps outputs, BN moving statistics and metadata', async (_name, make) => {
+  const fm = make(7);
+  randomiseMovingStats(fm.model);
+  const dir = path.join(tmp, _name);
+  await saveFaceModel(fm, dir);
+  const loaded = await loadFaceModel(dir);
+  expect(loaded.meta).toEqual(fm.meta);
+  const before = fm.model.getWeights().map((w) => w.dataSync());
+  const after = loaded.model.getWeights().map((w) => w.dataSync());
+  expect(after).toEqual(before);
+  const names = loaded.model.weights.map((w) => w.originalName);
+  expect(names.filter((n) => n.endsWith('moving_mean')).length).toBeGreaterThan(10);
+  const [h, w] = fm.meta.inputSize;
+  const x = tf.randomNormal([2, h, w, 3], 0, 1, 'float32', 1);
+  const ya = fm.model.predict(x) as tf.Tensor;
+  const yb = loaded.model.predict(x) as tf.Tensor;
+  expect(yb.dataSync()).toEqual(ya.dataSync());
+  tf.dispose([x, ya, yb]);
+  fm.model.dispose();
+  loaded.model.dispose();
+});
 
 test('saving again replaces the shard and leaves no temp files', async () => {
   const dir = path.join(tmp, 'resave');
@@ -57,7 +57,9 @@ test('saving again replaces the shard and leaves no temp files', async () => {
   expect(files[0]).toBe('model.json');
   expect(files[1]).toMatch(/^weights-[0-9a-f]{12}\.bin$/);
   const loaded = await loadFaceModel(dir);
-  expect(loaded.model.getLayer('stem_conv').getWeights()[0].dataSync()).toEqual(b.model.getLayer('stem_conv').getWeights()[0].dataSync());
+  expect(loaded.model.getLayer('stem_conv').getWeights()[0].dataSync()).toEqual(
+    b.model.getLayer('stem_conv').getWeights()[0].dataSync(),
+  );
   [a, b, loaded].forEach((m) => m.model.dispose());
 });
 

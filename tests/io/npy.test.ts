@@ -123,18 +123,27 @@ describe('parseNpy / readNpy errors', () => {
     await expectUserError(() => parseNpy(longHeader, 'h.npy'), /header length 65535 exceeds the file size 176/);
     const v4 = good.slice();
     v4[6] = 4;
-    await expectUserError(() => parseNpy(v4, 'h.npy'), 'h.npy uses .npy format version 4.0; supported are 1.0, 2.0 and 3.0');
+    await expectUserError(
+      () => parseNpy(v4, 'h.npy'),
+      'h.npy uses .npy format version 4.0; supported are 1.0, 2.0 and 3.0',
+    );
   });
 
   test('trailing bytes after the data', async () => {
     const good = bytesOf('f4_1d.npy');
     const longer = new Uint8Array(good.length + 8);
     longer.set(good);
-    await expectUserError(() => parseNpy(longer, 't.npy'), /t\.npy has 8 unexpected bytes after the data for shape \(4,\) float32/);
+    await expectUserError(
+      () => parseNpy(longer, 't.npy'),
+      /t\.npy has 8 unexpected bytes after the data for shape \(4,\) float32/,
+    );
   });
 
   test('missing file', async () => {
-    await expectUserError(() => readNpy(fx('nope.npy')), `cannot read .npy file ${fx('nope.npy')}: no such file or directory`);
+    await expectUserError(
+      () => readNpy(fx('nope.npy')),
+      `cannot read .npy file ${fx('nope.npy')}: no such file or directory`,
+    );
   });
 });
 
@@ -157,7 +166,9 @@ describe('encodeNpy / writeNpy', () => {
   });
 
   test('rejects a shape that does not match the data', () => {
-    expect(() => encodeNpy(new Float32Array(5), [2, 3])).toThrow('cannot encode .npy: shape (2, 3) needs 6 values, got 5');
+    expect(() => encodeNpy(new Float32Array(5), [2, 3])).toThrow(
+      'cannot encode .npy: shape (2, 3) needs 6 values, got 5',
+    );
     expect(() => encodeNpy(new Float32Array(0), [-1])).toThrow(ArcinvertError);
   });
 
@@ -214,8 +225,14 @@ describe('readEmbeddings', () => {
   });
 
   test('NaN, Inf and zero rows are reported by row', async () => {
-    await expectUserError(() => readEmbeddings(fx('nan.npy')), /nan\.npy row 1 \(0-based\) has a non-finite value \(NaN\) at column 2$/);
-    await expectUserError(() => readEmbeddings(fx('inf.npy')), /inf\.npy row 2 \(0-based\) has a non-finite value \(-Infinity\) at column 0$/);
+    await expectUserError(
+      () => readEmbeddings(fx('nan.npy')),
+      /nan\.npy row 1 \(0-based\) has a non-finite value \(NaN\) at column 2$/,
+    );
+    await expectUserError(
+      () => readEmbeddings(fx('inf.npy')),
+      /inf\.npy row 2 \(0-based\) has a non-finite value \(-Infinity\) at column 0$/,
+    );
     await expectUserError(() => readEmbeddings(fx('zero_row.npy')), /zero_row\.npy row 2 \(0-based\) is a zero vector/);
   });
 

@@ -46,7 +46,9 @@ describe('judge crop', () => {
   });
 
   it('normalizeRows makes unit rows', () => {
-    expect(Array.from(normalizeRows(Float32Array.from([3, 4, 0, 0, 0, 2]), 3))).toEqual(Array.from(Float32Array.from([0.6, 0.8, 0, 0, 0, 1])));
+    expect(Array.from(normalizeRows(Float32Array.from([3, 4, 0, 0, 0, 2]), 3))).toEqual(
+      Array.from(Float32Array.from([0.6, 0.8, 0, 0, 0, 1])),
+    );
   });
 });
 
@@ -70,7 +72,12 @@ describe('dlib ResNet judge', () => {
     const files = [f('Aaron_Peirsol', 1), f('Aaron_Peirsol', 3), f('Aaron_Sorkin', 1), f('Aaron_Sorkin', 2)];
     const e = await judge.embed(await Promise.all(files.map(readRaster)));
     const same = [rowCosine(e, 0, e, 1, 128), rowCosine(e, 2, e, 3, 128)];
-    const diff = [rowCosine(e, 0, e, 2, 128), rowCosine(e, 0, e, 3, 128), rowCosine(e, 1, e, 2, 128), rowCosine(e, 1, e, 3, 128)];
+    const diff = [
+      rowCosine(e, 0, e, 2, 128),
+      rowCosine(e, 0, e, 3, 128),
+      rowCosine(e, 1, e, 2, 128),
+      rowCosine(e, 1, e, 3, 128),
+    ];
     expect(Math.min(...same)).toBeGreaterThan(Math.max(...diff));
   });
 });
@@ -84,7 +91,10 @@ describe('modelJudge', () => {
     const e = await judge.embed([crop]);
     expect(tf.memory().numTensors).toBe(before);
     const ref = tf.tidy(() => {
-      const x = tf.tensor4d(Float32Array.from(crop.data, (v) => (v - 127.5) / 127.5), [1, 32, 32, 3]);
+      const x = tf.tensor4d(
+        Float32Array.from(crop.data, (v) => (v - 127.5) / 127.5),
+        [1, 32, 32, 3],
+      );
       return embedBatch(fm.model, x, false).dataSync();
     });
     expect(judge.dim).toBe(16);

@@ -9,10 +9,14 @@ test('histogram: fractions per equal bin, out-of-range values in the end bins', 
 });
 
 test('the SVG marks each threshold and counts each series; it renders to a 720×360 PNG', async () => {
-  const svg = scoreHistogramSvg('attacked (white-box): <tiny>', { genuine: [0.8, 0.9], impostor: [0.1, 0.2, 0.3], typeI: [0.95], typeII: [] }, [
-    { fmr: 1e-3, threshold: 0.31, reachedFmr: 0, impostors: 3, allowed: 0 },
-    { fmr: 1e-2, threshold: 0.25, reachedFmr: 1 / 3, impostors: 3, allowed: 0 },
-  ]);
+  const svg = scoreHistogramSvg(
+    'attacked (white-box): <tiny>',
+    { genuine: [0.8, 0.9], impostor: [0.1, 0.2, 0.3], typeI: [0.95], typeII: [] },
+    [
+      { fmr: 1e-3, threshold: 0.31, reachedFmr: 0, impostors: 3, allowed: 0 },
+      { fmr: 1e-2, threshold: 0.25, reachedFmr: 1 / 3, impostors: 3, allowed: 0 },
+    ],
+  );
   expect(svg).toContain('attacked (white-box): &lt;tiny&gt;');
   expect(svg).toContain('FMR 1e-3: 0.310');
   expect(svg).toContain('FMR 1e-2: 0.250');

@@ -6,9 +6,21 @@ describe('thresholdAtFmr', () => {
 
   it('takes the (⌊FMR·N⌋ + 1)-th highest impostor score', () => {
     // FMR 0.2 of 5 → 1 may pass: threshold = 2nd highest = 0.7; only 0.9 is above it.
-    expect(thresholdAtFmr(impostors, 0.2)).toEqual({ fmr: 0.2, threshold: 0.7, reachedFmr: 0.2, impostors: 5, allowed: 1 });
+    expect(thresholdAtFmr(impostors, 0.2)).toEqual({
+      fmr: 0.2,
+      threshold: 0.7,
+      reachedFmr: 0.2,
+      impostors: 5,
+      allowed: 1,
+    });
     // FMR 0.1 of 5 → none may pass: threshold = the highest score, reached FMR 0.
-    expect(thresholdAtFmr(impostors, 0.1)).toEqual({ fmr: 0.1, threshold: 0.9, reachedFmr: 0, impostors: 5, allowed: 0 });
+    expect(thresholdAtFmr(impostors, 0.1)).toEqual({
+      fmr: 0.1,
+      threshold: 0.9,
+      reachedFmr: 0,
+      impostors: 5,
+      allowed: 0,
+    });
     // FMR 0.5 → 2 may pass: threshold 0.5.
     expect(thresholdAtFmr(impostors, 0.5).threshold).toBe(0.5);
   });

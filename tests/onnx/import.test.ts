@@ -29,7 +29,8 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 const FIX = path.join(repoRoot, 'tests/fixtures/onnx');
 const LFW = path.resolve(repoRoot, '../shared/data/lfw');
 const fixture = (name: string) => path.join(FIX, `${name}.onnx`);
-const errorLines = (c: Captured): string[] => c.err.flatMap((l) => l.split('\n')).filter((l) => !l.startsWith('backend: '));
+const errorLines = (c: Captured): string[] =>
+  c.err.flatMap((l) => l.split('\n')).filter((l) => !l.startsWith('backend: '));
 
 let tmp: string;
 beforeAll(async () => {
@@ -41,10 +42,18 @@ afterAll(async () => {
 });
 
 /** Our embedding of the fixture's NCHW input. */
-async function embedFixtureInput(fm: Awaited<ReturnType<typeof importOnnx>>['fm'], name: string): Promise<{ ours: Float32Array; torch: Float32Array }> {
+async function embedFixtureInput(
+  fm: Awaited<ReturnType<typeof importOnnx>>['fm'],
+  name: string,
+): Promise<{ ours: Float32Array; torch: Float32Array }> {
   const x = await readNpy(path.join(FIX, `${name}.input.npy`), { maxRank: 4 });
   const torch = (await readNpy(path.join(FIX, `${name}.output.npy`))).data;
-  const y = tf.tidy(() => fm.model.predict(tf.transpose(tf.tensor4d(x.data, x.shape as [number, number, number, number]), [0, 2, 3, 1])) as tf.Tensor);
+  const y = tf.tidy(
+    () =>
+      fm.model.predict(
+        tf.transpose(tf.tensor4d(x.data, x.shape as [number, number, number, number]), [0, 2, 3, 1]),
+      ) as tf.Tensor,
+  );
   const ours = y.dataSync() as Float32Array;
   y.dispose();
   return { ours, torch };
@@ -55,10 +64,15 @@ describe.each([
   ['iresnet-tiny', 'iresnet', 7, 15],
   ['mobilefacenet-tiny', 'mobilefacenet', 1, 49],
 ] as const)('%s', (name, structure, batchNorms, folded) => {
-  test('gives PyTorch\'s outputs; structure and surviving BatchNorms recognised; no leaks', async () => {
+  test("gives PyTorch's outputs; structure and surviving BatchNorms recognised; no leaks", async () => {
     const before = tf.memory().numTensors;
     const { fm, info } = await importOnnx(fixture(name));
-    expect([info.structure, info.batchNorms, info.foldedConvs, info.opset]).toEqual([structure, batchNorms, folded, 11]);
+    expect([info.structure, info.batchNorms, info.foldedConvs, info.opset]).toEqual([
+      structure,
+      batchNorms,
+      folded,
+      11,
+    ]);
     expect(fm.meta.inputSize).toEqual([112, 112]);
     expect(fm.meta.embeddingSize).toBe(64);
     expect(new BnTaps(fm.model).layers).toHaveLength(batchNorms);
@@ -75,7 +89,10 @@ describe.each([
     expect(ort).not.toBeNull();
     const { fm } = await importOnnx(fixture(name));
     const files = existsSync(LFW) ? (await listImages([path.join(LFW, 'Colin_Powell')])).slice(0, 4) : [];
-    const inputs = files.length > 0 ? await readImageBatch(files, { size: [112, 112], normalization: fm.meta.normalization }) : noiseInputs(4, [112, 112], fm.meta.normalization);
+    const inputs =
+      files.length > 0
+        ? await readImageBatch(files, { size: [112, 112], normalization: fm.meta.normalization })
+        : noiseInputs(4, [112, 112], fm.meta.normalization);
     const v = await verifyWithOnnxRuntime(ort!, fixture(name), fm, inputs, files.length > 0 ? 'images' : 'noise');
     inputs.dispose();
     fm.model.dispose();
@@ -129,11 +146,19 @@ describe('bad files get one-line errors naming the problem', () => {
       m.graph!.node![3].opType = 'Sigmoid';
     });
     const node = onnx.ModelProto.decode(await fsp.readFile(file)).graph!.node![3].name;
-    await rejects(file, new RegExp(`unsupported ONNX operator Sigmoid .* at node '${node!.replace(/[/.]/g, '\\$&')}' \\(Sigmoid\\)`));
+    await rejects(
+      file,
+      new RegExp(`unsupported ONNX operator Sigmoid .* at node '${node!.replace(/[/.]/g, '\\$&')}' \\(Sigmoid\\)`),
+    );
   });
 
   test('an unsupported opset, missing external data, an input size not a multiple of 16', async () => {
-    await rejects(await edited('opset5.onnx', (m) => { m.opsetImport![0].version = 5; }), /unsupported ONNX opset 5 /);
+    await rejects(
+      await edited('opset5.onnx', (m) => {
+        m.opsetImport![0].version = 5;
+      }),
+      /unsupported ONNX opset 5 /,
+    );
     const ext = await edited('external.onnx', (m) => {
       const t = m.graph!.initializer![0];
       t.rawData = new Uint8Array(0);
@@ -152,16 +177,22 @@ describe('bad files get one-line errors naming the problem', () => {
 });
 
 describe('MXNet-era graphs: normalisation inside the graph, Pad nodes', () => {
-  test('Sub and Mul on the input become the model\'s normalisation; onnxruntime gets raw pixels', async () => {
+  test("Sub and Mul on the input become the model's normalisation; onnxruntime gets raw pixels", async () => {
     // data → Sub 127.5 → Mul 1/128 → (the original graph): the model then takes raw 0–255 pixels.
     const file = await edited('normalising.onnx', (m) => {
       const g = m.graph!;
-      const scalar = (name: string, v: number) => onnx.TensorProto.create({ name, dims: [], dataType: onnx.TensorProto.DataType.FLOAT, floatData: [v] });
+      const scalar = (name: string, v: number) =>
+        onnx.TensorProto.create({ name, dims: [], dataType: onnx.TensorProto.DataType.FLOAT, floatData: [v] });
       g.initializer!.push(scalar('sub_c', 127.5), scalar('mul_c', 1 / 128));
       for (const node of g.node!) node.input = node.input!.map((i) => (i === 'data' ? 'normalised' : i));
       g.node!.unshift(
         onnx.NodeProto.create({ name: '_minusscalar0', opType: 'Sub', input: ['data', 'sub_c'], output: ['centred'] }),
-        onnx.NodeProto.create({ name: '_mulscalar0', opType: 'Mul', input: ['centred', 'mul_c'], output: ['normalised'] }),
+        onnx.NodeProto.create({
+          name: '_mulscalar0',
+          opType: 'Mul',
+          input: ['centred', 'mul_c'],
+          output: ['normalised'],
+        }),
       );
     });
     const { fm, info } = await importOnnx(file);
@@ -179,7 +210,7 @@ describe('MXNet-era graphs: normalisation inside the graph, Pad nodes', () => {
     expect(v.minCosine).toBeGreaterThanOrEqual(0.9999);
   });
 
-  test('a Pad node before a conv gives the same model as the conv\'s own pads', async () => {
+  test("a Pad node before a conv gives the same model as the conv's own pads", async () => {
     const file = await edited('pad.onnx', (m) => {
       const g = m.graph!;
       const i = g.node!.findIndex((n) => n.opType === 'Conv');
@@ -187,8 +218,31 @@ describe('MXNet-era graphs: normalisation inside the graph, Pad nodes', () => {
       const pads = conv.attribute!.find((a) => a.name === 'pads')!;
       const [t, l, b, r] = (pads.ints as number[]).map(Number);
       pads.ints = [0, 0, 0, 0];
-      g.initializer!.push(onnx.TensorProto.create({ name: 'pad_amounts', dims: [8], dataType: onnx.TensorProto.DataType.INT64, int64Data: [0, 0, t, l, 0, 0, b, r] }));
-      g.node!.splice(i, 0, onnx.NodeProto.create({ name: 'explicit_pad', opType: 'Pad', input: [conv.input![0], 'pad_amounts'], output: ['padded'], attribute: [onnx.AttributeProto.create({ name: 'mode', type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode('constant') })] }));
+      g.initializer!.push(
+        onnx.TensorProto.create({
+          name: 'pad_amounts',
+          dims: [8],
+          dataType: onnx.TensorProto.DataType.INT64,
+          int64Data: [0, 0, t, l, 0, 0, b, r],
+        }),
+      );
+      g.node!.splice(
+        i,
+        0,
+        onnx.NodeProto.create({
+          name: 'explicit_pad',
+          opType: 'Pad',
+          input: [conv.input![0], 'pad_amounts'],
+          output: ['padded'],
+          attribute: [
+            onnx.AttributeProto.create({
+              name: 'mode',
+              type: onnx.AttributeProto.AttributeType.STRING,
+              s: new TextEncoder().encode('constant'),
+            }),
+          ],
+        }),
+      );
       conv.input![0] = 'padded';
     });
     const { fm } = await importOnnx(file);
@@ -206,7 +260,9 @@ describe('arcinvert import', () => {
     const r = await cli('import', '--onnx', fixture('mobilefacenet-tiny'), '--out', out, '--verify-n', '3');
     expect(errorLines(r).filter((l) => l.startsWith('arcinvert:'))).toEqual([]);
     expect(r.code).toBe(0);
-    expect(r.out.join('\n')).toMatch(/wrote .*imported: mobilefacenet from mobilefacenet-tiny\.onnx, cosine ≥ (0\.9999\d*|1\.000000) against onnxruntime/);
+    expect(r.out.join('\n')).toMatch(
+      /wrote .*imported: mobilefacenet from mobilefacenet-tiny\.onnx, cosine ≥ (0\.9999\d*|1\.000000) against onnxruntime/,
+    );
     const rec = JSON.parse(await fsp.readFile(path.join(out, 'import.json'), 'utf8'));
     expect(rec.structure).toBe('mobilefacenet');
     expect(rec.verification.inputs).toBe(3);
@@ -224,7 +280,11 @@ describe('arcinvert import', () => {
     await fsp.writeFile(path.join(out, 'mine.txt'), 'keep');
     const cut = path.join(tmp, 'cut2.onnx');
     await fsp.writeFile(cut, (await fsp.readFile(fixture('iresnet-tiny'))).subarray(0, 1000));
-    for (const args of [['--onnx', cut, '--out', out, '--overwrite'], ['--onnx', fixture('iresnet-tiny'), '--out', out], ['--onnx', fixture('iresnet-tiny'), '--out', out, '--std', '0']]) {
+    for (const args of [
+      ['--onnx', cut, '--out', out, '--overwrite'],
+      ['--onnx', fixture('iresnet-tiny'), '--out', out],
+      ['--onnx', fixture('iresnet-tiny'), '--out', out, '--std', '0'],
+    ]) {
       const r = await cli('import', ...args);
       expect(r.code).toBe(2);
       const errs = errorLines(r).filter((l) => l.startsWith('arcinvert:'));
@@ -246,7 +306,13 @@ describe('the prior on an imported model: folded BatchNorms get calibrated stati
     const out = taps.apply(x);
     expect(out.bnInputs).toHaveLength(22);
     expect(out.bnInputs[7].shape).toEqual([3, 112, 112, 8]); // the stem conv's output
-    const cal = await calibrateStatistics(taps, (async function* () { yield x; })(), 'noise');
+    const cal = await calibrateStatistics(
+      taps,
+      (async function* () {
+        yield x;
+      })(),
+      'noise',
+    );
     expect(cal.layers.map((l) => l.name)).toEqual(taps.statLayers.map((l) => l.name));
     // The calibrated statistics are the moments of the tapped tensors.
     const m = tf.tidy(() => tf.moments(out.bnInputs[7], [0, 1, 2]));
@@ -258,7 +324,9 @@ describe('the prior on an imported model: folded BatchNorms get calibrated stati
     // Network order: the stem conv (folded tap 7) comes before the first block's bn1 (BN tap 0).
     expect(both.indices.slice(0, 3)).toEqual([7, 0, 8]);
     expect([...both.indices].sort((a, b) => a - b)).toEqual([...Array(22).keys()]);
-    expect(both.indices.map((i) => taps.depth[i])).toEqual([...both.indices.map((i) => taps.depth[i])].sort((a, b) => a - b));
+    expect(both.indices.map((i) => taps.depth[i])).toEqual(
+      [...both.indices.map((i) => taps.depth[i])].sort((a, b) => a - b),
+    );
     expect(both.stats[1].mean).toBe(taps.layers[0].runningMean);
     expect(Array.from(both.stats[0].mean.dataSync())).toEqual(Array.from(cal.layers[7].mean));
     const calibrated = priorTargets(taps, 'calibrated', cal);
@@ -272,14 +340,40 @@ describe('the prior on an imported model: folded BatchNorms get calibrated stati
   test('import → calibrate → invert --prior both, end to end', async () => {
     const out = path.join(tmp, 'mfn');
     expect((await cli('import', '--onnx', fixture('mobilefacenet-tiny'), '--out', out, '--no-verify')).code).toBe(0);
-    const noCal = await cli('invert', '--model', out, '--random', '1', '--steps', '2', '--prior', 'both', '--out', path.join(tmp, 'inv0'));
+    const noCal = await cli(
+      'invert',
+      '--model',
+      out,
+      '--random',
+      '1',
+      '--steps',
+      '2',
+      '--prior',
+      'both',
+      '--out',
+      path.join(tmp, 'inv0'),
+    );
     expect(noCal.code).toBe(2);
-    expect(errorLines(noCal)).toContain("arcinvert: --prior both needs calibrated statistics; run 'arcinvert calibrate' on the model first");
+    expect(errorLines(noCal)).toContain(
+      "arcinvert: --prior both needs calibrated statistics; run 'arcinvert calibrate' on the model first",
+    );
     if (!existsSync(LFW)) return; // calibration needs aligned faces
     const cal = await cli('calibrate', '--model', out, '--images', path.join(LFW, 'Colin_Powell'), '--n', '6');
     expect(cal.code).toBe(0);
     expect(cal.out.join('\n')).toMatch(/: 50 layers \(1 BatchNorm inputs, 49 folded-conv outputs\), 6 images/);
-    const inv = await cli('invert', '--model', out, '--random', '1', '--steps', '3', '--prior', 'both', '--out', path.join(tmp, 'inv1'));
+    const inv = await cli(
+      'invert',
+      '--model',
+      out,
+      '--random',
+      '1',
+      '--steps',
+      '3',
+      '--prior',
+      'both',
+      '--out',
+      path.join(tmp, 'inv1'),
+    );
     expect(errorLines(inv).filter((l) => l.startsWith('arcinvert:'))).toEqual([]);
     expect(inv.code).toBe(0);
   });

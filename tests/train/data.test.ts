@@ -31,7 +31,12 @@ describe('loadImageFolder', () => {
     const ds = await loadImageFolder(root);
     expect(ds.classNames).toEqual(['alice', 'bob', 'dave']);
     expect(ds.items.map((it) => [path.relative(root, it.path), it.label])).toEqual([
-      ['alice/a0.png', 0], ['alice/a1.png', 0], ['bob/b0.png', 1], ['bob/b1.png', 1], ['bob/b2.png', 1], ['dave/d0.png', 2],
+      ['alice/a0.png', 0],
+      ['alice/a1.png', 0],
+      ['bob/b0.png', 1],
+      ['bob/b1.png', 1],
+      ['bob/b2.png', 1],
+      ['dave/d0.png', 2],
     ]);
   });
 

@@ -23,8 +23,16 @@ afterAll(() => fsp.rm(dir, { recursive: true, force: true }));
 test('distillLoss is the mean cosine distance, whatever the norms', () => {
   const before = tf.memory().numTensors;
   // Rows: cos 1 (same direction, norms 2 and 1); cos 1/√2; cos −1.
-  const s = tf.tensor2d([[2, 0], [1, 1], [0, 3]]);
-  const t = tf.tensor2d([[1, 0], [0, 5], [0, -1]]);
+  const s = tf.tensor2d([
+    [2, 0],
+    [1, 1],
+    [0, 3],
+  ]);
+  const t = tf.tensor2d([
+    [1, 0],
+    [0, 5],
+    [0, -1],
+  ]);
   const l = distillLoss(s, t);
   const expected = (0 + (1 - Math.SQRT1_2) + 2) / 3;
   expect(l.dataSync()[0]).toBeCloseTo(expected, 6);
@@ -53,11 +61,16 @@ test('teacher targets are looked up by path from an N×T .npy and its .txt listi
   expect(tt.dim).toBe(2);
   const before = tf.memory().numTensors;
   const b = tt.batch(['/abs/c.jpg', '/data/a/0.jpg']);
-  expect(b.arraySync()).toEqual([[5, 6], [1, 2]]);
+  expect(b.arraySync()).toEqual([
+    [5, 6],
+    [1, 2],
+  ]);
   b.dispose();
   expect(tf.memory().numTensors).toBe(before);
   expect(() => tt.batch(['/data/x.jpg'])).toThrow(/has no teacher embedding for \/data\/x\.jpg/);
-  expect(() => tt.checkCovers(['/data/a/0.jpg', '/data/x.jpg', '/data/y.jpg'])).toThrow(/lacks teacher embeddings for 2 training image\(s\), e\.g\. \/data\/x\.jpg/);
+  expect(() => tt.checkCovers(['/data/a/0.jpg', '/data/x.jpg', '/data/y.jpg'])).toThrow(
+    /lacks teacher embeddings for 2 training image\(s\), e\.g\. \/data\/x\.jpg/,
+  );
 });
 
 test('bad teacher files give one-line errors', async () => {
@@ -107,8 +120,15 @@ test('the head saves and loads its projection after the centres; heads without o
 
 test('the distill part of the training config is validated', () => {
   expect(resolveTrainConfig({}).distill).toBeNull();
-  expect(resolveTrainConfig({ distill: { targets: '/t.npy', weight: 2 } }).distill).toEqual({ targets: '/t.npy', weight: 2 });
-  expect(() => resolveTrainConfig({ distill: { targets: '/t.npy', weight: 0 } })).toThrow(/distill\.weight must be > 0/);
+  expect(resolveTrainConfig({ distill: { targets: '/t.npy', weight: 2 } }).distill).toEqual({
+    targets: '/t.npy',
+    weight: 2,
+  });
+  expect(() => resolveTrainConfig({ distill: { targets: '/t.npy', weight: 0 } })).toThrow(
+    /distill\.weight must be > 0/,
+  );
   expect(() => resolveTrainConfig({ distill: { targets: '/t.bin', weight: 1 } })).toThrow(/distill must be null or/);
-  expect(() => resolveTrainConfig({ distill: { targets: '/t.npy', weight: 1, x: 1 } as never })).toThrow(/distill must be null or/);
+  expect(() => resolveTrainConfig({ distill: { targets: '/t.npy', weight: 1, x: 1 } as never })).toThrow(
+    /distill must be null or/,
+  );
 });

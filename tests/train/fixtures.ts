@@ -22,7 +22,12 @@ export async function writeMarkedPng(file: string, id: number, w = W, h = H): Pr
     }
   }
   await fsp.mkdir(path.dirname(file), { recursive: true });
-  await fsp.writeFile(file, await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer());
+  await fsp.writeFile(
+    file,
+    await sharp(raw, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toBuffer(),
+  );
 }
 
 /**
@@ -31,7 +36,14 @@ export async function writeMarkedPng(file: string, id: number, w = W, h = H): Pr
  */
 export async function makeImageFolder(): Promise<string> {
   const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'arcinvert-data-'));
-  const layout: [string, number][] = [['alice/a0.png', 0], ['alice/a1.png', 1], ['bob/b0.png', 2], ['bob/b1.png', 3], ['bob/b2.png', 4], ['dave/d0.png', 5]];
+  const layout: [string, number][] = [
+    ['alice/a0.png', 0],
+    ['alice/a1.png', 1],
+    ['bob/b0.png', 2],
+    ['bob/b1.png', 3],
+    ['bob/b2.png', 4],
+    ['dave/d0.png', 5],
+  ];
   for (const [rel, id] of layout) await writeMarkedPng(path.join(root, rel), id);
   await fsp.mkdir(path.join(root, 'carol'));
   await fsp.writeFile(path.join(root, 'dave/notes.txt'), 'not an image');

@@ -38,7 +38,16 @@ test('seeded N(0, 0.01²) init of shape [D, C·K]', () => {
 
 test('cosines normalise embeddings and weight columns', () => {
   const head = new ArcFaceHead({ embeddingDim: 2, numClasses: 2 }, W);
-  const cos = tf.tidy(() => head.cosines(tf.tensor2d([[3, 4], [-2, 0]])).arraySync());
+  const cos = tf.tidy(() =>
+    head
+      .cosines(
+        tf.tensor2d([
+          [3, 4],
+          [-2, 0],
+        ]),
+      )
+      .arraySync(),
+  );
   // (3,4)/5 = (0.6, 0.8) → [0.6, 0.8]; (−1, 0) → [−1, 0]
   expect(cos[0][0]).toBeCloseTo(0.6, 6);
   expect(cos[0][1]).toBeCloseTo(0.8, 6);
@@ -51,7 +60,11 @@ test('cosines normalise embeddings and weight columns', () => {
 });
 
 test('l2Normalize maps a zero vector to zeros with a finite gradient', () => {
-  const g = tf.tidy(() => tf.grad((x: tf.Tensor) => l2Normalize(x, 1).sum())(tf.zeros([1, 3])).dataSync());
+  const g = tf.tidy(() =>
+    tf
+      .grad((x: tf.Tensor) => l2Normalize(x, 1).sum())(tf.zeros([1, 3]))
+      .dataSync(),
+  );
   expect(Array.from(g).every(Number.isFinite)).toBe(true);
 });
 
@@ -77,7 +90,10 @@ test('an SGD step on the head lowers the loss and leaks nothing', () => {
   const before = tf.memory().numTensors;
   const head = new ArcFaceHead({ embeddingDim: 8, numClasses: 4, k: 2, seed: 1 });
   const emb = tf.randomNormal([16, 8], 0, 1, 'float32', 3) as tf.Tensor2D;
-  const labels = tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 4), 'int32');
+  const labels = tf.tensor1d(
+    Array.from({ length: 16 }, (_, i) => i % 4),
+    'int32',
+  );
   const margin = marginFunction({ s: 16, m1: 1, m2: 0.2, m3: 0 });
   const loss = (): tf.Scalar => softmaxCrossEntropy(head.logits(emb, labels, margin), labels);
   const opt = tf.train.sgd(0.5);

@@ -29,14 +29,16 @@ beforeAll(async () => {
   data = await loadImageFolder(root);
   await train({ config: TINY_TRAIN_CONFIG, data, outDir: path.join(tmp, 'first'), maxSteps: 5 });
   saved = await findCheckpoint(path.join(tmp, 'first'));
-  classNames = (JSON.parse(await fsp.readFile(path.join(saved, 'classes.json'), 'utf8')) as { classNames: string[] }).classNames;
+  classNames = (JSON.parse(await fsp.readFile(path.join(saved, 'classes.json'), 'utf8')) as { classNames: string[] })
+    .classNames;
 });
 afterAll(async () => {
   await fsp.rm(root, { recursive: true, force: true });
   await fsp.rm(tmp, { recursive: true, force: true });
 });
 
-const build = (seed: number, overrides: object = {}) => buildBackbone('iresnet18', { ...TINY_IRESNET, seed, ...overrides });
+const build = (seed: number, overrides: object = {}) =>
+  buildBackbone('iresnet18', { ...TINY_IRESNET, seed, ...overrides });
 
 test('the backbone gets every saved weight, BN statistics included; the head is reused when it fits', async () => {
   const ckpt = await loadCheckpoint(saved);
@@ -62,7 +64,11 @@ test('the backbone gets every saved weight, BN statistics included; the head is 
 
 test('other identities or another K get new class centres; the backbone still loads', async () => {
   const fm = build(1);
-  const other = await loadInitialWeights(saved, fm, { classNames: [...classNames.slice(1), 'someone-else'], k: 3, projectionDim: 0 });
+  const other = await loadInitialWeights(saved, fm, {
+    classNames: [...classNames.slice(1), 'someone-else'],
+    k: 3,
+    projectionDim: 0,
+  });
   expect(other.centres).toBeNull();
   expect(other.summary).toBe(`backbone from ${saved} (new class centres)`);
   const otherK = await loadInitialWeights(saved, fm, { classNames, k: 1, projectionDim: 0 });
@@ -75,20 +81,34 @@ test('a backbone of another shape is refused with a one-line error naming the we
   const before = tf.memory().numTensors;
   const err = await loadInitialWeights(saved, wider, { classNames, k: 3, projectionDim: 0 }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(ArcinvertError);
-  expect((err as Error).message).toMatch(/^--init .*: weight \d+ \(.+\) is \[.*\] in the saved model, \[.*\] in the run's$/);
+  expect((err as Error).message).toMatch(
+    /^--init .*: weight \d+ \(.+\) is \[.*\] in the saved model, \[.*\] in the run's$/,
+  );
   expect(tf.memory().numTensors).toBe(before);
   wider.model.dispose();
   const bigger = build(1, { inputSize: [32, 32] });
-  await expect(loadInitialWeights(saved, bigger, { classNames, k: 3, projectionDim: 0 })).rejects.toThrow(/the saved model takes 16×16 input to 8-d, the run's 32×32/);
+  await expect(loadInitialWeights(saved, bigger, { classNames, k: 3, projectionDim: 0 })).rejects.toThrow(
+    /the saved model takes 16×16 input to 8-d, the run's 32×32/,
+  );
   bigger.model.dispose();
-  await expect(loadInitialWeights(path.join(tmp, 'nowhere'), build(1), { classNames, k: 3, projectionDim: 0 })).rejects.toBeInstanceOf(ArcinvertError);
+  await expect(
+    loadInitialWeights(path.join(tmp, 'nowhere'), build(1), { classNames, k: 3, projectionDim: 0 }),
+  ).rejects.toBeInstanceOf(ArcinvertError);
 });
 
 test('train with init starts a new run from the saved weights and head', async () => {
   const messages: string[] = [];
   const before = tf.memory().numTensors;
   // maxSteps 0: the run checkpoints the weights it starts from.
-  const res = await train({ config: resolveTrainConfig({ ...TINY_TRAIN_CONFIG, init: saved }), data, outDir: path.join(tmp, 'warm'), maxSteps: 0 }, { onMessage: (m) => messages.push(m) });
+  const res = await train(
+    {
+      config: resolveTrainConfig({ ...TINY_TRAIN_CONFIG, init: saved }),
+      data,
+      outDir: path.join(tmp, 'warm'),
+      maxSteps: 0,
+    },
+    { onMessage: (m) => messages.push(m) },
+  );
   expect(tf.memory().numTensors).toBe(before);
   expect(res.steps).toBe(0);
   expect(messages).toContain(`warm start: backbone and class centres from ${saved}`);

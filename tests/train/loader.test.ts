@@ -3,7 +3,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../../src/errors.js';
-import { BatchLoader, loadCsvManifest, loadImageFolder, shuffledEpochOrder, type Batch, type Dataset } from '../../src/train/data.js';
+import {
+  BatchLoader,
+  loadCsvManifest,
+  loadImageFolder,
+  shuffledEpochOrder,
+  type Batch,
+  type Dataset,
+} from '../../src/train/data.js';
 import { H, W, makeImageFolder, writeMarkedPng } from './fixtures.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -22,7 +29,13 @@ interface Seen {
 async function collect(it: AsyncGenerator<Batch>): Promise<Seen[]> {
   const out: Seen[] = [];
   for await (const b of it) {
-    out.push({ epoch: b.epoch, batch: b.batch, labels: Array.from(await b.labels.data()), pixels: Array.from(await b.images.data()), paths: b.paths });
+    out.push({
+      epoch: b.epoch,
+      batch: b.batch,
+      labels: Array.from(await b.labels.data()),
+      pixels: Array.from(await b.images.data()),
+      paths: b.paths,
+    });
     tf.dispose([b.images, b.labels]);
   }
   return out;
@@ -79,7 +92,9 @@ test('shapes, labels, normalised pixels and seeded flips', async () => {
   }
   expect(flipped).toBeGreaterThan(0);
   expect(flipped).toBeLessThan(10);
-  const again = await collect(new BatchLoader(ds, { batchSize: 3, dropLast: false, imageSize: [H, W], seed: 5 }).batches());
+  const again = await collect(
+    new BatchLoader(ds, { batchSize: 3, dropLast: false, imageSize: [H, W], seed: 5 }).batches(),
+  );
   expect(again).toEqual(seen);
   const noFlip = await collect(new BatchLoader(ds, { batchSize: 5, imageSize: [H, W], flip: false }).batches());
   for (const s of noFlip) for (let j = 0; j < 5; j++) expect(s.pixels[j * H * W * 3 + 1]).toBe(1);
@@ -88,7 +103,10 @@ test('shapes, labels, normalised pixels and seeded flips', async () => {
 test('resizes images of another size to the model input', async () => {
   const big = path.join(root, 'big.png');
   await writeMarkedPng(big, 3, 16, 8);
-  const loader = new BatchLoader({ items: [{ path: big, label: 0 }], classNames: ['x'] }, { batchSize: 1, imageSize: [4, 8], flip: false });
+  const loader = new BatchLoader(
+    { items: [{ path: big, label: 0 }], classNames: ['x'] },
+    { batchSize: 1, imageSize: [4, 8], flip: false },
+  );
   const [s] = await collect(loader.batches());
   expect(s.pixels).toHaveLength(4 * 8 * 3);
   for (let i = 0; i < 32; i++) expect(s.pixels[i * 3]).toBeCloseTo(30 / 127.5 - 1, 1);
@@ -117,7 +135,14 @@ test('a corrupt image is skipped and counted, never fatal', async () => {
 test('resuming at (epoch, batch) gives the same batches as an uninterrupted run', async () => {
   const cfg = { batchSize: 3, dropLast: false, imageSize: [H, W] as [number, number], seed: 11 };
   const full = await collect(new BatchLoader(ds, cfg).batches({ epoch: 0, batch: 0 }, 3));
-  expect(full.map((s) => [s.epoch, s.batch])).toEqual([0, 1, 2].flatMap((e) => [[e, 0], [e, 1], [e, 2], [e, 3]]));
+  expect(full.map((s) => [s.epoch, s.batch])).toEqual(
+    [0, 1, 2].flatMap((e) => [
+      [e, 0],
+      [e, 1],
+      [e, 2],
+      [e, 3],
+    ]),
+  );
   expect(full[0].paths).not.toEqual(full[4].paths); // epochs are reshuffled
   const fromMid = await collect(new BatchLoader(ds, cfg).batches({ epoch: 0, batch: 2 }, 3));
   expect(fromMid).toEqual(full.slice(2));
@@ -133,7 +158,12 @@ test('Batch.next points at the following batch', async () => {
     nexts.push(b.next);
     tf.dispose([b.images, b.labels]);
   }
-  expect(nexts).toEqual([{ epoch: 0, batch: 1 }, { epoch: 1, batch: 0 }, { epoch: 1, batch: 1 }, { epoch: 2, batch: 0 }]);
+  expect(nexts).toEqual([
+    { epoch: 0, batch: 1 },
+    { epoch: 1, batch: 0 },
+    { epoch: 1, batch: 1 },
+    { epoch: 2, batch: 0 },
+  ]);
 });
 
 test('stopping early leaks no tensor', async () => {

@@ -41,13 +41,16 @@ test('training lowers the loss; SIGINT-style abort writes a checkpoint', async (
   const losses: number[] = [];
   // A softer margin than ArcFace's s = 64, m = 0.5, so 18 steps of a tiny model show progress.
   const before = tf.memory().numTensors;
-  const res = await train({ config: { ...config, epochs: 4, lr: 0.1, margin: { s: 16, m1: 1, m2: 0.2, m3: 0 } }, data, outDir: out }, {
-    onStep: (s) => {
-      losses.push(s.loss);
-      if (s.step === 18) ctrl.abort();
+  const res = await train(
+    { config: { ...config, epochs: 4, lr: 0.1, margin: { s: 16, m1: 1, m2: 0.2, m3: 0 } }, data, outDir: out },
+    {
+      onStep: (s) => {
+        losses.push(s.loss);
+        if (s.step === 18) ctrl.abort();
+      },
+      signal: ctrl.signal,
     },
-    signal: ctrl.signal,
-  });
+  );
   expect(tf.memory().numTensors).toBe(before);
   expect(res.aborted).toBe(true);
   expect(res.steps).toBe(18);
@@ -70,14 +73,30 @@ test('periodic checkpoints follow the clock', async () => {
   let t = 0;
   const messages: string[] = [];
   // Each clock read advances 20 s; with checkpoints every 1 min several land during 6 steps.
-  await train({ config: { ...config, checkpointEveryMinutes: 1, valFraction: 0 }, data, outDir: out, maxSteps: 6, now: () => (t += 20_000) }, { onMessage: (m) => messages.push(m) });
+  await train(
+    {
+      config: { ...config, checkpointEveryMinutes: 1, valFraction: 0 },
+      data,
+      outDir: out,
+      maxSteps: 6,
+      now: () => (t += 20_000),
+    },
+    { onMessage: (m) => messages.push(m) },
+  );
   const saved = messages.filter((m) => m.startsWith('checkpoint step')).length;
   expect(saved).toBeGreaterThan(2);
   expect(existsSync(path.join(out, 'best'))).toBe(false); // no validation identities
 });
 
 test('bad data is rejected with one line', () => {
-  const one: Dataset = { classNames: ['a', 'b'], items: [{ path: 'x', label: 0 }, { path: 'y', label: 0 }, { path: 'z', label: 1 }] };
+  const one: Dataset = {
+    classNames: ['a', 'b'],
+    items: [
+      { path: 'x', label: 0 },
+      { path: 'y', label: 0 },
+      { path: 'z', label: 1 },
+    ],
+  };
   expect(() => selectIdentities(one, 0)).toThrow(/identity 'b' has 1 image/);
   expect(selectIdentities(data, 3).classNames).toEqual(['id00', 'id01', 'id02']);
   expect(() => selectIdentities(data, 1)).toThrow(ArcinvertError);
@@ -87,7 +106,11 @@ test('a corrupt image is skipped, counted and training goes on', async () => {
   const small = await makeFaceFolder(4, 3, 16);
   await fsp.writeFile(path.join(small, 'id01', 'zz.png'), 'not a png');
   try {
-    const res = await train({ config: { ...config, valFraction: 0, epochs: 1 }, data: await loadImageFolder(small), outDir: path.join(tmp, 'corrupt') });
+    const res = await train({
+      config: { ...config, valFraction: 0, epochs: 1 },
+      data: await loadImageFolder(small),
+      outDir: path.join(tmp, 'corrupt'),
+    });
     expect(res.skipped.map((s) => path.basename(s.path))).toEqual(['zz.png']);
     expect(res.steps).toBe(3); // 13 files / 4 → 3 batches, one of them an image short
   } finally {
@@ -98,7 +121,21 @@ test('a corrupt image is skipped, counted and training goes on', async () => {
 test('micro-batches: gradients summed over chunks, training still lowers the loss', async () => {
   const losses: number[] = [];
   const before = tf.memory().numTensors;
-  await train({ config: { ...config, epochs: 3, lr: 0.1, microBatch: 2, valFraction: 0, margin: { s: 16, m1: 1, m2: 0.2, m3: 0 } }, data, outDir: path.join(tmp, 'micro') }, { onStep: (s) => losses.push(s.loss) });
+  await train(
+    {
+      config: {
+        ...config,
+        epochs: 3,
+        lr: 0.1,
+        microBatch: 2,
+        valFraction: 0,
+        margin: { s: 16, m1: 1, m2: 0.2, m3: 0 },
+      },
+      data,
+      outDir: path.join(tmp, 'micro'),
+    },
+    { onStep: (s) => losses.push(s.loss) },
+  );
   expect(tf.memory().numTensors).toBe(before);
   expect(losses).toHaveLength(24); // 32 images, no validation → 8 steps per epoch
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -110,7 +147,15 @@ test('micro-batches: gradients summed over chunks, training still lowers the los
 (HAVE_DATA ? test : test.skip)('real aligned faces: 2 steps on the first 10 identities, resized to 16×16', async () => {
   const real = await loadImageFolder(path.join(DATA, 'train'));
   const steps: number[] = [];
-  const res = await train({ config: { ...config, maxClasses: 10, valFraction: 0.2, batchSize: 8 }, data: real, outDir: path.join(tmp, 'real'), maxSteps: 2 }, { onStep: (s) => steps.push(s.loss) });
+  const res = await train(
+    {
+      config: { ...config, maxClasses: 10, valFraction: 0.2, batchSize: 8 },
+      data: real,
+      outDir: path.join(tmp, 'real'),
+      maxSteps: 2,
+    },
+    { onStep: (s) => steps.push(s.loss) },
+  );
   expect(res.steps).toBe(2);
   expect(steps.every(Number.isFinite)).toBe(true);
   const c = await loadCheckpoint(path.join(tmp, 'real'));

@@ -21,7 +21,10 @@ beforeAll(async () => {
 /** Target logits (label 0) of rows [cos θ_i, 0.3, −0.2]. */
 function targetLogits(thetasDeg: number[], cfg: MarginConfig): number[] {
   return tf.tidy(() => {
-    const cos = tf.tensor2d(thetasDeg.flatMap((d) => [Math.cos(d * DEG), 0.3, -0.2]), [thetasDeg.length, 3]);
+    const cos = tf.tensor2d(
+      thetasDeg.flatMap((d) => [Math.cos(d * DEG), 0.3, -0.2]),
+      [thetasDeg.length, 3],
+    );
     const labels = tf.zeros([thetasDeg.length], 'int32') as tf.Tensor1D;
     const out = marginLogits(cos, labels, cfg).arraySync();
     for (const row of out) {
@@ -65,9 +68,10 @@ describe('marginLogits values (hand-computed)', () => {
   test('ArcFace s=64 m=0.5: 64·cos(θ + 28.65°) while θ < 151.35°', () => {
     // 64·cos(0°+28.65°)=56.1653, 64·cos(58.65°)=33.2989, 64·cos(88.65°)=1.5102,
     // 64·cos(118.65°)=-30.6832, 64·cos(148.65°)=-54.6551, 64·cos(178.65°)=-63.9822
-    expectAllClose(targetLogits([0, 30, 60, 90, 120, 150], MARGIN_PRESETS.arcface), [
-      56.1653, 33.2989, 1.5102, -30.6832, -54.6551, -63.9822,
-    ]);
+    expectAllClose(
+      targetLogits([0, 30, 60, 90, 120, 150], MARGIN_PRESETS.arcface),
+      [56.1653, 33.2989, 1.5102, -30.6832, -54.6551, -63.9822],
+    );
   });
 
   test('ArcFace past θ + m = π: 64·(cos θ − sin(π − 0.5)·0.5) (arcface_torch sinmm = 0.239713)', () => {
@@ -80,7 +84,11 @@ describe('marginLogits values (hand-computed)', () => {
 
   test('ArcFace either side of the switch cos θ = cos(π − m)', () => {
     const logits = tf.tidy(() =>
-      marginLogits(tf.tensor2d([[-0.8727445], [-0.8823329]]), tf.tensor1d([0, 0], 'int32'), MARGIN_PRESETS.arcface).arraySync(),
+      marginLogits(
+        tf.tensor2d([[-0.8727445], [-0.8823329]]),
+        tf.tensor1d([0, 0], 'int32'),
+        MARGIN_PRESETS.arcface,
+      ).arraySync(),
     );
     expect(logits[0][0]).toBeCloseTo(-63.9968, 3); // θ = π − 0.51: 64·cos(π − 0.01)
     expect(logits[1][0]).toBeCloseTo(-71.8109, 3); // θ = π − 0.49: 64·(cos θ − 0.239713)
@@ -94,7 +102,10 @@ describe('marginLogits values (hand-computed)', () => {
 
   test('SphereFace s=64 m1=1.35: 64·cos(1.35·θ), fallback past θ* = 133.33°', () => {
     // 64·cos(0)=64, 64·cos(40.5°)=48.6660, 64·cos(81°)=10.0118, 64·cos(121.5°)=-33.4399, 64·cos(162°)=-60.8676
-    expectAllClose(targetLogits([0, 30, 60, 90, 120], MARGIN_PRESETS.sphereface), [64, 48.666, 10.0118, -33.4399, -60.8676]);
+    expectAllClose(
+      targetLogits([0, 30, 60, 90, 120], MARGIN_PRESETS.sphereface),
+      [64, 48.666, 10.0118, -33.4399, -60.8676],
+    );
     // penalty = sin(θ*)·(π − θ*) = 0.727393·0.814487 = 0.592436; 150°: 64·(−0.866025 − 0.592436) = −93.3416
     expectAllClose(targetLogits([150, 180], MARGIN_PRESETS.sphereface), [-93.3416, -101.9159]);
   });
@@ -106,7 +117,10 @@ describe('marginLogits values (hand-computed)', () => {
 
   test('label −1 applies no margin; marginFunction binds the config', () => {
     const out = tf.tidy(() => {
-      const cos = tf.tensor2d([[0.5, 0.1], [0.2, 0.4]]);
+      const cos = tf.tensor2d([
+        [0.5, 0.1],
+        [0.2, 0.4],
+      ]);
       return marginFunction(MARGIN_PRESETS.cosface)(cos, tf.tensor1d([-1, 1], 'int32')).arraySync();
     });
     expectAllClose(out[0], [32, 6.4], 4);
@@ -132,7 +146,12 @@ describe('gradients', () => {
   test.each(configs)('%s: finite gradients at cos = ±1 and ±0.9999999', (_name, cfg) => {
     const before = tf.memory().numTensors;
     const grads = tf.tidy(() => {
-      const cos = tf.tensor2d([[1, 0.2], [0.9999999, -0.3], [-1, 0.1], [-0.9999999, 0.9999999]]);
+      const cos = tf.tensor2d([
+        [1, 0.2],
+        [0.9999999, -0.3],
+        [-1, 0.1],
+        [-0.9999999, 0.9999999],
+      ]);
       const labels = tf.tensor1d([0, 0, 0, 0], 'int32');
       const g = tf.grad((c: tf.Tensor) => softmaxCrossEntropy(marginLogits(c as tf.Tensor2D, labels, cfg), labels));
       return g(cos).dataSync();
@@ -143,7 +162,12 @@ describe('gradients', () => {
 
   /** d/dc of the unscaled target curve, from tf.grad, at each cos value. */
   function curveGrad(cfg: MarginConfig, cosValues: number[]): Float32Array {
-    return tf.tidy(() => tf.grad((c: tf.Tensor) => marginCurve(c, cfg).sum())(tf.tensor1d(cosValues)).dataSync() as Float32Array);
+    return tf.tidy(
+      () =>
+        tf
+          .grad((c: tf.Tensor) => marginCurve(c, cfg).sum())(tf.tensor1d(cosValues))
+          .dataSync() as Float32Array,
+    );
   }
 
   function curveAt(cfg: MarginConfig, c: number): number {
@@ -157,25 +181,39 @@ describe('gradients', () => {
     ['sphereface θ=0.05', MARGIN_PRESETS.sphereface, 0.05, (1.35 * Math.sin(1.35 * 0.05)) / Math.sin(0.05)],
     ['sphereface θ=π−0.05 (fallback)', MARGIN_PRESETS.sphereface, Math.PI - 0.05, 1],
     ['cosface θ=0.05', MARGIN_PRESETS.cosface, 0.05, 1],
-    ['m2=0.02 θ=π−0.05 (main branch near π)', { s: 1, m1: 1, m2: 0.02, m3: 0 }, Math.PI - 0.05, Math.sin(Math.PI - 0.03) / Math.sin(Math.PI - 0.05)],
-  ] as [string, MarginConfig, number, number][])('%s: tf.grad matches finite differences', (_n, cfg, theta, analytic) => {
-    const c = Math.cos(theta);
-    const h = 2e-4;
-    const fd = (curveAt(cfg, c + h) - curveAt(cfg, c - h)) / (2 * h);
-    const [g] = curveGrad(cfg, [c]);
-    expect(Number.isFinite(g)).toBe(true);
-    expect(Math.abs(g - analytic)).toBeLessThan(0.01 * Math.max(1, Math.abs(analytic)));
-    expect(Math.abs(g - fd)).toBeLessThan(0.01 * Math.max(1, Math.abs(analytic)));
-  });
+    [
+      'm2=0.02 θ=π−0.05 (main branch near π)',
+      { s: 1, m1: 1, m2: 0.02, m3: 0 },
+      Math.PI - 0.05,
+      Math.sin(Math.PI - 0.03) / Math.sin(Math.PI - 0.05),
+    ],
+  ] as [string, MarginConfig, number, number][])(
+    '%s: tf.grad matches finite differences',
+    (_n, cfg, theta, analytic) => {
+      const c = Math.cos(theta);
+      const h = 2e-4;
+      const fd = (curveAt(cfg, c + h) - curveAt(cfg, c - h)) / (2 * h);
+      const [g] = curveGrad(cfg, [c]);
+      expect(Number.isFinite(g)).toBe(true);
+      expect(Math.abs(g - analytic)).toBeLessThan(0.01 * Math.max(1, Math.abs(analytic)));
+      expect(Math.abs(g - fd)).toBeLessThan(0.01 * Math.max(1, Math.abs(analytic)));
+    },
+  );
 });
 
 describe('softmaxCrossEntropy', () => {
   test('mean NLL: rows [0,0,0]→ln 3, [1,2,3]→ln(1+e⁻¹+e⁻²); label −1 rows ignored', () => {
     const [loss, grad] = tf.tidy(() => {
-      const logits = tf.tensor2d([[0, 0, 0], [1, 2, 3], [5, 0, 0]]);
+      const logits = tf.tensor2d([
+        [0, 0, 0],
+        [1, 2, 3],
+        [5, 0, 0],
+      ]);
       const labels = tf.tensor1d([1, 2, -1], 'int32');
       const l = softmaxCrossEntropy(logits, labels).dataSync()[0];
-      const g = tf.grad((x: tf.Tensor) => softmaxCrossEntropy(x as tf.Tensor2D, labels))(logits).arraySync() as number[][];
+      const g = tf
+        .grad((x: tf.Tensor) => softmaxCrossEntropy(x as tf.Tensor2D, labels))(logits)
+        .arraySync() as number[][];
       return [l, g] as const;
     });
     // (1.098612 + 0.407606) / 2 = 0.753109

@@ -12,12 +12,18 @@ test('purifyByAngle: dominant sub-centre by majority, angle threshold, hand valu
   // 2 classes, K = 2. Class 0: samples 0–2 pick sub-centre 1 (dominant), sample 3 picks 0.
   // Class 1: both pick sub-centre 0.
   const ownCos = Float32Array.from([
-    0.1, 0.9, // class 0 → j 1, angle acos(0.9) = 25.84°
-    0.2, 0.8, // → j 1, 36.87°
-    0.0, 0.5, // → j 1, 60°
-    0.95, 0.1, // → j 0; angle to dominant j 1: acos(0.1) = 84.26° > 75 → dropped
-    1, 0, // class 1 → j 0, 0°
-    0.26, 0.2, // → j 0, acos(0.26) = 74.93° → kept
+    0.1,
+    0.9, // class 0 → j 1, angle acos(0.9) = 25.84°
+    0.2,
+    0.8, // → j 1, 36.87°
+    0.0,
+    0.5, // → j 1, 60°
+    0.95,
+    0.1, // → j 0; angle to dominant j 1: acos(0.1) = 84.26° > 75 → dropped
+    1,
+    0, // class 1 → j 0, 0°
+    0.26,
+    0.2, // → j 0, acos(0.26) = 74.93° → kept
   ]);
   const labels = Int32Array.from([0, 0, 0, 0, 1, 1]);
   const r = purifyByAngle(ownCos, labels, 2, 2, 75);
@@ -52,8 +58,12 @@ describe('purifyDataset', () => {
     // Head [3, 2·3]: class 'green' (id 0) has green at sub-centre 2; class 'red' (id 1) has red at 0.
     // Columns: c·3 + j. Other sub-centres point elsewhere (blue-ish, grey).
     const cols = [
-      [0, 0, 1], [1, 1, 1], [-1, 1, -1], // green: j0 blue, j1 grey, j2 green
-      [1, -1, -1], [0, 0, 1], [1, 1, 1], // red:   j0 red, j1 blue, j2 grey
+      [0, 0, 1],
+      [1, 1, 1],
+      [-1, 1, -1], // green: j0 blue, j1 grey, j2 green
+      [1, -1, -1],
+      [0, 0, 1],
+      [1, 1, 1], // red:   j0 red, j1 blue, j2 grey
     ];
     const w = new Float32Array(3 * 6);
     cols.forEach((v, col) => v.forEach((x, i) => (w[i * 6 + col] = x)));
@@ -74,7 +84,9 @@ describe('purifyDataset', () => {
     expect(orange.angleDeg).toBeLessThan(40);
     expect(r.dropped.find((d) => d.path.endsWith('planted-blue.png'))!.angleDeg).toBeCloseTo(109.47, 1);
     await expect(purifyDataset({ fm, head, classNames: ['a', 'b'] }, data)).rejects.toThrow(/none of the data/);
-    await expect(purifyDataset({ fm, head, classNames: ['green', 'red'] }, data, { angleDeg: 0 })).rejects.toThrow(ArcinvertError);
+    await expect(purifyDataset({ fm, head, classNames: ['green', 'red'] }, data, { angleDeg: 0 })).rejects.toThrow(
+      ArcinvertError,
+    );
     fm.model.dispose();
     head.dispose();
   });

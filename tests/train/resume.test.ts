@@ -27,7 +27,10 @@ const config: TrainConfig = TINY_TRAIN_CONFIG;
 
 async function readLog(dir: string): Promise<StepRecord[]> {
   const text = await fsp.readFile(path.join(dir, 'train-log.jsonl'), 'utf8');
-  return text.trim().split('\n').map((l) => JSON.parse(l) as StepRecord);
+  return text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as StepRecord);
 }
 
 /** Every weight of a checkpoint (model incl. BN moving statistics, head, momentum) as arrays. */
@@ -45,10 +48,22 @@ test('8 steps straight equal 4 steps + checkpoint + resume + 4 steps, bit for bi
   const straight = path.join(tmp, 'straight');
   const steps: StepProgress[] = [];
   const epochs: EpochRecord[] = [];
-  const a = await train({ config, data, outDir: straight, maxSteps: 8 }, { onStep: (s) => steps.push(s), onEpoch: (e) => epochs.push(e) });
+  const a = await train(
+    { config, data, outDir: straight, maxSteps: 8 },
+    { onStep: (s) => steps.push(s), onEpoch: (e) => epochs.push(e) },
+  );
   expect(tf.memory().numTensors).toBe(before);
   expect(a.steps).toBe(8);
-  expect(steps.map((s) => [s.epoch, s.batch])).toEqual([[0, 0], [0, 1], [0, 2], [0, 3], [0, 4], [0, 5], [1, 0], [1, 1]]);
+  expect(steps.map((s) => [s.epoch, s.batch])).toEqual([
+    [0, 0],
+    [0, 1],
+    [0, 2],
+    [0, 3],
+    [0, 4],
+    [0, 5],
+    [1, 0],
+    [1, 1],
+  ]);
   expect(steps[0].totalSteps).toBe(8);
   expect(steps[0].stepsPerEpoch).toBe(6);
   expect(steps.every((s) => Number.isFinite(s.loss) && s.imagesPerSec > 0)).toBe(true);
@@ -75,7 +90,10 @@ test('8 steps straight equal 4 steps + checkpoint + resume + 4 steps, bit for bi
   tf.dispose(mid.buffers);
   // Resume with a different config on purpose: the checkpoint's config must win.
   const etas: number[] = [];
-  const b2 = await train({ config: { ...config, lr: 1 }, data, outDir: split, resumeFrom: split, maxSteps: 8 }, { onStep: (s) => etas.push(s.etaSeconds) });
+  const b2 = await train(
+    { config: { ...config, lr: 1 }, data, outDir: split, resumeFrom: split, maxSteps: 8 },
+    { onStep: (s) => etas.push(s.etaSeconds) },
+  );
   // ETA from this session's pace: 3 steps left after the first resumed step, none after the last.
   expect(etas).toHaveLength(4);
   expect(etas[0]).toBeGreaterThan(0);

@@ -4,7 +4,15 @@ import { DEFAULT_TRAIN_CONFIG, resolveTrainConfig, scheduleSpec } from '../../sr
 import { learningRateAt, type LrScheduleSpec } from '../../src/train/schedule.js';
 import { clipByGlobalNorm, sgdInit, sgdStep } from '../../src/train/sgd.js';
 
-const poly: LrScheduleSpec = { base: 0.1, warmupSteps: 4, totalSteps: 14, kind: 'poly', power: 2, milestones: [], gamma: 0.1 };
+const poly: LrScheduleSpec = {
+  base: 0.1,
+  warmupSteps: 4,
+  totalSteps: 14,
+  kind: 'poly',
+  power: 2,
+  milestones: [],
+  gamma: 0.1,
+};
 
 test('warmup is linear from the first step and reaches the base LR at its last step', () => {
   [0.025, 0.05, 0.075, 0.1].forEach((lr, s) => expect(learningRateAt(poly, s)).toBeCloseTo(lr, 12));
@@ -21,13 +29,28 @@ test('polynomial decay: base·(1 − (s − W)/(T − W))², 0 from T on', () =>
 
 test('step decay multiplies by gamma at each milestone', () => {
   const step: LrScheduleSpec = { ...poly, kind: 'step', warmupSteps: 0, milestones: [10, 20], gamma: 0.1 };
-  expect([0, 9, 10, 19, 20, 100].map((s) => learningRateAt(step, s))).toEqual([0.1, 0.1, 0.1 * 0.1, 0.1 * 0.1, 0.1 * 0.1 * 0.1, 0.1 * 0.1 * 0.1]);
+  expect([0, 9, 10, 19, 20, 100].map((s) => learningRateAt(step, s))).toEqual([
+    0.1,
+    0.1,
+    0.1 * 0.1,
+    0.1 * 0.1,
+    0.1 * 0.1 * 0.1,
+    0.1 * 0.1 * 0.1,
+  ]);
   expect(() => learningRateAt(step, -1)).toThrow(ArcinvertError);
 });
 
 test('scheduleSpec converts epochs to steps', () => {
   const cfg = resolveTrainConfig({ epochs: 4, warmupEpochs: 0.5, schedule: 'step', milestones: [2, 3] });
-  expect(scheduleSpec(cfg, 10)).toEqual({ base: 0.1, warmupSteps: 5, totalSteps: 40, kind: 'step', power: 2, milestones: [20, 30], gamma: 0.1 });
+  expect(scheduleSpec(cfg, 10)).toEqual({
+    base: 0.1,
+    warmupSteps: 5,
+    totalSteps: 40,
+    kind: 'step',
+    power: 2,
+    milestones: [20, 30],
+    gamma: 0.1,
+  });
 });
 
 test('resolveTrainConfig fills defaults and rejects unknown keys and bad values', () => {
@@ -39,9 +62,20 @@ test('resolveTrainConfig fills defaults and rejects unknown keys and bad values'
   expect(cfg.gradClipNorm).toBe(5);
   expect(resolveTrainConfig()).toEqual({ ...DEFAULT_TRAIN_CONFIG, margin: { s: 64, m1: 1, m2: 0.5, m3: 0 } });
   const bad: Array<Record<string, unknown>> = [
-    { lrate: 0.1 }, { lr: 0 }, { momentum: 1 }, { batchSize: 1 }, { epochs: 0 }, { schedule: 'cosine' },
-    { milestones: [5, 3] }, { k: 0 }, { valFraction: 1 }, { backbone: 'vgg' }, { backboneConfig: { depth: 3 } },
-    { margin: { m: 0.5 } }, { evalPairs: { pairs: 'x' } }, { warmupEpochs: 30 },
+    { lrate: 0.1 },
+    { lr: 0 },
+    { momentum: 1 },
+    { batchSize: 1 },
+    { epochs: 0 },
+    { schedule: 'cosine' },
+    { milestones: [5, 3] },
+    { k: 0 },
+    { valFraction: 1 },
+    { backbone: 'vgg' },
+    { backboneConfig: { depth: 3 } },
+    { margin: { m: 0.5 } },
+    { evalPairs: { pairs: 'x' } },
+    { warmupEpochs: 30 },
   ];
   for (const b of bad) expect(() => resolveTrainConfig(b as never)).toThrow(ArcinvertError);
 });

@@ -23,8 +23,13 @@ describe('subcenterMax', () => {
 
   test('gradient reaches only the maximising sub-centre', () => {
     const g = tf.tidy(() => {
-      const w = tf.tensor2d([[1, 2], [3, 4]]);
-      return tf.grad((c: tf.Tensor) => tf.sum(tf.mul(subcenterMax(c as tf.Tensor2D, 2, 3), w)))(tf.tensor2d(COS)).arraySync();
+      const w = tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ]);
+      return tf
+        .grad((c: tf.Tensor) => tf.sum(tf.mul(subcenterMax(c as tf.Tensor2D, 2, 3), w)))(tf.tensor2d(COS))
+        .arraySync();
     });
     expect(g).toEqual([
       [0, 1, 0, 0, 2, 0],
@@ -53,7 +58,9 @@ describe('subcenterMax', () => {
 
 describe('assignSubcenters / dominantSubcenters', () => {
   test('per-sample argmax within the own class', () => {
-    const a = tf.tidy(() => Array.from(assignSubcenters(tf.tensor2d(COS), tf.tensor1d([1, 0], 'int32'), 2, 3).dataSync()));
+    const a = tf.tidy(() =>
+      Array.from(assignSubcenters(tf.tensor2d(COS), tf.tensor1d([1, 0], 'int32'), 2, 3).dataSync()),
+    );
     // row 0, class 1: (−0.2, 0.4, 0.0) → 1; row 1, class 0: (0.9, −0.1, 0.2) → 0
     expect(a).toEqual([1, 0]);
   });

@@ -54,7 +54,11 @@ export function InvertView({ progress, finished, title, previewCols = 24 }: Inve
           )
         }
       </Static>
-      {progress === null ? <Text dimColor>waiting for the first step…</Text> : <Live p={progress} history={history} previewCols={previewCols} />}
+      {progress === null ? (
+        <Text dimColor>waiting for the first step…</Text>
+      ) : (
+        <Live p={progress} history={history} previewCols={previewCols} />
+      )}
     </>
   );
 }

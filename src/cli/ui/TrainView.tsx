@@ -39,7 +39,12 @@ export function TrainView({ title, progress, imagesPerSec, epochs, messages }: T
     <>
       <Static items={items}>
         {(item) => (
-          <Text key={item.key} bold={item.kind === 'title'} color={item.kind === 'epoch' ? 'green' : undefined} dimColor={item.kind === 'message'}>
+          <Text
+            key={item.key}
+            bold={item.kind === 'title'}
+            color={item.kind === 'epoch' ? 'green' : undefined}
+            dimColor={item.kind === 'message'}
+          >
             {item.text}
           </Text>
         )}

@@ -90,7 +90,11 @@ export function downscaleRgb(img: RgbImage, width: number, height: number): RgbI
  * The pixel size `img` is drawn at to fit `maxCols` × `2·maxRows` pixels with its aspect
  * ratio kept; never larger than the image itself. `[0, 0]` when nothing fits.
  */
-export function halfBlockSize(img: { width: number; height: number }, maxCols: number, maxRows: number): [number, number] {
+export function halfBlockSize(
+  img: { width: number; height: number },
+  maxCols: number,
+  maxRows: number,
+): [number, number] {
   const maxW = Math.floor(maxCols);
   const maxH = 2 * Math.floor(maxRows);
   if (img.width < 1 || img.height < 1 || maxW < 1 || maxH < 1) return [0, 0];

@@ -25,7 +25,13 @@ export async function mountTrainView(title: string, options: TrainMountOptions =
   const epochs: EpochRecord[] = [];
   const messages: string[] = [];
   const element = () =>
-    React.createElement(TrainView, { title, progress, imagesPerSec: rate ?? NaN, epochs: [...epochs], messages: [...messages] });
+    React.createElement(TrainView, {
+      title,
+      progress,
+      imagesPerSec: rate ?? NaN,
+      epochs: [...epochs],
+      messages: [...messages],
+    });
   const instance = render(element(), { stdout: options.stdout ?? process.stdout, patchConsole: false });
   const interval = options.minIntervalMs ?? 100;
   let last = -Infinity;

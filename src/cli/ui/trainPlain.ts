@@ -52,7 +52,10 @@ export function smoothRate(previous: number | undefined, value: number, alpha = 
  * Plain lines through `write`: a step line at most every `minIntervalMs` (default 2 s), and
  * every epoch summary and message.
  */
-export function plainTrainReporter(write: (line: string) => void, options: { minIntervalMs?: number; now?: () => number } = {}): TrainReporter {
+export function plainTrainReporter(
+  write: (line: string) => void,
+  options: { minIntervalMs?: number; now?: () => number } = {},
+): TrainReporter {
   const interval = options.minIntervalMs ?? 2000;
   const now = options.now ?? Date.now;
   let last = -Infinity;

@@ -66,7 +66,11 @@ describe('InvertView', () => {
 
   it('updates on rerender and keeps a sparkline of the total loss', () => {
     const { lastFrame, rerender, unmount } = render(
-      <InvertView title="t" progress={sampleProgress({ losses: { ...sampleProgress().losses, total: 0.5 } })} finished={[]} />,
+      <InvertView
+        title="t"
+        progress={sampleProgress({ losses: { ...sampleProgress().losses, total: 0.5 } })}
+        finished={[]}
+      />,
     );
     expect(stripSgr(frameOf(lastFrame))).toContain('loss 0.5000  ▁');
     rerender(
@@ -94,7 +98,12 @@ describe('InvertView', () => {
     rerender(
       <InvertView
         title="t"
-        progress={sampleProgress({ batch: 1, step: 10, globalStep: 410, losses: { ...sampleProgress().losses, total: 2 } })}
+        progress={sampleProgress({
+          batch: 1,
+          step: 10,
+          globalStep: 410,
+          losses: { ...sampleProgress().losses, total: 2 },
+        })}
         finished={[{ label: 'target 0 seed 0', bestCosine: 0.9 }]}
       />,
     );

@@ -44,8 +44,20 @@ describe('renderHalfBlocks', () => {
   });
 
   it('returns nothing when nothing fits', () => {
-    expect(renderHalfBlocks(makeImage(2, 2, () => [0, 0, 0]), 0, 5)).toEqual([]);
-    expect(renderHalfBlocks(makeImage(2, 2, () => [0, 0, 0]), 5, 0)).toEqual([]);
+    expect(
+      renderHalfBlocks(
+        makeImage(2, 2, () => [0, 0, 0]),
+        0,
+        5,
+      ),
+    ).toEqual([]);
+    expect(
+      renderHalfBlocks(
+        makeImage(2, 2, () => [0, 0, 0]),
+        5,
+        0,
+      ),
+    ).toEqual([]);
   });
 
   it('rejects short pixel data', () => {
@@ -74,7 +86,19 @@ describe('downscaleRgb', () => {
   });
 
   it('rejects invalid sizes', () => {
-    expect(() => downscaleRgb(makeImage(2, 2, () => [0, 0, 0]), 0, 1)).toThrow(RangeError);
-    expect(() => downscaleRgb(makeImage(2, 2, () => [0, 0, 0]), 1.5, 1)).toThrow(RangeError);
+    expect(() =>
+      downscaleRgb(
+        makeImage(2, 2, () => [0, 0, 0]),
+        0,
+        1,
+      ),
+    ).toThrow(RangeError);
+    expect(() =>
+      downscaleRgb(
+        makeImage(2, 2, () => [0, 0, 0]),
+        1.5,
+        1,
+      ),
+    ).toThrow(RangeError);
   });
 });

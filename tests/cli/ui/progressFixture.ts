@@ -20,7 +20,11 @@ export function sampleProgress(over: Partial<InvertProgress> = {}): InvertProgre
 }
 
 /** A width×height image whose pixel (x, y) is `f(x, y)`. */
-export function makeImage(width: number, height: number, f: (x: number, y: number) => [number, number, number]): RgbImage {
+export function makeImage(
+  width: number,
+  height: number,
+  f: (x: number, y: number) => [number, number, number],
+): RgbImage {
   const data = new Uint8Array(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) data.set(f(x, y), (y * width + x) * 3);
