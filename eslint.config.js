@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'node_modules/', 'benchmarks/dist/', 'dist-bench/', 'runs/', 'out/', '.tmp/'] },
+  { ignores: ['dist/', 'dist-bench/', 'coverage/', 'node_modules/', 'benchmarks/dist/', 'dist-bench/', 'runs/', 'out/', '.tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,1 +1,80 @@
-export {};
+/**
+ * arcinvert as a library: `import { loadFaceModel, invert, train, evaluate, importOnnx, runLeakage } from 'arcinvert'`.
+ * This curated list is the public API (the package's `exports` map points here); the modules
+ * under `dist/` are not, and may move. Nothing here loads the CLI or its terminal UI.
+ *
+ * The rooms, as the CLI's commands use them: face models (load, save, build), the engine's
+ * backend choice, inversion, training, evaluation and embedding, ONNX import, BatchNorm
+ * statistics calibration, face alignment, the leakage report and its judges, and the file
+ * formats (`.npy` embeddings, images).
+ */
+export { ArcinvertError } from './errors.js';
+
+// Face models: the type, load/save of a model directory, and new backbones.
+export { loadFaceModel, saveFaceModel } from './io/index.js';
+export {
+  BACKBONE_NAMES,
+  buildBackbone,
+  DEFAULT_IRESNET_CONFIG,
+  DEFAULT_MOBILEFACENET_CONFIG,
+  type BackboneConfig,
+  type BackboneName,
+  type FaceModel,
+  type FaceModelMeta,
+  type IResNetConfig,
+  type MobileFaceNetConfig,
+} from './backbone/index.js';
+
+// The engine: which TensorFlow.js backend runs (call once before anything else; `auto` by default).
+export { selectBackend, type BackendInfo, type BackendPreference } from './engine/index.js';
+
+// The jobs.
+export * from './invert/index.js';
+export * from './train/index.js';
+export * from './eval/index.js';
+export { evaluatePairs as evaluate } from './eval/index.js';
+export * from './onnx/index.js';
+export {
+  galleryFromDir,
+  galleryForSources,
+  readReconstructionDir,
+  runLeakage,
+  type Gallery,
+  type LeakageInputs,
+  type LeakageReport,
+  type ReconstructionRef,
+  type SystemRole,
+} from './leakage/index.js';
+
+// Shared pieces the jobs take as inputs.
+export {
+  BnTaps,
+  calibrateStatistics,
+  loadCalibration,
+  saveCalibration,
+  type StatCalibration,
+} from './bnprior/index.js';
+export {
+  alignImages,
+  DEFAULT_ALIGN_CONFIG,
+  FaceLandmarker,
+  resolveAlignConfig,
+  type AlignConfig,
+  type AlignOptions,
+  type AlignReport,
+} from './align/index.js';
+export { JUDGE_LOADERS, JUDGE_NAMES, loadDlibJudge, modelJudge, type Judge } from './judge/index.js';
+
+// Files: embeddings as .npy, images as normalised tensors.
+export {
+  DEFAULT_NORMALIZATION,
+  listImages,
+  readEmbeddings,
+  readImageTensor,
+  readNpy,
+  tensorToPng,
+  writeNpy,
+  writePng,
+  type Embeddings,
+  type Normalization,
+} from './io/index.js';

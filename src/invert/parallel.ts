@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../backbone/types.js';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
+import { workerScript } from '../util/workerScript.js';
 import type { InvertConfig } from './config.js';
 import type { InvertResult, InvertTargets } from './loop.js';
 import { planBatches } from './plan.js';
@@ -34,12 +35,11 @@ export interface ParallelInvertOptions {
 
 /**
  * The compiled worker beside this module; when this module runs from its TypeScript source
- * (tests, ts runners), the build's copy in `dist/` (worker threads need plain JavaScript).
+ * (tests, ts runners), the build's copy in `dist/`, checked to be no older than `src/`
+ * (`workerScript`: worker threads need plain JavaScript, and a stale build is refused).
  */
 function defaultWorkerScript(): URL {
-  return import.meta.url.endsWith('.ts')
-    ? new URL('../../dist/invert/parallelWorker.js', import.meta.url)
-    : new URL('./parallelWorker.js', import.meta.url);
+  return workerScript(import.meta.url, 'parallelWorker');
 }
 
 /** What each worker is started with (structured-cloned). */

@@ -22,6 +22,7 @@ import type { FaceModel } from '../backbone/types.js';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { modelArtifacts } from '../invert/parallel.js';
+import { workerScript } from '../util/workerScript.js';
 import type { TrainConfig } from './config.js';
 import type { ArcFaceHead, HeadConfig } from './head.js';
 import { marginFunction, type MarginFn } from './margin.js';
@@ -106,10 +107,13 @@ export interface ParallelTrainOptions {
   workerScript?: URL;
 }
 
+/**
+ * The compiled worker beside this module; when this module runs from its TypeScript source
+ * (tests, ts runners), the build's copy in `dist/`, checked to be no older than `src/`
+ * (`workerScript`: worker threads need plain JavaScript, and a stale build is refused).
+ */
 function defaultWorkerScript(): URL {
-  return import.meta.url.endsWith('.ts')
-    ? new URL('../../dist/train/trainWorker.js', import.meta.url)
-    : new URL('./trainWorker.js', import.meta.url);
+  return workerScript(import.meta.url, 'trainWorker');
 }
 
 /** First line of an error's message, so that the CLI prints one line (errors from a worker may come from another realm). */

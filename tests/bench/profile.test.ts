@@ -1,5 +1,5 @@
 /** The profile table of `npm run bench -- --profile` (formatting only; timings are never tested). */
-import { formatProfile } from '../../src/bench/profile.js';
+import { formatProfile } from '../../benchmarks/profile.js';
 
 test('lists the most expensive kernels with times and call counts under the total', () => {
   const text = formatProfile(

@@ -2,7 +2,7 @@
  * The tables of `npm run bench` (formatting only; timings are never tested): the step table
  * with its baseline, worker and PyTorch columns and ratios, and the single-kernel table.
  */
-import { benchTable, kernelTable } from '../../src/bench/main.js';
+import { benchTable, kernelTable } from '../../benchmarks/main.js';
 
 test('step table: cells, speed-up over the baseline from the faster arcinvert cell, ratios to PyTorch', () => {
   const text = benchTable(

@@ -1,7 +1,7 @@
 /**
  * invertParallel against invert: the same images, in the same order, from worker threads.
- * Workers run compiled JavaScript, so these tests use the build in dist/ (`npm run build`;
- * `npm ci` builds it through `prepare`).
+ * Workers run compiled JavaScript: from the TypeScript source, invertParallel starts the
+ * build's copy in dist/ and refuses a build older than src/ (`npm test` builds first).
  */
 import * as tf from '@tensorflow/tfjs';
 import { resolveInvertConfig } from '../../src/invert/config.js';
@@ -10,8 +10,6 @@ import { invertParallel } from '../../src/invert/parallel.js';
 import type { InvertProgress } from '../../src/invert/types.js';
 import { useWasm } from '../helpers/backend.js';
 import { calibratedTinyMobileFaceNet, noiseTargets } from '../helpers/tiny.js';
-
-const workerScript = new URL('../../dist/invert/parallelWorker.js', import.meta.url);
 
 let fm: ReturnType<typeof calibratedTinyMobileFaceNet>;
 beforeAll(async () => {
@@ -31,7 +29,6 @@ test('gives the serial images, in the serial order', async () => {
   const progress: Array<[number, InvertProgress]> = [];
   const parallel = await invertParallel(fm, targets, config, {
     workers: 2,
-    workerScript,
     onProgress: (w, p) => progress.push([w, p]),
   });
   expect(parallel.aborted).toBe(false);
@@ -55,5 +52,5 @@ test('the batch subset of invert equals the same batch of a full run', async () 
 
 test('rejects the closed-set identity loss', async () => {
   const closed = resolveInvertConfig({ ...config, identityLoss: 'arcface' });
-  await expect(invertParallel(fm, targetsOf(1), closed, { workerScript })).rejects.toThrow(/arcface/);
+  await expect(invertParallel(fm, targetsOf(1), closed)).rejects.toThrow(/arcface/);
 });

@@ -2,7 +2,7 @@
  * Data-parallel training (src/train/parallel.ts): W workers on a batch of B images give the
  * weights and BN moving statistics of one thread with microBatch = B / W; the main thread
  * keeps no tensors; worker failures become one-line ArcinvertErrors. The workers run the
- * compiled dist/train/trainWorker.js (`npm run build` first).
+ * compiled dist/train/trainWorker.js, refused when older than src/ (`npm test` builds first).
  */
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';

@@ -4,12 +4,12 @@
  * gradients of all weights, clipping, SGD with momentum), as `measure.ts` times it.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../backbone/types.js';
-import { resolveTrainConfig } from '../train/config.js';
-import { ArcFaceHead } from '../train/head.js';
-import { marginFunction } from '../train/margin.js';
-import { sgdInit } from '../train/sgd.js';
-import { trainables, trainStep } from '../train/step.js';
+import type { FaceModel } from '../src/backbone/types.js';
+import { resolveTrainConfig } from '../src/train/config.js';
+import { ArcFaceHead } from '../src/train/head.js';
+import { marginFunction } from '../src/train/margin.js';
+import { sgdInit } from '../src/train/sgd.js';
+import { trainables, trainStep } from '../src/train/step.js';
 
 /** One training step over all weights, ready to run repeatedly; owns its tensors. */
 export interface TrainingStep {

@@ -21,6 +21,12 @@
  * checkout's node_modules) and times its own `invert` and `trainStep` the same way.
  * `--compare-pytorch` runs benchmarks/pytorch_bench.py (the same network and steps; needs
  * python3 with torch) with 1 and with N threads.
+ *
+ * The bench is not part of the product (not in `dist/`, not published). It imports the
+ * product by relative paths into `src/` (`../src/...`), so `npm run typecheck` checks it
+ * against the source, and `benchmarks/tsconfig.json` compiles it together with all of `src/`
+ * into `dist-bench/` (`dist-bench/benchmarks/*.js`, `dist-bench/src/**`): `npm run bench`
+ * builds that first and measures the source of this checkout as it is now.
  */
 import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
@@ -28,10 +34,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { buildBackbone } from '../backbone/registry.js';
-import { parseBackendPreference, selectBackend } from '../engine/backend.js';
-import { ArcinvertError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { buildBackbone } from '../src/backbone/registry.js';
+import { parseBackendPreference, selectBackend } from '../src/engine/backend.js';
+import { ArcinvertError } from '../src/errors.js';
+import { writeFileAtomic } from '../src/io/atomic.js';
 import { describeMachine } from './machine.js';
 import type { MeasureRequest, MeasureResult } from './measure.js';
 import { timeKernels, type KernelTiming } from './kernels.js';

@@ -3,7 +3,7 @@
  * from a fresh TensorFlow.js (kernel registry, wasm heap) and a crash (the wasm heap's 4 GiB
  * limit aborts the module) costs one row, not the run:
  *
- *   node dist/bench/measure.js '<MeasureRequest as JSON>'   → one line of MeasureResult JSON
+ *   node dist-bench/benchmarks/measure.js '<MeasureRequest as JSON>'   → one line of MeasureResult JSON
  *
  * `root` points the measurement at another build of arcinvert (the `dist/` of an older
  * commit, for `--baseline`): the steps are then that build's `invert` and `trainStep`, on that
@@ -18,7 +18,7 @@
  */
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { BackendPreference } from '../engine/backend.js';
+import type { BackendPreference } from '../src/engine/backend.js';
 
 export interface MeasureRequest {
   step: 'inversion' | 'training';
@@ -32,7 +32,7 @@ export interface MeasureRequest {
   steps: number;
   warmup?: number;
   backend: BackendPreference;
-  /** A `dist/` directory of arcinvert to measure (default: this build's). */
+  /** A compiled `src/` of arcinvert to measure (default: the one built beside this bench, `dist-bench/src/`). */
   root?: string;
 }
 
@@ -50,7 +50,7 @@ async function load(root: string, file: string): Promise<Module> {
 
 /** The measurement `request` describes, in this process. */
 export async function measure(request: MeasureRequest): Promise<MeasureResult> {
-  const root = request.root ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const root = request.root ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src');
   const warmup = request.warmup ?? (request.step === 'inversion' ? 2 : 1);
   const tf = await import('@tensorflow/tfjs');
   const { selectBackend } = await load(root, 'engine/backend.js');

@@ -1,0 +1,13 @@
+/** Import of insightface ONNX face models (IResNet, MobileFaceNet) as arcinvert models, checked against onnxruntime. */
+export {
+  DEFAULT_ONNX_IMPORT,
+  importOnnx,
+  loadOnnxRuntime,
+  noiseInputs,
+  verifyWithOnnxRuntime,
+  type OnnxImportInfo,
+  type OnnxImportOptions,
+  type Verification,
+} from './import.js';
+export { SUPPORTED_OPS } from './convert.js';
+export { readOnnx, SUPPORTED_OPSETS } from './read.js';

@@ -1,0 +1,21 @@
+/** Training: ArcFace / sub-center ArcFace with optional distillation, checkpoints, exact resume, worker threads. */
+export {
+  train,
+  selectIdentities,
+  type EpochRecord,
+  type StepProgress,
+  type StepRecord,
+  type TrainHooks,
+  type TrainOptions,
+  type TrainResult,
+} from './loop.js';
+export {
+  DEFAULT_TRAIN_CONFIG,
+  resolveTrainConfig,
+  type EvalPairsConfig,
+  type TrainConfig,
+  type TrainConfigInput,
+} from './config.js';
+export { loadCsvManifest, loadImageFolder, splitByIdentity, type Dataset, type LabeledItem } from './data.js';
+export { loadTrainedModel, type TrainedModel } from './checkpoint.js';
+export { DEFAULT_PURIFY_OPTIONS, purifyDataset, type PurifyOptions, type PurifyResult } from './purify.js';
