@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { buildBackbone } from '../dist/backbone/index.js';
 import { selectBackend } from '../dist/engine/backend.js';
-import { saveFaceModel } from '../dist/io/modelStore.js';
+import { saveFaceModel } from '../dist/model/store.js';
 
 await selectBackend('wasm');
 const fm = buildBackbone('mobilefacenet', { seed: 42 });

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { GRAPH_TEACHERS, embedFilesWithJudge, loadGraphJudge, normalizeRows } from '../dist/judge/index.js';
-import { loadImageFolder } from '../dist/train/data.js';
+import { loadImageFolder } from '../dist/io/imageFolder.js';
 import { readNpy, writeNpy } from '../dist/io/npy.js';
 import { writeFileAtomic } from '../dist/io/atomic.js';
 

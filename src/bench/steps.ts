@@ -6,8 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../backbone/types.js';
 import { resolveTrainConfig } from '../train/config.js';
-import { ArcFaceHead } from '../train/head.js';
-import { marginFunction } from '../train/margin.js';
+import { ArcFaceHead } from '../arcface/head.js';
+import { marginFunction } from '../arcface/margin.js';
 import { sgdInit } from '../train/sgd.js';
 import { trainables, trainStep } from '../train/step.js';
 

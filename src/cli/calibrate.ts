@@ -13,7 +13,7 @@ import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { listImages, readImageBatch } from '../io/image.js';
-import { loadFaceModel } from '../io/modelStore.js';
+import { loadFaceModel } from '../model/store.js';
 import { Mulberry32, shuffleInPlace } from '../util/random.js';
 import type { CliContext } from './context.js';
 import { backendOption, positiveInt, useBackend } from './options.js';

@@ -12,7 +12,7 @@ import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { listImages, readImageBatch } from '../io/image.js';
-import { saveFaceModel } from '../io/modelStore.js';
+import { saveFaceModel } from '../model/store.js';
 import { stageOutput } from '../invert/outputs.js';
 import {
   DEFAULT_ONNX_IMPORT,

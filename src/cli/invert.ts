@@ -10,7 +10,7 @@ import { Command, Option } from 'commander';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { listImages } from '../io/image.js';
-import { loadFaceModel } from '../io/modelStore.js';
+import { loadFaceModel } from '../model/store.js';
 import { resolveInvertConfig, type InvertConfig } from '../invert/config.js';
 import { availableParallelism } from 'node:os';
 import { invert, type InvertHooks, type InvertResult, type InvertTargets } from '../invert/loop.js';
@@ -24,7 +24,7 @@ import {
   targetsFromNpy,
   type TargetSet,
 } from '../invert/targets.js';
-import { loadArcFaceHead, type ArcFaceHead } from '../train/head.js';
+import { loadArcFaceHead, type ArcFaceHead } from '../arcface/head.js';
 import type { CliContext } from './context.js';
 import type { AlignMode } from '../align/align.js';
 import {

@@ -10,7 +10,7 @@
 import type { BnPriorForm, BnReduction } from '../bnprior/loss.js';
 
 import { ArcinvertError } from '../errors.js';
-import { DEFAULT_MARGIN_CONFIG, resolveMarginConfig, type MarginConfig } from '../train/margin.js';
+import { DEFAULT_MARGIN_CONFIG, resolveMarginConfig, type MarginConfig } from '../arcface/margin.js';
 import type { IdentityLossName } from './identity.js';
 
 /** Where the BN prior's target statistics come from (see `InvertConfig.priorStats`). */

@@ -7,8 +7,8 @@
  *     embedding against the trained classifier (all class centres), the target class as label.
  */
 import * as tf from '@tensorflow/tfjs';
-import { l2Normalize, type ArcFaceHead } from '../train/head.js';
-import type { MarginFn } from '../train/margin.js';
+import { l2Normalize, type ArcFaceHead } from '../arcface/head.js';
+import type { MarginFn } from '../arcface/margin.js';
 
 export type IdentityLossName = 'cosine' | 'l2' | 'arcface';
 

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { resizeRaster, rastersToTensor } from '../align/raster.js';
 import type { RasterImage } from '../align/warp.js';
 import { ArcinvertError } from '../errors.js';
-import { readArtifacts } from '../io/modelStore.js';
+import { readArtifacts } from '../model/store.js';
 import { normalizeRows } from './dlib.js';
 import type { Judge } from './types.js';
 

@@ -15,7 +15,7 @@ import {
   tenFoldAccuracy,
   type FoldAccuracyResult,
   type TarAtFarResult,
-} from '../eval/verification.js';
+} from '../metrics/verification.js';
 import type { Judge } from './types.js';
 
 export interface JudgeLfwOptions {

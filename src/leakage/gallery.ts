@@ -11,7 +11,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ArcinvertError } from '../errors.js';
-import { lfwImagePath, parsePairs } from '../eval/verification.js';
+import { lfwImagePath, parsePairs } from '../metrics/verification.js';
 import { listImages } from '../io/image.js';
 
 /** A genuine photo. */

@@ -25,9 +25,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../backbone/types.js';
 import { ArcinvertError } from '../errors.js';
 import { ensureDir, fsError, readFileChecked, writeFileAtomic } from '../io/atomic.js';
-import { loadFaceModel, saveFaceModel } from '../io/modelStore.js';
+import { loadFaceModel, saveFaceModel } from '../model/store.js';
 import type { TrainConfig } from './config.js';
-import { loadArcFaceHead, saveHeadWeights, type ArcFaceHead } from './head.js';
+import { loadArcFaceHead, saveHeadWeights, type ArcFaceHead } from '../arcface/head.js';
 import type { LoaderPosition } from './loader.js';
 
 /** Everything besides tensors that a resumed run needs (`state.json`). */

@@ -14,9 +14,9 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../backbone/types.js';
 import { ArcinvertError } from '../errors.js';
-import { loadFaceModel } from '../io/modelStore.js';
+import { loadFaceModel } from '../model/store.js';
 import { readClassNames } from './checkpoint.js';
-import { loadHeadWeights } from './head.js';
+import { loadHeadWeights } from '../arcface/head.js';
 
 /** What `--init` reused beyond the backbone, for the head of the new run. */
 export interface InitialHead {

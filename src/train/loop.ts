@@ -27,18 +27,18 @@ import {
   foldCount,
   sampleVerificationPairs,
   type VerificationReport,
-} from '../eval/lfw.js';
-import { parsePairs } from '../eval/verification.js';
+} from '../metrics/pairEval.js';
+import { parsePairs } from '../metrics/verification.js';
 import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { mixSeed } from '../util/random.js';
 import { loadCheckpoint, saveBest, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { scheduleSpec, type TrainConfig } from './config.js';
-import { splitByIdentity, type Dataset } from './data.js';
+import { splitByIdentity, type Dataset } from '../io/imageFolder.js';
 import { TeacherTargets } from './distill.js';
-import { ArcFaceHead } from './head.js';
+import { ArcFaceHead } from '../arcface/head.js';
 import { loadInitialWeights } from './init.js';
 import { BatchLoader, type SkippedImage } from './loader.js';
-import { marginFunction } from './margin.js';
+import { marginFunction } from '../arcface/margin.js';
 import { ParallelTrainer } from './parallel.js';
 import { learningRateAt } from './schedule.js';
 import { sgdInit } from './sgd.js';

@@ -23,8 +23,8 @@ import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { modelArtifacts } from '../invert/parallel.js';
 import type { TrainConfig } from './config.js';
-import type { ArcFaceHead, HeadConfig } from './head.js';
-import { marginFunction, type MarginFn } from './margin.js';
+import type { ArcFaceHead, HeadConfig } from '../arcface/head.js';
+import { marginFunction, type MarginFn } from '../arcface/margin.js';
 import { applyGradients, batchGradients, type DistillBatch, type StepOut, type trainables } from './step.js';
 
 /**

@@ -10,10 +10,10 @@
  */
 import type { FaceModel } from '../backbone/types.js';
 import { ArcinvertError } from '../errors.js';
-import { embedUnique } from '../eval/lfw.js';
-import type { Dataset } from './data.js';
-import type { ArcFaceHead } from './head.js';
-import { dominantSubcenters } from './subcenter.js';
+import { embedUnique } from '../metrics/pairEval.js';
+import type { Dataset } from '../io/imageFolder.js';
+import type { ArcFaceHead } from '../arcface/head.js';
+import { dominantSubcenters } from '../arcface/subcenter.js';
 
 /** Options of `purifyDataset`. */
 export interface PurifyOptions {

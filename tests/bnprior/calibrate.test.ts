@@ -20,7 +20,7 @@ import {
 } from '../../src/bnprior/calibrate.js';
 import { priorTargets } from '../../src/bnprior/targets.js';
 import { ArcinvertError } from '../../src/errors.js';
-import { loadFaceModel, saveFaceModel } from '../../src/io/modelStore.js';
+import { loadFaceModel, saveFaceModel } from '../../src/model/store.js';
 import { writeNpy } from '../../src/io/npy.js';
 import { cli } from '../helpers/cli.js';
 import { calibrateBn, tinyMobileFaceNet } from '../helpers/tiny.js';

@@ -10,7 +10,7 @@ import {
   rocCurve,
   tarAtFar,
   tenFoldAccuracy,
-} from '../../src/eval/verification.js';
+} from '../../src/metrics/verification.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DATA = path.resolve(repoRoot, '../shared/data');

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readRaster } from '../../src/align/raster.js';
 import type { RasterImage } from '../../src/align/warp.js';
-import { embedBatch } from '../../src/eval/embed.js';
+import { embedBatch } from '../../src/model/embed.js';
 import { judgeCropTransform, validateJudgeCrop, cropForJudge } from '../../src/judge/crop.js';
 import { DLIB_JUDGE_CROP, loadDlibJudge, normalizeRows } from '../../src/judge/dlib.js';
 import { rowCosine } from '../../src/judge/lfw.js';

@@ -9,7 +9,7 @@ import {
   resolveMarginConfig,
   softmaxCrossEntropy,
   type MarginConfig,
-} from '../../src/train/margin.js';
+} from '../../src/arcface/margin.js';
 
 const DEG = Math.PI / 180;
 const COMBINED: MarginConfig = { s: 64, m1: 1, m2: 0.3, m3: 0.2 };

@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../../src/errors.js';
-import { loadImageFolder } from '../../src/train/data.js';
-import { ArcFaceHead } from '../../src/train/head.js';
+import { loadImageFolder } from '../../src/io/imageFolder.js';
+import { ArcFaceHead } from '../../src/arcface/head.js';
 import { purifyByAngle, purifyDataset } from '../../src/train/purify.js';
 import { colourModel, writeFlat } from '../eval/colourModel.js';
 

@@ -14,9 +14,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../backbone/types.js';
 import { ArcinvertError } from '../errors.js';
 import { readImageBatch } from '../io/image.js';
-import type { Dataset } from '../train/data.js';
+import type { Dataset } from '../io/imageFolder.js';
 import { Mulberry32, mixSeed, shuffleInPlace } from '../util/random.js';
-import { embedBatch } from './embed.js';
+import { embedBatch } from '../model/embed.js';
 import {
   kFoldAssignment,
   lfwImagePath,

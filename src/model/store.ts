@@ -16,7 +16,7 @@ import type { BackboneName, FaceModel, FaceModelMeta } from '../backbone/types.j
 import { BACKBONE_NAMES } from '../backbone/registry.js';
 import { ArcinvertError } from '../errors.js';
 import { loadCalibration } from '../bnprior/calibrate.js';
-import { ensureDir, readFileChecked, writeFileAtomic } from './atomic.js';
+import { ensureDir, readFileChecked, writeFileAtomic } from '../io/atomic.js';
 
 /** The metadata key under `userDefinedMetadata`. */
 const META_KEY = 'arcinvert';
