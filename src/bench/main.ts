@@ -28,7 +28,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { buildBackbone } from '../backbone/registry.js';
+import { buildBackbone } from '../model/build.js';
 import { parseBackendPreference, selectBackend } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';

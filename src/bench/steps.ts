@@ -4,7 +4,7 @@
  * gradients of all weights, clipping, SGD with momentum), as `measure.ts` times it.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../backbone/types.js';
+import type { FaceModel } from '../model/types.js';
 import { resolveTrainConfig } from '../train/config.js';
 import { ArcFaceHead } from '../arcface/head.js';
 import { marginFunction } from '../arcface/margin.js';

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../errors.js';
-import type { StatCalibration } from './calibrate.js';
+import type { StatCalibration } from '../model/types.js';
 import type { ChannelStats } from './loss.js';
 import type { BnTaps } from './taps.js';
 

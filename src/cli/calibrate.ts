@@ -8,7 +8,8 @@
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { BnTaps } from '../bnprior/taps.js';
-import { calibrateStatistics, compareWithRunning, saveCalibration, type LayerAgreement } from '../bnprior/calibrate.js';
+import { calibrateStatistics, compareWithRunning, type LayerAgreement } from '../bnprior/calibrate.js';
+import { saveCalibration } from '../model/directory.js';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';

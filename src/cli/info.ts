@@ -1,7 +1,7 @@
 /** `arcinvert info --model DIR`: what a face model is. */
 import { Command } from 'commander';
 import type { BackendPreference } from '../engine/backend.js';
-import { describeFaceModel } from '../backbone/describe.js';
+import { describeFaceModel } from '../model/describe.js';
 import { loadFaceModel } from '../model/store.js';
 import type { CliContext } from './context.js';
 import { backendOption, useBackend } from './options.js';

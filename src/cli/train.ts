@@ -13,7 +13,7 @@ import { BACKBONE_NAMES } from '../backbone/registry.js';
 import type { BackboneConfig, BackboneName } from '../backbone/types.js';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
-import { parsePairs } from '../metrics/verification.js';
+import { readPairsFile } from '../metrics/verification.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { findCheckpoint, type TrainState } from '../train/checkpoint.js';
 import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from '../train/config.js';
@@ -147,10 +147,7 @@ async function loadData(source: NonNullable<TrainState['source']>): Promise<Data
 /** Fails early, before any training, if the benchmark pairs cannot be used. */
 async function checkEvalPairs(cfg: TrainConfig): Promise<void> {
   if (cfg.evalPairs === null) return;
-  const text = await fsp.readFile(cfg.evalPairs.pairsFile, 'utf8').catch(() => {
-    throw new ArcinvertError(`cannot read --eval-pairs ${cfg.evalPairs!.pairsFile}`);
-  });
-  parsePairs(text);
+  await readPairsFile(cfg.evalPairs.pairsFile, '--eval-pairs');
   if (!existsSync(cfg.evalPairs.imagesDir))
     throw new ArcinvertError(`--eval-images ${cfg.evalPairs.imagesDir} does not exist`);
 }

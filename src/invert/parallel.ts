@@ -11,7 +11,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../backbone/types.js';
+import type { FaceModel } from '../model/types.js';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import type { InvertConfig } from './config.js';

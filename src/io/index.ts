@@ -20,4 +20,3 @@ export {
 export type { Normalization, ReadImageOptions } from './image.js';
 export { contactSheetLayout, contactSheetPng, gridRows, writeContactSheet } from './grid.js';
 export type { ContactSheetLayout, ContactSheetOptions } from './grid.js';
-export { loadFaceModel, saveFaceModel } from '../model/store.js';

@@ -5,7 +5,7 @@
  * system stores for a photo, as `invert --image` uses); embeddings L2-normalised.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../backbone/types.js';
+import type { FaceModel } from '../model/types.js';
 import { resizeRaster, rastersToTensor } from '../align/raster.js';
 import type { RasterImage } from '../align/warp.js';
 import { embedBatch } from '../model/embed.js';

@@ -4,7 +4,7 @@
  * then L2-normalise.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../backbone/types.js';
+import type { FaceModel } from '../model/types.js';
 import { preparedBatch, type PreparedImage } from '../align/align.js';
 
 /** How to embed a set of images. */

@@ -4,7 +4,7 @@
  * (optionally summed over micro-batches), `clip_grad_norm_` on the backbone's gradients, SGD.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../backbone/types.js';
+import type { FaceModel } from '../model/types.js';
 import { TrainGraph } from '../engine/layerGraph.js';
 import type { TrainConfig } from './config.js';
 import { distillLoss } from './distill.js';

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { identityLoss, rowCosine } from '../../src/invert/identity.js';
+import { rowCosine } from '../../src/arcface/normalize.js';
+import { identityLoss } from '../../src/invert/identity.js';
 import { ArcFaceHead } from '../../src/arcface/head.js';
 import { marginFunction, resolveMarginConfig } from '../../src/arcface/margin.js';
 

@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../../src/backbone/types.js';
+import type { FaceModel } from '../../src/model/types.js';
 import { ArcinvertError } from '../../src/errors.js';
 import { resolveTrainConfig } from '../../src/train/config.js';
 import { loadImageFolder } from '../../src/io/imageFolder.js';
