@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import type { BackendPreference } from '../engine/backend.js';
-import { evaluatePairs, type VerificationReport } from '../metrics/pairEval.js';
+import { evaluatePairs, type VerificationReport } from '../eval/index.js';
 import { loadFaceModel } from '../model/store.js';
 import { resolveModelDir } from '../train/checkpoint.js';
 import type { CliContext } from './context.js';

@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../model/types.js';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
-import { modelArtifacts } from '../invert/parallel.js';
+import { modelArtifacts } from '../model/artifacts.js';
 import type { TrainConfig } from './config.js';
 import type { ArcFaceHead, HeadConfig } from '../arcface/head.js';
 import { marginFunction, type MarginFn } from '../arcface/margin.js';
