@@ -34,7 +34,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { buildBackbone } from '../src/backbone/registry.js';
+import { buildBackbone } from '../src/model/build.js';
 import { parseBackendPreference, selectBackend } from '../src/engine/backend.js';
 import { ArcinvertError } from '../src/errors.js';
 import { writeFileAtomic } from '../src/io/atomic.js';

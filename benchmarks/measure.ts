@@ -16,6 +16,7 @@
  *     softmax cross-entropy, all gradients, clipping, SGD with momentum); with `workers` > 1
  *     `ParallelTrainer.step` (data-parallel, B / W images per worker, gradients summed).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BackendPreference } from '../src/engine/backend.js';
@@ -44,7 +45,10 @@ export interface MeasureResult {
 /* eslint-disable @typescript-eslint/no-explicit-any -- modules of another build are loaded untyped */
 type Module = Record<string, any>;
 
-async function load(root: string, file: string): Promise<Module> {
+/** Loads the first of `files` that exists under `root` (a module's path in this layout, then in older ones). */
+async function load(root: string, ...files: string[]): Promise<Module> {
+  const file = files.find((f) => fs.existsSync(path.join(root, f)));
+  if (file === undefined) throw new Error(`none of ${files.join(', ')} in ${root}`);
   return (await import(pathToFileURL(path.join(root, file)).href)) as Module;
 }
 
@@ -55,7 +59,7 @@ export async function measure(request: MeasureRequest): Promise<MeasureResult> {
   const tf = await import('@tensorflow/tfjs');
   const { selectBackend } = await load(root, 'engine/backend.js');
   await selectBackend(request.backend);
-  const { buildBackbone } = await load(root, 'backbone/registry.js');
+  const { buildBackbone } = await load(root, 'model/build.js', 'backbone/registry.js');
   const fm = buildBackbone('mobilefacenet', { seed: 1, width: request.width, inputSize: [request.size, request.size] });
   const { batch, workers, steps } = request;
   if (batch % workers !== 0) throw new Error(`batch ${batch} is not a multiple of ${workers} workers`);
@@ -93,8 +97,8 @@ export async function measure(request: MeasureRequest): Promise<MeasureResult> {
       const ms = Math.max(...[...stamps.values()].map((s) => (s[warmup + steps]! - s[warmup]!) / steps));
       return { msPerStep: ms, msPerImage: ms / batch };
     }
-    const { ArcFaceHead } = await load(root, 'train/head.js');
-    const { marginFunction } = await load(root, 'train/margin.js');
+    const { ArcFaceHead } = await load(root, 'arcface/head.js', 'train/head.js');
+    const { marginFunction } = await load(root, 'arcface/margin.js', 'train/margin.js');
     const { resolveTrainConfig } = await load(root, 'train/config.js');
     const { trainables, trainStep } = await load(root, 'train/step.js');
     const { sgdInit } = await load(root, 'train/sgd.js');

@@ -7,7 +7,7 @@
  * that of a 1-step run, halved, so set-up and the final evaluation forward cancel out.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../src/backbone/types.js';
+import type { FaceModel } from '../src/model/types.js';
 import { resolveInvertConfig } from '../src/invert/config.js';
 import { invert } from '../src/invert/loop.js';
 import { makeTrainingStep } from './steps.js';

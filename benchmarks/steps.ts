@@ -4,10 +4,10 @@
  * gradients of all weights, clipping, SGD with momentum), as `measure.ts` times it.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../src/backbone/types.js';
+import type { FaceModel } from '../src/model/types.js';
 import { resolveTrainConfig } from '../src/train/config.js';
-import { ArcFaceHead } from '../src/train/head.js';
-import { marginFunction } from '../src/train/margin.js';
+import { ArcFaceHead } from '../src/arcface/head.js';
+import { marginFunction } from '../src/arcface/margin.js';
 import { sgdInit } from '../src/train/sgd.js';
 import { trainables, trainStep } from '../src/train/step.js';
 

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { foldBatchNorms } from '../dist/backbone/fold.js';
-import { loadFaceModel, saveFaceModel } from '../dist/io/modelStore.js';
+import { loadFaceModel, saveFaceModel } from '../dist/model/store.js';
 
 const [src, out] = process.argv.slice(2);
 if (!out) throw new Error('usage: fold-model.mjs <modelDir> <outDir>');

@@ -3,9 +3,9 @@
 // to samples/models/random-mobilefacenet (not committed): the model docs/LEAKAGE.md's
 // untrained-model demo used. Run after `npm run build`.
 import * as tf from '@tensorflow/tfjs';
-import { buildBackbone } from '../dist/backbone/index.js';
+import { buildBackbone } from '../dist/model/build.js';
 import { selectBackend } from '../dist/engine/backend.js';
-import { saveFaceModel } from '../dist/io/modelStore.js';
+import { saveFaceModel } from '../dist/model/store.js';
 
 await selectBackend('wasm');
 const fm = buildBackbone('mobilefacenet', { seed: 42 });

@@ -15,8 +15,9 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { GRAPH_TEACHERS, embedFilesWithJudge, loadGraphJudge, normalizeRows } from '../dist/judge/index.js';
-import { loadImageFolder } from '../dist/train/data.js';
+import { GRAPH_TEACHERS, embedFilesWithJudge, loadGraphJudge } from '../dist/judge/index.js';
+import { l2NormalizeRowsInPlace } from '../dist/arcface/normalize.js';
+import { loadImageFolder } from '../dist/io/imageFolder.js';
 import { readNpy, writeNpy } from '../dist/io/npy.js';
 import { writeFileAtomic } from '../dist/io/atomic.js';
 
@@ -61,7 +62,7 @@ if (shard) {
   const mean = new Float64Array(dim);
   for (let k = 0; k < e.length; k++) mean[k % dim] += e[k] / all.length;
   for (let k = 0; k < e.length; k++) e[k] -= mean[k % dim];
-  normalizeRows(e, dim);
+  l2NormalizeRowsInPlace(e, dim);
   await writeNpy(out, e, [all.length, dim]);
   await writeFileAtomic(
     out.replace(/\.npy$/, '.txt'),

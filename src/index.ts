@@ -11,16 +11,28 @@
 export { ArcinvertError } from './errors.js';
 
 // Face models: the type, load/save of a model directory, and new backbones.
-export { loadFaceModel, saveFaceModel } from './io/index.js';
+export {
+  buildBackbone,
+  describeFaceModel,
+  loadCalibration,
+  loadFaceModel,
+  saveCalibration,
+  saveFaceModel,
+  embedFiles,
+  DEFAULT_EMBED_OPTIONS,
+  type EmbedOptions,
+  type FaceModel,
+  type FaceModelMeta,
+  type FaceModelSummary,
+  type OnnxImportInfo,
+  type StatCalibration,
+} from './model/index.js';
 export {
   BACKBONE_NAMES,
-  buildBackbone,
   DEFAULT_IRESNET_CONFIG,
   DEFAULT_MOBILEFACENET_CONFIG,
   type BackboneConfig,
   type BackboneName,
-  type FaceModel,
-  type FaceModelMeta,
   type IResNetConfig,
   type MobileFaceNetConfig,
 } from './backbone/index.js';
@@ -47,13 +59,20 @@ export {
 } from './leakage/index.js';
 
 // Shared pieces the jobs take as inputs.
+export { BnTaps, calibrateStatistics } from './bnprior/index.js';
 export {
-  BnTaps,
-  calibrateStatistics,
-  loadCalibration,
-  saveCalibration,
-  type StatCalibration,
-} from './bnprior/index.js';
+  parsePairs,
+  readPairsFile,
+  rocCurve,
+  tarAtFar,
+  tenFoldAccuracy,
+  sampleVerificationPairs,
+  type FoldAccuracyResult,
+  type LfwPair,
+  type ParsedPairs,
+  type RocPoint,
+  type TarAtFarResult,
+} from './metrics/index.js';
 export {
   alignImages,
   DEFAULT_ALIGN_CONFIG,
@@ -69,6 +88,11 @@ export { JUDGE_LOADERS, JUDGE_NAMES, loadDlibJudge, modelJudge, type Judge } fro
 export {
   DEFAULT_NORMALIZATION,
   listImages,
+  loadCsvManifest,
+  loadImageFolder,
+  splitByIdentity,
+  type Dataset,
+  type LabeledItem,
   readEmbeddings,
   readImageTensor,
   readNpy,

@@ -7,15 +7,7 @@ import { ArcinvertError } from '../errors.js';
 import { buildIResNet, DEFAULT_IRESNET_CONFIG, IRESNET_LAYERS } from './iresnet.js';
 import { validateInputSize } from './layers.js';
 import { buildMobileFaceNet, DEFAULT_MOBILEFACENET_CONFIG } from './mobilefacenet.js';
-import {
-  DEFAULT_NORMALIZATION,
-  type BackboneConfig,
-  type BackboneName,
-  type FaceModel,
-  type IResNetConfig,
-  type MobileFaceNetConfig,
-  type Normalization,
-} from './types.js';
+import type { BackboneConfig, BackboneName, IResNetConfig, MobileFaceNetConfig } from './types.js';
 
 interface BackboneEntry<C extends BackboneConfig> {
   defaults: C;
@@ -78,26 +70,4 @@ export function resolveBackboneConfig(name: BackboneName, partial: Partial<Backb
     if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new ArcinvertError(`${name}: dropout must be in [0, 1)`);
   }
   return cfg;
-}
-
-/** Builds a freshly initialised face model with its metadata. */
-export function buildBackbone(
-  name: BackboneName,
-  partial: Partial<BackboneConfig> = {},
-  normalization: Normalization = DEFAULT_NORMALIZATION,
-): FaceModel {
-  const config = resolveBackboneConfig(name, partial);
-  const build = BACKBONES[name].build as (c: BackboneConfig) => tf.LayersModel;
-  const model = build(config);
-  return {
-    model,
-    meta: {
-      format: 1,
-      backbone: name,
-      config,
-      inputSize: config.inputSize,
-      embeddingSize: config.embeddingSize,
-      normalization,
-    },
-  };
 }

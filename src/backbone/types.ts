@@ -1,18 +1,10 @@
 /**
- * Types shared by every backbone: names, configs, and the metadata stored with a model.
- *
- * A face model in arcinvert is a standard tfjs `LayersModel` (so it saves as `model.json` +
- * weight shards, BatchNorm moving statistics included) plus `FaceModelMeta`, which is stored
- * in the model's user-defined metadata and says how to feed it.
+ * Types shared by every backbone: names and architecture configs. The face model built from
+ * them (a tfjs `LayersModel` plus how to feed it) is `model/types.ts`.
  */
-import type * as tf from '@tensorflow/tfjs';
-import type { StatCalibration } from '../bnprior/calibrate.js';
-import type { OnnxImportInfo } from '../onnx/import.js';
 
 /** Every backbone arcinvert can build. */
 export type BackboneName = 'mobilefacenet' | 'iresnet18' | 'iresnet34' | 'iresnet50';
-
-import type { Normalization } from '../io/image.js';
 
 export type { Normalization } from '../io/image.js';
 export { DEFAULT_NORMALIZATION } from '../io/image.js';
@@ -53,25 +45,3 @@ export interface IResNetConfig extends CommonBackboneConfig {
 
 /** Any backbone's resolved config. */
 export type BackboneConfig = MobileFaceNetConfig | IResNetConfig;
-
-/** What arcinvert stores beside the weights so that a saved model is self-describing. */
-export interface FaceModelMeta {
-  /** Format version of this metadata. */
-  format: 1;
-  /** A backbone arcinvert builds, or 'onnx' for a model imported by `arcinvert import`. */
-  backbone: BackboneName | 'onnx';
-  /** The backbone's config, or for 'onnx' how the model was imported (`OnnxImportInfo`). */
-  config: BackboneConfig | OnnxImportInfo;
-  inputSize: [number, number];
-  embeddingSize: number;
-  normalization: Normalization;
-}
-
-/** A backbone together with how to feed it. */
-export interface FaceModel {
-  /** Input [B, H, W, 3] normalised pixels → output [B, D] (not L2-normalised). */
-  model: tf.LayersModel;
-  meta: FaceModelMeta;
-  /** Layer-input statistics measured on real faces (`arcinvert calibrate`), when stored with the model. */
-  calibration?: StatCalibration;
-}

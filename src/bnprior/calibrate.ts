@@ -8,37 +8,12 @@
  *
  * Statistics are population moments over every image and position seen: sums of x and x² per
  * channel, reduced on the device per batch and accumulated in float64 on the host. They are
- * stored beside the model as `calibration.json`.
+ * stored beside the model as `calibration.json` (`model/directory.ts`).
  */
-import { existsSync, promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import type { StatCalibration } from '../model/types.js';
 import type { BnTaps } from './taps.js';
-
-/** Statistics of one tapped layer's input. */
-export interface LayerCalibration {
-  /** The layer whose input was measured. */
-  name: string;
-  channels: number;
-  mean: Float32Array;
-  /** Population (biased) variance. */
-  variance: Float32Array;
-}
-
-/** What `calibration.json` holds. */
-export interface StatCalibration {
-  format: 'arcinvert-calibration';
-  version: 1;
-  /** Images measured. */
-  images: number;
-  /** Where they came from (informational). */
-  source: string;
-  layers: LayerCalibration[];
-}
-
-export const CALIBRATION_FILE = 'calibration.json';
 
 /**
  * Measures the statistics of every tapped place of `taps` (BN inputs, folded-conv outputs)
@@ -121,60 +96,4 @@ export async function compareWithRunning(cal: StatCalibration, taps: BnTaps): Pr
     out.push({ name: l.name, meanShift: shift / l.channels, varianceRelError: rel / l.channels });
   }
   return out;
-}
-
-/** Writes `dir/calibration.json` atomically. */
-export async function saveCalibration(dir: string, cal: StatCalibration): Promise<void> {
-  const json = {
-    ...cal,
-    layers: cal.layers.map((l) => ({
-      name: l.name,
-      channels: l.channels,
-      mean: Array.from(l.mean),
-      variance: Array.from(l.variance),
-    })),
-  };
-  await writeFileAtomic(path.join(dir, CALIBRATION_FILE), `${JSON.stringify(json)}\n`);
-}
-
-/**
- * Reads `dir/calibration.json`; undefined when the model has none.
- * @throws ArcinvertError when the file is corrupt.
- */
-export async function loadCalibration(dir: string): Promise<StatCalibration | undefined> {
-  const file = path.join(dir, CALIBRATION_FILE);
-  if (!existsSync(file)) return undefined;
-  const bad = (why: string): never => {
-    throw new ArcinvertError(`${file} is corrupt (${why})`);
-  };
-  let j: Record<string, unknown>;
-  try {
-    j = JSON.parse(await fsp.readFile(file, 'utf8')) as Record<string, unknown>;
-  } catch {
-    return bad('not valid JSON');
-  }
-  if (j.format !== 'arcinvert-calibration' || j.version !== 1 || !Array.isArray(j.layers))
-    bad('not an arcinvert calibration');
-  const layers = (j.layers as Record<string, unknown>[]).map((l, i) => {
-    const ok =
-      typeof l.name === 'string' &&
-      Number.isInteger(l.channels) &&
-      Array.isArray(l.mean) &&
-      Array.isArray(l.variance) &&
-      l.mean.length === l.channels &&
-      l.variance.length === l.channels;
-    if (!ok) bad(`layer ${i}`);
-    const mean = Float32Array.from(l.mean as number[]);
-    const variance = Float32Array.from(l.variance as number[]);
-    if (!mean.every(Number.isFinite) || !variance.every((v) => Number.isFinite(v) && v >= 0))
-      bad(`layer ${String(l.name)} has NaN or negative values`);
-    return { name: l.name as string, channels: l.channels as number, mean, variance };
-  });
-  return {
-    format: 'arcinvert-calibration',
-    version: 1,
-    images: Number(j.images),
-    source: String(j.source ?? ''),
-    layers,
-  };
 }

@@ -5,11 +5,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../errors.js';
-import type { StatCalibration } from './calibrate.js';
+import type { StatCalibration } from '../model/types.js';
 import type { ChannelStats } from './loss.js';
 import type { BnTaps } from './taps.js';
 
-export type PriorStatsSource = 'bn' | 'calibrated' | 'both';
+/** Where the BN prior's target statistics come from (`InvertConfig.priorStats`). */
+export type PriorStats = 'bn' | 'calibrated' | 'both';
+export const PRIOR_STATS: readonly PriorStats[] = ['bn', 'calibrated', 'both'];
 
 /**
  * The prior's targets: statistics for the taps at `indices` (into `BnTapOutputs.bnInputs`),
@@ -29,11 +31,7 @@ export interface PriorTargets {
  * @throws ArcinvertError when calibrated statistics are needed and missing or mismatched, or
  *   `bn` is asked of a model without BatchNorm layers.
  */
-export function priorTargets(
-  taps: BnTaps,
-  source: PriorStatsSource,
-  calibration: StatCalibration | undefined,
-): PriorTargets {
+export function priorTargets(taps: BnTaps, source: PriorStats, calibration: StatCalibration | undefined): PriorTargets {
   const running = taps.layers.map((l) => ({ mean: l.runningMean, variance: l.runningVar }));
   const bnIdx = taps.layers.map((_, i) => i);
   if (source === 'bn') {

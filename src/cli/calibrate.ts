@@ -8,12 +8,13 @@
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { BnTaps } from '../bnprior/taps.js';
-import { calibrateStatistics, compareWithRunning, saveCalibration, type LayerAgreement } from '../bnprior/calibrate.js';
+import { calibrateStatistics, compareWithRunning, type LayerAgreement } from '../bnprior/calibrate.js';
+import { saveCalibration } from '../model/directory.js';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { listImages, readImageBatch } from '../io/image.js';
-import { loadFaceModel } from '../io/modelStore.js';
+import { loadFaceModel } from '../model/store.js';
 import { Mulberry32, shuffleInPlace } from '../util/random.js';
 import type { CliContext } from './context.js';
 import { backendOption, positiveInt, useBackend } from './options.js';

@@ -5,8 +5,8 @@
  */
 import { Command } from 'commander';
 import type { BackendPreference } from '../engine/backend.js';
-import { evaluatePairs, type VerificationReport } from '../eval/lfw.js';
-import { loadFaceModel } from '../io/modelStore.js';
+import { evaluatePairs, type VerificationReport } from '../eval/index.js';
+import { loadFaceModel } from '../model/store.js';
 import { resolveModelDir } from '../train/checkpoint.js';
 import type { CliContext } from './context.js';
 import { backendOption, positiveInt, useBackend } from './options.js';

@@ -10,9 +10,9 @@ import * as tf from '@tensorflow/tfjs';
 import { Command } from 'commander';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
 import { listImages, readImageBatch } from '../io/image.js';
-import { saveFaceModel } from '../io/modelStore.js';
+import { writeImportRecord } from '../model/directory.js';
+import { saveFaceModel } from '../model/store.js';
 import { stageOutput } from '../invert/outputs.js';
 import {
   DEFAULT_ONNX_IMPORT,
@@ -116,10 +116,7 @@ export function importCommand(ctx: CliContext): Command {
           }
         }
         await saveFaceModel(fm, staged.staging);
-        await writeFileAtomic(
-          path.join(staged.staging, 'import.json'),
-          `${JSON.stringify({ ...info, normalization, verification }, null, 2)}\n`,
-        );
+        await writeImportRecord(staged.staging, { ...info, normalization, verification });
         await staged.commit();
         staged = null;
         ctx.out(

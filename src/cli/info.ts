@@ -1,8 +1,8 @@
 /** `arcinvert info --model DIR`: what a face model is. */
 import { Command } from 'commander';
 import type { BackendPreference } from '../engine/backend.js';
-import { describeFaceModel } from '../backbone/describe.js';
-import { loadFaceModel } from '../io/modelStore.js';
+import { describeFaceModel } from '../model/describe.js';
+import { loadFaceModel } from '../model/store.js';
 import type { CliContext } from './context.js';
 import { backendOption, useBackend } from './options.js';
 

@@ -5,12 +5,11 @@
  * Ctrl-C finishes the current step, writes the best images so far and exits 130.
  */
 import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { listImages } from '../io/image.js';
-import { loadFaceModel } from '../io/modelStore.js';
+import { loadFaceModel } from '../model/store.js';
 import { resolveInvertConfig, type InvertConfig } from '../invert/config.js';
 import { availableParallelism } from 'node:os';
 import { invert, type InvertHooks, type InvertResult, type InvertTargets } from '../invert/loop.js';
@@ -24,7 +23,8 @@ import {
   targetsFromNpy,
   type TargetSet,
 } from '../invert/targets.js';
-import { loadArcFaceHead, type ArcFaceHead } from '../train/head.js';
+import type { ArcFaceHead } from '../arcface/head.js';
+import { HEAD_BASENAME, loadHeadIfPresent } from '../model/directory.js';
 import type { CliContext } from './context.js';
 import type { AlignMode } from '../align/align.js';
 import {
@@ -72,9 +72,6 @@ interface InvertFlags {
   workers: number;
   backend: BackendPreference;
 }
-
-/** Name of the classifier weights inside a model directory (`head.json` + `head.bin`). */
-export const HEAD_BASENAME = 'head';
 
 async function readConfigFile(file: string): Promise<Partial<InvertConfig>> {
   const text = await fsp.readFile(file, 'utf8').catch(() => {
@@ -143,15 +140,6 @@ async function gatherTargets(
     return targetsFromClasses(head, f.class);
   }
   return randomTargets(f.random as number, fm.meta.embeddingSize, seed);
-}
-
-async function loadHeadIfPresent(modelDir: string): Promise<ArcFaceHead | undefined> {
-  const base = path.join(modelDir, HEAD_BASENAME);
-  const exists = await fsp.stat(`${base}.json`).then(
-    () => true,
-    () => false,
-  );
-  return exists ? loadArcFaceHead(base) : undefined;
 }
 
 /**

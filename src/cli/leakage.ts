@@ -15,7 +15,7 @@ import type { RasterImage } from '../align/warp.js';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { ensureDir, writeFileAtomic } from '../io/atomic.js';
-import { loadFaceModel } from '../io/modelStore.js';
+import { loadFaceModel } from '../model/store.js';
 import { resolveInvertConfig, type InvertConfig } from '../invert/config.js';
 import { invert } from '../invert/loop.js';
 import { imageFileName, writeInvertOutputs } from '../invert/outputs.js';

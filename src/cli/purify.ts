@@ -12,7 +12,7 @@ import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { loadTrainedModel } from '../train/checkpoint.js';
-import { loadCsvManifest, loadImageFolder } from '../train/data.js';
+import { loadCsvManifest, loadImageFolder } from '../io/imageFolder.js';
 import { purifyDataset, type PurifiedItem } from '../train/purify.js';
 import type { CliContext } from './context.js';
 import { backendOption, positiveInt, useBackend } from './options.js';

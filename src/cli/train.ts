@@ -13,14 +13,14 @@ import { BACKBONE_NAMES } from '../backbone/registry.js';
 import type { BackboneConfig, BackboneName } from '../backbone/types.js';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
-import { parsePairs } from '../eval/verification.js';
+import { readPairsFile } from '../metrics/verification.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { findCheckpoint, type TrainState } from '../train/checkpoint.js';
 import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from '../train/config.js';
-import { loadCsvManifest, loadImageFolder, type Dataset } from '../train/data.js';
+import { loadCsvManifest, loadImageFolder, type Dataset } from '../io/imageFolder.js';
 import { train } from '../train/loop.js';
 import { defaultWorkers, workerShare } from '../train/parallel.js';
-import { resolveMarginConfig, type MarginPresetName } from '../train/margin.js';
+import { resolveMarginConfig, type MarginPresetName } from '../arcface/margin.js';
 import type { CliContext } from './context.js';
 import { backendOption, finiteNumber, positiveInt, useBackend } from './options.js';
 import { formatDuration } from './ui/format.js';
@@ -147,10 +147,7 @@ async function loadData(source: NonNullable<TrainState['source']>): Promise<Data
 /** Fails early, before any training, if the benchmark pairs cannot be used. */
 async function checkEvalPairs(cfg: TrainConfig): Promise<void> {
   if (cfg.evalPairs === null) return;
-  const text = await fsp.readFile(cfg.evalPairs.pairsFile, 'utf8').catch(() => {
-    throw new ArcinvertError(`cannot read --eval-pairs ${cfg.evalPairs!.pairsFile}`);
-  });
-  parsePairs(text);
+  await readPairsFile(cfg.evalPairs.pairsFile, '--eval-pairs');
   if (!existsSync(cfg.evalPairs.imagesDir))
     throw new ArcinvertError(`--eval-images ${cfg.evalPairs.imagesDir} does not exist`);
 }

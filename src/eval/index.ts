@@ -1,22 +1,13 @@
-/** Evaluation: embeddings of image files, and face verification (LFW 10-fold accuracy, TAR at FAR). */
-export { DEFAULT_EMBED_OPTIONS, embedBatch, embedFiles, embedPrepared, type EmbedOptions } from './embed.js';
+/**
+ * The `eval` job: a face model's verification accuracy on LFW-format pairs (LFW View 2
+ * protocol, Huang et al. 2007; metrics as in ArcFace, Deng et al. 2019, Sec. 3). The protocol
+ * and the pair scoring live in `src/metrics/`, shared with training.
+ */
 export {
   DEFAULT_PAIR_EVAL_OPTIONS,
   evaluatePairs,
   evaluatePathPairs,
-  sampleVerificationPairs,
   type PairEvalOptions,
   type PathPair,
   type VerificationReport,
-} from './lfw.js';
-export {
-  parsePairs,
-  rocCurve,
-  tarAtFar,
-  tenFoldAccuracy,
-  type FoldAccuracyResult,
-  type LfwPair,
-  type ParsedPairs,
-  type RocPoint,
-  type TarAtFarResult,
-} from './verification.js';
+} from '../metrics/pairEval.js';

@@ -8,14 +8,11 @@
  * behind each default.
  */
 import type { BnPriorForm, BnReduction } from '../bnprior/loss.js';
+import { PRIOR_STATS, type PriorStats } from '../bnprior/targets.js';
 
 import { ArcinvertError } from '../errors.js';
-import { DEFAULT_MARGIN_CONFIG, resolveMarginConfig, type MarginConfig } from '../train/margin.js';
+import { DEFAULT_MARGIN_CONFIG, resolveMarginConfig, type MarginConfig } from '../arcface/margin.js';
 import type { IdentityLossName } from './identity.js';
-
-/** Where the BN prior's target statistics come from (see `InvertConfig.priorStats`). */
-export type PriorStats = 'bn' | 'calibrated' | 'both';
-export const PRIOR_STATS: readonly PriorStats[] = ['bn', 'calibrated', 'both'];
 
 export interface InvertConfig {
   /** Adam steps per batch. */

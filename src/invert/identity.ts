@@ -7,15 +7,11 @@
  *     embedding against the trained classifier (all class centres), the target class as label.
  */
 import * as tf from '@tensorflow/tfjs';
-import { l2Normalize, type ArcFaceHead } from '../train/head.js';
-import type { MarginFn } from '../train/margin.js';
+import type { ArcFaceHead } from '../arcface/head.js';
+import { softmaxCrossEntropyRows, type MarginFn } from '../arcface/margin.js';
+import { l2Normalize, rowCosine } from '../arcface/normalize.js';
 
 export type IdentityLossName = 'cosine' | 'l2' | 'arcface';
-
-/** Cosine between each embedding and its target: [B, D] × [B, D] → [B]. */
-export function rowCosine(embeddings: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => tf.sum(tf.mul(l2Normalize(embeddings, 1), l2Normalize(targets, 1)), 1) as tf.Tensor1D);
-}
 
 /** Closed-set data for the `arcface` identity loss. */
 export interface ClassTargets {
@@ -47,7 +43,6 @@ export function identityLoss(
     }
     if (classes === undefined) throw new Error('identityLoss: arcface needs the classifier and class labels');
     const logits = classes.head.logits(embeddings, classes.labels, classes.margin);
-    const oneHot = tf.oneHot(tf.cast(classes.labels, 'int32'), logits.shape[1]);
-    return tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1)) as tf.Tensor1D;
+    return softmaxCrossEntropyRows(logits, classes.labels);
   });
 }

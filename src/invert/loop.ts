@@ -9,20 +9,21 @@
  * `AbortSignal` (the current step finishes, the best images so far are returned).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../backbone/types.js';
+import type { FaceModel } from '../model/types.js';
 import { packBnPrior, packedBnStatLoss, type PackedBnPrior } from '../bnprior/loss.js';
 import { priorTargets, type PriorTargets } from '../bnprior/targets.js';
 import { BnTaps } from '../bnprior/taps.js';
 import { channelStats } from '../engine/moments.js';
 import { ArcinvertError } from '../errors.js';
 import { denormalizeToBytes } from '../io/image.js';
-import type { ArcFaceHead } from '../train/head.js';
-import { marginFunction } from '../train/margin.js';
+import type { ArcFaceHead } from '../arcface/head.js';
+import { marginFunction } from '../arcface/margin.js';
 import { Mulberry32, mixSeed } from '../util/random.js';
 import { adamDispose, adamInit, adamStep, type AdamState } from './adam.js';
 import { augment, drawAugmentation } from './augment.js';
 import { learningRate, type InvertConfig } from './config.js';
-import { identityLoss, rowCosine, type ClassTargets } from './identity.js';
+import { rowCosine } from '../arcface/normalize.js';
+import { identityLoss, type ClassTargets } from './identity.js';
 import { planBatches, type Job } from './plan.js';
 import { pixelL2, totalVariationL1, totalVariationL2 } from './priors.js';
 import type { InvertedImage, InvertProgress, LossTerms, RgbImage } from './types.js';

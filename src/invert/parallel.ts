@@ -11,7 +11,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../backbone/types.js';
+import { modelArtifacts } from '../model/artifacts.js';
+import type { FaceModel } from '../model/types.js';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { workerScript } from '../util/workerScript.js';
@@ -61,18 +62,6 @@ export type FromWorker =
 
 /** Messages to a worker. */
 export type ToWorker = { type: 'run'; batch: number } | { type: 'abort' } | { type: 'stop' };
-
-/** The model's topology and weights, as `tf.io.fromMemory` takes them back. */
-export async function modelArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
-  let captured: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      captured = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  return captured!;
-}
 
 /**
  * `invert(fm, targets, config)` with the batches shared out between worker threads; see the

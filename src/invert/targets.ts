@@ -12,12 +12,13 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../backbone/types.js';
+import type { FaceModel } from '../model/types.js';
 import { ArcinvertError } from '../errors.js';
 import type { PreparedImage } from '../align/align.js';
-import { embedPrepared } from '../eval/embed.js';
+import { embedPrepared } from '../model/embed.js';
 import { readEmbeddings } from '../io/npy.js';
-import { l2Normalize, type ArcFaceHead } from '../train/head.js';
+import type { ArcFaceHead } from '../arcface/head.js';
+import { l2Normalize } from '../arcface/normalize.js';
 import { mixSeed } from '../util/random.js';
 import type { RgbImage } from './types.js';
 

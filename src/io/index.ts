@@ -20,4 +20,4 @@ export {
 export type { Normalization, ReadImageOptions } from './image.js';
 export { contactSheetLayout, contactSheetPng, gridRows, writeContactSheet } from './grid.js';
 export type { ContactSheetLayout, ContactSheetOptions } from './grid.js';
-export { loadFaceModel, saveFaceModel } from './modelStore.js';
+export { loadCsvManifest, loadImageFolder, splitByIdentity, type Dataset, type LabeledItem } from './imageFolder.js';

@@ -10,6 +10,7 @@
  * compared by cosine.
  */
 import * as tf from '@tensorflow/tfjs';
+import { l2NormalizeRowsInPlace } from '../arcface/normalize.js';
 import { faceapi, faceApiModelDir, faceApiVersion, loadFaceApiNet } from '../align/faceapi.js';
 import { rastersToTensor } from '../align/raster.js';
 import type { RasterImage } from '../align/warp.js';
@@ -21,17 +22,6 @@ export const DLIB_JUDGE_CROP: Readonly<JudgeCrop> = { size: 150, scale: 1.45, ce
 
 /** Crops per forward pass. */
 const BATCH = 16;
-
-/** L2-normalises the rows of an N×D matrix in place. */
-export function normalizeRows(data: Float32Array, dim: number): Float32Array {
-  for (let i = 0; i < data.length; i += dim) {
-    let s = 0;
-    for (let k = 0; k < dim; k++) s += data[i + k] * data[i + k];
-    const inv = 1 / Math.max(Math.sqrt(s), 1e-12);
-    for (let k = 0; k < dim; k++) data[i + k] *= inv;
-  }
-  return data;
-}
 
 /** Loads the dlib ResNet judge (weights from face-api's package, or `modelDir`). */
 export async function loadDlibJudge(crop: JudgeCrop = DLIB_JUDGE_CROP, modelDir = faceApiModelDir()): Promise<Judge> {
@@ -57,7 +47,7 @@ export async function loadDlibJudge(crop: JudgeCrop = DLIB_JUDGE_CROP, modelDir 
           tf.dispose([batch, ...slices]);
         }
       }
-      return normalizeRows(out, dim);
+      return l2NormalizeRowsInPlace(out, dim);
     },
     dispose: () => net.dispose(),
   };

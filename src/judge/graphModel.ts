@@ -8,11 +8,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as path from 'node:path';
+import { l2NormalizeRowsInPlace } from '../arcface/normalize.js';
 import { resizeRaster, rastersToTensor } from '../align/raster.js';
 import type { RasterImage } from '../align/warp.js';
 import { ArcinvertError } from '../errors.js';
-import { readArtifacts } from '../io/modelStore.js';
-import { normalizeRows } from './dlib.js';
+import { readArtifacts } from '../model/store.js';
 import type { Judge } from './types.js';
 
 export interface GraphJudgeConfig {
@@ -108,7 +108,7 @@ export async function loadGraphJudge(cfg: GraphJudgeConfig): Promise<Judge> {
         res.set(await e.data(), start * dim);
         tf.dispose([x, e]);
       }
-      return normalizeRows(res, dim);
+      return l2NormalizeRowsInPlace(res, dim);
     },
     dispose: () => net.dispose(),
   };

@@ -1,10 +1,10 @@
 /** Judges: face-recognition systems that score reconstructions (attacked model, independent nets). */
 export type { Judge } from './types.js';
 export { cropForJudge, judgeCropTransform, validateJudgeCrop, type JudgeCrop } from './crop.js';
-export { DLIB_JUDGE_CROP, loadDlibJudge, normalizeRows } from './dlib.js';
+export { DLIB_JUDGE_CROP, loadDlibJudge } from './dlib.js';
 export { modelJudge, type ModelJudgeOptions } from './model.js';
 export { JUDGE_LOADERS, JUDGE_NAMES } from './registry.js';
-export { embedFilesWithJudge, judgeLfwAccuracy, rowCosine, type JudgeLfwOptions, type JudgeLfwResult } from './lfw.js';
+export { embedFilesWithJudge, judgeLfwAccuracy, type JudgeLfwOptions, type JudgeLfwResult } from './lfw.js';
 export {
   FACERES_TEACHER,
   GRAPH_TEACHERS,

@@ -7,6 +7,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { readRaster } from '../align/raster.js';
+import { unitRowCosine } from '../arcface/normalize.js';
 import { ArcinvertError } from '../errors.js';
 import {
   lfwImagePath,
@@ -15,7 +16,7 @@ import {
   tenFoldAccuracy,
   type FoldAccuracyResult,
   type TarAtFarResult,
-} from '../eval/verification.js';
+} from '../metrics/verification.js';
 import type { Judge } from './types.js';
 
 export interface JudgeLfwOptions {
@@ -37,13 +38,6 @@ export interface JudgeLfwResult {
   /** TAR at FAR 1e-3 over all the evaluated pairs. */
   tarAtFar1e3: TarAtFarResult;
   seconds: number;
-}
-
-/** Cosine of rows `i` and `j` of unit-row matrices `a` and `b` (N×dim). */
-export function rowCosine(a: Float32Array, i: number, b: Float32Array, j: number, dim: number): number {
-  let s = 0;
-  for (let k = 0; k < dim; k++) s += a[i * dim + k] * b[j * dim + k];
-  return s;
 }
 
 /** Embeds image files with `judge` in chunks; N×dim. */
@@ -88,7 +82,7 @@ export async function judgeLfwAccuracy(
   };
   const ab = pairs.map((p) => [idOf(lfwImagePath(lfwDir, p.a)), idOf(lfwImagePath(lfwDir, p.b))]);
   const emb = await embedFilesWithJudge(judge, files, options.chunk, options.onProgress);
-  const scores = ab.map(([a, b]) => rowCosine(emb, a, emb, b, judge.dim));
+  const scores = ab.map(([a, b]) => unitRowCosine(emb, a, emb, b, judge.dim));
   const issame = pairs.map((p) => p.same);
   const foldIds = [...new Set(pairs.map((p) => p.fold))].sort((x, y) => x - y);
   const folds = pairs.map((p) => foldIds.indexOf(p.fold));

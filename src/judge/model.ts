@@ -5,10 +5,10 @@
  * system stores for a photo, as `invert --image` uses); embeddings L2-normalised.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../backbone/types.js';
+import type { FaceModel } from '../model/types.js';
 import { resizeRaster, rastersToTensor } from '../align/raster.js';
 import type { RasterImage } from '../align/warp.js';
-import { embedBatch } from '../eval/embed.js';
+import { embedBatch } from '../model/embed.js';
 import type { Judge } from './types.js';
 
 /** Options of `modelJudge`. */

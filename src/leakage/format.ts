@@ -3,18 +3,13 @@
  * for docs, one row per system × FMR.
  */
 import type { LeakageReport, RateSet } from './report.js';
+import { formatFmr } from './units.js';
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
 function cell(r: RateSet, i: number): string {
   const a = r.atFmr[i];
   return r.comparisons === 0 ? '—' : `${pct(a.rate)} (${a.accepted}/${r.comparisons})`;
-}
-
-/** Scientific notation without noise: 0.001 → "1e-3". */
-export function formatFmr(f: number): string {
-  const [m, e] = f.toExponential().split('e');
-  return `${Number(m)}e${Number(e)}`;
 }
 
 function rows(report: LeakageReport): string[][] {

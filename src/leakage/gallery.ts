@@ -11,7 +11,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ArcinvertError } from '../errors.js';
-import { lfwImagePath, parsePairs } from '../eval/verification.js';
+import { lfwImagePath, readPairsFile } from '../metrics/verification.js';
 import { listImages } from '../io/image.js';
 
 /** A genuine photo. */
@@ -146,11 +146,7 @@ export function sameIdentityOthers(gallery: Gallery): number[][] {
 
 /** The mismatched pairs of an LFW-style pairs file, as photo paths beside the file. */
 export async function impostorPairsFromFile(pairsFile: string): Promise<Array<[string, string]>> {
-  const text = await fsp.readFile(pairsFile, 'utf8').catch(() => {
-    throw new ArcinvertError(`cannot read --impostor-pairs ${pairsFile}`);
-  });
+  const parsed = await readPairsFile(pairsFile, '--impostor-pairs');
   const dir = path.dirname(pairsFile);
-  return parsePairs(text)
-    .pairs.filter((p) => !p.same)
-    .map((p) => [lfwImagePath(dir, p.a), lfwImagePath(dir, p.b)]);
+  return parsed.pairs.filter((p) => !p.same).map((p) => [lfwImagePath(dir, p.a), lfwImagePath(dir, p.b)]);
 }

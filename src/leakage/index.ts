@@ -3,5 +3,6 @@ export * from './sar.js';
 export * from './gallery.js';
 export * from './report.js';
 export * from './format.js';
+export * from './units.js';
 export * from './plot.js';
 export * from './naturalness.js';

@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 import type { FmrThreshold } from './sar.js';
-import { formatFmr } from './format.js';
+import { formatFmr } from './units.js';
 
 /** The score samples of one system. */
 export interface ScoreDistributions {

@@ -12,7 +12,7 @@
 import { readRaster } from '../align/raster.js';
 import type { RasterImage } from '../align/warp.js';
 import { ArcinvertError } from '../errors.js';
-import { rowCosine } from '../judge/lfw.js';
+import { unitRowCosine } from '../arcface/normalize.js';
 import type { Judge } from '../judge/types.js';
 import { crossIdentityPairs, sameIdentityOthers, type Gallery, type ReconstructionRef } from './gallery.js';
 import type { FaceLandmarker } from '../align/landmarker.js';
@@ -108,13 +108,15 @@ export function systemReport(
     const target = gallery.targets[r.target];
     if (target === undefined)
       throw new ArcinvertError(`reconstruction ${r.file} names target ${r.target}, which does not exist`);
-    const s1 = rowCosine(emb.reconstructions, k, emb.gallery, target, d);
-    const s2 = others[r.target].map((g) => rowCosine(emb.reconstructions, k, emb.gallery, g, d));
+    const s1 = unitRowCosine(emb.reconstructions, k, emb.gallery, target, d);
+    const s2 = others[r.target].map((g) => unitRowCosine(emb.reconstructions, k, emb.gallery, g, d));
     typeI.push(s1);
     typeII.push(...s2);
     return { typeI: s1, typeIIMean: s2.length ? s2.reduce((a, b) => a + b, 0) / s2.length : null };
   });
-  const genuine = gallery.targets.flatMap((t, i) => others[i].map((g) => rowCosine(emb.gallery, t, emb.gallery, g, d)));
+  const genuine = gallery.targets.flatMap((t, i) =>
+    others[i].map((g) => unitRowCosine(emb.gallery, t, emb.gallery, g, d)),
+  );
   return {
     report: {
       name: system.name,
@@ -197,7 +199,7 @@ export async function runLeakage(
     const g = await judge.embed(galleryImages);
     const r = await judge.embed(reconImages);
     const imp = inputs.impostorPairs ? await judge.embed(impostorImages) : g;
-    const impostorScores = impostorIdx.map(([a, b]) => rowCosine(imp, a, imp, b, judge.dim));
+    const impostorScores = impostorIdx.map(([a, b]) => unitRowCosine(imp, a, imp, b, judge.dim));
     const {
       report: sys,
       perReconstruction,

@@ -10,29 +10,13 @@
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel, Normalization } from '../backbone/types.js';
+import type { Normalization } from '../io/image.js';
+import type { FaceModel, OnnxImportInfo } from '../model/types.js';
 import { ArcinvertError } from '../errors.js';
 import { readFileChecked } from '../io/atomic.js';
 import { Mulberry32 } from '../util/random.js';
 import { convertOnnxGraph } from './convert.js';
 import { parseOnnx, type OnnxGraph } from './read.js';
-
-/** How an imported model was made, stored in its metadata (`FaceModelMeta.config`). */
-export interface OnnxImportInfo {
-  source: string;
-  sha256: string;
-  producer: string;
-  opset: number;
-  structure: 'iresnet' | 'mobilefacenet' | 'other';
-  ops: Record<string, number>;
-  /** BatchNorm layers that survived the export (with running statistics). */
-  batchNorms: number;
-  /** Convs with a bias: in insightface exports, a BatchNorm folded into the conv. */
-  foldedConvs: number;
-  bgr: boolean;
-  /** Whether the input normalisation was found in the graph (Sub/Mul/Div on the input) rather than given. */
-  normalizationFromGraph: boolean;
-}
 
 export interface OnnxImportOptions {
   /**

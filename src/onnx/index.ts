@@ -5,7 +5,6 @@ export {
   loadOnnxRuntime,
   noiseInputs,
   verifyWithOnnxRuntime,
-  type OnnxImportInfo,
   type OnnxImportOptions,
   type Verification,
 } from './import.js';

@@ -22,12 +22,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../backbone/types.js';
+import type { FaceModel } from '../model/types.js';
 import { ArcinvertError } from '../errors.js';
 import { ensureDir, fsError, readFileChecked, writeFileAtomic } from '../io/atomic.js';
-import { loadFaceModel, saveFaceModel } from '../io/modelStore.js';
+import { loadFaceModel, saveFaceModel } from '../model/store.js';
 import type { TrainConfig } from './config.js';
-import { loadArcFaceHead, saveHeadWeights, type ArcFaceHead } from './head.js';
+import type { ArcFaceHead } from '../arcface/head.js';
+import { hasHead, hasModel, headBasePath, readClassNames, writeClassNames } from '../model/directory.js';
+import { loadArcFaceHead, saveHeadWeights } from '../model/headWeights.js';
 import type { LoaderPosition } from './loader.js';
 
 /** Everything besides tensors that a resumed run needs (`state.json`). */
@@ -72,11 +74,8 @@ const POINTER = 'checkpoint.json';
 /** Writes a model directory's files (model, head, classes) into `dir`. */
 async function writeModelFiles(dir: string, fm: FaceModel, head: ArcFaceHead, classNames: string[]): Promise<void> {
   await saveFaceModel(fm, dir);
-  await saveHeadWeights(head, path.join(dir, 'head'));
-  await writeFileAtomic(
-    path.join(dir, 'classes.json'),
-    `${JSON.stringify({ format: 'arcinvert-classes', classNames })}\n`,
-  );
+  await saveHeadWeights(head, headBasePath(dir));
+  await writeClassNames(dir, classNames);
 }
 
 async function tempDir(parent: string): Promise<string> {
@@ -192,7 +191,7 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   const all = new Float32Array(bytes.byteLength / 4);
   new Uint8Array(all.buffer).set(bytes);
   const fm = await loadFaceModel(ckpt);
-  const head = await loadArcFaceHead(path.join(ckpt, 'head')).catch((err: unknown) => {
+  const head = await loadArcFaceHead(headBasePath(ckpt)).catch((err: unknown) => {
     fm.model.dispose();
     throw err;
   });
@@ -210,8 +209,8 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
  * its latest checkpoint.
  */
 export async function resolveModelDir(dir: string): Promise<string> {
-  if (existsSync(path.join(dir, 'model.json'))) return dir;
-  if (existsSync(path.join(dir, 'best', 'model.json'))) return path.join(dir, 'best');
+  if (hasModel(dir)) return dir;
+  if (hasModel(path.join(dir, 'best'))) return path.join(dir, 'best');
   if (existsSync(path.join(dir, POINTER))) return findCheckpoint(dir);
   if (!existsSync(dir)) throw new ArcinvertError(`model directory ${dir} does not exist`);
   throw new ArcinvertError(`no model in ${dir} (expected model.json, best/ or checkpoint.json)`);
@@ -226,25 +225,13 @@ export interface TrainedModel {
 }
 
 /** Loads a model directory written by training (model, head, classes). */
-/**
- * The training identities of a saved model (`classes.json`; class id = index).
- * @throws ArcinvertError when the file is missing, corrupt or holds no list of names.
- */
-export async function readClassNames(modelDir: string): Promise<string[]> {
-  const classes = await readJson<{ classNames?: unknown }>(path.join(modelDir, 'classes.json'), 'class list');
-  if (!Array.isArray(classes.classNames) || !classes.classNames.every((c) => typeof c === 'string')) {
-    throw new ArcinvertError(`${modelDir}/classes.json has no class-name list`);
-  }
-  return classes.classNames as string[];
-}
-
 export async function loadTrainedModel(dir: string): Promise<TrainedModel> {
   const modelDir = await resolveModelDir(dir);
-  if (!existsSync(path.join(modelDir, 'head.json')))
+  if (!hasHead(modelDir))
     throw new ArcinvertError(`${modelDir} has no classifier head (head.json); it was not written by arcinvert train`);
   const classNames = await readClassNames(modelDir);
   const fm = await loadFaceModel(modelDir);
-  const head = await loadArcFaceHead(path.join(modelDir, 'head')).catch((err: unknown) => {
+  const head = await loadArcFaceHead(headBasePath(modelDir)).catch((err: unknown) => {
     fm.model.dispose();
     throw err;
   });

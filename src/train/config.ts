@@ -11,7 +11,7 @@
 import type { BackboneConfig, BackboneName } from '../backbone/types.js';
 import { parseBackboneName, resolveBackboneConfig } from '../backbone/registry.js';
 import { ArcinvertError } from '../errors.js';
-import { DEFAULT_MARGIN_CONFIG, resolveMarginConfig, type MarginConfig } from './margin.js';
+import { DEFAULT_MARGIN_CONFIG, resolveMarginConfig, type MarginConfig } from '../arcface/margin.js';
 import type { DistillConfig } from './distill.js';
 import type { LrScheduleSpec } from './schedule.js';
 

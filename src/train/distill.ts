@@ -16,7 +16,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../errors.js';
-import { rowCosine } from '../invert/identity.js';
+import { rowCosine } from '../arcface/normalize.js';
 import { readNpy } from '../io/npy.js';
 
 /** The distillation part of a training config. */

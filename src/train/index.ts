@@ -16,6 +16,5 @@ export {
   type TrainConfig,
   type TrainConfigInput,
 } from './config.js';
-export { loadCsvManifest, loadImageFolder, splitByIdentity, type Dataset, type LabeledItem } from './data.js';
 export { loadTrainedModel, type TrainedModel } from './checkpoint.js';
 export { DEFAULT_PURIFY_OPTIONS, purifyDataset, type PurifyOptions, type PurifyResult } from './purify.js';

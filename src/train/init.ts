@@ -9,14 +9,12 @@
  * trained on the same identities with the same K and width, and its distillation projection when
  * its width equals the teacher's; otherwise that part starts from its seeded initialisation.
  */
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../backbone/types.js';
+import type { FaceModel } from '../model/types.js';
 import { ArcinvertError } from '../errors.js';
-import { loadFaceModel } from '../io/modelStore.js';
-import { readClassNames } from './checkpoint.js';
-import { loadHeadWeights } from './head.js';
+import { loadFaceModel } from '../model/store.js';
+import { hasClassNames, hasHead, headBasePath, readClassNames } from '../model/directory.js';
+import { loadHeadWeights } from '../model/headWeights.js';
 
 /** What `--init` reused beyond the backbone, for the head of the new run. */
 export interface InitialHead {
@@ -62,11 +60,9 @@ export async function loadInitialWeights(dir: string, fm: FaceModel, needs: Head
     saved.model.dispose();
   }
 
-  const base = path.join(dir, 'head');
-  if (!existsSync(`${base}.json`))
-    return { centres: null, projection: null, summary: `backbone from ${dir} (it has no head)` };
-  const { meta, values, projection } = await loadHeadWeights(base);
-  const names = existsSync(path.join(dir, 'classes.json')) ? await readClassNames(dir) : null;
+  if (!hasHead(dir)) return { centres: null, projection: null, summary: `backbone from ${dir} (it has no head)` };
+  const { meta, values, projection } = await loadHeadWeights(headBasePath(dir));
+  const names = hasClassNames(dir) ? await readClassNames(dir) : null;
   const sameClasses =
     names !== null && names.length === needs.classNames.length && names.every((n, i) => n === needs.classNames[i]);
   const centres = sameClasses && meta.k === needs.k && meta.shape[0] === fm.meta.embeddingSize ? values.slice() : null;

@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { ArcinvertError } from '../errors.js';
-import type { Dataset } from './data.js';
+import type { Dataset } from '../io/imageFolder.js';
 import { Mulberry32, mixSeed, shuffledEpochOrder } from '../util/random.js';
 
 /** Loader options. */

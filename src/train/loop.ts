@@ -18,8 +18,8 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { buildBackbone } from '../backbone/registry.js';
-import type { FaceModel } from '../backbone/types.js';
+import { buildBackbone } from '../model/build.js';
+import type { FaceModel } from '../model/types.js';
 import { ArcinvertError } from '../errors.js';
 import {
   evaluatePairs,
@@ -27,18 +27,18 @@ import {
   foldCount,
   sampleVerificationPairs,
   type VerificationReport,
-} from '../eval/lfw.js';
-import { parsePairs } from '../eval/verification.js';
+} from '../metrics/pairEval.js';
+import { readPairsFile } from '../metrics/verification.js';
 import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { mixSeed } from '../util/random.js';
 import { loadCheckpoint, saveBest, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { scheduleSpec, type TrainConfig } from './config.js';
-import { splitByIdentity, type Dataset } from './data.js';
+import { splitByIdentity, type Dataset } from '../io/imageFolder.js';
 import { TeacherTargets } from './distill.js';
-import { ArcFaceHead } from './head.js';
+import { ArcFaceHead } from '../arcface/head.js';
 import { loadInitialWeights } from './init.js';
 import { BatchLoader, type SkippedImage } from './loader.js';
-import { marginFunction } from './margin.js';
+import { marginFunction } from '../arcface/margin.js';
 import { ParallelTrainer } from './parallel.js';
 import { learningRateAt } from './schedule.js';
 import { sgdInit } from './sgd.js';
@@ -222,10 +222,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     const spec = scheduleSpec(cfg, perEpoch);
     const totalSteps = Math.min(spec.totalSteps, opts.maxSteps ?? Infinity);
     if (cfg.evalPairs) {
-      const text = await readFile(cfg.evalPairs.pairsFile, 'utf8').catch(() => {
-        throw new ArcinvertError(`cannot read the benchmark pairs file ${cfg.evalPairs!.pairsFile}`);
-      });
-      parsePairs(text);
+      await readPairsFile(cfg.evalPairs.pairsFile, 'the benchmark pairs file');
     }
     const valPairs = valSet.classNames.length > 0 ? sampleVerificationPairs(valSet, cfg.valPairs, cfg.seed) : [];
     const state: TrainState = resumed?.state ?? {

@@ -18,14 +18,14 @@
  */
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../backbone/types.js';
+import type { FaceModel } from '../model/types.js';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
-import { modelArtifacts } from '../invert/parallel.js';
+import { modelArtifacts } from '../model/artifacts.js';
 import { workerScript } from '../util/workerScript.js';
 import type { TrainConfig } from './config.js';
-import type { ArcFaceHead, HeadConfig } from './head.js';
-import { marginFunction, type MarginFn } from './margin.js';
+import type { ArcFaceHead, HeadConfig } from '../arcface/head.js';
+import { marginFunction, type MarginFn } from '../arcface/margin.js';
 import { applyGradients, batchGradients, type DistillBatch, type StepOut, type trainables } from './step.js';
 
 /**

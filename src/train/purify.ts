@@ -8,12 +8,12 @@
  * `purifyByAngle` is the pure decision on host arrays; `purifyDataset` embeds a dataset with
  * a trained model and applies it. Identities are matched to the head's classes by name.
  */
-import type { FaceModel } from '../backbone/types.js';
+import type { FaceModel } from '../model/types.js';
 import { ArcinvertError } from '../errors.js';
-import { embedUnique } from '../eval/lfw.js';
-import type { Dataset } from './data.js';
-import type { ArcFaceHead } from './head.js';
-import { dominantSubcenters } from './subcenter.js';
+import { embedUnique } from '../metrics/pairEval.js';
+import type { Dataset } from '../io/imageFolder.js';
+import type { ArcFaceHead } from '../arcface/head.js';
+import { dominantSubcenters } from '../arcface/subcenter.js';
 
 /** Options of `purifyDataset`. */
 export interface PurifyOptions {

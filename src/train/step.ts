@@ -4,12 +4,12 @@
  * (optionally summed over micro-batches), `clip_grad_norm_` on the backbone's gradients, SGD.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../backbone/types.js';
+import type { FaceModel } from '../model/types.js';
 import { TrainGraph } from '../engine/layerGraph.js';
 import type { TrainConfig } from './config.js';
 import { distillLoss } from './distill.js';
-import type { ArcFaceHead } from './head.js';
-import { softmaxCrossEntropy, type MarginFn } from './margin.js';
+import type { ArcFaceHead } from '../arcface/head.js';
+import { softmaxCrossEntropy, type MarginFn } from '../arcface/margin.js';
 import { clipByGlobalNorm, sgdStep } from './sgd.js';
 
 /** The trainable variables in optimiser order: the backbone's, then the head's (centres, projection). */

@@ -11,8 +11,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../engine/backend.js';
-import { ArcFaceHead } from './head.js';
-import { marginFunction } from './margin.js';
+import { ArcFaceHead } from '../arcface/head.js';
+import { marginFunction } from '../arcface/margin.js';
 import type { FromTrainWorker, ToTrainWorker, TrainWorkerInit } from './parallel.js';
 import { batchGradients, trainables } from './step.js';
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { buildBackbone, resolveBackboneConfig, parseBackboneName } from '../../src/backbone/index.js';
+import { resolveBackboneConfig, parseBackboneName } from '../../src/backbone/index.js';
+import { buildBackbone } from '../../src/model/build.js';
 import { ArcinvertError } from '../../src/errors.js';
 import { countBn, tinyIResNet, tinyMobileFaceNet } from '../helpers/tiny.js';
 

@@ -4,7 +4,8 @@
  * values. Tiny widths keep it fast; the layer structure is the real one.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BACKBONE_NAMES, buildBackbone, type BackboneConfig, type BackboneName } from '../../src/backbone/index.js';
+import { BACKBONE_NAMES, type BackboneConfig, type BackboneName } from '../../src/backbone/index.js';
+import { buildBackbone } from '../../src/model/build.js';
 import { selectBackend } from '../../src/engine/backend.js';
 
 const TINY: Record<BackboneName, Partial<BackboneConfig>> = {

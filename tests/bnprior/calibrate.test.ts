@@ -11,16 +11,12 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { BnTaps } from '../../src/bnprior/taps.js';
-import {
-  calibrateStatistics,
-  compareWithRunning,
-  loadCalibration,
-  saveCalibration,
-  type StatCalibration,
-} from '../../src/bnprior/calibrate.js';
+import { calibrateStatistics, compareWithRunning } from '../../src/bnprior/calibrate.js';
+import { loadCalibration, saveCalibration } from '../../src/model/directory.js';
+import type { StatCalibration } from '../../src/model/types.js';
 import { priorTargets } from '../../src/bnprior/targets.js';
 import { ArcinvertError } from '../../src/errors.js';
-import { loadFaceModel, saveFaceModel } from '../../src/io/modelStore.js';
+import { loadFaceModel, saveFaceModel } from '../../src/model/store.js';
 import { writeNpy } from '../../src/io/npy.js';
 import { cli } from '../helpers/cli.js';
 import { calibrateBn, tinyMobileFaceNet } from '../helpers/tiny.js';

@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { saveFaceModel } from '../../src/io/modelStore.js';
+import { saveFaceModel } from '../../src/model/store.js';
 import { readNpy } from '../../src/io/npy.js';
 import { useWasm } from '../helpers/backend.js';
 import { calibratedTinyMobileFaceNet } from '../helpers/tiny.js';

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { readNpy } from '../../src/io/npy.js';
-import { loadFaceModel, saveFaceModel } from '../../src/io/modelStore.js';
+import { loadFaceModel, saveFaceModel } from '../../src/model/store.js';
 import { useWasm } from '../helpers/backend.js';
 import { calibratedTinyMobileFaceNet } from '../helpers/tiny.js';
 import { cli, type Captured } from '../helpers/cli.js';

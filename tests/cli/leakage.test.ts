@@ -7,7 +7,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { saveFaceModel } from '../../src/io/modelStore.js';
+import { saveFaceModel } from '../../src/model/store.js';
 import { useWasm } from '../helpers/backend.js';
 import { calibratedTinyMobileFaceNet } from '../helpers/tiny.js';
 import { cli } from '../helpers/cli.js';

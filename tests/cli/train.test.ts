@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../../src/cli/program.js';
 import type { CliContext } from '../../src/cli/context.js';
-import { loadCsvManifest } from '../../src/train/data.js';
+import { loadCsvManifest } from '../../src/io/imageFolder.js';
 import { identityColour, makeFaceFolder, writeColourPng } from '../train/faces.js';
 
 interface Captured extends CliContext {

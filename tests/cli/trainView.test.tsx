@@ -4,7 +4,7 @@ import { render } from 'ink-testing-library';
 import { TrainView } from '../../src/cli/ui/TrainView.js';
 import { mountTrainView } from '../../src/cli/ui/trainMount.js';
 import { formatEpochLine, formatStepLine, plainTrainReporter, smoothRate } from '../../src/cli/ui/trainPlain.js';
-import type { VerificationReport } from '../../src/eval/lfw.js';
+import type { VerificationReport } from '../../src/metrics/pairEval.js';
 import type { EpochRecord, StepProgress } from '../../src/train/loop.js';
 
 const strip = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');

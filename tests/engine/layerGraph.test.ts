@@ -7,7 +7,7 @@
  * no leaks.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../../src/backbone/types.js';
+import type { FaceModel } from '../../src/model/types.js';
 import { selectBackend } from '../../src/engine/backend.js';
 import { FrozenGraph, TrainGraph } from '../../src/engine/layerGraph.js';
 import { tinyIResNet, tinyMobileFaceNet } from '../helpers/tiny.js';

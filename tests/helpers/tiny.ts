@@ -1,6 +1,7 @@
 /** Tiny backbones for tests: the real architectures with few channels and a small input. */
 import * as tf from '@tensorflow/tfjs';
-import { buildBackbone, type FaceModel } from '../../src/backbone/index.js';
+import { buildBackbone } from '../../src/model/build.js';
+import type { FaceModel } from '../../src/model/types.js';
 import { BnTaps, channelMoments } from '../../src/bnprior/taps.js';
 
 /** MobileFaceNet, width 8, one block per stage, 32×32 input, 16-d (11,216 parameters, 23 BN). */

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { identityLoss, rowCosine } from '../../src/invert/identity.js';
-import { ArcFaceHead } from '../../src/train/head.js';
-import { marginFunction, resolveMarginConfig } from '../../src/train/margin.js';
+import { rowCosine } from '../../src/arcface/normalize.js';
+import { identityLoss } from '../../src/invert/identity.js';
+import { ArcFaceHead } from '../../src/arcface/head.js';
+import { marginFunction, resolveMarginConfig } from '../../src/arcface/margin.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

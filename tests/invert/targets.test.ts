@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { ArcinvertError } from '../../src/errors.js';
 import { randomTargets, targetsFromClasses, targetsFromImages, targetsFromNpy } from '../../src/invert/targets.js';
 import { writeNpy } from '../../src/io/npy.js';
-import { ArcFaceHead } from '../../src/train/head.js';
+import { ArcFaceHead } from '../../src/arcface/head.js';
 import { tinyMobileFaceNet } from '../helpers/tiny.js';
 
 let tmp: string;

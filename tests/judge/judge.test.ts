@@ -8,10 +8,10 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readRaster } from '../../src/align/raster.js';
 import type { RasterImage } from '../../src/align/warp.js';
-import { embedBatch } from '../../src/eval/embed.js';
+import { embedBatch } from '../../src/model/embed.js';
 import { judgeCropTransform, validateJudgeCrop, cropForJudge } from '../../src/judge/crop.js';
-import { DLIB_JUDGE_CROP, loadDlibJudge, normalizeRows } from '../../src/judge/dlib.js';
-import { rowCosine } from '../../src/judge/lfw.js';
+import { DLIB_JUDGE_CROP, loadDlibJudge } from '../../src/judge/dlib.js';
+import { l2NormalizeRowsInPlace, unitRowCosine } from '../../src/arcface/normalize.js';
 import { modelJudge } from '../../src/judge/model.js';
 import type { Judge } from '../../src/judge/types.js';
 import { useWasm } from '../helpers/backend.js';
@@ -45,8 +45,8 @@ describe('judge crop', () => {
     expect([small.width, small.height, small.channels]).toEqual([150, 150, 3]);
   });
 
-  it('normalizeRows makes unit rows', () => {
-    expect(Array.from(normalizeRows(Float32Array.from([3, 4, 0, 0, 0, 2]), 3))).toEqual(
+  it('l2NormalizeRowsInPlace makes unit rows', () => {
+    expect(Array.from(l2NormalizeRowsInPlace(Float32Array.from([3, 4, 0, 0, 0, 2]), 3))).toEqual(
       Array.from(Float32Array.from([0.6, 0.8, 0, 0, 0, 1])),
     );
   });
@@ -64,19 +64,19 @@ describe('dlib ResNet judge', () => {
     const e = await judge.embed([gradient(112), gradient(96)]);
     expect(tf.memory().numTensors).toBe(before);
     expect(e.length).toBe(256);
-    for (let i = 0; i < 2; i++) expect(rowCosine(e, i, e, i, 128)).toBeCloseTo(1, 5);
+    for (let i = 0; i < 2; i++) expect(unitRowCosine(e, i, e, i, 128)).toBeCloseTo(1, 5);
   });
 
   withData('scores the same person above different people on LFW crops', async () => {
     const f = (name: string, n: number) => path.join(LFW, name, `${name}_${String(n).padStart(4, '0')}.jpg`);
     const files = [f('Aaron_Peirsol', 1), f('Aaron_Peirsol', 3), f('Aaron_Sorkin', 1), f('Aaron_Sorkin', 2)];
     const e = await judge.embed(await Promise.all(files.map(readRaster)));
-    const same = [rowCosine(e, 0, e, 1, 128), rowCosine(e, 2, e, 3, 128)];
+    const same = [unitRowCosine(e, 0, e, 1, 128), unitRowCosine(e, 2, e, 3, 128)];
     const diff = [
-      rowCosine(e, 0, e, 2, 128),
-      rowCosine(e, 0, e, 3, 128),
-      rowCosine(e, 1, e, 2, 128),
-      rowCosine(e, 1, e, 3, 128),
+      unitRowCosine(e, 0, e, 2, 128),
+      unitRowCosine(e, 0, e, 3, 128),
+      unitRowCosine(e, 1, e, 2, 128),
+      unitRowCosine(e, 1, e, 3, 128),
     ];
     expect(Math.min(...same)).toBeGreaterThan(Math.max(...diff));
   });

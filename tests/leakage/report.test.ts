@@ -5,7 +5,8 @@
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { formatFmr, leakageMarkdown, leakageTable } from '../../src/leakage/format.js';
+import { leakageMarkdown, leakageTable } from '../../src/leakage/format.js';
+import { formatFmr } from '../../src/leakage/units.js';
 import {
   crossIdentityPairs,
   identityOf,

@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import onnxProto from 'onnx-proto';
 import { ArcinvertError } from '../../src/errors.js';
 import { listImages, readImageBatch } from '../../src/io/image.js';
-import { loadFaceModel } from '../../src/io/modelStore.js';
+import { loadFaceModel } from '../../src/model/store.js';
 import { readNpy } from '../../src/io/npy.js';
 import { importOnnx, loadOnnxRuntime, noiseInputs, verifyWithOnnxRuntime } from '../../src/onnx/import.js';
 import { BnTaps } from '../../src/bnprior/taps.js';

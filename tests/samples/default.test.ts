@@ -7,8 +7,8 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { BnTaps } from '../../src/bnprior/taps.js';
-import { embedFiles } from '../../src/eval/embed.js';
-import { loadFaceModel } from '../../src/io/modelStore.js';
+import { embedFiles } from '../../src/model/embed.js';
+import { loadFaceModel } from '../../src/model/store.js';
 import { readEmbeddings } from '../../src/io/npy.js';
 import { useWasm } from '../helpers/backend.js';
 

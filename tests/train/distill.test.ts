@@ -11,7 +11,8 @@ import { ArcinvertError } from '../../src/errors.js';
 import { writeNpy } from '../../src/io/npy.js';
 import { resolveTrainConfig } from '../../src/train/config.js';
 import { distillLoss, TeacherTargets } from '../../src/train/distill.js';
-import { ArcFaceHead, loadArcFaceHead, saveHeadWeights } from '../../src/train/head.js';
+import { ArcFaceHead } from '../../src/arcface/head.js';
+import { loadArcFaceHead, saveHeadWeights } from '../../src/model/headWeights.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -3,14 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { buildBackbone } from '../../src/backbone/registry.js';
+import { buildBackbone } from '../../src/model/build.js';
 import { registerWasmGradKernels } from '../../src/engine/wasmGradKernels.js';
 import { ArcinvertError } from '../../src/errors.js';
-import { loadHeadWeights } from '../../src/train/head.js';
+import { loadHeadWeights } from '../../src/model/headWeights.js';
 import { loadInitialWeights } from '../../src/train/init.js';
 import { loadCheckpoint, findCheckpoint } from '../../src/train/checkpoint.js';
 import { resolveTrainConfig } from '../../src/train/config.js';
-import { loadImageFolder, type Dataset } from '../../src/train/data.js';
+import { loadImageFolder, type Dataset } from '../../src/io/imageFolder.js';
 import { train } from '../../src/train/loop.js';
 import { makeFaceFolder, TINY_IRESNET, TINY_TRAIN_CONFIG } from './faces.js';
 

@@ -3,14 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../../src/errors.js';
-import {
-  BatchLoader,
-  loadCsvManifest,
-  loadImageFolder,
-  shuffledEpochOrder,
-  type Batch,
-  type Dataset,
-} from '../../src/train/data.js';
+import { loadCsvManifest, loadImageFolder, type Dataset } from '../../src/io/imageFolder.js';
+import { BatchLoader, type Batch } from '../../src/train/loader.js';
+import { shuffledEpochOrder } from '../../src/util/random.js';
 import { H, W, makeImageFolder, writeMarkedPng } from './fixtures.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

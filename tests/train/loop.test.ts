@@ -7,7 +7,7 @@ import { registerWasmGradKernels } from '../../src/engine/wasmGradKernels.js';
 import { ArcinvertError } from '../../src/errors.js';
 import { loadCheckpoint, loadTrainedModel } from '../../src/train/checkpoint.js';
 import { resolveTrainConfig, type TrainConfig } from '../../src/train/config.js';
-import { loadImageFolder, type Dataset } from '../../src/train/data.js';
+import { loadImageFolder, type Dataset } from '../../src/io/imageFolder.js';
 import { selectIdentities, train } from '../../src/train/loop.js';
 import { fileURLToPath } from 'node:url';
 import { makeFaceFolder, TINY_TRAIN_CONFIG } from './faces.js';

@@ -3,10 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../../src/errors.js';
-import { loadImageFolder } from '../../src/train/data.js';
-import { ArcFaceHead } from '../../src/train/head.js';
+import { loadImageFolder } from '../../src/io/imageFolder.js';
+import { ArcFaceHead } from '../../src/arcface/head.js';
 import { purifyByAngle, purifyDataset } from '../../src/train/purify.js';
-import { colourModel, writeFlat } from '../eval/colourModel.js';
+import { colourModel, writeFlat } from '../helpers/colourModel.js';
 
 test('purifyByAngle: dominant sub-centre by majority, angle threshold, hand values', () => {
   // 2 classes, K = 2. Class 0: samples 0–2 pick sub-centre 1 (dominant), sample 3 picks 0.

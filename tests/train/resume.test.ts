@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import type { TrainConfig } from '../../src/train/config.js';
-import { loadImageFolder, type Dataset } from '../../src/train/data.js';
+import { loadImageFolder, type Dataset } from '../../src/io/imageFolder.js';
 import { train, type EpochRecord, type StepProgress, type StepRecord } from '../../src/train/loop.js';
 import { makeFaceFolder, TINY_TRAIN_CONFIG } from './faces.js';
 

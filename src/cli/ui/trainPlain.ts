@@ -2,7 +2,7 @@
  * Text for `arcinvert train`: the one-line step and epoch summaries shared by the Ink view and
  * the plain-line reporter used when stdout is not a terminal. Pure formatting, no Ink.
  */
-import type { VerificationReport } from '../../eval/lfw.js';
+import type { VerificationReport } from '../../metrics/pairEval.js';
 import type { EpochRecord, StepProgress } from '../../train/loop.js';
 import { formatDuration, formatNumber } from './format.js';
 

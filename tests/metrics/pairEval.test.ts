@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../../src/errors.js';
-import { evaluatePairs, evaluatePathPairs, foldCount, sampleVerificationPairs } from '../../src/eval/lfw.js';
-import type { Dataset } from '../../src/train/data.js';
-import { colourModel, writeFlat } from './colourModel.js';
+import { evaluatePairs, evaluatePathPairs, foldCount, sampleVerificationPairs } from '../../src/metrics/pairEval.js';
+import type { Dataset } from '../../src/io/imageFolder.js';
+import { colourModel, writeFlat } from '../helpers/colourModel.js';
 
 const RED: [number, number, number] = [255, 0, 0]; // (1, −1, −1)
 const GREEN: [number, number, number] = [0, 255, 0]; // (−1, 1, −1)

@@ -11,6 +11,7 @@
  * strict rule is `score > t` on the grid −1, −0.999, …, 0.999 (`np.arange(-1, 1, 0.001)`).
  * Counting is done on sorted scores, so the whole protocol costs O(n log n + folds·grid).
  */
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { ArcinvertError } from '../errors.js';
 
@@ -91,6 +92,21 @@ export function parsePairs(text: string): ParsedPairs {
     }
   }
   return { folds, pairsPerFold, pairs };
+}
+
+/**
+ * Reads and parses an LFW `pairs.txt` (the one place the file is read).
+ * @param what how the file is named in the error (e.g. a config key).
+ * @throws ArcinvertError when the file cannot be read or is malformed.
+ */
+export async function readPairsFile(file: string, what = 'pairs file'): Promise<ParsedPairs> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    throw new ArcinvertError(`cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  return parsePairs(text);
 }
 
 /** Path of an LFW image: `<lfwDir>/<Name>/<Name>_NNNN.jpg` (number zero-padded to 4). */

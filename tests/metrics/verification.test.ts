@@ -1,4 +1,5 @@
 import { existsSync, promises as fsp } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArcinvertError } from '../../src/errors.js';
@@ -7,10 +8,11 @@ import {
   kFoldAssignment,
   lfwImagePath,
   parsePairs,
+  readPairsFile,
   rocCurve,
   tarAtFar,
   tenFoldAccuracy,
-} from '../../src/eval/verification.js';
+} from '../../src/metrics/verification.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DATA = path.resolve(repoRoot, '../shared/data');
@@ -180,5 +182,34 @@ describe('rocCurve', () => {
       { threshold: -Infinity, tpr: 1, fpr: 1 },
     ]);
     expect(auc).toBeCloseTo(0.75, 12); // 3 of 4 (matched, mismatched) pairs ordered correctly
+  });
+});
+
+describe('readPairsFile', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'arcinvert-pairs-'));
+  });
+  afterAll(async () => {
+    await fsp.rm(dir, { recursive: true, force: true });
+  });
+
+  test('reads and parses a pairs file; a missing file names what was asked for', async () => {
+    const file = path.join(dir, 'pairs.txt');
+    await fsp.writeFile(file, '1 1\nAnn\t1\t2\nAnn\t1\tBob\t3\n');
+    const parsed = await readPairsFile(file);
+    expect(parsed.pairs).toHaveLength(2);
+    expect(parsed.pairs[0]).toMatchObject({
+      same: true,
+      fold: 0,
+      a: { name: 'Ann', index: 1 },
+      b: { name: 'Ann', index: 2 },
+    });
+    expect(parsed.pairs[1]).toMatchObject({ same: false, a: { name: 'Ann', index: 1 }, b: { name: 'Bob', index: 3 } });
+    const missing = path.join(dir, 'nope.txt');
+    await expect(readPairsFile(missing, 'evalPairs.pairsFile')).rejects.toThrow(
+      `cannot read evalPairs.pairsFile ${missing}: ENOENT`,
+    );
+    await expect(readPairsFile(missing)).rejects.toThrow(ArcinvertError);
   });
 });

@@ -1,5 +1,6 @@
 /** A summary of a face model, for `arcinvert info` and logs. */
-import type { FaceModel, Normalization } from './types.js';
+import type { Normalization } from '../io/image.js';
+import type { FaceModel } from './types.js';
 
 export interface FaceModelSummary {
   backbone: string;

@@ -166,6 +166,12 @@ export function marginFunction(cfg: MarginConfig): MarginFn {
   return (cos, labels) => marginLogits(cos, labels, cfg);
 }
 
+/** The label's log-probability in its one-hot column, zeros elsewhere [B, C]; and the one-hot mask. */
+function labelLogProbs(logits: tf.Tensor2D, labels: tf.Tensor1D): { logp: tf.Tensor2D; oneHot: tf.Tensor2D } {
+  const oneHot = labelMask(labels, logits.shape[1]);
+  return { logp: tf.mul(oneHot, tf.logSoftmax(logits, 1)), oneHot };
+}
+
 /**
  * Mean softmax cross-entropy of integer labels.
  * @param logits [B, C].
@@ -174,8 +180,16 @@ export function marginFunction(cfg: MarginConfig): MarginFn {
  */
 export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() => {
-    const oneHot = labelMask(labels, logits.shape[1]);
-    const nll = tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits, 1))));
-    return tf.div(nll, tf.maximum(tf.sum(oneHot), 1)) as tf.Scalar;
+    const { logp, oneHot } = labelLogProbs(logits, labels);
+    return tf.div(tf.neg(tf.sum(logp)), tf.maximum(tf.sum(oneHot), 1)) as tf.Scalar;
   });
+}
+
+/**
+ * Softmax cross-entropy of each row (`softmaxCrossEntropy` before the mean).
+ * @param logits [B, C]. @param labels [B] int32 in [0, C); a row labelled −1 gives 0.
+ * @returns [B] losses (nats).
+ */
+export function softmaxCrossEntropyRows(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => tf.neg(tf.sum(labelLogProbs(logits, labels).logp, 1)) as tf.Tensor1D);
 }

@@ -2,16 +2,9 @@ import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArcinvertError } from '../../src/errors.js';
-import {
-  Mulberry32,
-  loadCsvManifest,
-  loadImageFolder,
-  mixSeed,
-  shuffledEpochOrder,
-  splitByIdentity,
-  type Dataset,
-} from '../../src/train/data.js';
-import { makeImageFolder } from './fixtures.js';
+import { loadCsvManifest, loadImageFolder, splitByIdentity, type Dataset } from '../../src/io/imageFolder.js';
+import { Mulberry32, mixSeed, shuffledEpochOrder } from '../../src/util/random.js';
+import { makeImageFolder } from '../train/fixtures.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DATA = path.resolve(repoRoot, '../shared/data');

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../../src/errors.js';
-import { assignSubcenters, dominantSubcenters, subcenterMax } from '../../src/train/subcenter.js';
+import { assignSubcenters, dominantSubcenters, subcenterMax } from '../../src/arcface/subcenter.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -4,25 +4,11 @@
  * loader do (arcface_torch `dataset.py`). Also the identity-disjoint validation split used for
  * checkpoint selection (held-out identities, as the identities of a verification benchmark
  * such as LFW are disjoint from the training identities).
- *
- * The batch loader (`loader.ts`) and the seeded randomness (`random.ts`) are re-exported here so
- * `train/data.js` is the one entry point for data.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { ArcinvertError } from '../errors.js';
 import { Mulberry32, mixSeed, shuffleInPlace } from '../util/random.js';
-
-export { Mulberry32, mixSeed, shuffleInPlace, shuffledEpochOrder } from '../util/random.js';
-export {
-  BatchLoader,
-  DEFAULT_BATCH_LOADER_CONFIG,
-  resolveBatchLoaderConfig,
-  type Batch,
-  type BatchLoaderConfig,
-  type LoaderPosition,
-  type SkippedImage,
-} from './loader.js';
 
 /** One training image. */
 export interface LabeledItem {

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../../src/errors.js';
-import { loadFaceModel, saveFaceModel } from '../../src/io/modelStore.js';
+import { loadFaceModel, saveFaceModel } from '../../src/model/store.js';
 import { tinyIResNet, tinyMobileFaceNet } from '../helpers/tiny.js';
 
 let tmp: string;

@@ -12,11 +12,12 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { BackboneName, FaceModel, FaceModelMeta } from '../backbone/types.js';
+import type { BackboneName } from '../backbone/types.js';
 import { BACKBONE_NAMES } from '../backbone/registry.js';
 import { ArcinvertError } from '../errors.js';
-import { loadCalibration } from '../bnprior/calibrate.js';
-import { ensureDir, readFileChecked, writeFileAtomic } from './atomic.js';
+import { ensureDir, readFileChecked, writeFileAtomic } from '../io/atomic.js';
+import { loadCalibration, MODEL_FILE } from './directory.js';
+import type { FaceModel, FaceModelMeta } from './types.js';
 
 /** The metadata key under `userDefinedMetadata`. */
 const META_KEY = 'arcinvert';
@@ -47,7 +48,7 @@ export async function saveFaceModel(fm: FaceModel, dir: string): Promise<void> {
         weightsManifest: manifest,
         userDefinedMetadata: artifacts.userDefinedMetadata,
       };
-      await writeFileAtomic(path.join(dir, 'model.json'), JSON.stringify(json));
+      await writeFileAtomic(path.join(dir, MODEL_FILE), JSON.stringify(json));
       for (const f of await fsp.readdir(dir)) {
         if (/^weights-[0-9a-f]{12}\.bin$/.test(f) && f !== shard) await fsp.rm(path.join(dir, f), { force: true });
       }
@@ -82,7 +83,7 @@ function storedBytes(spec: tf.io.WeightsManifestEntry): number {
 export async function readArtifacts(
   dir: string,
   kind: 'layers' | 'graph' = 'layers',
-  jsonName = 'model.json',
+  jsonName = MODEL_FILE,
 ): Promise<tf.io.ModelArtifacts> {
   const jsonPath = path.join(dir, jsonName);
   const stat = await fsp.stat(dir).catch(() => undefined);

@@ -5,15 +5,12 @@
  *
  * Like arcface_torch `partial_fc_v2.py`, the head composes and does not fuse: normalise →
  * matmul → `subcenterMax` → the margin function the caller passes in. It owns one variable and
- * releases it in `dispose()`. Weights save as a raw little-endian float32 `.bin` plus a `.json`
- * with the shape, each written to a temporary file and renamed into place (atomic on POSIX).
+ * releases it in `dispose()`. Saving and loading its weights is `model/headWeights.ts`.
  */
-import { promises as fsp } from 'node:fs';
-import { endianness } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
 import type { MarginFn } from './margin.js';
+import { l2Normalize } from './normalize.js';
 import { subcenterMax } from './subcenter.js';
 
 /** Shape and initialisation of the head. */
@@ -70,14 +67,6 @@ export function resolveHeadConfig(
   return cfg;
 }
 
-/**
- * Divides x by its L2 norm along `axis`, with the norm floored at 1e-6 (as tf.math.l2_normalize
- * floors the squared norm at 1e-12) so a zero vector gives zeros and finite gradients.
- */
-export function l2Normalize<T extends tf.Tensor>(x: T, axis: number): T {
-  return tf.tidy(() => tf.mul(x, tf.rsqrt(tf.maximum(tf.sum(tf.square(x), axis, true), 1e-12))) as T);
-}
-
 /** The classifier head; call `dispose()` when done. */
 export class ArcFaceHead {
   readonly config: HeadConfig;
@@ -88,7 +77,7 @@ export class ArcFaceHead {
 
   /**
    * @param config sizes and init (see `resolveHeadConfig`).
-   * @param initial optional weight values [D·C·K] row-major (e.g. from `loadHeadWeights`);
+   * @param initial optional weight values [D·C·K] row-major (e.g. from `loadHeadWeights` in `model/headWeights.ts`);
    *   otherwise N(0, initStd²) from `seed`.
    * @param initialProjection optional projection values [D·T]; otherwise N(0, 1/D) from `seed`.
    */
@@ -168,101 +157,4 @@ export class ArcFaceHead {
     this.weight.dispose();
     this.projection?.dispose();
   }
-}
-
-/** Contents of the `.json` written beside the weights. */
-export interface HeadWeightsMeta {
-  format: 'arcinvert-head';
-  dtype: 'float32';
-  /** [D, C·K]. */
-  shape: [number, number];
-  numClasses: number;
-  k: number;
-  /** [D, T] of the distillation projection, stored after the centres in the `.bin`; absent = none. */
-  projection?: [number, number];
-}
-
-/** Float32Array views use the host byte order; the file format is little-endian. */
-function ensureLittleEndian(): void {
-  if (endianness() !== 'LE') throw new ArcinvertError('head weight files need a little-endian host');
-}
-
-/**
- * Writes `<basePath>.bin` (raw float32, little-endian, row-major [D, C·K]) and then
- * `<basePath>.json` (`HeadWeightsMeta`); each lands by an atomic rename.
- */
-export async function saveHeadWeights(head: ArcFaceHead, basePath: string): Promise<void> {
-  ensureLittleEndian();
-  const centres = (await head.weight.data()) as Float32Array;
-  const proj = head.projection ? ((await head.projection.data()) as Float32Array) : new Float32Array(0);
-  const values = new Float32Array(centres.length + proj.length);
-  values.set(centres);
-  values.set(proj, centres.length);
-  const meta: HeadWeightsMeta = {
-    format: 'arcinvert-head',
-    dtype: 'float32',
-    shape: [head.config.embeddingDim, head.config.numClasses * head.config.k],
-    numClasses: head.config.numClasses,
-    k: head.config.k,
-    ...(head.projection
-      ? { projection: [head.config.embeddingDim, head.config.projectionDim] as [number, number] }
-      : {}),
-  };
-  await writeFileAtomic(`${basePath}.bin`, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-  await writeFileAtomic(`${basePath}.json`, `${JSON.stringify(meta, null, 2)}\n`);
-}
-
-/**
- * Reads weights written by `saveHeadWeights`.
- * @throws ArcinvertError if a file is missing, the JSON is malformed, or the sizes disagree.
- */
-export async function loadHeadWeights(
-  basePath: string,
-): Promise<{ meta: HeadWeightsMeta; values: Float32Array; projection: Float32Array | null }> {
-  ensureLittleEndian();
-  let meta: HeadWeightsMeta;
-  let bytes: Buffer;
-  try {
-    meta = JSON.parse(await fsp.readFile(`${basePath}.json`, 'utf8')) as HeadWeightsMeta;
-    bytes = await fsp.readFile(`${basePath}.bin`);
-  } catch (err) {
-    throw new ArcinvertError(`cannot read head weights ${basePath}.{json,bin}: ${(err as Error).message}`);
-  }
-  const shape = meta?.shape;
-  if (
-    meta?.format !== 'arcinvert-head' ||
-    meta.dtype !== 'float32' ||
-    !Array.isArray(shape) ||
-    shape.length !== 2 ||
-    !shape.every((n) => Number.isInteger(n) && n > 0) ||
-    shape[1] !== meta.numClasses * meta.k ||
-    (meta.projection !== undefined &&
-      !(
-        Array.isArray(meta.projection) &&
-        meta.projection.length === 2 &&
-        meta.projection[0] === shape[0] &&
-        Number.isInteger(meta.projection[1]) &&
-        meta.projection[1] > 0
-      ))
-  ) {
-    throw new ArcinvertError(`${basePath}.json is not an arcinvert head description`);
-  }
-  const n = shape[0] * shape[1];
-  const np = meta.projection ? meta.projection[0] * meta.projection[1] : 0;
-  if (bytes.byteLength !== (n + np) * 4) {
-    throw new ArcinvertError(`${basePath}.bin has ${bytes.byteLength} bytes, expected ${(n + np) * 4}`);
-  }
-  const all = new Float32Array(n + np);
-  new Uint8Array(all.buffer).set(bytes);
-  return { meta, values: all.subarray(0, n), projection: np > 0 ? all.subarray(n) : null };
-}
-
-/** Builds a head from saved weights (the seed/initStd of `config` are irrelevant then). */
-export async function loadArcFaceHead(basePath: string): Promise<ArcFaceHead> {
-  const { meta, values, projection } = await loadHeadWeights(basePath);
-  return new ArcFaceHead(
-    { embeddingDim: meta.shape[0], numClasses: meta.numClasses, k: meta.k, projectionDim: meta.projection?.[1] ?? 0 },
-    values,
-    projection ?? undefined,
-  );
 }

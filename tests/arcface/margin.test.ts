@@ -8,8 +8,9 @@ import {
   marginThreshold,
   resolveMarginConfig,
   softmaxCrossEntropy,
+  softmaxCrossEntropyRows,
   type MarginConfig,
-} from '../../src/train/margin.js';
+} from '../../src/arcface/margin.js';
 
 const DEG = Math.PI / 180;
 const COMBINED: MarginConfig = { s: 64, m1: 1, m2: 0.3, m3: 0.2 };
@@ -221,5 +222,25 @@ describe('softmaxCrossEntropy', () => {
     // d/dlogits = (softmax − onehot)/2 for counted rows: row 0 = (1/3 − [0,1,0])/2
     expectAllClose(grad[0], [1 / 6, -1 / 3, 1 / 6], 5);
     expectAllClose(grad[2], [0, 0, 0], 6);
+  });
+});
+
+describe('softmaxCrossEntropyRows', () => {
+  test('per-row NLL: ln 3, ln(1+e⁻¹+e⁻²), 0 for a label −1 row; no tensors left', () => {
+    const before = tf.memory().numTensors;
+    const logits = tf.tensor2d([
+      [0, 0, 0],
+      [1, 2, 3],
+      [5, 0, 0],
+    ]);
+    const labels = tf.tensor1d([1, 2, -1], 'int32');
+    const rows = softmaxCrossEntropyRows(logits, labels);
+    expect(rows.shape).toEqual([3]);
+    expectAllClose(Array.from(rows.dataSync()), [Math.log(3), Math.log(1 + Math.exp(-1) + Math.exp(-2)), 0], 5);
+    // The mean over the labelled rows is softmaxCrossEntropy.
+    const mean = softmaxCrossEntropy(logits, labels);
+    expect(mean.dataSync()[0]).toBeCloseTo((rows.dataSync()[0] + rows.dataSync()[1]) / 2, 6);
+    tf.dispose([logits, labels, rows, mean]);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

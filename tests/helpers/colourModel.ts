@@ -7,7 +7,8 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
-import { DEFAULT_NORMALIZATION, type FaceModel } from '../../src/backbone/types.js';
+import { DEFAULT_NORMALIZATION } from '../../src/backbone/types.js';
+import type { FaceModel } from '../../src/model/types.js';
 import { DEFAULT_MOBILEFACENET_CONFIG } from '../../src/backbone/mobilefacenet.js';
 
 export const COLOUR_SIZE = 8;

@@ -9,18 +9,17 @@
  * TAR at FAR 1e-2 and 1e-3 is computed over all pairs with `tarAtFar`. An image that cannot be
  * read is skipped with its pairs, and counted; the evaluation fails only when no pair is left.
  */
-import { promises as fsp } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../backbone/types.js';
+import type { FaceModel } from '../model/types.js';
 import { ArcinvertError } from '../errors.js';
 import { readImageBatch } from '../io/image.js';
-import type { Dataset } from '../train/data.js';
+import type { Dataset } from '../io/imageFolder.js';
 import { Mulberry32, mixSeed, shuffleInPlace } from '../util/random.js';
-import { embedBatch } from './embed.js';
+import { embedBatch } from '../model/embed.js';
 import {
   kFoldAssignment,
   lfwImagePath,
-  parsePairs,
+  readPairsFile,
   tarAtFar,
   tenFoldAccuracy,
   type TarAtFarResult,
@@ -171,13 +170,7 @@ export async function evaluatePairs(
   imagesDir: string,
   options: Partial<PairEvalOptions> = {},
 ): Promise<VerificationReport> {
-  let text: string;
-  try {
-    text = await fsp.readFile(pairsFile, 'utf8');
-  } catch (err) {
-    throw new ArcinvertError(`cannot read pairs file ${pairsFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  const parsed = parsePairs(text);
+  const parsed = await readPairsFile(pairsFile);
   const pairs = parsed.pairs.map((p) => ({
     a: lfwImagePath(imagesDir, p.a),
     b: lfwImagePath(imagesDir, p.b),

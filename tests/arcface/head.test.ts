@@ -3,8 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../../src/errors.js';
-import { ArcFaceHead, l2Normalize, loadArcFaceHead, loadHeadWeights, saveHeadWeights } from '../../src/train/head.js';
-import { MARGIN_PRESETS, marginFunction, softmaxCrossEntropy } from '../../src/train/margin.js';
+import { ArcFaceHead } from '../../src/arcface/head.js';
+import { l2Normalize } from '../../src/arcface/normalize.js';
+import { loadArcFaceHead, loadHeadWeights, saveHeadWeights } from '../../src/model/headWeights.js';
+import { MARGIN_PRESETS, marginFunction, softmaxCrossEntropy } from '../../src/arcface/margin.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -4,7 +4,8 @@
  * then L2-normalise.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { FaceModel } from '../backbone/types.js';
+import { l2Normalize } from '../arcface/normalize.js';
+import type { FaceModel } from '../model/types.js';
 import { preparedBatch, type PreparedImage } from '../align/align.js';
 
 /** How to embed a set of images. */
@@ -31,7 +32,7 @@ export function embedBatch(model: tf.LayersModel, images: tf.Tensor4D, flip: boo
   return tf.tidy(() => {
     let e = model.apply(images, { training: false }) as tf.Tensor2D;
     if (flip) e = e.add(model.apply(tf.reverse(images, 2), { training: false }) as tf.Tensor2D);
-    return tf.div(e, tf.norm(e, 'euclidean', 1, true).maximum(1e-12)) as tf.Tensor2D;
+    return l2Normalize(e, 1);
   });
 }
 
