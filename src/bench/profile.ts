@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../backbone/types.js';
 import { resolveInvertConfig } from '../invert/config.js';
-import { invert } from '../invert/loop.js';
+import { invert } from '../invert/invert.js';
 import { makeTrainingStep } from './steps.js';
 
 /** Kernel time and call count of one kernel name. */
