@@ -83,8 +83,9 @@ export async function measure(request: MeasureRequest): Promise<MeasureResult> {
         stamps.set(w, s);
       };
       if (workers === 1) {
-        const { invert } = await load(root, 'invert/loop.js');
-        await invert(fm, { embeddings, dim: d }, config, { onProgress: (p: { step: number }) => stamp(0, p.step) });
+        const loop = await load(root, 'invert/loop.js');
+        const serial = loop.invertSerial ?? loop.invert; // `invert` in trees before the step-shaped loop
+        await serial(fm, { embeddings, dim: d }, config, { onProgress: (p: { step: number }) => stamp(0, p.step) });
       } else {
         const { invertParallel } = await load(root, 'invert/parallel.js');
         await invertParallel(fm, { embeddings, dim: d }, config, {

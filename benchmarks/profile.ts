@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../src/model/types.js';
 import { resolveInvertConfig } from '../src/invert/config.js';
-import { invert } from '../src/invert/loop.js';
+import { invert } from '../src/invert/invert.js';
 import { makeTrainingStep } from './steps.js';
 
 /** Kernel time and call count of one kernel name. */

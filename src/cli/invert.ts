@@ -1,8 +1,9 @@
 /**
  * `arcinvert invert`: reconstruct faces from a model's embeddings (see src/invert).
- * Parses flags into an `InvertConfig`, gathers targets, runs the library's `invert()` with an
- * Ink view on a TTY or plain / JSON lines otherwise, and writes the outputs all-or-nothing.
- * Ctrl-C finishes the current step, writes the best images so far and exits 130.
+ * Parses flags into an `InvertConfig`, gathers targets, and hands them to the pipeline it
+ * shares with `leakage --invert` (invertRun.ts: the library's `invert()`, serial or on worker
+ * threads, with an Ink view on a TTY or plain / JSON lines otherwise, outputs written
+ * all-or-nothing). Ctrl-C finishes the current step, writes the best images so far and exits 130.
  */
 import { promises as fsp } from 'node:fs';
 import { Command, Option } from 'commander';
@@ -11,11 +12,7 @@ import { ArcinvertError } from '../errors.js';
 import { listImages } from '../io/image.js';
 import { loadFaceModel } from '../model/store.js';
 import { resolveInvertConfig, type InvertConfig } from '../invert/config.js';
-import { availableParallelism } from 'node:os';
-import { invert, type InvertHooks, type InvertResult, type InvertTargets } from '../invert/loop.js';
-import { invertParallel } from '../invert/parallel.js';
-import { planBatches } from '../invert/plan.js';
-import { stageOutput, summarise, writeInvertOutputs, writeSnapshot } from '../invert/outputs.js';
+import { summarise } from '../invert/outputs.js';
 import {
   randomTargets,
   targetsFromClasses,
@@ -36,8 +33,7 @@ import {
   preparePhotos,
   useBackend,
 } from './options.js';
-import { imageLabel } from './ui/format.js';
-import { plainReporter, type ProgressReporter } from './ui/plain.js';
+import { invertToDir, workersOption } from './invertRun.js';
 
 interface InvertFlags {
   model: string;
@@ -142,38 +138,10 @@ async function gatherTargets(
   return randomTargets(f.random as number, fm.meta.embeddingSize, seed);
 }
 
-/**
- * Runs serially, or shares the batches out between worker threads when there are several
- * batches and nothing needs the main thread's model (snapshots, the classifier).
- */
-function runInversion(
-  fm: Awaited<ReturnType<typeof loadFaceModel>>,
-  targets: InvertTargets,
-  config: InvertConfig,
-  hooks: InvertHooks,
-  workers: number,
-  backend: BackendPreference,
-): Promise<InvertResult> {
-  const batches = planBatches(
-    targets.embeddings.length / targets.dim,
-    config.seeds,
-    config.batchSize,
-    config.minBatch,
-  ).length;
-  const parallel = workers > 1 && batches > 1 && config.snapshotEvery === 0 && config.identityLoss !== 'arcface';
-  if (!parallel) return invert(fm, targets, config, hooks);
-  return invertParallel(fm, targets, config, {
-    workers,
-    backend,
-    signal: hooks.signal,
-    onProgress: (_worker, p) => hooks.onProgress?.(p),
-  });
-}
-
-export function invertCommand(ctx: CliContext): Command {
+/** Adds the flags of `arcinvert invert` to `cmd`. */
+function invertOptions(cmd: Command): Command {
   const int = (flag: string) => positiveInt(flag);
-  return new Command('invert')
-    .description('reconstruct faces from embeddings of a model (BN-statistics prior, no generator)')
+  return cmd
     .requiredOption('--model <dir>', 'model directory')
     .option('--embedding <file.npy>', 'target embeddings: 1-D (one) or N×D (N targets)')
     .option(
@@ -218,77 +186,49 @@ export function invertCommand(ctx: CliContext): Command {
       'write the current images every k steps to <out>/snapshots',
       nonNegativeInt('--snapshot-every'),
     )
-    .option(
-      '--workers <n>',
-      'worker threads sharing the batches (each with its own engine)',
-      positiveInt('--workers'),
-      availableParallelism(),
-    )
+    .addOption(workersOption())
     .option('--json', 'progress as JSON lines (when not on a TTY)')
-    .addOption(backendOption())
-    .action(async (f: InvertFlags) => {
-      const resolved = await configFromFlags(f);
-      checkFlags(f, resolved);
-      // The terminal UI shows a live preview of the current best image.
-      const config = ctx.interactive && resolved.previewEvery === 0 ? { ...resolved, previewEvery: 10 } : resolved;
-      const backend = await useBackend(ctx, f.backend);
-      const fm = await loadFaceModel(f.model);
-      const head = await loadHeadIfPresent(f.model);
-      let reporter: ProgressReporter | undefined;
-      const ctrl = new AbortController();
-      const onSigint = (): void => {
-        if (ctrl.signal.aborted) process.exit(130);
-        ctrl.abort();
-        ctx.err(
-          'interrupted: finishing the current step and writing the best images so far (Ctrl-C again to quit now)',
-        );
-      };
-      try {
-        const targets = await gatherTargets(ctx, f, fm, head, config.seed);
-        const staged = await stageOutput(f.out, f.overwrite);
-        ctx.err(
-          `inverting ${targets.n} target(s) × ${config.seeds} seed(s), ${config.steps} steps, batch ${config.batchSize}`,
-        );
-        ctx.err(`config: ${JSON.stringify(config)}`);
-        reporter = ctx.interactive
-          ? await (await import('./ui/mount.js')).mountInvertView(`arcinvert invert → ${f.out}`)
-          : plainReporter(ctx.err, { json: f.json, minIntervalMs: 2000 });
-        process.on('SIGINT', onSigint);
-        const startedAt = new Date().toISOString();
-        let result;
-        try {
-          const hooks: InvertHooks = {
-            head,
-            signal: ctrl.signal,
-            onProgress: (p) => reporter?.update(p),
-            onSnapshot: config.snapshotEvery > 0 ? (s) => writeSnapshot(staged.staging, s) : undefined,
-          };
-          result = await runInversion(fm, targets, config, hooks, f.workers, f.backend);
-          for (const im of result.images)
-            reporter.finish({ label: imageLabel(im.target, im.seed), bestCosine: im.bestCosine });
-          await writeInvertOutputs(
-            staged.staging,
-            result,
-            targets,
-            { model: f.model, backbone: fm.meta.backbone, backend, config, startedAt },
-            fm.meta.normalization,
-          );
-          await staged.commit();
-        } catch (err) {
-          await staged.abandon();
-          throw err;
-        } finally {
-          reporter.unmount();
-        }
-        const s = summarise(result);
-        ctx.out(
-          `wrote ${s.images} image(s), sheet.png and report.json to ${f.out}: best cosine mean ${s.meanBestCosine.toFixed(3)} (min ${s.minBestCosine.toFixed(3)}, max ${s.maxBestCosine.toFixed(3)}) in ${result.seconds.toFixed(1)} s`,
-        );
-        if (result.aborted) throw new ArcinvertError('interrupted: wrote the best images so far', 130);
-      } finally {
-        process.off('SIGINT', onSigint);
-        head?.dispose();
-        fm.model.dispose();
-      }
+    .addOption(backendOption());
+}
+
+/** The action: flags → config and targets, then the shared pipeline (invertRun.ts), then the summary line. */
+async function runInvert(ctx: CliContext, f: InvertFlags): Promise<void> {
+  const config = await configFromFlags(f);
+  checkFlags(f, config);
+  const backend = await useBackend(ctx, f.backend);
+  const fm = await loadFaceModel(f.model);
+  const head = await loadHeadIfPresent(f.model);
+  try {
+    const targets = await gatherTargets(ctx, f, fm, head, config.seed);
+    const result = await invertToDir(ctx, {
+      fm,
+      head,
+      targets,
+      config,
+      backend,
+      model: f.model,
+      out: f.out,
+      overwrite: f.overwrite,
+      workers: f.workers,
+      workerBackend: f.backend,
+      json: f.json,
+      title: `arcinvert invert → ${f.out}`,
     });
+    const s = summarise(result);
+    ctx.out(
+      `wrote ${s.images} image(s), sheet.png and report.json to ${f.out}: best cosine mean ${s.meanBestCosine.toFixed(3)} (min ${s.minBestCosine.toFixed(3)}, max ${s.maxBestCosine.toFixed(3)}) in ${result.seconds.toFixed(1)} s`,
+    );
+    if (result.aborted) throw new ArcinvertError('interrupted: wrote the best images so far', 130);
+  } finally {
+    head?.dispose();
+    fm.model.dispose();
+  }
+}
+
+export function invertCommand(ctx: CliContext): Command {
+  return invertOptions(
+    new Command('invert').description(
+      'reconstruct faces from embeddings of a model (BN-statistics prior, no generator)',
+    ),
+  ).action((f: InvertFlags) => runInvert(ctx, f));
 }

@@ -5,7 +5,7 @@
  * Success Attack Rates (src/leakage). Reconstructions come from an `arcinvert invert` output
  * (`--reconstructions DIR`, mapped through its report.json) or are made here (`--invert`,
  * targets = the first photo of each of `--limit` identities under `--targets DIR`, written to
- * `<out>/reconstructions`). Writes `<out>/leakage.json` and `<out>/leakage.md` and prints
+ * `<out>/reconstructions` by the same pipeline as `arcinvert invert`, on `--workers` threads). Writes `<out>/leakage.json` and `<out>/leakage.md` and prints
  * the table.
  */
 import { promises as fsp } from 'node:fs';
@@ -17,8 +17,7 @@ import { ArcinvertError } from '../errors.js';
 import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { loadFaceModel } from '../model/store.js';
 import { resolveInvertConfig, type InvertConfig } from '../invert/config.js';
-import { invert } from '../invert/loop.js';
-import { imageFileName, writeInvertOutputs } from '../invert/outputs.js';
+import { imageFileName } from '../invert/outputs.js';
 import { targetsFromImages } from '../invert/targets.js';
 import { modelJudge } from '../judge/model.js';
 import { JUDGE_LOADERS, JUDGE_NAMES } from '../judge/registry.js';
@@ -36,6 +35,7 @@ import { runLeakage, type SystemRole } from '../leakage/report.js';
 import { scoreHistogramSvg, svgToPng } from '../leakage/plot.js';
 import { FaceLandmarker } from '../align/landmarker.js';
 import type { CliContext } from './context.js';
+import { invertToDir, workersOption } from './invertRun.js';
 import { backendOption, positiveInt, useBackend } from './options.js';
 
 interface LeakageFlags {
@@ -51,6 +51,7 @@ interface LeakageFlags {
   steps?: number;
   seeds?: number;
   invertConfig?: string;
+  workers: number;
   backend: BackendPreference;
 }
 
@@ -79,7 +80,10 @@ async function readInvertConfig(f: LeakageFlags): Promise<InvertConfig> {
   return resolveInvertConfig({ ...fromFile, ...flags });
 }
 
-/** Inverts the targets' templates; reconstructions are written under `dir` and kept in memory. */
+/**
+ * Inverts the targets' templates through the pipeline of `arcinvert invert` (invertRun.ts); the
+ * reconstructions are written to `dir` (replacing an earlier run's) and kept in memory.
+ */
 async function invertTargets(
   ctx: CliContext,
   fm: Awaited<ReturnType<typeof loadFaceModel>>,
@@ -93,24 +97,19 @@ async function invertTargets(
     fm,
     gallery.targets.map((t) => gallery.photos[t].file),
   );
-  ctx.err(`inverting ${targets.n} target(s) × ${config.seeds} seed(s), ${config.steps} steps`);
-  let last = 0;
-  const startedAt = new Date().toISOString();
-  const result = await invert(fm, targets, config, {
-    onProgress: (p) => {
-      if (performance.now() - last < 5000 && p.globalStep < p.totalSteps) return;
-      last = performance.now();
-      ctx.err(`invert step ${p.globalStep}/${p.totalSteps}, cosine ${p.cosine.mean.toFixed(3)}`);
-    },
-  });
-  await ensureDir(dir);
-  await writeInvertOutputs(
-    dir,
-    result,
+  const result = await invertToDir(ctx, {
+    fm,
     targets,
-    { model: f.model, backbone: fm.meta.backbone, backend, config, startedAt },
-    fm.meta.normalization,
-  );
+    config,
+    backend,
+    model: f.model,
+    out: dir,
+    overwrite: true,
+    workers: f.workers,
+    workerBackend: f.backend,
+    title: `arcinvert leakage → ${dir}`,
+  });
+  if (result.aborted) throw new ArcinvertError(`interrupted: wrote the best reconstructions so far to ${dir}`, 130);
   const images = new Map<string, RasterImage>();
   const refs: ReconstructionRef[] = result.images.map((im) => {
     const file = path.join(dir, imageFileName(im.target, im.seed));
@@ -120,14 +119,12 @@ async function invertTargets(
   return { refs, images };
 }
 
-export function leakageCommand(ctx: CliContext): Command {
-  return new Command('leakage')
-    .description(
-      'Success Attack Rate of reconstructions at FMR 1e-3 / 1e-2, for the attacked model and independent judges',
-    )
+/** Adds the flags of `arcinvert leakage` to `cmd`. */
+function leakageOptions(cmd: Command): Command {
+  return cmd
     .requiredOption('--model <dir>', 'the attacked model')
     .option('--reconstructions <dir>', "an 'arcinvert invert' output directory (t{target}_s{seed}.png + report.json)")
-    .option('--invert', 'invert the targets here (with --targets), writing <out>/reconstructions')
+    .option('--invert', 'invert the targets here (with --targets), writing <out>/reconstructions (replaced if present)')
     .option('--targets <dir>', 'aligned photos in identity folders (e.g. ../shared/data/lfw), for --invert')
     .option(
       '--limit <n>',
@@ -149,92 +146,114 @@ export function leakageCommand(ctx: CliContext): Command {
     .option('--steps <n>', 'with --invert: Adam steps', positiveInt('--steps'))
     .option('--seeds <n>', 'with --invert: starting noises per target', positiveInt('--seeds'))
     .option('--invert-config <file.json>', 'with --invert: inversion config (any subset of the keys)')
-    .addOption(backendOption())
-    .action(async (f: LeakageFlags) => {
-      if (Boolean(f.reconstructions) === Boolean(f.invert))
-        throw new ArcinvertError('give exactly one of --reconstructions DIR or --invert');
-      if (f.invert && !f.targets)
-        throw new ArcinvertError('--invert needs --targets DIR (aligned photos in identity folders)');
-      if (f.reconstructions && f.targets)
-        throw new ArcinvertError(
-          '--targets is for --invert; with --reconstructions the targets come from its report.json',
-        );
-      const judgeNames = f.judge.includes('none') ? [] : [...new Set(f.judge)];
-      const impostorPairs = f.impostorPairs ? await impostorPairsFromFile(f.impostorPairs) : undefined;
-      const backend = await useBackend(ctx, f.backend);
-      const fm = await loadFaceModel(f.model);
-      const systems: Array<{ judge: Judge; role: SystemRole }> = [{ judge: modelJudge(fm), role: 'white-box' }];
-      try {
-        let gallery: Gallery;
-        let refs: ReconstructionRef[];
-        let images: Map<string, RasterImage> | undefined;
-        if (f.invert) {
-          gallery = await galleryFromDir(f.targets!, f.limit);
-          ({ refs, images } = await invertTargets(ctx, fm, gallery, f, backend, path.join(f.out, 'reconstructions')));
-        } else {
-          const read = await readReconstructionDir(f.reconstructions!);
-          gallery = await galleryForSources(read.sources);
-          refs = read.reconstructions;
-        }
-        for (const name of judgeNames) systems.push({ judge: await JUDGE_LOADERS[name](), role: 'transfer' });
-        const detector = await FaceLandmarker.load({ lowLightRetry: false });
-        let run;
-        try {
-          run = await runLeakage(
-            {
-              gallery,
-              reconstructions: refs,
-              images,
-              impostorPairs,
-              impostorSource: f.impostorPairs
-                ? `mismatched pairs of ${f.impostorPairs}`
-                : "cross-identity pairs of the targets' photos",
-              fmrs: f.fmr,
-              detector,
-            },
-            systems,
-            ctx.err,
-          );
-        } finally {
-          detector.dispose();
-        }
-        const { distributions, naturalness: measured, ...report } = run;
-        const naturalness = {
-          detector: 'face-api SSD-MobileNet v1, score ≥ 0.5, on the 112×112 crop centred on a grey 224×224 canvas',
-          ...measured!,
-        };
-        const plots = await Promise.all(
-          report.systems.map(async (s) => ({
-            file: `scores-${s.name}.png`,
-            png: await svgToPng(
-              scoreHistogramSvg(`${s.name} (${s.role}): ${s.description}`, distributions[s.name], s.thresholds),
-            ),
-          })),
-        );
-        await ensureDir(f.out);
-        for (const p of plots) await writeFileAtomic(path.join(f.out, p.file), p.png);
-        const json = {
-          ...report,
-          naturalness,
-          plots: plots.map((p) => p.file),
-          model: f.model,
-          backend,
-          judges: systems.map((s) => ({ name: s.judge.name, role: s.role, description: s.judge.description })),
-        };
-        const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
-        const natLine = `Naturalness proxy (${naturalness.detector}): a face is found in ${pct(naturalness.reconstructions.share)} of the reconstructions (${naturalness.reconstructions.detected}/${naturalness.reconstructions.images}, mean confidence ${naturalness.reconstructions.meanConfidence.toFixed(2)}) and in ${pct(naturalness.targets.share)} of the target photos (${naturalness.targets.detected}/${naturalness.targets.images}, mean confidence ${naturalness.targets.meanConfidence.toFixed(2)}).`;
-        const md = [leakageMarkdown(report), natLine, '', ...plots.map((p) => `![${p.file}](${p.file})`), ''].join(
-          '\n',
-        );
-        // The JSON lands last: its presence marks a complete report.
-        await writeFileAtomic(path.join(f.out, 'leakage.md'), md);
-        await writeFileAtomic(path.join(f.out, 'leakage.json'), `${JSON.stringify(json, null, 2)}\n`);
-        for (const line of leakageTable(report)) ctx.out(line);
-        ctx.out(natLine);
-        ctx.out(`wrote ${path.join(f.out, 'leakage.json')} and leakage.md`);
-      } finally {
-        for (const s of systems) s.judge.dispose();
-        fm.model.dispose();
-      }
-    });
+    .addOption(workersOption())
+    .addOption(backendOption());
+}
+
+/** Flag combinations that cannot work, checked before anything is loaded. */
+function checkFlags(f: LeakageFlags): void {
+  if (Boolean(f.reconstructions) === Boolean(f.invert))
+    throw new ArcinvertError('give exactly one of --reconstructions DIR or --invert');
+  if (f.invert && !f.targets)
+    throw new ArcinvertError('--invert needs --targets DIR (aligned photos in identity folders)');
+  if (f.reconstructions && f.targets)
+    throw new ArcinvertError('--targets is for --invert; with --reconstructions the targets come from its report.json');
+}
+
+/** The gallery and the reconstructions to judge: inverted here (`--invert`) or read from `--reconstructions`. */
+async function reconstructionsFor(
+  ctx: CliContext,
+  fm: Awaited<ReturnType<typeof loadFaceModel>>,
+  f: LeakageFlags,
+  backend: string,
+): Promise<{ gallery: Gallery; refs: ReconstructionRef[]; images?: Map<string, RasterImage> }> {
+  if (f.invert) {
+    const gallery = await galleryFromDir(f.targets!, f.limit);
+    return { gallery, ...(await invertTargets(ctx, fm, gallery, f, backend, path.join(f.out, 'reconstructions'))) };
+  }
+  const read = await readReconstructionDir(f.reconstructions!);
+  return { gallery: await galleryForSources(read.sources), refs: read.reconstructions };
+}
+
+type Systems = Array<{ judge: Judge; role: SystemRole }>;
+
+/** Writes the score plots, `leakage.md` and (last: its presence marks a complete report) `leakage.json`, and prints the table. */
+async function writeReport(
+  ctx: CliContext,
+  f: LeakageFlags,
+  run: Awaited<ReturnType<typeof runLeakage>>,
+  systems: Systems,
+  backend: string,
+): Promise<void> {
+  const { distributions, naturalness: measured, ...report } = run;
+  const naturalness = {
+    detector: 'face-api SSD-MobileNet v1, score ≥ 0.5, on the 112×112 crop centred on a grey 224×224 canvas',
+    ...measured!,
+  };
+  const plots = await Promise.all(
+    report.systems.map(async (s) => ({
+      file: `scores-${s.name}.png`,
+      png: await svgToPng(
+        scoreHistogramSvg(`${s.name} (${s.role}): ${s.description}`, distributions[s.name], s.thresholds),
+      ),
+    })),
+  );
+  await ensureDir(f.out);
+  for (const p of plots) await writeFileAtomic(path.join(f.out, p.file), p.png);
+  const json = {
+    ...report,
+    naturalness,
+    plots: plots.map((p) => p.file),
+    model: f.model,
+    backend,
+    judges: systems.map((s) => ({ name: s.judge.name, role: s.role, description: s.judge.description })),
+  };
+  const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+  const natLine = `Naturalness proxy (${naturalness.detector}): a face is found in ${pct(naturalness.reconstructions.share)} of the reconstructions (${naturalness.reconstructions.detected}/${naturalness.reconstructions.images}, mean confidence ${naturalness.reconstructions.meanConfidence.toFixed(2)}) and in ${pct(naturalness.targets.share)} of the target photos (${naturalness.targets.detected}/${naturalness.targets.images}, mean confidence ${naturalness.targets.meanConfidence.toFixed(2)}).`;
+  const md = [leakageMarkdown(report), natLine, '', ...plots.map((p) => `![${p.file}](${p.file})`), ''].join('\n');
+  await writeFileAtomic(path.join(f.out, 'leakage.md'), md);
+  await writeFileAtomic(path.join(f.out, 'leakage.json'), `${JSON.stringify(json, null, 2)}\n`);
+  for (const line of leakageTable(report)) ctx.out(line);
+  ctx.out(natLine);
+  ctx.out(`wrote ${path.join(f.out, 'leakage.json')} and leakage.md`);
+}
+
+/** The action: reconstructions (made or read), the judges, the measurement, the report. */
+async function runLeakageCommand(ctx: CliContext, f: LeakageFlags): Promise<void> {
+  checkFlags(f);
+  const judgeNames = f.judge.includes('none') ? [] : [...new Set(f.judge)];
+  const impostorPairs = f.impostorPairs ? await impostorPairsFromFile(f.impostorPairs) : undefined;
+  const backend = await useBackend(ctx, f.backend);
+  const fm = await loadFaceModel(f.model);
+  const systems: Systems = [{ judge: modelJudge(fm), role: 'white-box' }];
+  try {
+    const { gallery, refs, images } = await reconstructionsFor(ctx, fm, f, backend);
+    for (const name of judgeNames) systems.push({ judge: await JUDGE_LOADERS[name](), role: 'transfer' });
+    const detector = await FaceLandmarker.load({ lowLightRetry: false });
+    let run;
+    try {
+      const impostorSource = f.impostorPairs
+        ? `mismatched pairs of ${f.impostorPairs}`
+        : "cross-identity pairs of the targets' photos";
+      run = await runLeakage(
+        { gallery, reconstructions: refs, images, impostorPairs, impostorSource, fmrs: f.fmr, detector },
+        systems,
+        ctx.err,
+      );
+    } finally {
+      detector.dispose();
+    }
+    await writeReport(ctx, f, run, systems, backend);
+  } finally {
+    for (const s of systems) s.judge.dispose();
+    fm.model.dispose();
+  }
+}
+
+export function leakageCommand(ctx: CliContext): Command {
+  return leakageOptions(
+    new Command('leakage').description(
+      'Success Attack Rate of reconstructions at FMR 1e-3 / 1e-2, for the attacked model and independent judges',
+    ),
+  ).action((f: LeakageFlags) => runLeakageCommand(ctx, f));
 }

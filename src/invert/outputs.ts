@@ -19,9 +19,8 @@ import { ensureDir, fsError, writeFileAtomic } from '../io/atomic.js';
 import { writeContactSheet } from '../io/grid.js';
 import { readImageTensor } from '../io/image.js';
 import type { InvertConfig } from './config.js';
-import type { InvertResult, InvertSnapshot } from './loop.js';
 import type { TargetSet } from './targets.js';
-import type { RgbImage } from './types.js';
+import type { InvertResult, InvertSnapshot, RgbImage } from './types.js';
 
 /** File name of one reconstruction. */
 export function imageFileName(target: number, seed: number): string {

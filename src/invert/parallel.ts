@@ -2,11 +2,11 @@
  * Inversion on several CPU cores: the batches of one `invert` run shared out between
  * `worker_threads`, each with its own TensorFlow.js instance (its own wasm module and heap,
  * one thread each) and its own copy of the model. Workers take the next batch as they
- * finish one, and every batch gives exactly the images a serial `invert` gives it (same
+ * finish one, and every batch gives exactly the images a serial `invertSerial` gives it (same
  * plan, same per-batch seeds), returned in the serial order.
  *
  * Not for closed-set (`identityLoss: 'arcface'`) inversion, which needs the classifier in
- * every worker, nor for snapshots; use `invert` for those.
+ * every worker, nor for snapshots; `invert` (invert.ts) runs those serially.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -17,9 +17,8 @@ import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { workerScript } from '../util/workerScript.js';
 import type { InvertConfig } from './config.js';
-import type { InvertResult, InvertTargets } from './loop.js';
 import { planBatches } from './plan.js';
-import type { InvertedImage, InvertProgress } from './types.js';
+import type { InvertedImage, InvertProgress, InvertResult, InvertTargets } from './types.js';
 
 export interface ParallelInvertOptions {
   /** Worker threads (default: the machine's available parallelism); never more than batches. */
@@ -64,7 +63,7 @@ export type FromWorker =
 export type ToWorker = { type: 'run'; batch: number } | { type: 'abort' } | { type: 'stop' };
 
 /**
- * `invert(fm, targets, config)` with the batches shared out between worker threads; see the
+ * `invertSerial(fm, targets, config)` with the batches shared out between worker threads; see the
  * module comment. `seconds` is the wall time of the whole run.
  * @throws ArcinvertError for `identityLoss: 'arcface'`, or when a worker fails.
  */

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../engine/backend.js';
-import { invert } from './loop.js';
+import { invertSerial } from './loop.js';
 import type { FromWorker, ToWorker, WorkerInit } from './parallel.js';
 
 const port = parentPort!;
@@ -24,13 +24,11 @@ try {
       model.dispose();
       port.close();
     } else {
-      invert(
-        fm,
-        init.targets,
-        init.config,
-        { signal: controller.signal, onProgress: (progress) => send({ type: 'progress', progress }) },
-        [m.batch],
-      )
+      invertSerial(fm, init.targets, init.config, {
+        signal: controller.signal,
+        onProgress: (progress) => send({ type: 'progress', progress }),
+        batches: [m.batch],
+      })
         .then((r) => send({ type: 'batch', batch: m.batch, images: r.images, aborted: r.aborted }))
         .catch((e: unknown) => send({ type: 'error', message: e instanceof Error ? e.message : String(e) }));
     }

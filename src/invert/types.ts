@@ -1,5 +1,5 @@
 /**
- * Types of the inversion API: what `invert()` reports while it runs and what it returns.
+ * Types of the inversion API: what `invert()` takes, reports while it runs, and returns.
  * The core emits these; the CLI renders them (Ink on a TTY, plain or JSON lines otherwise).
  */
 
@@ -66,5 +66,28 @@ export interface InvertedImage {
   finalLosses: LossTerms;
   /** Optimisation steps and wall time of the image's batch. */
   steps: number;
+  seconds: number;
+}
+
+/** What to reconstruct: N target embeddings, and their classes for the closed-set loss. */
+export interface InvertTargets {
+  /** N×D row-major; rows need not be normalised. */
+  embeddings: Float32Array;
+  dim: number;
+  /** Class id of each target (required by the `arcface` identity loss). */
+  classes?: Int32Array;
+}
+
+/** Snapshot of a batch's current images. */
+export interface InvertSnapshot {
+  batch: number;
+  step: number;
+  images: Array<{ target: number; seed: number; image: RgbImage }>;
+}
+
+export interface InvertResult {
+  /** One per target × seed, in target-major order (fewer when aborted). */
+  images: InvertedImage[];
+  aborted: boolean;
   seconds: number;
 }

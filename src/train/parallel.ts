@@ -259,18 +259,17 @@ export class ParallelTrainer {
     const ownDistill = distill
       ? { targets: tf.slice(distill.targets, [0, 0], [len0, -1]) as tf.Tensor2D, weight: distill.weight }
       : undefined;
-    let { loss, grads: sum } = batchGradients(
-      this.fm,
-      this.head,
-      this.margin,
-      this.p.vars,
-      own[0],
-      own[1],
-      this.cfg.microBatch > 0 ? this.cfg.microBatch : len0,
-      n,
-      undefined,
-      ownDistill,
-    );
+    let { loss, grads: sum } = batchGradients({
+      fm: this.fm,
+      head: this.head,
+      margin: this.margin,
+      vars: this.p.vars,
+      images: own[0],
+      labels: own[1],
+      chunk: this.cfg.microBatch > 0 ? this.cfg.microBatch : len0,
+      total: n,
+      distill: ownDistill,
+    });
     tf.dispose([...own, ...(ownDistill ? [ownDistill.targets] : [])]);
     try {
       const results = (await Promise.all(replies)) as Extract<FromTrainWorker, { type: 'grads' }>[];

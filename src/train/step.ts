@@ -57,25 +57,34 @@ export interface StepOut {
   buffers: tf.Tensor[];
 }
 
+/** What `batchGradients` differentiates. */
+export interface GradientsRequest {
+  fm: FaceModel;
+  head: ArcFaceHead;
+  margin: MarginFn;
+  /** The variables to differentiate, in optimiser order (`trainables`). */
+  vars: tf.Variable[];
+  /** [B, H, W, 3] images and [B] int32 class ids. */
+  images: tf.Tensor4D;
+  labels: tf.Tensor1D;
+  /** Images per forward and backward pass. */
+  chunk: number;
+  /** Size of the whole batch the chunks' losses are weighted against (default: `images` alone). */
+  total?: number;
+  /** Runs after each chunk's forward and backward pass. */
+  afterChunk?: () => void;
+  distill?: DistillBatch;
+}
+
 /**
  * Summed gradients of the mean loss over `images`, computed in chunks of `chunk` images (each
- * chunk's mean loss weighted by its share of a batch of `total` images, by default `images`
- * alone). `afterChunk` runs after each chunk's forward and backward pass (the data-parallel
- * worker reads the chunk's BatchNorm statistics there). Returns the loss and one gradient per
- * variable of `vars`; the caller disposes them.
+ * chunk's mean loss weighted by its share of a batch of `total` images). `afterChunk` is where
+ * the data-parallel worker reads the chunk's BatchNorm statistics. Returns the loss and one
+ * gradient per variable of `vars`; the caller disposes them.
  */
-export function batchGradients(
-  fm: FaceModel,
-  head: ArcFaceHead,
-  margin: MarginFn,
-  vars: tf.Variable[],
-  images: tf.Tensor4D,
-  labels: tf.Tensor1D,
-  chunk: number,
-  total = images.shape[0],
-  afterChunk?: () => void,
-  distill?: DistillBatch,
-): { loss: tf.Scalar; grads: tf.Tensor[] } {
+export function batchGradients(r: GradientsRequest): { loss: tf.Scalar; grads: tf.Tensor[] } {
+  const { fm, head, margin, vars, images, labels, chunk, afterChunk, distill } = r;
+  const total = r.total ?? images.shape[0];
   const n = images.shape[0];
   const graph = new TrainGraph(fm.model);
   let loss: tf.Scalar | null = null;
@@ -128,18 +137,7 @@ export function trainStep(
   distill?: DistillBatch,
 ): StepOut {
   const chunk = cfg.microBatch > 0 ? cfg.microBatch : images.shape[0];
-  const { loss, grads } = batchGradients(
-    fm,
-    head,
-    margin,
-    p.vars,
-    images,
-    labels,
-    chunk,
-    images.shape[0],
-    undefined,
-    distill,
-  );
+  const { loss, grads } = batchGradients({ fm, head, margin, vars: p.vars, images, labels, chunk, distill });
   return applyGradients(p, buffers, loss, grads, cfg, lr);
 }
 

@@ -65,7 +65,18 @@ try {
     const distill = m.distill
       ? { targets: tf.tensor2d(m.distill.targets, [n, m.distill.dim]), weight: m.distill.weight }
       : undefined;
-    const { loss, grads } = batchGradients(fm, head, margin, p.vars, x, y, chunk, m.total, readStats, distill);
+    const { loss, grads } = batchGradients({
+      fm,
+      head,
+      margin,
+      vars: p.vars,
+      images: x,
+      labels: y,
+      chunk,
+      total: m.total,
+      afterChunk: readStats,
+      distill,
+    });
     if (distill) distill.targets.dispose();
     const flat = new Float32Array(weights.length);
     off = 0;

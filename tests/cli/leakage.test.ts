@@ -120,3 +120,69 @@ withData(
   },
   90000,
 );
+
+withData('--invert on two workers writes the same reconstructions as on one', async () => {
+  const cfg = path.join(tmp, 'two-batches.json');
+  await fsp.writeFile(cfg, JSON.stringify({ batchSize: 2, minBatch: 2 }));
+  const outs: string[] = [];
+  for (const w of ['1', '2']) {
+    const out = path.join(tmp, `w${w}`);
+    const r = await cli(
+      'leakage',
+      '--model',
+      model,
+      '--invert',
+      '--targets',
+      LFW,
+      '--limit',
+      '3',
+      '--steps',
+      '3',
+      '--invert-config',
+      cfg,
+      '--workers',
+      w,
+      '--judge',
+      'none',
+      '--out',
+      out,
+      '--backend',
+      'wasm',
+    );
+    expect(r.err.filter((l) => l.startsWith('arcinvert:'))).toEqual([]);
+    expect(r.code).toBe(0);
+    outs.push(out);
+  }
+  const files = (await fsp.readdir(path.join(outs[0], 'reconstructions'))).sort();
+  expect(files).toEqual(['report.json', 'sheet.png', 't000_s0.png', 't001_s0.png', 't002_s0.png']);
+  for (const f of files.filter((f) => f.startsWith('t')))
+    expect(await fsp.readFile(path.join(outs[1], 'reconstructions', f))).toEqual(
+      await fsp.readFile(path.join(outs[0], 'reconstructions', f)),
+    );
+  // A second run into the same --out replaces the reconstructions.
+  const again = await cli(
+    'leakage',
+    '--model',
+    model,
+    '--invert',
+    '--targets',
+    LFW,
+    '--limit',
+    '2',
+    '--steps',
+    '2',
+    '--judge',
+    'none',
+    '--out',
+    outs[0],
+    '--backend',
+    'wasm',
+  );
+  expect(again.code).toBe(0);
+  expect((await fsp.readdir(path.join(outs[0], 'reconstructions'))).sort()).toEqual([
+    'report.json',
+    'sheet.png',
+    't000_s0.png',
+    't001_s0.png',
+  ]);
+});

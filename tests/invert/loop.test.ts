@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { BnTaps } from '../../src/bnprior/taps.js';
 import { resolveInvertConfig } from '../../src/invert/config.js';
-import { invert, type InvertTargets } from '../../src/invert/loop.js';
+import { invert } from '../../src/invert/invert.js';
+import type { InvertTargets } from '../../src/invert/loop.js';
 import type { InvertProgress } from '../../src/invert/types.js';
 import { useWasm } from '../helpers/backend.js';
 import { calibratedTinyMobileFaceNet, noiseTargets } from '../helpers/tiny.js';

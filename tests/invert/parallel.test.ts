@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { resolveInvertConfig } from '../../src/invert/config.js';
-import { invert, type InvertTargets } from '../../src/invert/loop.js';
+import { invertSerial as invert, type InvertTargets } from '../../src/invert/loop.js';
 import { invertParallel } from '../../src/invert/parallel.js';
 import type { InvertProgress } from '../../src/invert/types.js';
 import { useWasm } from '../helpers/backend.js';
@@ -44,10 +44,10 @@ test('gives the serial images, in the serial order', async () => {
 test('the batch subset of invert equals the same batch of a full run', async () => {
   const targets = targetsOf(5);
   const full = await invert(fm, targets, config);
-  const last = await invert(fm, targets, config, {}, [2]);
+  const last = await invert(fm, targets, config, { batches: [2] });
   expect(last.images.map((i) => i.target)).toEqual([4]);
   expect(Buffer.from(last.images[0]!.image.data).equals(Buffer.from(full.images[4]!.image.data))).toBe(true);
-  await expect(invert(fm, targets, config, {}, [3])).rejects.toThrow(/outside the 3 planned batches/);
+  await expect(invert(fm, targets, config, { batches: [3] })).rejects.toThrow(/outside the 3 planned batches/);
 });
 
 test('rejects the closed-set identity loss', async () => {

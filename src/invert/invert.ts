@@ -1,0 +1,51 @@
+/**
+ * The library's inversion entry point: `invert(model, targets, config, options)` runs on this
+ * thread, or shares the batches out between worker threads when `workers` > 1, there is more
+ * than one batch, and nothing needs this thread's model (snapshots, the classifier of the
+ * `arcface` identity loss). Both give the same images for the same seed, config and backend.
+ */
+import type { FaceModel } from '../model/types.js';
+import type { BackendPreference } from '../engine/backend.js';
+import type { InvertConfig } from './config.js';
+import { invertSerial, type InvertHooks } from './loop.js';
+import { invertParallel } from './parallel.js';
+import { planBatches } from './plan.js';
+import type { InvertResult, InvertTargets } from './types.js';
+
+export interface InvertOptions extends InvertHooks {
+  /** Worker threads sharing the batches (default 1: this thread only). */
+  workers?: number;
+  /** Backend each worker selects (default 'wasm'); this thread keeps its own. */
+  backend?: BackendPreference;
+  /** The compiled worker module (default: see `invertParallel`). */
+  workerScript?: URL;
+}
+
+/** Whether `invert` shares this run out between worker threads. */
+export function runsInParallel(targets: InvertTargets, config: InvertConfig, workers: number): boolean {
+  const n = targets.embeddings.length / targets.dim;
+  const batches = planBatches(n, config.seeds, config.batchSize, config.minBatch).length;
+  return workers > 1 && batches > 1 && config.snapshotEvery === 0 && config.identityLoss !== 'arcface';
+}
+
+/**
+ * Inverts `targets` through `fm` (see loop.ts), serially or on `options.workers` threads (see
+ * the module comment). Progress from every worker goes to `onProgress`; `signal` stops every
+ * batch after its current step, and the best images so far are returned.
+ */
+export function invert(
+  fm: FaceModel,
+  targets: InvertTargets,
+  config: InvertConfig,
+  options: InvertOptions = {},
+): Promise<InvertResult> {
+  const { workers = 1, backend, workerScript, ...hooks } = options;
+  if (!runsInParallel(targets, config, workers)) return invertSerial(fm, targets, config, hooks);
+  return invertParallel(fm, targets, config, {
+    workers,
+    backend,
+    workerScript,
+    signal: hooks.signal,
+    onProgress: (_worker, p) => hooks.onProgress?.(p),
+  });
+}

@@ -1,0 +1,255 @@
+/**
+ * The inversion as state and a step (nanoGPT's loop body). `createRunContext` builds what a
+ * run's batches share (taps, the packed BN prior). Per batch, `batchSpec` holds the targets as
+ * tensors and `createBatchState` draws the starting noise, `invertStep` computes the objective once (identity + BN prior +
+ * image priors on an augmented copy) and applies one Adam update, `evaluateBatch` feeds the
+ * clean images' cosines to keep-best, `upsampleBatch` is the multi-resolution switch, and
+ * `disposeBatchState` frees it all.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { FaceModel } from '../model/types.js';
+import { packBnPrior, packedBnStatLoss, type PackedBnPrior } from '../bnprior/loss.js';
+import { priorTargets, type PriorTargets } from '../bnprior/targets.js';
+import { BnTaps } from '../bnprior/taps.js';
+import { channelStats } from '../engine/moments.js';
+import { denormalizeToBytes } from '../io/image.js';
+import type { ArcFaceHead } from '../arcface/head.js';
+import { marginFunction } from '../arcface/margin.js';
+import { Mulberry32, mixSeed } from '../util/random.js';
+import { adamDispose, adamInit, adamStep, type AdamState } from './adam.js';
+import { augment, drawAugmentation } from './augment.js';
+import type { InvertConfig } from './config.js';
+import { identityLoss, type ClassTargets } from './identity.js';
+import { rowCosine } from '../arcface/normalize.js';
+import { KeepBest } from './keepBest.js';
+import type { Job } from './plan.js';
+import { pixelL2, totalVariationL1, totalVariationL2 } from './priors.js';
+import { startResolution } from './schedule.js';
+import type { InvertTargets, RgbImage } from './types.js';
+
+/** What every batch of a run shares, built once per run. */
+export interface RunContext {
+  fm: FaceModel;
+  /** The model with every BN layer's input as an extra output. */
+  taps: BnTaps;
+  /** The BN prior's target statistics and, packed for the loss, their running statistics (null without the prior). */
+  prior: PriorTargets;
+  packed: PackedBnPrior | null;
+  config: InvertConfig;
+}
+
+/** What to reconstruct in one batch. */
+export interface BatchSpec {
+  /** Index of the batch in the plan (seeds its augmentation draws). */
+  index: number;
+  jobs: Job[];
+  /** [B, D] target embeddings, one row per job; taken over by the state. */
+  embeddings: tf.Tensor2D;
+  /** [B] int32 class of each job, for the `arcface` identity loss; taken over by the state. */
+  labels?: tf.Tensor1D;
+  head?: ArcFaceHead;
+}
+
+/**
+ * The run's shared pieces: the taps, and the prior's target statistics, chosen and packed once
+ * (the running statistics are constants of the run); fails before any work when calibrated
+ * statistics are asked for and missing.
+ */
+export function createRunContext(fm: FaceModel, config: InvertConfig): RunContext {
+  const taps = new BnTaps(fm.model);
+  const prior: PriorTargets = config.bnPrior
+    ? priorTargets(taps, config.priorStats, fm.calibration)
+    : { indices: [], stats: [], owned: [] };
+  const packed = config.bnPrior
+    ? packBnPrior(prior.stats, {
+        form: config.bnForm,
+        reduction: config.bnReduction,
+        firstLayerWeight: config.bnFirstLayerWeight,
+      })
+    : null;
+  return { fm, taps, prior, packed, config };
+}
+
+export function disposeRunContext(run: RunContext): void {
+  run.packed?.dispose();
+  tf.dispose(run.prior.owned);
+}
+
+/** The targets of one batch's jobs as tensors. */
+export function batchSpec(
+  t: InvertTargets,
+  jobs: Job[],
+  index: number,
+  c: InvertConfig,
+  head?: ArcFaceHead,
+): BatchSpec {
+  const d = t.dim;
+  const rows = new Float32Array(jobs.length * d);
+  jobs.forEach((j, i) => rows.set(t.embeddings.subarray(j.target * d, (j.target + 1) * d), i * d));
+  const labels = t.classes
+    ? tf.tensor1d(
+        jobs.map((j) => t.classes![j.target]),
+        'int32',
+      )
+    : undefined;
+  return {
+    index,
+    jobs,
+    embeddings: tf.tensor2d(rows, [jobs.length, d]),
+    labels,
+    head: c.identityLoss === 'arcface' ? head : undefined,
+  };
+}
+
+/** One batch's optimisation state. */
+export interface BatchState {
+  jobs: Job[];
+  /** [B, h, w, 3] the images being optimised, in normalised pixels, at the current resolution. */
+  x: tf.Tensor4D;
+  adam: AdamState;
+  keep: KeepBest;
+  /** Draws the augmentation of each step. */
+  rng: Mulberry32;
+  embeddings: tf.Tensor2D;
+  labels?: tf.Tensor1D;
+  classes?: ClassTargets;
+}
+
+/** The range of normalised pixel values that are bytes 0..255. */
+function pixelRange(fm: FaceModel): [number, number] {
+  const { mean, std } = fm.meta.normalization;
+  return [(0 - mean) / std, (255 - mean) / std];
+}
+
+/** `t` [B, h, w, 3] at the model's input size (bilinear, half-pixel centres), or `t` itself. */
+function toFull(fm: FaceModel, t: tf.Tensor4D): tf.Tensor4D {
+  const [H, W] = fm.meta.inputSize;
+  return t.shape[1] === H ? t : tf.image.resizeBilinear(t, [H, W], false, true);
+}
+
+/** Row `index` of `images` [B, H, W, 3] as 8-bit RGB. */
+export function imageAt(fm: FaceModel, images: tf.Tensor4D, index: number): RgbImage {
+  const [, h, w] = images.shape;
+  const values = tf.tidy(() => tf.slice(images, [index, 0, 0, 0], [1, -1, -1, -1]).dataSync());
+  return { width: w, height: h, data: denormalizeToBytes(values, fm.meta.normalization) };
+}
+
+/** Starting noise per job (seeded by target and seed, so a job's start is the same in any batch), Adam, keep-best. */
+export function createBatchState(run: RunContext, batch: BatchSpec): BatchState {
+  const { config, fm } = run;
+  const [lo, hi] = pixelRange(fm);
+  const [h, w] = startResolution(config, fm.meta.inputSize);
+  const x = tf.tidy(() =>
+    tf.clipByValue(
+      tf.stack(
+        batch.jobs.map((j) =>
+          tf.randomNormal([h, w, 3], 0, config.initStd, 'float32', mixSeed(config.seed, j.target, j.seed)),
+        ),
+      ),
+      lo,
+      hi,
+    ),
+  ) as tf.Tensor4D;
+  const classes: ClassTargets | undefined =
+    config.identityLoss === 'arcface' && batch.head && batch.labels
+      ? { head: batch.head, labels: batch.labels, margin: marginFunction(config.margin) }
+      : undefined;
+  return {
+    jobs: batch.jobs,
+    x,
+    adam: adamInit(x),
+    keep: new KeepBest(tf.tidy(() => toFull(fm, x).clone())),
+    rng: new Mulberry32(mixSeed(config.seed, batch.index, 0x5eed)),
+    embeddings: batch.embeddings,
+    labels: batch.labels,
+    classes,
+  };
+}
+
+export function disposeBatchState(s: BatchState): void {
+  tf.dispose([s.x, s.embeddings]);
+  s.labels?.dispose();
+  s.keep.dispose();
+  adamDispose(s.adam);
+}
+
+/** The multi-resolution switch: the images upsampled to full size, with a fresh Adam. */
+export function upsampleBatch(run: RunContext, s: BatchState): void {
+  const up = tf.tidy(() => toFull(run.fm, s.x));
+  s.x.dispose();
+  adamDispose(s.adam);
+  s.x = up;
+  s.adam = adamInit(up);
+}
+
+/**
+ * The objective on images `x` [B, h, w, 3]: weighted identity loss, BN prior and image priors
+ * of one augmented view. Returns the total and the stacked terms [6] (`TERM_NAMES` order).
+ */
+function objective(run: RunContext, s: BatchState, x: tf.Tensor4D): { total: tf.Scalar; terms: tf.Tensor1D } {
+  const { config: c, taps, prior, packed } = run;
+  const img = toFull(run.fm, x);
+  const out = taps.apply(augment(img, drawAugmentation(s.rng, c.jitter, c.flip)));
+  const id = identityLoss(c.identityLoss, out.embedding, s.embeddings, s.classes).mean();
+  const bn = packed
+    ? packedBnStatLoss(
+        prior.indices.map((k) => channelStats(out.bnInputs[k])),
+        packed,
+      ).total
+    : tf.scalar(0);
+  const tv1 = totalVariationL1(img).mean();
+  const tv2 = totalVariationL2(img).mean();
+  const l2 = pixelL2(img).mean();
+  const total = tf.addN([
+    id.mul(c.identityWeight),
+    bn.mul(c.bnWeight),
+    tv1.mul(c.tvL1Weight),
+    tv2.mul(c.tvL2Weight),
+    l2.mul(c.l2Weight),
+  ]) as tf.Scalar;
+  return { total, terms: tf.stack([total, id, bn, tv1, tv2, l2]) as tf.Tensor1D };
+}
+
+/**
+ * One step: the objective and its gradient, one Adam update at learning rate `lr`, pixels
+ * clipped to 0..255. Returns the step's loss terms [6] (`TERM_NAMES` order); the caller disposes them.
+ */
+export function invertStep(run: RunContext, s: BatchState, lr: number): tf.Tensor1D {
+  const c = run.config;
+  let terms: tf.Tensor1D | undefined;
+  const { value, grad } = tf.valueAndGrad((xv: tf.Tensor) => {
+    const o = objective(run, s, xv as tf.Tensor4D);
+    terms = tf.keep(o.terms);
+    return o.total;
+  })(s.x);
+  const next = adamStep(s.x, grad, s.adam, { lr, beta1: c.beta1, beta2: c.beta2, epsilon: c.adamEpsilon });
+  const [lo, hi] = pixelRange(run.fm);
+  const clipped = tf.tidy(() => tf.clipByValue(next.x, lo, hi)) as tf.Tensor4D;
+  tf.dispose([value, grad, s.x, next.x]);
+  adamDispose(s.adam);
+  s.adam = next.state;
+  s.x = clipped;
+  return terms!;
+}
+
+/** Keep-best: the clean (unaugmented, full-size) images' cosines to their targets, at `step`. */
+export function evaluateBatch(run: RunContext, s: BatchState, step: number): void {
+  const full = tf.tidy(() => toFull(run.fm, s.x));
+  const cos = tf.tidy(() => rowCosine(run.fm.model.apply(full, { training: false }) as tf.Tensor2D, s.embeddings));
+  s.keep.update(full, Float32Array.from(cos.dataSync()), step);
+  cos.dispose();
+  if (full !== s.x) full.dispose();
+}
+
+/** The current images of the real jobs, at full size. */
+export function currentImages(
+  run: RunContext,
+  s: BatchState,
+): Array<{ target: number; seed: number; image: RgbImage }> {
+  const full = tf.tidy(() => toFull(run.fm, s.x));
+  const images = s.jobs.flatMap((j, i) =>
+    j.filler ? [] : [{ target: j.target, seed: j.seed, image: imageAt(run.fm, full, i) }],
+  );
+  if (full !== s.x) full.dispose();
+  return images;
+}

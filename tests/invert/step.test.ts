@@ -1,0 +1,88 @@
+/**
+ * The step-shaped pieces of the inversion on their own: run context and batch state (setup and
+ * disposal), `invertStep` (one objective, one Adam update), the multi-resolution switch and the
+ * keep-best evaluation.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { resolveInvertConfig, type InvertConfig } from '../../src/invert/config.js';
+import { planBatches } from '../../src/invert/plan.js';
+import {
+  batchSpec,
+  createBatchState,
+  createRunContext,
+  disposeBatchState,
+  disposeRunContext,
+  evaluateBatch,
+  invertStep,
+  upsampleBatch,
+} from '../../src/invert/step.js';
+import { useWasm } from '../helpers/backend.js';
+import { calibratedTinyMobileFaceNet, noiseTargets } from '../helpers/tiny.js';
+
+let fm: ReturnType<typeof calibratedTinyMobileFaceNet>;
+beforeAll(async () => {
+  await useWasm();
+  fm = calibratedTinyMobileFaceNet(3);
+});
+afterAll(() => fm.model.dispose());
+
+const base = resolveInvertConfig({ steps: 4, batchSize: 3, minBatch: 3, multiResolution: true });
+
+/** Three steps of batch 0 from scratch; returns the images and the terms of each step. */
+function threeSteps(config: InvertConfig): { x: Float32Array; terms: number[][]; shape: number[] } {
+  const targets = noiseTargets(fm, 3, 11);
+  const run = createRunContext(fm, config);
+  const s = createBatchState(run, batchSpec(targets, planBatches(3, 1, 3, 3)[0], 0, config));
+  const terms: number[][] = [];
+  for (const lr of [0.05, 0.1, 0.1]) {
+    const t = invertStep(run, s, lr);
+    terms.push(Array.from(t.dataSync()));
+    t.dispose();
+  }
+  const out = { x: s.x.dataSync() as Float32Array, terms, shape: s.x.shape };
+  disposeBatchState(s);
+  disposeRunContext(run);
+  return out;
+}
+
+test('a step is deterministic for a seed, changes with it, and returns the weighted terms', () => {
+  const n0 = tf.memory().numTensors;
+  const a = threeSteps(base);
+  const b = threeSteps(base);
+  const c = threeSteps({ ...base, seed: 1 });
+  expect(tf.memory().numTensors).toBe(n0);
+  expect(a.shape).toEqual([3, 16, 16, 3]); // still at the low resolution of a multi-resolution start
+  expect(Buffer.from(b.x.buffer).equals(Buffer.from(a.x.buffer))).toBe(true);
+  expect(b.terms).toEqual(a.terms);
+  expect(Buffer.from(c.x.buffer).equals(Buffer.from(a.x.buffer))).toBe(false);
+  for (const [total, id, bn, tv1, tv2, l2] of a.terms) {
+    const weighted =
+      id * base.identityWeight +
+      bn * base.bnWeight +
+      tv1 * base.tvL1Weight +
+      tv2 * base.tvL2Weight +
+      l2 * base.l2Weight;
+    expect(total).toBeCloseTo(weighted, 5);
+    expect(bn).toBeGreaterThan(0);
+  }
+});
+
+test('upsampling goes to full size with a fresh Adam; keep-best records the cosines; all freed', () => {
+  const n0 = tf.memory().numTensors;
+  const targets = noiseTargets(fm, 3, 11);
+  const run = createRunContext(fm, base);
+  const s = createBatchState(run, batchSpec(targets, planBatches(3, 1, 3, 3)[0], 0, base));
+  expect(s.keep.images.shape).toEqual([3, 32, 32, 3]);
+  invertStep(run, s, 0.1).dispose();
+  expect(s.adam.t).toBe(1);
+  upsampleBatch(run, s);
+  expect([s.x.shape, s.adam.t]).toEqual([[3, 32, 32, 3], 0]);
+  invertStep(run, s, 0.1).dispose();
+  evaluateBatch(run, s, 2);
+  expect(Array.from(s.keep.step)).toEqual([2, 2, 2]);
+  for (const c of s.keep.cosine) expect(Math.abs(c)).toBeLessThanOrEqual(1);
+  expect(Array.from(s.keep.last)).toEqual(Array.from(s.keep.cosine));
+  disposeBatchState(s);
+  disposeRunContext(run);
+  expect(tf.memory().numTensors).toBe(n0);
+});
