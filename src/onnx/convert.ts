@@ -23,7 +23,7 @@
  * Layer names are the ONNX node names made safe, so taps and calibrations stay readable.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ArcinvertError } from '../errors.js';
+import { ArcinvertError, ConfigError } from '../errors.js';
 import type { OnnxGraph, OnnxNode, OnnxTensor } from './read.js';
 
 type Sym = tf.SymbolicTensor;
@@ -132,9 +132,15 @@ export function convertOnnxGraph(g: OnnxGraph, opts: ConvertOptions): ConvertRes
   const h = opts.inputSize?.[0] ?? dims[2];
   const w = opts.inputSize?.[1] ?? dims[3];
   if (h === null || w === null)
-    throw new ArcinvertError(`${g.file}: the input size is symbolic; give it with --input-size`);
+    throw new ConfigError(
+      ['inputSize'],
+      (k) => `${g.file}: the input size is symbolic; give it with ${k('inputSize')}`,
+    );
   if (dims[2] !== null && dims[2] !== h)
-    throw new ArcinvertError(`${g.file}: --input-size ${h} differs from the graph's input height ${dims[2]}`);
+    throw new ConfigError(
+      ['inputSize'],
+      (k) => `${g.file}: ${k('inputSize')} ${h} differs from the graph's input height ${dims[2]}`,
+    );
   if (h % 16 !== 0 || w % 16 !== 0)
     throw new ArcinvertError(`${g.file}: input size ${h}×${w} is not a multiple of 16 (four stride-2 stages)`);
 
