@@ -7,7 +7,7 @@
  * `embed` / `invert --image` take unaligned photos (`--align auto|yes|no`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ArcinvertError } from '../errors.js';
+import { ArcinvertError, ConfigError } from '../errors.js';
 import { readImageBatch, type ReadImageOptions } from '../io/image.js';
 import type { AlignConfig } from './config.js';
 import { ARCFACE_CROP_SIZE, ARCFACE_TEMPLATE_112, similarityFit, type Affine, type Point } from './geometry.js';
@@ -125,7 +125,10 @@ export async function maybeAlign(
   options: AlignOptions = {},
 ): Promise<{ images: PreparedImage[]; skipped: AlignSkip[] }> {
   if (!ALIGN_MODES.includes(mode))
-    throw new ArcinvertError(`--align must be one of ${ALIGN_MODES.join(', ')}, got '${String(mode)}'`);
+    throw new ConfigError(
+      ['align'],
+      (k) => `${k('align')} must be one of ${ALIGN_MODES.join(', ')}, got '${String(mode)}'`,
+    );
   const need: string[] = [];
   for (const f of files) {
     if (mode === 'yes') need.push(f);

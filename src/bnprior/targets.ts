@@ -4,7 +4,7 @@
  * where a BN layer has them and calibrated at the folded taps (`BnTaps.folded`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ArcinvertError } from '../errors.js';
+import { ArcinvertError, ConfigError } from '../errors.js';
 import type { StatCalibration } from '../model/types.js';
 import type { ChannelStats } from './loss.js';
 import type { BnTaps } from './taps.js';
@@ -36,14 +36,17 @@ export function priorTargets(taps: BnTaps, source: PriorStats, calibration: Stat
   const bnIdx = taps.layers.map((_, i) => i);
   if (source === 'bn') {
     if (bnIdx.length === 0)
-      throw new ArcinvertError(
-        `the model has no BatchNorm layers with running statistics (${taps.folded.length} folded); use --prior calibrated after 'arcinvert calibrate'`,
+      throw new ConfigError(
+        ['priorStats'],
+        (k) =>
+          `the model has no BatchNorm layers with running statistics (${taps.folded.length} folded); use ${k('priorStats')} calibrated after 'arcinvert calibrate'`,
       );
     return { indices: bnIdx, stats: running, owned: [] };
   }
   if (!calibration)
-    throw new ArcinvertError(
-      `--prior ${source} needs calibrated statistics; run 'arcinvert calibrate' on the model first`,
+    throw new ConfigError(
+      ['priorStats'],
+      (k) => `${k('priorStats')} ${source} needs calibrated statistics; run 'arcinvert calibrate' on the model first`,
     );
   const byName = new Map(calibration.layers.map((l) => [l.name, l]));
   const all = taps.statLayers;

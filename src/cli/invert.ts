@@ -11,7 +11,7 @@ import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { listImages } from '../io/image.js';
 import { loadFaceModel } from '../model/store.js';
-import { resolveInvertConfig, type InvertConfig } from '../invert/config.js';
+import { DEFAULT_INVERT_CONFIG, resolveInvertConfig, type InvertConfig } from '../invert/config.js';
 import { summarise } from '../invert/outputs.js';
 import {
   randomTargets,
@@ -22,6 +22,7 @@ import {
 } from '../invert/targets.js';
 import type { ArcFaceHead } from '../arcface/head.js';
 import { HEAD_BASENAME, loadHeadIfPresent } from '../model/directory.js';
+import { mergeFlags, readConfigFile } from './config.js';
 import type { CliContext } from './context.js';
 import type { AlignMode } from '../align/align.js';
 import {
@@ -69,20 +70,11 @@ interface InvertFlags {
   backend: BackendPreference;
 }
 
-async function readConfigFile(file: string): Promise<Partial<InvertConfig>> {
-  const text = await fsp.readFile(file, 'utf8').catch(() => {
-    throw new ArcinvertError(`cannot read --config ${file}`);
-  });
-  try {
-    return JSON.parse(text) as Partial<InvertConfig>;
-  } catch {
-    throw new ArcinvertError(`--config ${file} is not valid JSON`);
-  }
-}
+const INVERT_CONFIG_FILE = { flag: '--config', keys: Object.keys(DEFAULT_INVERT_CONFIG), what: 'invert config' };
 
 /** Flags override the `--config` file, which overrides the defaults. */
 async function configFromFlags(f: InvertFlags): Promise<InvertConfig> {
-  const fromFile = f.config ? await readConfigFile(f.config) : {};
+  const fromFile = f.config ? await readConfigFile<InvertConfig>(f.config, INVERT_CONFIG_FILE) : {};
   const flags: Partial<InvertConfig> = {
     seeds: f.seeds,
     steps: f.steps,
@@ -104,9 +96,7 @@ async function configFromFlags(f: InvertFlags): Promise<InvertConfig> {
   };
   if (!f.bnPrior) flags.bnPrior = false;
   if (!f.flip) flags.flip = false;
-  const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
-  const partial: Partial<InvertConfig> = { ...fromFile, ...defined };
-  return resolveInvertConfig(partial);
+  return resolveInvertConfig(mergeFlags(fromFile, flags));
 }
 
 /** Flag combinations that cannot work, checked before anything is loaded. */

@@ -8,7 +8,6 @@
  * `<out>/reconstructions` by the same pipeline as `arcinvert invert`, on `--workers` threads). Writes `<out>/leakage.json` and `<out>/leakage.md` and prints
  * the table.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import type { RasterImage } from '../align/warp.js';
@@ -16,7 +15,7 @@ import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { loadFaceModel } from '../model/store.js';
-import { resolveInvertConfig, type InvertConfig } from '../invert/config.js';
+import { DEFAULT_INVERT_CONFIG, resolveInvertConfig, type InvertConfig } from '../invert/config.js';
 import { imageFileName } from '../invert/outputs.js';
 import { targetsFromImages } from '../invert/targets.js';
 import { modelJudge } from '../judge/model.js';
@@ -34,6 +33,7 @@ import { leakageMarkdown, leakageTable } from '../leakage/format.js';
 import { runLeakage, type SystemRole } from '../leakage/report.js';
 import { scoreHistogramSvg, svgToPng } from '../leakage/plot.js';
 import { FaceLandmarker } from '../align/landmarker.js';
+import { mergeFlags, readConfigFile } from './config.js';
 import type { CliContext } from './context.js';
 import { invertToDir, workersOption } from './invertRun.js';
 import { backendOption, positiveInt, useBackend } from './options.js';
@@ -63,21 +63,14 @@ function fmrList(v: string): number[] {
 }
 
 async function readInvertConfig(f: LeakageFlags): Promise<InvertConfig> {
-  let fromFile: Partial<InvertConfig> = {};
-  if (f.invertConfig) {
-    const text = await fsp.readFile(f.invertConfig, 'utf8').catch(() => {
-      throw new ArcinvertError(`cannot read --invert-config ${f.invertConfig}`);
-    });
-    try {
-      fromFile = JSON.parse(text) as Partial<InvertConfig>;
-    } catch {
-      throw new ArcinvertError(`--invert-config ${f.invertConfig} is not valid JSON`);
-    }
-  }
-  const flags = Object.fromEntries(
-    Object.entries({ steps: f.steps, seeds: f.seeds }).filter(([, v]) => v !== undefined),
-  );
-  return resolveInvertConfig({ ...fromFile, ...flags });
+  const fromFile = f.invertConfig
+    ? await readConfigFile<InvertConfig>(f.invertConfig, {
+        flag: '--invert-config',
+        keys: Object.keys(DEFAULT_INVERT_CONFIG),
+        what: 'invert config',
+      })
+    : {};
+  return resolveInvertConfig(mergeFlags<InvertConfig>(fromFile, { steps: f.steps, seeds: f.seeds }));
 }
 
 /**

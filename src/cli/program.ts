@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { ArcinvertError } from '../errors.js';
 import type { CliContext } from './context.js';
+import { userMessage } from './flags.js';
 import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
 import { infoCommand } from './info.js';
@@ -66,7 +67,7 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
       return err.exitCode === 0 ? 0 : 2;
     }
     if (err instanceof ArcinvertError) {
-      ctx.err(`arcinvert: ${err.message}`);
+      ctx.err(`arcinvert: ${userMessage(err)}`);
       return err.exitCode;
     }
     ctx.err(`arcinvert: ${describeBug(err)}`);

@@ -16,12 +16,14 @@ import { ArcinvertError } from '../errors.js';
 import { readPairsFile } from '../metrics/verification.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { findCheckpoint, type TrainState } from '../train/checkpoint.js';
-import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from '../train/config.js';
+import { DEFAULT_TRAIN_CONFIG, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from '../train/config.js';
 import { loadCsvManifest, loadImageFolder, type Dataset } from '../io/imageFolder.js';
-import { train } from '../train/loop.js';
+import { train, type TrainOptions, type TrainResult } from '../train/loop.js';
 import { defaultWorkers, workerShare } from '../train/parallel.js';
 import { resolveMarginConfig, type MarginPresetName } from '../arcface/margin.js';
+import { mergeFlags, readConfigFile } from './config.js';
 import type { CliContext } from './context.js';
+import { kebabFlag } from './flags.js';
 import { backendOption, finiteNumber, positiveInt, useBackend } from './options.js';
 import { formatDuration } from './ui/format.js';
 import { plainTrainReporter, type TrainReporter } from './ui/trainPlain.js';
@@ -30,7 +32,9 @@ interface TrainFlags {
   data?: string;
   csv?: string;
   out?: string;
-  backbone: BackboneName;
+  config?: string;
+  /** Undefined unless given (or its default when no `--config` can set it). */
+  backbone?: BackboneName;
   inputSize?: number;
   width?: number;
   embeddingSize?: number;
@@ -51,7 +55,8 @@ interface TrainFlags {
   resume?: string;
   evalPairs?: string;
   evalImages?: string;
-  flip: boolean;
+  /** Undefined unless `--no-flip` is given (or true when no `--config` can set it). */
+  flip?: boolean;
   distill?: string;
   distillWeight?: number;
   init?: string;
@@ -63,6 +68,7 @@ export const DEFAULT_DISTILL_WEIGHT = 64;
 
 /** Flags that shape the model or the optimisation; they cannot change when resuming. */
 const CONFIG_FLAGS = [
+  'config',
   'backbone',
   'inputSize',
   'width',
@@ -87,54 +93,72 @@ const CONFIG_FLAGS = [
   'init',
 ];
 
-/** Builds the training config from the flags (everything validated by `resolveTrainConfig`). */
-export function configFromFlags(f: TrainFlags): TrainConfig {
-  let extra: Record<string, unknown> = {};
-  if (f.backboneConfig !== undefined) {
-    try {
-      extra = JSON.parse(f.backboneConfig) as Record<string, unknown>;
-    } catch {
-      throw new ArcinvertError(`--backbone-config must be a JSON object, got '${f.backboneConfig}'`);
-    }
-    if (typeof extra !== 'object' || extra === null || Array.isArray(extra))
-      throw new ArcinvertError('--backbone-config must be a JSON object');
+/** `train --config FILE`: any subset of the keys of `TrainConfig` (a run's config.json is one). */
+const TRAIN_CONFIG_FILE = { flag: '--config', keys: Object.keys(DEFAULT_TRAIN_CONFIG), what: 'train config' };
+
+/** `--backbone-config`'s JSON object. */
+function parseBackboneConfigFlag(json: string | undefined): Record<string, unknown> {
+  if (json === undefined) return {};
+  let extra: unknown;
+  try {
+    extra = JSON.parse(json);
+  } catch {
+    throw new ArcinvertError(`--backbone-config must be a JSON object, got '${json}'`);
   }
-  if (f.width !== undefined && f.backbone !== 'mobilefacenet')
+  if (typeof extra !== 'object' || extra === null || Array.isArray(extra))
+    throw new ArcinvertError('--backbone-config must be a JSON object');
+  return extra as Record<string, unknown>;
+}
+
+/** The distillation the flags ask for: a teacher (`--distill`), or a new weight for the file's. */
+function distillFromFlags(f: TrainFlags, fromFile: TrainConfigInput): TrainConfigInput['distill'] {
+  if (f.distill !== undefined)
+    return { targets: path.resolve(f.distill), weight: f.distillWeight ?? DEFAULT_DISTILL_WEIGHT };
+  if (f.distillWeight === undefined) return undefined;
+  if (!fromFile.distill) throw new ArcinvertError('--distill-weight needs --distill');
+  return { ...fromFile.distill, weight: f.distillWeight };
+}
+
+/**
+ * Builds the training config from the flags merged over `fromFile` (a `--config` file), all
+ * validated by `resolveTrainConfig`.
+ */
+export function configFromFlags(f: TrainFlags, fromFile: TrainConfigInput = {}): TrainConfig {
+  const extra = parseBackboneConfigFlag(f.backboneConfig);
+  const backbone = f.backbone ?? fromFile.backbone ?? DEFAULT_TRAIN_CONFIG.backbone;
+  if (f.width !== undefined && backbone !== 'mobilefacenet')
     throw new ArcinvertError('--width applies to mobilefacenet only');
   if ((f.evalPairs === undefined) !== (f.evalImages === undefined))
     throw new ArcinvertError('--eval-pairs and --eval-images go together');
-  if (f.distillWeight !== undefined && f.distill === undefined)
-    throw new ArcinvertError('--distill-weight needs --distill');
   const backboneConfig: Partial<BackboneConfig> = {
+    ...fromFile.backboneConfig,
     ...extra,
     ...(f.inputSize !== undefined ? { inputSize: [f.inputSize, f.inputSize] as [number, number] } : {}),
     ...(f.width !== undefined ? { width: f.width } : {}),
     ...(f.embeddingSize !== undefined ? { embeddingSize: f.embeddingSize } : {}),
   };
-  const input: TrainConfigInput = {
+  const flags: TrainConfigInput = {
     backbone: f.backbone,
-    backboneConfig,
     flip: f.flip,
-    ...(f.margin !== undefined ? { margin: resolveMarginConfig(f.margin) } : {}),
-    ...(f.batchSize !== undefined ? { batchSize: f.batchSize } : {}),
-    ...(f.microBatch !== undefined ? { microBatch: f.microBatch } : {}),
-    ...(f.epochs !== undefined ? { epochs: f.epochs } : {}),
-    ...(f.lr !== undefined ? { lr: f.lr } : {}),
-    ...(f.warmupEpochs !== undefined ? { warmupEpochs: f.warmupEpochs } : {}),
-    ...(f.k !== undefined ? { k: f.k } : {}),
-    ...(f.maxClasses !== undefined ? { maxClasses: f.maxClasses } : {}),
-    ...(f.valFraction !== undefined ? { valFraction: f.valFraction } : {}),
-    ...(f.seed !== undefined ? { seed: f.seed } : {}),
-    ...(f.checkpointEvery !== undefined ? { checkpointEveryMinutes: f.checkpointEvery } : {}),
-    ...(f.evalPairs !== undefined
-      ? { evalPairs: { pairsFile: path.resolve(f.evalPairs), imagesDir: path.resolve(f.evalImages!) } }
-      : {}),
-    ...(f.init !== undefined ? { init: path.resolve(f.init) } : {}),
-    ...(f.distill !== undefined
-      ? { distill: { targets: path.resolve(f.distill), weight: f.distillWeight ?? DEFAULT_DISTILL_WEIGHT } }
-      : {}),
+    margin: f.margin !== undefined ? resolveMarginConfig(f.margin) : undefined,
+    batchSize: f.batchSize,
+    microBatch: f.microBatch,
+    epochs: f.epochs,
+    lr: f.lr,
+    warmupEpochs: f.warmupEpochs,
+    k: f.k,
+    maxClasses: f.maxClasses,
+    valFraction: f.valFraction,
+    seed: f.seed,
+    checkpointEveryMinutes: f.checkpointEvery,
+    evalPairs:
+      f.evalPairs !== undefined
+        ? { pairsFile: path.resolve(f.evalPairs), imagesDir: path.resolve(f.evalImages!) }
+        : undefined,
+    init: f.init !== undefined ? path.resolve(f.init) : undefined,
+    distill: distillFromFlags(f, fromFile),
   };
-  return resolveTrainConfig(input);
+  return resolveTrainConfig({ ...mergeFlags(fromFile, flags), backboneConfig });
 }
 
 /** Reads the training images named by --data / --csv (or the checkpoint's source). */
@@ -147,22 +171,62 @@ async function loadData(source: NonNullable<TrainState['source']>): Promise<Data
 /** Fails early, before any training, if the benchmark pairs cannot be used. */
 async function checkEvalPairs(cfg: TrainConfig): Promise<void> {
   if (cfg.evalPairs === null) return;
-  await readPairsFile(cfg.evalPairs.pairsFile, '--eval-pairs');
+  await readPairsFile(cfg.evalPairs.pairsFile, 'evalPairs');
   if (!existsSync(cfg.evalPairs.imagesDir))
     throw new ArcinvertError(`--eval-images ${cfg.evalPairs.imagesDir} does not exist`);
 }
 
-export function trainCommand(ctx: CliContext): Command {
-  const cmd = new Command('train')
-    .description('train an ArcFace (sub-center) face-recognition model; Ctrl-C writes a checkpoint')
+/** Where the data, the model and the schedule come from. */
+function dataOptions(cmd: Command): Command {
+  return cmd
     .option('--data <dir>', 'ImageFolder of aligned faces: <dir>/<identity>/<image>')
     .option('--csv <file>', 'manifest with path,identity columns (paths relative to its folder)')
     .option('--out <dir>', 'run directory: checkpoints, logs, best/ (default with --resume: the resumed run)')
+    .option(
+      '--config <file.json>',
+      "training config (JSON, any subset of the keys, e.g. a run's config.json); flags override it",
+    )
+    .option('--max-steps <n>', 'stop after this many steps in total (checkpointed)', positiveInt('--max-steps'))
+    .option('--resume <dir>', 'continue a run from its last checkpoint')
+    .option('--eval-pairs <file>', 'LFW-format pairs evaluated at each epoch end (reported only)')
+    .option('--eval-images <dir>', 'image folder of --eval-pairs')
+    .option(
+      '--init <modelDir>',
+      'start from the weights of a saved model (backbone; class centres too when its identities match): a new run, not a resume',
+    )
+    .option(
+      '--distill <teacher.npy>',
+      "distil from a teacher's embeddings of the training images (N×T .npy + .txt image list; scripts/teacher-embeddings.mjs)",
+    )
+    .option(
+      '--distill-weight <λ>',
+      `weight of the distillation term (default ${DEFAULT_DISTILL_WEIGHT})`,
+      finiteNumber('--distill-weight', (n) => n > 0, 'a positive number'),
+    )
+    .addOption(backendOption());
+}
+
+/** The backbone and the margin head. */
+function modelOptions(cmd: Command): Command {
+  return cmd
     .addOption(new Option('--backbone <name>', 'backbone').choices(BACKBONE_NAMES).default('mobilefacenet'))
     .option('--input-size <px>', 'square input size, a multiple of 16 (default 112)', positiveInt('--input-size'))
     .option('--width <n>', 'MobileFaceNet base width (default 64)', positiveInt('--width'))
     .option('--embedding-size <n>', 'embedding dimension (default 512)', positiveInt('--embedding-size'))
     .option('--backbone-config <json>', 'other backbone overrides as JSON, e.g. \'{"blocks":[1,2,2,1]}\'')
+    .option('--k <n>', 'sub-centres per identity (default 3; 1 = plain ArcFace)', positiveInt('--k'))
+    .addOption(
+      new Option('--margin <preset>', 'margin preset (default arcface, s 64 m 0.5)').choices([
+        'arcface',
+        'cosface',
+        'sphereface',
+      ]),
+    );
+}
+
+/** Batches, workers, the schedule and the split. */
+function optimisationOptions(cmd: Command): Command {
+  return cmd
     .option('--batch-size <n>', 'images per step (default 32)', positiveInt('--batch-size'))
     .option(
       '--micro-batch <n>',
@@ -185,14 +249,6 @@ export function trainCommand(ctx: CliContext): Command {
       'linear LR warmup in epochs (default 0)',
       finiteNumber('--warmup-epochs', (n) => n >= 0, 'a number ≥ 0'),
     )
-    .option('--k <n>', 'sub-centres per identity (default 3; 1 = plain ArcFace)', positiveInt('--k'))
-    .addOption(
-      new Option('--margin <preset>', 'margin preset (default arcface, s 64 m 0.5)').choices([
-        'arcface',
-        'cosface',
-        'sphereface',
-      ]),
-    )
     .option(
       '--max-classes <n>',
       'use only the first N identities (sorted), for quick runs',
@@ -213,59 +269,107 @@ export function trainCommand(ctx: CliContext): Command {
       'checkpoint interval (default 10)',
       finiteNumber('--checkpoint-every', (n) => n > 0, 'a positive number'),
     )
-    .option('--max-steps <n>', 'stop after this many steps in total (checkpointed)', positiveInt('--max-steps'))
-    .option('--resume <dir>', 'continue a run from its last checkpoint')
-    .option('--eval-pairs <file>', 'LFW-format pairs evaluated at each epoch end (reported only)')
-    .option('--eval-images <dir>', 'image folder of --eval-pairs')
-    .option('--no-flip', 'no random horizontal flips')
-    .option(
-      '--init <modelDir>',
-      'start from the weights of a saved model (backbone; class centres too when its identities match): a new run, not a resume',
-    )
-    .option(
-      '--distill <teacher.npy>',
-      "distil from a teacher's embeddings of the training images (N×T .npy + .txt image list; scripts/teacher-embeddings.mjs)",
-    )
-    .option(
-      '--distill-weight <λ>',
-      `weight of the distillation term (default ${DEFAULT_DISTILL_WEIGHT})`,
-      finiteNumber('--distill-weight', (n) => n > 0, 'a positive number'),
-    )
-    .addOption(backendOption());
-  return cmd.action(async (flags: TrainFlags) => {
-    let cfg: TrainConfig;
-    let source: NonNullable<TrainState['source']>;
-    if (flags.data !== undefined && flags.csv !== undefined) throw new ArcinvertError('give --data or --csv, not both');
-    const given =
-      flags.data !== undefined
-        ? { kind: 'folder' as const, path: path.resolve(flags.data) }
-        : flags.csv !== undefined
-          ? { kind: 'csv' as const, path: path.resolve(flags.csv) }
-          : null;
-    if (flags.resume !== undefined) {
-      const changed = CONFIG_FLAGS.filter((k) => cmd.getOptionValueSource(k) === 'cli');
-      if (changed.length > 0)
-        throw new ArcinvertError(
-          `--resume continues with the run's own config; drop --${changed[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
-        );
-      const state = JSON.parse(
-        await fsp.readFile(path.join(await findCheckpoint(flags.resume), 'state.json'), 'utf8'),
-      ) as TrainState;
-      cfg = resolveTrainConfig(state.config);
-      const recorded = given ?? state.source;
-      if (recorded === null) throw new ArcinvertError('the checkpoint does not record its data; give --data or --csv');
-      source = recorded;
-    } else {
-      if (given === null) throw new ArcinvertError('give the training images with --data DIR or --csv FILE');
-      if (flags.out === undefined) throw new ArcinvertError('give the run directory with --out DIR');
-      if (existsSync(path.join(flags.out, 'checkpoint.json')))
-        throw new ArcinvertError(
-          `${flags.out} already holds a training run; continue it with --resume ${flags.out} or choose another --out`,
-        );
-      cfg = configFromFlags(flags);
-      source = given;
+    .option('--no-flip', 'no random horizontal flips');
+}
+
+/** The config and the data of the run: the checkpoint's when resuming, else the flags' over `--config`. */
+async function planRun(
+  cmd: Command,
+  flags: TrainFlags,
+): Promise<{ cfg: TrainConfig; source: NonNullable<TrainState['source']>; outDir: string }> {
+  if (flags.data !== undefined && flags.csv !== undefined) throw new ArcinvertError('give --data or --csv, not both');
+  const given =
+    flags.data !== undefined
+      ? { kind: 'folder' as const, path: path.resolve(flags.data) }
+      : flags.csv !== undefined
+        ? { kind: 'csv' as const, path: path.resolve(flags.csv) }
+        : null;
+  if (flags.resume !== undefined) {
+    const changed = CONFIG_FLAGS.filter((k) => cmd.getOptionValueSource(k) === 'cli');
+    if (changed.length > 0)
+      throw new ArcinvertError(`--resume continues with the run's own config; drop ${kebabFlag(changed[0])}`);
+    const state = JSON.parse(
+      await fsp.readFile(path.join(await findCheckpoint(flags.resume), 'state.json'), 'utf8'),
+    ) as TrainState;
+    const source = given ?? state.source;
+    if (source === null) throw new ArcinvertError('the checkpoint does not record its data; give --data or --csv');
+    return { cfg: resolveTrainConfig(state.config), source, outDir: path.resolve(flags.out ?? flags.resume) };
+  }
+  if (given === null) throw new ArcinvertError('give the training images with --data DIR or --csv FILE');
+  if (flags.out === undefined) throw new ArcinvertError('give the run directory with --out DIR');
+  if (existsSync(path.join(flags.out, 'checkpoint.json')))
+    throw new ArcinvertError(
+      `${flags.out} already holds a training run; continue it with --resume ${flags.out} or choose another --out`,
+    );
+  const fromFile = flags.config ? await readConfigFile<TrainConfigInput>(flags.config, TRAIN_CONFIG_FILE) : {};
+  // Commander's defaults of --backbone and --no-flip must not override the file.
+  const explicit = { ...flags };
+  if (cmd.getOptionValueSource('backbone') !== 'cli') explicit.backbone = undefined;
+  if (cmd.getOptionValueSource('flip') !== 'cli') explicit.flip = undefined;
+  return { cfg: configFromFlags(explicit, fromFile), source: given, outDir: path.resolve(flags.out) };
+}
+
+/** Runs `train()` with the Ink view or plain lines; Ctrl-C asks it to checkpoint and stop. */
+async function runTraining(ctx: CliContext, options: TrainOptions): Promise<TrainResult> {
+  const cfg = options.config;
+  const title = `train ${cfg.backbone} → ${options.outDir}`;
+  const reporter: TrainReporter = ctx.interactive
+    ? await (await import('./ui/trainMount.js')).mountTrainView(title)
+    : plainTrainReporter((l) => ctx.err(l));
+  if (!ctx.interactive) ctx.err(title);
+  const controller = new AbortController();
+  const onSigint = (): void => {
+    reporter.message('interrupted: finishing the step and writing a checkpoint (Ctrl-C again quits at once)…');
+    controller.abort();
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    return await train(options, {
+      onStep: (p) => reporter.step(p),
+      onEpoch: (e) => reporter.epoch(e),
+      onMessage: (m) => reporter.message(m),
+      signal: controller.signal,
+    });
+  } catch (err) {
+    // tfjs-backend-wasm aborts (no exception it can recover from) when its heap, at most 4 GB, is full.
+    if (err instanceof Error && /^Aborted\(/.test(err.message) && tf.getBackend() === 'wasm') {
+      throw new ArcinvertError(
+        `the wasm backend ran out of memory (4 GB heap) at --batch-size ${cfg.batchSize}; add --micro-batch 8 or lower --batch-size / --input-size`,
+      );
     }
-    const outDir = path.resolve(flags.out ?? flags.resume!);
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    reporter.unmount();
+  }
+}
+
+/** The result lines; an interrupted run exits 130 with how to continue it. */
+async function reportResult(ctx: CliContext, result: TrainResult, outDir: string): Promise<void> {
+  if (result.skipped.length > 0) {
+    await writeFileAtomic(
+      path.join(outDir, 'skipped.txt'),
+      result.skipped.map((s) => `${s.path}\t${s.reason}`).join('\n') + '\n',
+    );
+    ctx.out(`skipped ${result.skipped.length} unreadable image(s), listed in ${path.join(outDir, 'skipped.txt')}`);
+  }
+  ctx.out(`trained ${result.steps} steps (${formatDuration(result.seconds)}), last loss ${result.lastLoss.toFixed(4)}`);
+  ctx.out(`checkpoint: ${result.checkpoint}`);
+  if (result.best)
+    ctx.out(
+      `best: epoch ${result.best.epoch + 1}, validation accuracy ${result.best.accuracy.toFixed(4)} → ${result.best.dir}`,
+    );
+  if (result.aborted)
+    throw new ArcinvertError(`interrupted at step ${result.steps}; continue with --resume ${outDir}`, 130);
+}
+
+export function trainCommand(ctx: CliContext): Command {
+  const cmd = new Command('train').description(
+    'train an ArcFace (sub-center) face-recognition model; Ctrl-C writes a checkpoint',
+  );
+  optimisationOptions(modelOptions(dataOptions(cmd)));
+  return cmd.action(async (flags: TrainFlags) => {
+    const { cfg, source, outDir } = await planRun(cmd, flags);
     await checkEvalPairs(cfg);
     const workers = flags.workers ?? defaultWorkers(cfg, availableParallelism());
     workerShare(cfg, workers);
@@ -273,57 +377,15 @@ export function trainCommand(ctx: CliContext): Command {
     ctx.err(`config: ${JSON.stringify(cfg)}`);
     ctx.err(`workers: ${workers}`);
     const data = await loadData(source);
-
-    const title = `train ${cfg.backbone} → ${outDir}`;
-    const reporter: TrainReporter = ctx.interactive
-      ? await (await import('./ui/trainMount.js')).mountTrainView(title)
-      : plainTrainReporter((l) => ctx.err(l));
-    if (!ctx.interactive) ctx.err(title);
-    const controller = new AbortController();
-    const onSigint = (): void => {
-      reporter.message('interrupted: finishing the step and writing a checkpoint (Ctrl-C again quits at once)…');
-      controller.abort();
-    };
-    process.once('SIGINT', onSigint);
-    let result;
-    try {
-      result = await train(
-        { config: cfg, data, source, outDir, resumeFrom: flags.resume, maxSteps: flags.maxSteps, workers },
-        {
-          onStep: (p) => reporter.step(p),
-          onEpoch: (e) => reporter.epoch(e),
-          onMessage: (m) => reporter.message(m),
-          signal: controller.signal,
-        },
-      );
-    } catch (err) {
-      // tfjs-backend-wasm aborts (no exception it can recover from) when its heap, at most 4 GB, is full.
-      if (err instanceof Error && /^Aborted\(/.test(err.message) && tf.getBackend() === 'wasm') {
-        throw new ArcinvertError(
-          `the wasm backend ran out of memory (4 GB heap) at --batch-size ${cfg.batchSize}; add --micro-batch 8 or lower --batch-size / --input-size`,
-        );
-      }
-      throw err;
-    } finally {
-      process.removeListener('SIGINT', onSigint);
-      reporter.unmount();
-    }
-    if (result.skipped.length > 0) {
-      await writeFileAtomic(
-        path.join(outDir, 'skipped.txt'),
-        result.skipped.map((s) => `${s.path}\t${s.reason}`).join('\n') + '\n',
-      );
-      ctx.out(`skipped ${result.skipped.length} unreadable image(s), listed in ${path.join(outDir, 'skipped.txt')}`);
-    }
-    ctx.out(
-      `trained ${result.steps} steps (${formatDuration(result.seconds)}), last loss ${result.lastLoss.toFixed(4)}`,
-    );
-    ctx.out(`checkpoint: ${result.checkpoint}`);
-    if (result.best)
-      ctx.out(
-        `best: epoch ${result.best.epoch + 1}, validation accuracy ${result.best.accuracy.toFixed(4)} → ${result.best.dir}`,
-      );
-    if (result.aborted)
-      throw new ArcinvertError(`interrupted at step ${result.steps}; continue with --resume ${outDir}`, 130);
+    const result = await runTraining(ctx, {
+      config: cfg,
+      data,
+      source,
+      outDir,
+      resumeFrom: flags.resume,
+      maxSteps: flags.maxSteps,
+      workers,
+    });
+    await reportResult(ctx, result, outDir);
   });
 }

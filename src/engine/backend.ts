@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { ArcinvertError } from '../errors.js';
+import { ArcinvertError, ConfigError } from '../errors.js';
 import { registerFastWasmKernels } from './fastKernels.js';
 import { registerFastGradients } from './gradients.js';
 import { registerWasmGradKernels } from './wasmGradKernels.js';
@@ -105,12 +105,14 @@ const CANDIDATES: Readonly<Record<BackendPreference, ReadonlyArray<() => Promise
 
 function unavailable(preference: BackendPreference, failures: string[]): ArcinvertError {
   if (preference === 'tensorflow') {
-    return new ArcinvertError(
-      `--backend tensorflow needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (${failures.join('; ')}); ` +
-        'install one, or use --backend wasm',
+    return new ConfigError(
+      ['backend'],
+      (k) =>
+        `${k('backend')} tensorflow needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (${failures.join('; ')}); ` +
+        `install one, or use ${k('backend')} wasm`,
     );
   }
-  return new ArcinvertError(`--backend ${preference} is unavailable (${failures.join('; ')})`);
+  return new ConfigError(['backend'], (k) => `${k('backend')} ${preference} is unavailable (${failures.join('; ')})`);
 }
 
 /**

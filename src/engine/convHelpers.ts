@@ -5,7 +5,7 @@
  * Every function here runs tf ops and must be called inside `tf.tidy`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ArcinvertError } from '../errors.js';
+import { ArcinvertError, ConfigError } from '../errors.js';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
@@ -35,12 +35,14 @@ export function asTensor4D(info: tf.TensorInfo | undefined, kernel: string, name
  */
 export function requireSupported(info: Conv2DInfo, kernel: string): void {
   if (info.dataFormat !== 'channelsLast') {
-    throw new ArcinvertError(`${kernel} on wasm supports NHWC only; use --backend cpu for NCHW`);
+    throw new ConfigError(['backend'], (k) => `${kernel} on wasm supports NHWC only; use ${k('backend')} cpu for NCHW`);
   }
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) {
-    throw new ArcinvertError(
-      `${kernel} on wasm supports dilation 1 only (got ${info.dilationHeight}x${info.dilationWidth}); ` +
-        'use --backend cpu for dilated convolutions',
+    throw new ConfigError(
+      ['backend'],
+      (k) =>
+        `${kernel} on wasm supports dilation 1 only (got ${info.dilationHeight}x${info.dilationWidth}); ` +
+        `use ${k('backend')} cpu for dilated convolutions`,
     );
   }
 }

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import type { Normalization } from '../backbone/types.js';
-import { ArcinvertError } from '../errors.js';
+import { ArcinvertError, ConfigError } from '../errors.js';
 import { ensureDir, fsError, writeFileAtomic } from '../io/atomic.js';
 import { writeContactSheet } from '../io/grid.js';
 import { readImageTensor } from '../io/image.js';
@@ -55,11 +55,14 @@ export interface StagedOutput {
 export async function stageOutput(out: string, overwrite: boolean): Promise<StagedOutput> {
   const existing = await fsp.readdir(out).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
-    if (err.code === 'ENOTDIR') throw new ArcinvertError(`--out ${out} is a file, not a directory`);
+    if (err.code === 'ENOTDIR') throw new ConfigError(['out'], (k) => `${k('out')} ${out} is a file, not a directory`);
     throw fsError(err, 'read', out);
   });
   if (existing && existing.length > 0 && !overwrite) {
-    throw new ArcinvertError(`--out ${out} exists and is not empty (use --overwrite to replace it)`);
+    throw new ConfigError(
+      ['out', 'overwrite'],
+      (k) => `${k('out')} ${out} exists and is not empty (use ${k('overwrite')} to replace it)`,
+    );
   }
   const parent = path.dirname(path.resolve(out));
   await ensureDir(parent);

@@ -27,6 +27,14 @@ const ERRNO_REASONS: Record<string, string> = {
   EEXIST: 'a file is in the way',
 };
 
+/** A short human reason for a file-system error ("no such file or directory"), else its code or message. */
+export function errnoReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException | undefined;
+  const code = e?.code;
+  if (code !== undefined && code in ERRNO_REASONS) return ERRNO_REASONS[code]!;
+  return code ?? (e?.message ?? String(err)).split('\n')[0]!;
+}
+
 /**
  * Turns a Node file-system error with a known errno code into a one-line `ArcinvertError`
  * ("cannot <verb> <file>: <reason>"); any other error is returned unchanged.

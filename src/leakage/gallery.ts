@@ -10,7 +10,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { ArcinvertError } from '../errors.js';
+import { ArcinvertError, ConfigError } from '../errors.js';
 import { lfwImagePath, readPairsFile } from '../metrics/verification.js';
 import { listImages } from '../io/image.js';
 
@@ -46,7 +46,7 @@ export function identityOf(file: string): string {
  */
 export async function galleryFromDir(dir: string, limit: number, minImages = 2): Promise<Gallery> {
   const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => {
-    throw new ArcinvertError(`cannot read --targets ${dir}`);
+    throw new ConfigError(['targets'], (k) => `cannot read ${k('targets')} ${dir}`);
   });
   const names = entries
     .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
@@ -100,7 +100,10 @@ export async function readReconstructionDir(
 ): Promise<{ sources: string[]; reconstructions: ReconstructionRef[] }> {
   const file = path.join(dir, 'report.json');
   const text = await fsp.readFile(file, 'utf8').catch(() => {
-    throw new ArcinvertError(`--reconstructions ${dir} has no report.json (expected an 'arcinvert invert' output)`);
+    throw new ConfigError(
+      ['reconstructions'],
+      (k) => `${k('reconstructions')} ${dir} has no report.json (expected an 'arcinvert invert' output)`,
+    );
   });
   let report: InvertReport;
   try {
@@ -113,8 +116,10 @@ export async function readReconstructionDir(
   }
   const sources = report.targets.map((t, i) => {
     if (!t.source)
-      throw new ArcinvertError(
-        `target ${i} in ${file} has no source photo; leakage needs the photo each template came from (invert with --image, or --embedding with its .txt)`,
+      throw new ConfigError(
+        ['image', 'embedding'],
+        (k) =>
+          `target ${i} in ${file} has no source photo; leakage needs the photo each template came from (invert with ${k('image')}, or ${k('embedding')} with its .txt)`,
       );
     return path.isAbsolute(t.source) ? t.source : path.resolve(t.source);
   });
@@ -146,7 +151,7 @@ export function sameIdentityOthers(gallery: Gallery): number[][] {
 
 /** The mismatched pairs of an LFW-style pairs file, as photo paths beside the file. */
 export async function impostorPairsFromFile(pairsFile: string): Promise<Array<[string, string]>> {
-  const parsed = await readPairsFile(pairsFile, '--impostor-pairs');
+  const parsed = await readPairsFile(pairsFile, 'impostorPairs');
   const dir = path.dirname(pairsFile);
   return parsed.pairs.filter((p) => !p.same).map((p) => [lfwImagePath(dir, p.a), lfwImagePath(dir, p.b)]);
 }

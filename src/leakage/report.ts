@@ -11,7 +11,7 @@
  */
 import { readRaster } from '../align/raster.js';
 import type { RasterImage } from '../align/warp.js';
-import { ArcinvertError } from '../errors.js';
+import { ArcinvertError, ConfigError } from '../errors.js';
 import { unitRowCosine } from '../arcface/normalize.js';
 import type { Judge } from '../judge/types.js';
 import { crossIdentityPairs, sameIdentityOthers, type Gallery, type ReconstructionRef } from './gallery.js';
@@ -178,7 +178,10 @@ export async function runLeakage(
     impostorImages = galleryImages;
   }
   if (impostorIdx.length === 0)
-    throw new ArcinvertError('no impostor pairs: the targets need at least two identities (or give --impostor-pairs)');
+    throw new ConfigError(
+      ['impostorPairs'],
+      (k) => `no impostor pairs: the targets need at least two identities (or give ${k('impostorPairs')})`,
+    );
   const distributions: Record<string, ScoreDistributions> = {};
   const report: LeakageReport = {
     format: 'arcinvert-leakage/1',

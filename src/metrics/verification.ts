@@ -13,7 +13,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { ArcinvertError } from '../errors.js';
+import { ArcinvertError, ConfigError } from '../errors.js';
+import { errnoReason } from '../io/atomic.js';
 
 /** One image reference of a pair: identity folder name and 1-based image number. */
 export interface LfwImageRef {
@@ -99,12 +100,14 @@ export function parsePairs(text: string): ParsedPairs {
  * @param what how the file is named in the error (e.g. a config key).
  * @throws ArcinvertError when the file cannot be read or is malformed.
  */
-export async function readPairsFile(file: string, what = 'pairs file'): Promise<ParsedPairs> {
+export async function readPairsFile(file: string, key?: string): Promise<ParsedPairs> {
   let text: string;
   try {
     text = await fsp.readFile(file, 'utf8');
   } catch (err) {
-    throw new ArcinvertError(`cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    const reason = errnoReason(err);
+    if (key !== undefined) throw new ConfigError([key], (k) => `cannot read ${k(key)} ${file}: ${reason}`);
+    throw new ArcinvertError(`cannot read pairs file ${file}: ${reason}`);
   }
   return parsePairs(text);
 }

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../model/types.js';
-import { ArcinvertError } from '../errors.js';
+import { ArcinvertError, ConfigError } from '../errors.js';
 import { loadFaceModel } from '../model/store.js';
 import { hasClassNames, hasHead, headBasePath, readClassNames } from '../model/directory.js';
 import { loadHeadWeights } from '../model/headWeights.js';
@@ -44,16 +44,23 @@ export async function loadInitialWeights(dir: string, fm: FaceModel, needs: Head
     const [a, b] = [saved.model.weights, fm.model.weights];
     const [sa, sb] = [saved.meta.inputSize, fm.meta.inputSize];
     if (sa[0] !== sb[0] || sa[1] !== sb[1] || saved.meta.embeddingSize !== fm.meta.embeddingSize) {
-      throw new ArcinvertError(
-        `--init ${dir}: the saved model takes ${sa.join('×')} input to ${saved.meta.embeddingSize}-d, the run's ${sb.join('×')} to ${fm.meta.embeddingSize}-d`,
+      throw new ConfigError(
+        ['init'],
+        (k) =>
+          `${k('init')} ${dir}: the saved model takes ${sa.join('×')} input to ${saved.meta.embeddingSize}-d, the run's ${sb.join('×')} to ${fm.meta.embeddingSize}-d`,
       );
     }
     if (a.length !== b.length)
-      throw new ArcinvertError(`--init ${dir}: the saved backbone has ${a.length} weights, the run's ${b.length}`);
+      throw new ConfigError(
+        ['init'],
+        (k) => `${k('init')} ${dir}: the saved backbone has ${a.length} weights, the run's ${b.length}`,
+      );
     const bad = a.findIndex((w, i) => w.shape.join(',') !== b[i].shape.join(','));
     if (bad >= 0)
-      throw new ArcinvertError(
-        `--init ${dir}: weight ${bad} (${b[bad].originalName}) is [${a[bad].shape.join(', ')}] in the saved model, [${b[bad].shape.join(', ')}] in the run's`,
+      throw new ConfigError(
+        ['init'],
+        (k) =>
+          `${k('init')} ${dir}: weight ${bad} (${b[bad].originalName}) is [${a[bad].shape.join(', ')}] in the saved model, [${b[bad].shape.join(', ')}] in the run's`,
       );
     tf.tidy(() => fm.model.setWeights(saved.model.getWeights()));
   } finally {

@@ -31,18 +31,20 @@ import {
 import { readPairsFile } from '../metrics/verification.js';
 import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { mixSeed } from '../util/random.js';
-import { loadCheckpoint, saveBest, saveCheckpoint, type TrainState } from './checkpoint.js';
+import { loadCheckpoint, saveBest, saveCheckpoint, type LoadedCheckpoint, type TrainState } from './checkpoint.js';
 import { scheduleSpec, type TrainConfig } from './config.js';
 import { splitByIdentity, type Dataset } from '../io/imageFolder.js';
 import { TeacherTargets } from './distill.js';
 import { ArcFaceHead } from '../arcface/head.js';
 import { loadInitialWeights } from './init.js';
-import { BatchLoader, type SkippedImage } from './loader.js';
-import { marginFunction } from '../arcface/margin.js';
+import { BatchLoader, type Batch, type SkippedImage } from './loader.js';
+import { marginFunction, type MarginFn } from '../arcface/margin.js';
 import { ParallelTrainer } from './parallel.js';
-import { learningRateAt } from './schedule.js';
+import { learningRateAt, type LrScheduleSpec } from './schedule.js';
 import { sgdInit } from './sgd.js';
 import { trainables, trainStep, type StepOut } from './step.js';
+
+type Trainables = ReturnType<typeof trainables>;
 
 /** One line of `train-log.jsonl`. */
 export interface StepRecord {
@@ -152,222 +154,360 @@ async function truncateLog(file: string, step: number): Promise<void> {
   await writeFileAtomic(file, keep.map((l) => `${l}\n`).join(''));
 }
 
+/** What a run holds that must be disposed, whether or not its set-up completed. */
+interface Owned {
+  fm?: FaceModel;
+  head?: ArcFaceHead;
+  /** SGD momentum buffers, replaced at every step. */
+  buffers: tf.Tensor[];
+  parallel: ParallelTrainer | null;
+}
+
+/** The identities split into training and validation, checked against a resumed run; the teacher. */
+async function prepareData(
+  opts: TrainOptions,
+  cfg: TrainConfig,
+  resumed: LoadedCheckpoint | null,
+): Promise<{ trainSet: Dataset; valSet: Dataset; teacher: TeacherTargets | null }> {
+  const { train: trainSet, val: valSet } = splitByIdentity(
+    selectIdentities(opts.data, cfg.maxClasses),
+    cfg.valFraction,
+    cfg.seed,
+  );
+  if (resumed && resumed.state.classNames.join('\n') !== trainSet.classNames.join('\n')) {
+    throw new ArcinvertError(
+      `the data's identities do not match the checkpoint's (${trainSet.classNames.length} vs ${resumed.state.classNames.length} training identities)`,
+    );
+  }
+  const teacher = cfg.distill
+    ? await TeacherTargets.load(cfg.distill.targets, dataRoot(opts.source, cfg.distill.targets))
+    : null;
+  teacher?.checkCovers(trainSet.items.map((it) => it.path));
+  return { trainSet, valSet, teacher };
+}
+
+/** The backbone and head: the checkpoint's, a warm start's (`init`), or new seeded ones. */
+async function prepareModel(
+  cfg: TrainConfig,
+  classNames: string[],
+  projectionDim: number,
+  owned: Owned,
+  say: (line: string) => void,
+): Promise<{ fm: FaceModel; head: ArcFaceHead }> {
+  const headConfig = { numClasses: classNames.length, k: cfg.k, seed: mixSeed(cfg.seed, 0x4ead), projectionDim };
+  if (!owned.fm) {
+    owned.fm = buildBackbone(cfg.backbone, { seed: cfg.seed, ...cfg.backboneConfig });
+    if (cfg.init !== null) {
+      const init = await loadInitialWeights(cfg.init, owned.fm, { classNames, k: cfg.k, projectionDim });
+      owned.head = new ArcFaceHead(
+        { embeddingDim: owned.fm.meta.embeddingSize, ...headConfig },
+        init.centres ?? undefined,
+        init.projection ?? undefined,
+      );
+      say(`warm start: ${init.summary}`);
+    }
+  }
+  const fm = owned.fm;
+  const head = (owned.head ??= new ArcFaceHead({ embeddingDim: fm.meta.embeddingSize, ...headConfig }));
+  if (
+    head.config.numClasses !== classNames.length ||
+    head.config.embeddingDim !== fm.meta.embeddingSize ||
+    head.config.projectionDim !== projectionDim
+  ) {
+    throw new ArcinvertError('the checkpoint head does not match the model or the data');
+  }
+  return { fm, head };
+}
+
+/** Fails before any training when the benchmark pairs cannot be read. */
+async function checkBenchmarkPairs(cfg: TrainConfig): Promise<void> {
+  if (!cfg.evalPairs) return;
+  await readPairsFile(cfg.evalPairs.pairsFile, 'evalPairs');
+}
+
+/** A run once set up: what the step, the epoch end and the checkpoint share. */
+interface SessionParts {
+  opts: TrainOptions;
+  hooks: TrainHooks;
+  cfg: TrainConfig;
+  owned: Owned;
+  fm: FaceModel;
+  head: ArcFaceHead;
+  p: Trainables;
+  teacher: TeacherTargets | null;
+  loader: BatchLoader;
+  spec: LrScheduleSpec;
+  totalSteps: number;
+  valPairs: ReturnType<typeof sampleVerificationPairs>;
+  state: TrainState;
+  logFile: string;
+  now: () => number;
+}
+
+/** Loads or builds everything a run needs, writes its config and starts the workers. */
+async function setUp(
+  opts: TrainOptions,
+  hooks: TrainHooks,
+  resumed: LoadedCheckpoint | null,
+  owned: Owned,
+): Promise<Session> {
+  const say = hooks.onMessage ?? (() => undefined);
+  const cfg = resumed?.state.config ?? opts.config;
+  const { trainSet, valSet, teacher } = await prepareData(opts, cfg, resumed);
+  const { fm, head } = await prepareModel(cfg, trainSet.classNames, teacher?.dim ?? 0, owned, say);
+  const p = trainables(fm, head);
+  if (resumed && resumed.paramNames.join('\n') !== p.names.join('\n'))
+    throw new ArcinvertError('the checkpoint optimiser state does not match its model');
+  if (!resumed) owned.buffers = sgdInit(p.vars);
+  const loader = new BatchLoader(trainSet, {
+    batchSize: cfg.batchSize,
+    imageSize: fm.meta.inputSize,
+    flip: cfg.flip,
+    seed: cfg.seed,
+    prefetch: cfg.prefetch,
+  });
+  const spec = scheduleSpec(cfg, loader.batchesPerEpoch);
+  const totalSteps = Math.min(spec.totalSteps, opts.maxSteps ?? Infinity);
+  await checkBenchmarkPairs(cfg);
+  const valPairs = valSet.classNames.length > 0 ? sampleVerificationPairs(valSet, cfg.valPairs, cfg.seed) : [];
+  const state: TrainState = resumed?.state ?? {
+    format: 'arcinvert-train-state',
+    version: 1,
+    step: 0,
+    position: { epoch: 0, batch: 0 },
+    elapsedSeconds: 0,
+    config: cfg,
+    classNames: trainSet.classNames,
+    valClassNames: valSet.classNames,
+    best: null,
+    source: opts.source ?? null,
+  };
+  await ensureDir(opts.outDir);
+  await writeFileAtomic(path.join(opts.outDir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
+  const logFile = path.join(opts.outDir, 'train-log.jsonl');
+  if (resumed) await truncateLog(logFile, state.step);
+  if ((opts.workers ?? 1) > 1) {
+    owned.parallel = await ParallelTrainer.start(fm, head, p, cfg, { workers: opts.workers! });
+    say(`${opts.workers} training workers, ${owned.parallel.share} images each per step`);
+  }
+  say(
+    `training ${trainSet.classNames.length} identities (${trainSet.items.length} images), validating on ${valSet.classNames.length} (${valPairs.length} pairs); ${loader.batchesPerEpoch} steps per epoch`,
+  );
+  const now = opts.now ?? (() => performance.now());
+  return new Session({
+    opts,
+    hooks,
+    cfg,
+    owned,
+    fm,
+    head,
+    p,
+    teacher,
+    loader,
+    spec,
+    totalSteps,
+    valPairs,
+    state,
+    logFile,
+    now,
+  });
+}
+
+/** A run in progress: one step, the epoch end, checkpoints, and the result. */
+class Session {
+  readonly state: TrainState;
+  readonly totalSteps: number;
+  private readonly margin: MarginFn;
+  private readonly sessionStart: number;
+  private readonly elapsedBefore: number;
+  private readonly startStep: number;
+  private lastLoss = NaN;
+  private epochLosses: number[] = [];
+  /** Clock at the end of the last step (images per second). */
+  private tick: number;
+  private lastCheckpoint: number;
+  private checkpointDir = '';
+
+  constructor(private readonly s: SessionParts) {
+    this.state = s.state;
+    this.totalSteps = s.totalSteps;
+    this.margin = marginFunction(s.cfg.margin);
+    this.sessionStart = s.now();
+    this.elapsedBefore = s.state.elapsedSeconds;
+    this.startStep = s.state.step;
+    this.lastCheckpoint = s.now();
+    this.tick = s.now();
+  }
+
+  /** The run's batches from where it stands, to the end of its epochs. */
+  batches(): AsyncIterable<Batch> {
+    return this.s.loader.batches(this.state.position, this.s.cfg.epochs);
+  }
+
+  /** Seconds of training since the run began (summed over resumed sessions). */
+  private elapsed(): number {
+    return this.elapsedBefore + (this.s.now() - this.sessionStart) / 1000;
+  }
+
+  /** One SGD step on `batch` (skipped when it holds under 2 images); disposes the batch. */
+  async step(batch: Batch): Promise<void> {
+    const { cfg, owned, teacher } = this.s;
+    const lr = learningRateAt(this.s.spec, this.state.step);
+    let out: StepOut | null = null;
+    const distill =
+      teacher && cfg.distill ? { targets: teacher.batch(batch.paths), weight: cfg.distill.weight } : undefined;
+    try {
+      if (batch.labels.shape[0] >= 2)
+        out = owned.parallel
+          ? await owned.parallel.step(owned.buffers, batch.images, batch.labels, lr, distill)
+          : trainStep(
+              this.s.fm,
+              this.s.head,
+              this.margin,
+              this.s.p,
+              owned.buffers,
+              batch.images,
+              batch.labels,
+              cfg,
+              lr,
+              distill,
+            );
+    } finally {
+      tf.dispose([batch.images, batch.labels, ...(distill ? [distill.targets] : [])]);
+    }
+    this.state.position = batch.next;
+    if (out === null) return;
+    tf.dispose(owned.buffers);
+    owned.buffers = out.buffers;
+    const [loss, norm] = [(await out.loss.data())[0], (await out.norm.data())[0]];
+    tf.dispose([out.loss, out.norm]);
+    this.state.step++;
+    await this.record(batch, loss, norm, lr);
+  }
+
+  /** Logs a step to `train-log.jsonl` and reports it. */
+  private async record(batch: Batch, loss: number, gradNorm: number, lr: number): Promise<void> {
+    this.lastLoss = loss;
+    this.epochLosses.push(loss);
+    const t = this.s.now();
+    const rec: StepRecord = {
+      step: this.state.step,
+      epoch: batch.epoch,
+      batch: batch.batch,
+      loss,
+      lr,
+      imagesPerSec: (batch.paths.length * 1000) / Math.max(1e-9, t - this.tick),
+      time: this.elapsed(),
+    };
+    this.tick = t;
+    await appendFile(this.s.logFile, `${JSON.stringify(rec)}\n`);
+    const rate = (this.elapsed() - this.elapsedBefore) / (this.state.step - this.startStep);
+    this.s.hooks.onStep?.({
+      ...rec,
+      gradNorm,
+      totalSteps: this.totalSteps,
+      stepsPerEpoch: this.s.loader.batchesPerEpoch,
+      epochs: this.s.cfg.epochs,
+      etaSeconds: rate * (this.totalSteps - this.state.step),
+    });
+  }
+
+  /** Scores the epoch on the validation pairs (keeping the best in best/) and the benchmark. */
+  async endEpoch(epoch: number): Promise<void> {
+    const { cfg, fm, head, valPairs, opts } = this.s;
+    const evalOpts = { flip: true, batchSize: cfg.evalBatchSize };
+    const val =
+      valPairs.length > 0 ? await evaluatePathPairs(fm, valPairs, foldCount(valPairs.length), evalOpts) : null;
+    const bench = cfg.evalPairs
+      ? await evaluatePairs(fm, cfg.evalPairs.pairsFile, cfg.evalPairs.imagesDir, evalOpts)
+      : null;
+    const state = this.state;
+    const isBest = val !== null && (state.best === null || val.accuracy > state.best.accuracy);
+    if (isBest) {
+      state.best = { accuracy: val.accuracy, step: state.step, epoch };
+      await saveBest(opts.outDir, fm, head, state.classNames, { ...state.best, val, bench });
+    }
+    const losses = this.epochLosses;
+    const rec: EpochRecord = {
+      epoch,
+      epochs: cfg.epochs,
+      step: state.step,
+      trainLoss: losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length),
+      val,
+      bench,
+      best: isBest,
+    };
+    await appendFile(path.join(opts.outDir, 'eval-log.jsonl'), `${JSON.stringify(rec)}\n`);
+    this.s.hooks.onEpoch?.(rec);
+    this.epochLosses = [];
+    this.tick = this.s.now();
+  }
+
+  /** Writes a checkpoint. */
+  async checkpoint(): Promise<void> {
+    const { opts, fm, head, p, owned } = this.s;
+    this.state.elapsedSeconds = this.elapsed();
+    this.checkpointDir = await saveCheckpoint(
+      opts.outDir,
+      fm,
+      head,
+      { names: p.names, buffers: owned.buffers },
+      { ...this.state },
+    );
+    this.lastCheckpoint = this.s.now();
+    this.s.hooks.onMessage?.(`checkpoint step ${this.state.step} → ${this.checkpointDir}`);
+  }
+
+  /** Writes a checkpoint when the configured interval has passed. */
+  async checkpointIfDue(): Promise<void> {
+    if (this.s.now() - this.lastCheckpoint < this.s.cfg.checkpointEveryMinutes * 60_000) return;
+    await this.checkpoint();
+    this.tick = this.s.now();
+  }
+
+  result(aborted: boolean): TrainResult {
+    const best = this.state.best;
+    return {
+      steps: this.state.step,
+      aborted,
+      checkpoint: this.checkpointDir,
+      best: best ? { dir: path.join(this.s.opts.outDir, 'best'), accuracy: best.accuracy, epoch: best.epoch } : null,
+      lastLoss: this.lastLoss,
+      skipped: this.s.loader.skipped,
+      seconds: this.elapsed(),
+    };
+  }
+}
+
+/** Steps until the schedule's end, `maxSteps` or `signal`; true when stopped by the signal. */
+async function runSteps(session: Session, signal: AbortSignal | undefined): Promise<boolean> {
+  let aborted = signal?.aborted ?? false;
+  if (session.state.step >= session.totalSteps || aborted) return aborted;
+  for await (const batch of session.batches()) {
+    await session.step(batch);
+    if (batch.next.batch === 0) await session.endEpoch(batch.epoch);
+    aborted = signal?.aborted ?? false;
+    if (aborted || session.state.step >= session.totalSteps) break;
+    await session.checkpointIfDue();
+    // Let the event loop run (Ctrl-C, UI redraws) between steps.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return aborted;
+}
+
 /** Trains (or resumes) a run; see the module comment. */
 export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const now = opts.now ?? (() => performance.now());
-  const say = hooks.onMessage ?? (() => undefined);
   const resumed = opts.resumeFrom !== undefined ? await loadCheckpoint(opts.resumeFrom) : null;
-  const cfg = resumed?.state.config ?? opts.config;
-  let fm: FaceModel | undefined = resumed?.fm;
-  let head: ArcFaceHead | undefined = resumed?.head;
-  let buffers: tf.Tensor[] = resumed?.buffers ?? [];
-  let parallel: ParallelTrainer | null = null;
+  const owned: Owned = { fm: resumed?.fm, head: resumed?.head, buffers: resumed?.buffers ?? [], parallel: null };
   try {
-    const { train: trainSet, val: valSet } = splitByIdentity(
-      selectIdentities(opts.data, cfg.maxClasses),
-      cfg.valFraction,
-      cfg.seed,
-    );
-    if (resumed && resumed.state.classNames.join('\n') !== trainSet.classNames.join('\n')) {
-      throw new ArcinvertError(
-        `the data's identities do not match the checkpoint's (${trainSet.classNames.length} vs ${resumed.state.classNames.length} training identities)`,
-      );
-    }
-    const teacher = cfg.distill
-      ? await TeacherTargets.load(cfg.distill.targets, dataRoot(opts.source, cfg.distill.targets))
-      : null;
-    teacher?.checkCovers(trainSet.items.map((it) => it.path));
-    const headConfig = {
-      numClasses: trainSet.classNames.length,
-      k: cfg.k,
-      seed: mixSeed(cfg.seed, 0x4ead),
-      projectionDim: teacher?.dim ?? 0,
-    };
-    if (!fm) {
-      fm = buildBackbone(cfg.backbone, { seed: cfg.seed, ...cfg.backboneConfig });
-      if (cfg.init !== null) {
-        const init = await loadInitialWeights(cfg.init, fm, {
-          classNames: trainSet.classNames,
-          k: cfg.k,
-          projectionDim: headConfig.projectionDim,
-        });
-        head = new ArcFaceHead(
-          { embeddingDim: fm.meta.embeddingSize, ...headConfig },
-          init.centres ?? undefined,
-          init.projection ?? undefined,
-        );
-        say(`warm start: ${init.summary}`);
-      }
-    }
-    head ??= new ArcFaceHead({ embeddingDim: fm.meta.embeddingSize, ...headConfig });
-    if (
-      head.config.numClasses !== trainSet.classNames.length ||
-      head.config.embeddingDim !== fm.meta.embeddingSize ||
-      head.config.projectionDim !== (teacher?.dim ?? 0)
-    ) {
-      throw new ArcinvertError('the checkpoint head does not match the model or the data');
-    }
-    const p = trainables(fm, head);
-    if (resumed && resumed.paramNames.join('\n') !== p.names.join('\n'))
-      throw new ArcinvertError('the checkpoint optimiser state does not match its model');
-    if (!resumed) buffers = sgdInit(p.vars);
-    const loader = new BatchLoader(trainSet, {
-      batchSize: cfg.batchSize,
-      imageSize: fm.meta.inputSize,
-      flip: cfg.flip,
-      seed: cfg.seed,
-      prefetch: cfg.prefetch,
-    });
-    const perEpoch = loader.batchesPerEpoch;
-    const spec = scheduleSpec(cfg, perEpoch);
-    const totalSteps = Math.min(spec.totalSteps, opts.maxSteps ?? Infinity);
-    if (cfg.evalPairs) {
-      await readPairsFile(cfg.evalPairs.pairsFile, 'the benchmark pairs file');
-    }
-    const valPairs = valSet.classNames.length > 0 ? sampleVerificationPairs(valSet, cfg.valPairs, cfg.seed) : [];
-    const state: TrainState = resumed?.state ?? {
-      format: 'arcinvert-train-state',
-      version: 1,
-      step: 0,
-      position: { epoch: 0, batch: 0 },
-      elapsedSeconds: 0,
-      config: cfg,
-      classNames: trainSet.classNames,
-      valClassNames: valSet.classNames,
-      best: null,
-      source: opts.source ?? null,
-    };
-    await ensureDir(opts.outDir);
-    await writeFileAtomic(path.join(opts.outDir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
-    const logFile = path.join(opts.outDir, 'train-log.jsonl');
-    if (resumed) await truncateLog(logFile, state.step);
-    if ((opts.workers ?? 1) > 1) {
-      parallel = await ParallelTrainer.start(fm, head, p, cfg, { workers: opts.workers! });
-      say(`${opts.workers} training workers, ${parallel.share} images each per step`);
-    }
-    say(
-      `training ${trainSet.classNames.length} identities (${trainSet.items.length} images), validating on ${valSet.classNames.length} (${valPairs.length} pairs); ${perEpoch} steps per epoch`,
-    );
-
-    const margin = marginFunction(cfg.margin);
-    const sessionStart = now();
-    const elapsedBefore = state.elapsedSeconds;
-    const startStep = state.step;
-    const elapsed = (): number => elapsedBefore + (now() - sessionStart) / 1000;
-    let lastCkpt = now();
-    let checkpointDir = '';
-    const checkpoint = async (): Promise<void> => {
-      state.elapsedSeconds = elapsed();
-      checkpointDir = await saveCheckpoint(opts.outDir, fm!, head!, { names: p.names, buffers }, { ...state });
-      lastCkpt = now();
-      say(`checkpoint step ${state.step} → ${checkpointDir}`);
-    };
-    const epochEnd = async (epoch: number, losses: number[]): Promise<void> => {
-      const evalOpts = { flip: true, batchSize: cfg.evalBatchSize };
-      const val =
-        valPairs.length > 0 ? await evaluatePathPairs(fm!, valPairs, foldCount(valPairs.length), evalOpts) : null;
-      const bench = cfg.evalPairs
-        ? await evaluatePairs(fm!, cfg.evalPairs.pairsFile, cfg.evalPairs.imagesDir, evalOpts)
-        : null;
-      const isBest = val !== null && (state.best === null || val.accuracy > state.best.accuracy);
-      if (isBest) {
-        state.best = { accuracy: val.accuracy, step: state.step, epoch };
-        await saveBest(opts.outDir, fm!, head!, state.classNames, { ...state.best, val, bench });
-      }
-      const rec: EpochRecord = {
-        epoch,
-        epochs: cfg.epochs,
-        step: state.step,
-        trainLoss: losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length),
-        val,
-        bench,
-        best: isBest,
-      };
-      await appendFile(path.join(opts.outDir, 'eval-log.jsonl'), `${JSON.stringify(rec)}\n`);
-      hooks.onEpoch?.(rec);
-    };
-
-    let lastLoss = NaN;
-    let epochLosses: number[] = [];
-    let tick = now();
-    let aborted = hooks.signal?.aborted ?? false;
-    if (state.step < totalSteps && !aborted) {
-      for await (const batch of loader.batches(state.position, cfg.epochs)) {
-        const lr = learningRateAt(spec, state.step);
-        let out: StepOut | null = null;
-        const distill =
-          teacher && cfg.distill ? { targets: teacher.batch(batch.paths), weight: cfg.distill.weight } : undefined;
-        try {
-          if (batch.labels.shape[0] >= 2)
-            out = parallel
-              ? await parallel.step(buffers, batch.images, batch.labels, lr, distill)
-              : trainStep(fm, head, margin, p, buffers, batch.images, batch.labels, cfg, lr, distill);
-        } finally {
-          tf.dispose([batch.images, batch.labels, ...(distill ? [distill.targets] : [])]);
-        }
-        state.position = batch.next;
-        if (out !== null) {
-          tf.dispose(buffers);
-          buffers = out.buffers;
-          const [loss, norm] = [(await out.loss.data())[0], (await out.norm.data())[0]];
-          tf.dispose([out.loss, out.norm]);
-          state.step++;
-          lastLoss = loss;
-          epochLosses.push(loss);
-          const t = now();
-          const rec: StepRecord = {
-            step: state.step,
-            epoch: batch.epoch,
-            batch: batch.batch,
-            loss,
-            lr,
-            imagesPerSec: (batch.paths.length * 1000) / Math.max(1e-9, t - tick),
-            time: elapsed(),
-          };
-          tick = t;
-          await appendFile(logFile, `${JSON.stringify(rec)}\n`);
-          const rate = (elapsed() - elapsedBefore) / (state.step - startStep);
-          hooks.onStep?.({
-            ...rec,
-            gradNorm: norm,
-            totalSteps,
-            stepsPerEpoch: perEpoch,
-            epochs: cfg.epochs,
-            etaSeconds: rate * (totalSteps - state.step),
-          });
-        }
-        if (batch.next.batch === 0) {
-          await epochEnd(batch.epoch, epochLosses);
-          epochLosses = [];
-          tick = now();
-        }
-        aborted = hooks.signal?.aborted ?? false;
-        if (aborted || state.step >= totalSteps) break;
-        if (now() - lastCkpt >= cfg.checkpointEveryMinutes * 60_000) {
-          await checkpoint();
-          tick = now();
-        }
-        // Let the event loop run (Ctrl-C, UI redraws) between steps.
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    }
-    await checkpoint();
-    const best = state.best
-      ? { dir: path.join(opts.outDir, 'best'), accuracy: state.best.accuracy, epoch: state.best.epoch }
-      : null;
-    return {
-      steps: state.step,
-      aborted,
-      checkpoint: checkpointDir,
-      best,
-      lastLoss,
-      skipped: loader.skipped,
-      seconds: elapsed(),
-    };
+    const session = await setUp(opts, hooks, resumed, owned);
+    const aborted = await runSteps(session, hooks.signal);
+    await session.checkpoint();
+    return session.result(aborted);
   } finally {
-    await parallel?.dispose();
-    fm?.model.dispose();
-    head?.dispose();
-    tf.dispose(buffers);
+    await owned.parallel?.dispose();
+    owned.fm?.model.dispose();
+    owned.head?.dispose();
+    tf.dispose(owned.buffers);
   }
 }

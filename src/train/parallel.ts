@@ -20,7 +20,7 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../model/types.js';
 import type { BackendPreference } from '../engine/backend.js';
-import { ArcinvertError } from '../errors.js';
+import { ArcinvertError, ConfigError } from '../errors.js';
 import { modelArtifacts } from '../model/artifacts.js';
 import { workerScript } from '../util/workerScript.js';
 import type { TrainConfig } from './config.js';
@@ -35,18 +35,25 @@ import { applyGradients, batchGradients, type DistillBatch, type StepOut, type t
  */
 export function workerShare(cfg: Pick<TrainConfig, 'batchSize' | 'microBatch'>, workers: number): number {
   if (!Number.isInteger(workers) || workers < 1)
-    throw new ArcinvertError(`--workers must be a positive integer, got ${workers}`);
+    throw new ConfigError(['workers'], (k) => `${k('workers')} must be a positive integer, got ${workers}`);
   if (workers === 1) return cfg.batchSize;
   const share = cfg.batchSize / workers;
   if (!Number.isInteger(share))
-    throw new ArcinvertError(`--batch-size ${cfg.batchSize} is not a multiple of --workers ${workers}`);
+    throw new ConfigError(
+      ['batchSize', 'workers'],
+      (k) => `${k('batchSize')} ${cfg.batchSize} is not a multiple of ${k('workers')} ${workers}`,
+    );
   if (share < 2)
-    throw new ArcinvertError(
-      `--batch-size ${cfg.batchSize} gives each of ${workers} workers under 2 images (BatchNorm needs a batch)`,
+    throw new ConfigError(
+      ['batchSize'],
+      (k) =>
+        `${k('batchSize')} ${cfg.batchSize} gives each of ${workers} workers under 2 images (BatchNorm needs a batch)`,
     );
   if (cfg.microBatch > share)
-    throw new ArcinvertError(
-      `--micro-batch ${cfg.microBatch} exceeds each worker's share of the batch (${cfg.batchSize} / ${workers} = ${share})`,
+    throw new ConfigError(
+      ['microBatch'],
+      (k) =>
+        `${k('microBatch')} ${cfg.microBatch} exceeds each worker's share of the batch (${cfg.batchSize} / ${workers} = ${share})`,
     );
   return share;
 }

@@ -121,7 +121,7 @@ test('priorTargets: running statistics, calibrated ones, or running where presen
   tf.dispose(cal.owned);
   expect(tf.memory().numTensors).toBe(before);
   expect(() => priorTargets(taps, 'calibrated', undefined)).toThrow(
-    /--prior calibrated needs calibrated statistics; run 'arcinvert calibrate'/,
+    /^priorStats calibrated needs calibrated statistics; run 'arcinvert calibrate'/,
   );
   const missing = { ...fake, layers: fake.layers.slice(1) };
   expect(() => priorTargets(taps, 'calibrated', missing)).toThrow(ArcinvertError);

@@ -193,6 +193,9 @@ describe('bad input: one line, exit 2, nothing written', () => {
     await fsp.rm(path.join(one, 'id01', '1.png'));
     empty = await fsp.mkdtemp(path.join(os.tmpdir(), 'arcinvert-empty-'));
     await fsp.writeFile(path.join(tmp, 'a-file'), 'x');
+    await fsp.writeFile(path.join(tmp, 'broken.json'), '{"batchSize": 4,');
+    await fsp.writeFile(path.join(tmp, 'badkey.json'), '{"batchSize": 4, "epoch": 2}');
+    await fsp.writeFile(path.join(tmp, 'badvalue.json'), '{"lr": -1}');
   });
   afterAll(async () => {
     await fsp.rm(one, { recursive: true, force: true });
@@ -251,6 +254,31 @@ describe('bad input: one line, exit 2, nothing written', () => {
       /cannot read --eval-pairs/,
     ],
     [
+      'config: not JSON',
+      () => ['train', '--data', root, '--out', path.join(tmp, 'o13'), '--config', path.join(tmp, 'broken.json')],
+      /^arcinvert: --config .*broken\.json is not valid JSON$/,
+    ],
+    [
+      'config: unknown key',
+      () => ['train', '--data', root, '--out', path.join(tmp, 'o14'), '--config', path.join(tmp, 'badkey.json')],
+      /^arcinvert: train config: unknown key 'epoch'$/,
+    ],
+    [
+      'config: bad value',
+      () => ['train', '--data', root, '--out', path.join(tmp, 'o15'), '--config', path.join(tmp, 'badvalue.json')],
+      /^arcinvert: train config: lr must be/,
+    ],
+    [
+      'config: missing file',
+      () => ['train', '--data', root, '--out', path.join(tmp, 'o16'), '--config', path.join(tmp, 'none.json')],
+      /^arcinvert: cannot read --config .*none\.json$/,
+    ],
+    [
+      'resume with --config',
+      () => ['train', '--resume', run, '--config', path.join(tmp, 'badvalue.json'), '--backend', 'wasm'],
+      /^arcinvert: --resume continues with the run's own config; drop --config$/,
+    ],
+    [
       'resume: other identities',
       () => ['train', '--resume', run, '--data', strangers, '--backend', 'wasm'],
       /identities do not match the checkpoint/,
@@ -295,5 +323,47 @@ describe('bad input: one line, exit 2, nothing written', () => {
     expect(errors[0]).toMatch(message);
     expect(errors[0]).not.toContain('\n');
     expect(await fsp.readdir(tmp)).toEqual(before);
+  });
+});
+
+describe('train --config FILE: flags are merged over the file', () => {
+  test("a run's config.json as --config gives the same config", async () => {
+    const ctx = fakeCtx();
+    const saved = JSON.parse(await fsp.readFile(path.join(run, 'config.json'), 'utf8'));
+    const out = path.join(tmp, 'from-config');
+    const argv = ['train', '--data', root, '--out', out, '--config', path.join(run, 'config.json')];
+    expect(await runCli([...argv, '--max-steps', '1', '--backend', 'wasm'], ctx)).toBe(0);
+    const cfgLine = ctx.lines.err.find((l) => l.startsWith('config: '))!;
+    expect(JSON.parse(cfgLine.slice(8))).toEqual(saved);
+  });
+
+  test('given flags override the file; defaults of flags do not', async () => {
+    const file = path.join(tmp, 'tiny.json');
+    await fsp.writeFile(
+      file,
+      JSON.stringify({
+        backbone: 'iresnet18',
+        backboneConfig: { inputSize: [16, 16], embeddingSize: 8, layers: [1, 1, 1, 1], widths: [4, 8, 8, 16] },
+        batchSize: 4,
+        epochs: 1,
+        valFraction: 0.25,
+        lr: 0.05,
+        flip: false,
+      }),
+    );
+    const ctx = fakeCtx();
+    const out = path.join(tmp, 'merged');
+    const argv = ['train', '--data', root, '--out', out, '--config', file, '--lr', '0.02', '--embedding-size', '4'];
+    expect(await runCli([...argv, '--max-steps', '1', '--backend', 'wasm'], ctx)).toBe(0);
+    const cfg = JSON.parse(ctx.lines.err.find((l) => l.startsWith('config: '))!.slice(8));
+    expect(cfg).toMatchObject({
+      backbone: 'iresnet18',
+      batchSize: 4,
+      epochs: 1,
+      valFraction: 0.25,
+      lr: 0.02,
+      flip: false,
+    });
+    expect(cfg.backboneConfig).toMatchObject({ inputSize: [16, 16], embeddingSize: 4, layers: [1, 1, 1, 1] });
   });
 });

@@ -55,9 +55,9 @@ describe('selectBackend', () => {
     const message = (error as ArcinvertError).message;
     expect(message).not.toContain('\n');
     expect(message).toBe(
-      '--backend tensorflow needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node ' +
+      'backend tensorflow needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node ' +
         '(@tensorflow/tfjs-node-gpu: not installed; @tensorflow/tfjs-node: not installed); ' +
-        'install one, or use --backend wasm',
+        'install one, or use backend wasm',
     );
     expect(tf.getBackend()).toBe(before);
   });

@@ -72,7 +72,7 @@ describe('stageOutput', () => {
     await fsp.writeFile(path.join(out, 'old.txt'), 'old');
     const err = await stageOutput(out, false).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ArcinvertError);
-    expect((err as Error).message).toBe(`--out ${out} exists and is not empty (use --overwrite to replace it)`);
+    expect((err as Error).message).toBe(`out ${out} exists and is not empty (use overwrite to replace it)`);
     expect(await fsp.readdir(parent)).toEqual(['run']);
     expect(await fsp.readdir(out)).toEqual(['old.txt']);
   });
@@ -81,7 +81,7 @@ describe('stageOutput', () => {
     const parent = await freshParent();
     const out = path.join(parent, 'file');
     await fsp.writeFile(out, 'x');
-    await expect(stageOutput(out, true)).rejects.toThrow(new ArcinvertError(`--out ${out} is a file, not a directory`));
+    await expect(stageOutput(out, true)).rejects.toThrow(new ArcinvertError(`out ${out} is a file, not a directory`));
     expect(await fsp.readdir(parent)).toEqual(['file']);
   });
 

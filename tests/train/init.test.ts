@@ -82,7 +82,7 @@ test('a backbone of another shape is refused with a one-line error naming the we
   const err = await loadInitialWeights(saved, wider, { classNames, k: 3, projectionDim: 0 }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(ArcinvertError);
   expect((err as Error).message).toMatch(
-    /^--init .*: weight \d+ \(.+\) is \[.*\] in the saved model, \[.*\] in the run's$/,
+    /^init .*: weight \d+ \(.+\) is \[.*\] in the saved model, \[.*\] in the run's$/,
   );
   expect(tf.memory().numTensors).toBe(before);
   wider.model.dispose();

@@ -153,9 +153,9 @@ test.each([
 
 test('the batch must split evenly; the default worker count divides it', () => {
   expect(() => workerShare({ batchSize: 10, microBatch: 0 }, 4)).toThrow(
-    /--batch-size 10 is not a multiple of --workers 4/,
+    /^batchSize 10 is not a multiple of workers 4$/,
   );
-  expect(() => workerShare({ batchSize: 8, microBatch: 8 }, 2)).toThrow(/--micro-batch 8 exceeds/);
+  expect(() => workerShare({ batchSize: 8, microBatch: 8 }, 2)).toThrow(/^microBatch 8 exceeds/);
   expect(workerShare({ batchSize: 8, microBatch: 2 }, 2)).toBe(4);
   expect(defaultWorkers({ batchSize: 32, microBatch: 0 }, 3)).toBe(2);
   expect(defaultWorkers({ batchSize: 32, microBatch: 0 }, 1)).toBe(1);
