@@ -13,6 +13,7 @@ import { ArcinvertError } from '../errors.js';
 import { listImages, readImageBatch } from '../io/image.js';
 import { writeImportRecord } from '../model/directory.js';
 import { saveFaceModel } from '../model/store.js';
+import type { FaceModel } from '../model/types.js';
 import { stageOutput } from '../invert/outputs.js';
 import {
   DEFAULT_ONNX_IMPORT,
@@ -40,11 +41,9 @@ interface ImportFlags {
   backend: BackendPreference;
 }
 
-export function importCommand(ctx: CliContext): Command {
-  return new Command('import')
-    .description(
-      'import an insightface ONNX face model (IResNet, MobileFaceNet) as an arcinvert model, verified against onnxruntime',
-    )
+/** Adds the flags of `arcinvert import` to `cmd`. */
+function importOptions(cmd: Command): Command {
+  return cmd
     .requiredOption('--onnx <file>', 'the ONNX model (external data files beside it)')
     .requiredOption('--out <dir>', 'model directory to write (refused if not empty, unless --overwrite)')
     .option(
@@ -71,60 +70,73 @@ export function importCommand(ctx: CliContext): Command {
     )
     .option('--no-verify', 'skip the onnxruntime check')
     .option('--overwrite', 'replace a non-empty --out once the import is complete', false)
-    .addOption(backendOption())
-    .action(async (f: ImportFlags) => {
-      await useBackend(ctx, f.backend);
-      const { fm, info } = await importOnnx(f.onnx, {
-        normalization: { mean: f.mean, std: f.std },
-        bgr: f.bgr,
-        inputSize: f.inputSize ? [f.inputSize, f.inputSize] : undefined,
-      });
-      const normalization = fm.meta.normalization;
-      let staged: Awaited<ReturnType<typeof stageOutput>> | null = null;
-      try {
-        staged = await stageOutput(f.out, f.overwrite);
-        ctx.err(
-          `${f.onnx}: ${info.structure}, opset ${info.opset}, ${fm.model.countParams()} parameters, ${info.batchNorms} BatchNorm layers kept, ${info.foldedConvs} convs with a folded bias; input ${fm.meta.inputSize.join('×')}, ${fm.meta.embeddingSize}-d, (x − ${normalization.mean}) / ${normalization.std}${info.normalizationFromGraph ? ' (from the graph)' : ''}`,
-        );
-        let verification: Verification | null = null;
-        if (f.verify) {
-          const ort = await loadOnnxRuntime();
-          if (!ort)
-            throw new ArcinvertError(
-              'onnxruntime-node is not installed: install it to verify the import, or pass --no-verify',
-            );
-          let inputs: tf.Tensor4D;
-          let kind: Verification['kind'] = 'noise';
-          if (f.verifyImages) {
-            const files = (await listImages(f.verifyImages)).slice(0, f.verifyN);
-            if (files.length === 0) throw new ArcinvertError('no images found for --verify-images');
-            inputs = await readImageBatch(files, { size: fm.meta.inputSize, normalization });
-            kind = 'images';
-          } else inputs = noiseInputs(f.verifyN, fm.meta.inputSize, normalization);
-          try {
-            verification = await verifyWithOnnxRuntime(ort, f.onnx, fm, inputs, kind);
-          } finally {
-            inputs.dispose();
-          }
-          ctx.err(
-            `onnxruntime agrees on ${verification.inputs} ${kind === 'images' ? 'faces' : 'noise inputs'}: cosine min ${verification.minCosine.toFixed(7)}, mean ${verification.meanCosine.toFixed(7)}; max |Δ| ${verification.maxAbsDiff.toExponential(2)}`,
-          );
-          if (verification.minCosine < f.minCosine) {
-            throw new ArcinvertError(
-              `the import differs from onnxruntime: cosine ${verification.minCosine.toFixed(6)} < ${f.minCosine} (nothing written)`,
-            );
-          }
-        }
-        await saveFaceModel(fm, staged.staging);
-        await writeImportRecord(staged.staging, { ...info, normalization, verification });
-        await staged.commit();
-        staged = null;
-        ctx.out(
-          `wrote ${f.out}: ${info.structure} from ${path.basename(f.onnx)}${verification ? `, cosine ≥ ${verification.minCosine.toFixed(6)} against onnxruntime` : ' (not verified)'}`,
-        );
-      } finally {
-        await staged?.abandon();
-        fm.model.dispose();
-      }
-    });
+    .addOption(backendOption());
+}
+
+/** Compares the rebuilt model with onnxruntime on faces or seeded noise; throws below `--min-cosine`. */
+async function verifyImport(ctx: CliContext, f: ImportFlags, fm: FaceModel): Promise<Verification> {
+  const ort = await loadOnnxRuntime();
+  if (!ort)
+    throw new ArcinvertError('onnxruntime-node is not installed: install it to verify the import, or pass --no-verify');
+  const normalization = fm.meta.normalization;
+  let inputs: tf.Tensor4D;
+  let kind: Verification['kind'] = 'noise';
+  if (f.verifyImages) {
+    const files = (await listImages(f.verifyImages)).slice(0, f.verifyN);
+    if (files.length === 0) throw new ArcinvertError('no images found for --verify-images');
+    inputs = await readImageBatch(files, { size: fm.meta.inputSize, normalization });
+    kind = 'images';
+  } else inputs = noiseInputs(f.verifyN, fm.meta.inputSize, normalization);
+  let verification: Verification;
+  try {
+    verification = await verifyWithOnnxRuntime(ort, f.onnx, fm, inputs, kind);
+  } finally {
+    inputs.dispose();
+  }
+  ctx.err(
+    `onnxruntime agrees on ${verification.inputs} ${kind === 'images' ? 'faces' : 'noise inputs'}: cosine min ${verification.minCosine.toFixed(7)}, mean ${verification.meanCosine.toFixed(7)}; max |Δ| ${verification.maxAbsDiff.toExponential(2)}`,
+  );
+  if (verification.minCosine < f.minCosine) {
+    throw new ArcinvertError(
+      `the import differs from onnxruntime: cosine ${verification.minCosine.toFixed(6)} < ${f.minCosine} (nothing written)`,
+    );
+  }
+  return verification;
+}
+
+/** The action: rebuild, describe, verify, then write the model directory all at once. */
+async function runImport(ctx: CliContext, f: ImportFlags): Promise<void> {
+  await useBackend(ctx, f.backend);
+  const { fm, info } = await importOnnx(f.onnx, {
+    normalization: { mean: f.mean, std: f.std },
+    bgr: f.bgr,
+    inputSize: f.inputSize ? [f.inputSize, f.inputSize] : undefined,
+  });
+  const normalization = fm.meta.normalization;
+  let staged: Awaited<ReturnType<typeof stageOutput>> | null = null;
+  try {
+    staged = await stageOutput(f.out, f.overwrite);
+    ctx.err(
+      `${f.onnx}: ${info.structure}, opset ${info.opset}, ${fm.model.countParams()} parameters, ${info.batchNorms} BatchNorm layers kept, ${info.foldedConvs} convs with a folded bias; input ${fm.meta.inputSize.join('×')}, ${fm.meta.embeddingSize}-d, (x − ${normalization.mean}) / ${normalization.std}${info.normalizationFromGraph ? ' (from the graph)' : ''}`,
+    );
+    const verification = f.verify ? await verifyImport(ctx, f, fm) : null;
+    await saveFaceModel(fm, staged.staging);
+    await writeImportRecord(staged.staging, { ...info, normalization, verification });
+    await staged.commit();
+    staged = null;
+    ctx.out(
+      `wrote ${f.out}: ${info.structure} from ${path.basename(f.onnx)}${verification ? `, cosine ≥ ${verification.minCosine.toFixed(6)} against onnxruntime` : ' (not verified)'}`,
+    );
+  } finally {
+    await staged?.abandon();
+    fm.model.dispose();
+  }
+}
+
+export function importCommand(ctx: CliContext): Command {
+  return importOptions(
+    new Command('import').description(
+      'import an insightface ONNX face model (IResNet, MobileFaceNet) as an arcinvert model, verified against onnxruntime',
+    ),
+  ).action((f: ImportFlags) => runImport(ctx, f));
 }

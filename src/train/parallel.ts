@@ -221,39 +221,8 @@ export class ParallelTrainer {
     distill?: DistillBatch,
   ): Promise<StepOut> {
     if (this.failure) throw this.failure;
-    let off = 0;
-    for (const v of this.p.vars) {
-      const d = (await v.data()) as Float32Array;
-      this.weights.set(d, off);
-      off += d.length;
-    }
-    const [x, y] = [(await images.data()) as Float32Array, (await labels.data()) as Int32Array];
-    const [n, h, w, c] = images.shape;
-    const per = h * w * c;
-    const t = distill ? { data: (await distill.targets.data()) as Float32Array, dim: distill.targets.shape[1] } : null;
-    const replies: Promise<FromTrainWorker>[] = [];
-    for (let k = 1, start = this.share; start < n; k++, start += this.share) {
-      const len = Math.min(this.share, n - start);
-      const chunk = x.slice(start * per, (start + len) * per);
-      const lab = y.slice(start, start + len);
-      const reply = this.reply(k - 1);
-      const dt =
-        t && distill
-          ? { targets: t.data.slice(start * t.dim, (start + len) * t.dim), dim: t.dim, weight: distill.weight }
-          : undefined;
-      this.pool[k - 1].postMessage(
-        {
-          type: 'step',
-          images: chunk,
-          shape: [len, h, w, c],
-          labels: lab,
-          total: n,
-          distill: dt,
-        } satisfies ToTrainWorker,
-        [chunk.buffer, lab.buffer, ...(dt ? [dt.targets.buffer] : [])],
-      );
-      replies.push(reply);
-    }
+    const n = images.shape[0];
+    const replies = await this.sendChunks(images, labels, distill);
     // Chunk 0 here, while the workers run; its forward pass updates the moving statistics first, as in chunk order.
     const len0 = Math.min(this.share, n);
     const own = tf.tidy(
@@ -294,6 +263,48 @@ export class ParallelTrainer {
       throw e;
     }
     return applyGradients(this.p, buffers, loss, sum, this.cfg, lr);
+  }
+
+  /** Copies the current weights to the shared buffer and sends chunks 1… of the batch to the workers. */
+  private async sendChunks(
+    images: tf.Tensor4D,
+    labels: tf.Tensor1D,
+    distill?: DistillBatch,
+  ): Promise<Promise<FromTrainWorker>[]> {
+    let off = 0;
+    for (const v of this.p.vars) {
+      const d = (await v.data()) as Float32Array;
+      this.weights.set(d, off);
+      off += d.length;
+    }
+    const [x, y] = [(await images.data()) as Float32Array, (await labels.data()) as Int32Array];
+    const [n, h, w, c] = images.shape;
+    const per = h * w * c;
+    const t = distill ? { data: (await distill.targets.data()) as Float32Array, dim: distill.targets.shape[1] } : null;
+    const replies: Promise<FromTrainWorker>[] = [];
+    for (let k = 1, start = this.share; start < n; k++, start += this.share) {
+      const len = Math.min(this.share, n - start);
+      const chunk = x.slice(start * per, (start + len) * per);
+      const lab = y.slice(start, start + len);
+      const reply = this.reply(k - 1);
+      const dt =
+        t && distill
+          ? { targets: t.data.slice(start * t.dim, (start + len) * t.dim), dim: t.dim, weight: distill.weight }
+          : undefined;
+      this.pool[k - 1].postMessage(
+        {
+          type: 'step',
+          images: chunk,
+          shape: [len, h, w, c],
+          labels: lab,
+          total: n,
+          distill: dt,
+        } satisfies ToTrainWorker,
+        [chunk.buffer, lab.buffer, ...(dt ? [dt.targets.buffer] : [])],
+      );
+      replies.push(reply);
+    }
+    return replies;
   }
 
   /** One tensor per trainable variable from a flat gradient. */

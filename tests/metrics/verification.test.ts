@@ -207,8 +207,13 @@ describe('readPairsFile', () => {
     });
     expect(parsed.pairs[1]).toMatchObject({ same: false, a: { name: 'Ann', index: 1 }, b: { name: 'Bob', index: 3 } });
     const missing = path.join(dir, 'nope.txt');
-    await expect(readPairsFile(missing, 'evalPairs.pairsFile')).rejects.toThrow(
-      `cannot read evalPairs.pairsFile ${missing}: ENOENT`,
+    // The reason in words, not the errno code; the config key is named so the CLI can show its flag.
+    await expect(readPairsFile(missing, 'evalPairs')).rejects.toThrow(
+      `cannot read evalPairs ${missing}: no such file or directory`,
+    );
+    await expect(readPairsFile(missing, 'evalPairs')).rejects.toMatchObject({ keys: ['evalPairs'] });
+    await expect(readPairsFile(missing)).rejects.toThrow(
+      `cannot read pairs file ${missing}: no such file or directory`,
     );
     await expect(readPairsFile(missing)).rejects.toThrow(ArcinvertError);
   });
