@@ -206,7 +206,7 @@ export class FaceLandmarker {
     const slices = tf.unstack(batch) as tf.Tensor3D[];
     let rel: Float32Array;
     try {
-      const input = await faceapi.toNetInput(slices as unknown as faceapi.TNetInput);
+      const input = await faceapi.toNetInput(slices);
       const out = this.landmarkNet.forwardInput(input) as unknown as tf.Tensor2D;
       rel = (await out.data()) as Float32Array;
       out.dispose();

@@ -25,7 +25,7 @@ export function foldBatchNorms(model: tf.LayersModel): { model: tf.LayersModel; 
   const consumers = new Map<Sym, tf.layers.Layer[]>();
   for (const l of model.layers)
     for (const t of node0(l)?.inputTensors ?? []) consumers.set(t, [...(consumers.get(t) ?? []), l]);
-  const input = tf.input({ shape: model.inputs[0].shape.slice(1) as number[], name: 'input' });
+  const input = tf.input({ shape: model.inputs[0].shape.slice(1), name: 'input' });
   const newOf = new Map<Sym, Sym>([[model.inputs[0], input]]);
   const skip = new Set<tf.layers.Layer>();
   let folded = 0;
@@ -52,7 +52,7 @@ export function foldBatchNorms(model: tf.LayersModel): { model: tf.LayersModel; 
       const bn = users[0];
       const [gamma, beta, mean, variance] = bn.getWeights();
       const eps = (bn.getConfig() as { epsilon: number }).epsilon;
-      const [kernel, bias] = tf.tidy(() => {
+      const [kernel, bias] = tf.tidy((): [tf.Tensor, tf.Tensor] => {
         const scale = tf.div(gamma, tf.sqrt(tf.add(variance, eps)));
         const w = layer.getWeights()[0];
         const k = cls === 'Conv2D' ? tf.mul(w, scale) : tf.mul(w, tf.reshape(scale, [1, 1, -1, 1]));
@@ -86,7 +86,7 @@ export function foldBatchNorms(model: tf.LayersModel): { model: tf.LayersModel; 
   return {
     model: tf.model({
       inputs: input,
-      outputs: (model.outputs as Sym[]).map((o) => newOf.get(o)!),
+      outputs: model.outputs.map((o) => newOf.get(o)!),
       name: `${model.name}_folded`,
     }),
     folded,

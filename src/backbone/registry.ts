@@ -44,7 +44,7 @@ function isPositiveIntArray(v: unknown, n: number, min: number): boolean {
  * values with a one-line `ArcinvertError`.
  */
 export function resolveBackboneConfig(name: BackboneName, partial: Partial<BackboneConfig> = {}): BackboneConfig {
-  const defaults = BACKBONES[name].defaults as BackboneConfig;
+  const defaults = BACKBONES[name].defaults;
   for (const key of Object.keys(partial)) {
     if (!(key in defaults)) throw new ArcinvertError(`unknown ${name} config key '${key}'`);
   }

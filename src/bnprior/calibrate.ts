@@ -35,7 +35,7 @@ export async function calibrateStatistics(
       const parts = tf.tidy(() => {
         const { bnInputs, embedding } = taps.apply(x);
         embedding.dispose();
-        counts = bnInputs.map((t) => t.size / (t.shape[t.rank - 1] as number));
+        counts = bnInputs.map((t) => t.size / t.shape[t.rank - 1]);
         return bnInputs.map((t) => {
           const axes = t.rank === 4 ? [0, 1, 2] : [0];
           return [tf.sum(t, axes), tf.sum(tf.square(t), axes)] as const;

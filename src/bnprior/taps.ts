@@ -92,7 +92,7 @@ export class BnTaps {
     const outputs = [
       ...bnLayers.map((l) => l.input as tf.SymbolicTensor),
       ...foldedLayers.map((l) => l.output as tf.SymbolicTensor),
-      ...(model.outputs as tf.SymbolicTensor[]),
+      ...model.outputs,
     ];
     this.graph = new FrozenGraph(tf.model({ inputs: model.inputs, outputs, name: `${model.name}_bntaps` }));
   }

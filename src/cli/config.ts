@@ -34,7 +34,7 @@ export async function readConfigFile<T extends object>(file: string, spec: Confi
     throw new ArcinvertError(`${spec.flag} ${file} must hold a JSON object of config keys`);
   for (const key of Object.keys(parsed))
     if (!spec.keys.includes(key)) throw new ArcinvertError(`${spec.what}: unknown key '${key}'`);
-  return parsed as Partial<T>;
+  return parsed;
 }
 
 /** `flags` over `fromFile`; a flag left `undefined` (not given) keeps the file's value. */

@@ -5,7 +5,6 @@
  * threads, with an Ink view on a TTY or plain / JSON lines otherwise, outputs written
  * all-or-nothing). Ctrl-C finishes the current step, writes the best images so far and exits 130.
  */
-import { promises as fsp } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';

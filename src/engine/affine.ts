@@ -26,7 +26,7 @@ function channelVector(p: tf.Tensor, channels: number): tf.Tensor1D | undefined 
  */
 export function channelAffine(x: tf.Tensor, a: tf.Tensor, b?: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const c = x.shape[x.rank - 1]!;
+    const c = x.shape[x.rank - 1];
     const av = x.rank === 4 && x.dtype === 'float32' ? channelVector(a, c) : undefined;
     const bv = b === undefined ? undefined : av ? channelVector(b, c) : undefined;
     if (av && (b === undefined || bv)) {

@@ -43,7 +43,7 @@ const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] a
 
 /** First line of an error, at most `max` characters. */
 function oneLine(e: unknown, max = 120): string {
-  const text = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.trim();
+  const text = (e instanceof Error ? e.message : String(e)).split('\n')[0].trim();
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 

@@ -5,7 +5,7 @@
  * Every function here runs tf ops and must be called inside `tf.tidy`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ArcinvertError, ConfigError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
@@ -16,7 +16,7 @@ type Conv2DInfo = tf.backend_util.Conv2DInfo;
  */
 export function asTensor(info: tf.TensorInfo | undefined, kernel: string, name: string): tf.Tensor {
   if (info == null) throw new Error(`${kernel}: missing input '${name}'`);
-  if (info instanceof tf.Tensor) return info;
+  if (info instanceof tf.Tensor) return info as tf.Tensor;
   const backend = tf.engine().backend;
   backend.incRef(info.dataId);
   return tf.engine().makeTensorFromTensorInfo(info, backend);
@@ -25,7 +25,7 @@ export function asTensor(info: tf.TensorInfo | undefined, kernel: string, name: 
 /** `asTensor` for an input that must be rank 4. */
 export function asTensor4D(info: tf.TensorInfo | undefined, kernel: string, name: string): tf.Tensor4D {
   const t = asTensor(info, kernel, name);
-  if (t.rank !== 4) throw new Error(`${kernel}: input '${name}' must be rank 4, got shape [${t.shape}]`);
+  if (t.rank !== 4) throw new Error(`${kernel}: input '${name}' must be rank 4, got shape [${t.shape.join(', ')}]`);
   return t as tf.Tensor4D;
 }
 

@@ -82,15 +82,8 @@ function conv2DBackpropInputNHWC(args: KernelArgs): tf.Tensor {
   return tf.tidy(() => {
     const dy = asTensor4D(args.inputs.dy, name, 'dy');
     const filter = asTensor4D(args.inputs.filter, name, 'filter');
-    const [kh, kw, cin, cout] = filter.shape as Shape4D;
-    const info = tf.backend_util.computeConv2DInfo(
-      inputShape as Shape4D,
-      filter.shape,
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-    );
+    const [kh, kw, cin, cout] = filter.shape;
+    const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape, strides, 1, pad, dimRoundingMode);
     const [n, oh, ow] = dy.shape;
     if (kh === 1 && kw === 1) {
       const wT = tf.transpose(tf.reshape(filter, [cin, cout]));
@@ -126,7 +119,7 @@ function conv2DBackpropInputNHWC(args: KernelArgs): tf.Tensor {
  */
 function phaseBackpropInput(dy: tf.Tensor4D, filter: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
   const { strideHeight: sh, strideWidth: sw, inHeight: h, inWidth: w, padInfo } = info;
-  const [kh, kw, cin] = filter.shape as Shape4D;
+  const [kh, kw, cin] = filter.shape;
   const [n, oh, ow] = dy.shape;
   // Rows (columns) per phase: enough for every padded coordinate up to top + H.
   const hq = Math.ceil((padInfo.top + h) / sh);
@@ -206,7 +199,7 @@ function leadingAxes(axis: number | number[], shape: readonly number[]): number 
 function reduceLeading(args: KernelArgs, k: number, mean: boolean): tf.Tensor {
   const { keepDims } = args.attrs as unknown as tf.SumAttrs;
   return tf.tidy(() => {
-    const x = asTensor(args.inputs.x!, mean ? tf.Mean : tf.Sum, 'x');
+    const x = asTensor(args.inputs.x, mean ? tf.Mean : tf.Sum, 'x');
     const p = x.shape.slice(0, k).reduce((a, d) => a * d, 1);
     const rest = x.shape.slice(k);
     const outShape = keepDims ? [...x.shape.slice(0, k).map(() => 1), ...rest] : rest;
@@ -249,7 +242,7 @@ function mergedSlice(shape: readonly number[], begin: number[], size: number[]):
       last[1] *= n;
       last[2] *= n;
     } else {
-      dims.push([n, begin[i]!, size[i]!]);
+      dims.push([n, begin[i], size[i]]);
     }
   });
   return dims.length > 0 ? dims : [[1, 0, 1]];
@@ -261,7 +254,7 @@ function fastSlice(stock: tf.KernelFunc): tf.KernelFunc {
     if (x.dtype === 'string') return stock(args);
     const backend = args.backend as BackendWasm;
     const { begin, size } = args.attrs as unknown as tf.SliceAttrs;
-    const [b, s] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
+    const [b, s] = tf.slice_util.parseSliceParams(x, begin, size);
     const out = backend.makeOutput(s, x.dtype);
     if (s.some((d) => d === 0)) return out;
     const src = backend.typedArrayFromHeap(x);
@@ -269,15 +262,15 @@ function fastSlice(stock: tf.KernelFunc): tf.KernelFunc {
     const dims = mergedSlice(x.shape, b, s);
     const rank = dims.length;
     const strides = new Array<number>(rank).fill(1);
-    for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1]! * dims[i + 1]![0];
-    const run = dims[rank - 1]![2];
+    for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1] * dims[i + 1][0];
+    const run = dims[rank - 1][2];
     const index = new Array<number>(rank - 1).fill(0);
     for (let o = 0; o < dst.length; o += run) {
-      let from = dims[rank - 1]![1];
-      for (let i = 0; i < rank - 1; i++) from += (dims[i]![1] + index[i]!) * strides[i]!;
+      let from = dims[rank - 1][1];
+      for (let i = 0; i < rank - 1; i++) from += (dims[i][1] + index[i]) * strides[i];
       dst.set(src.subarray(from, from + run), o);
       for (let i = rank - 2; i >= 0; i--) {
-        if (++index[i]! < dims[i]![2]) break;
+        if (++index[i] < dims[i][2]) break;
         index[i] = 0;
       }
     }
@@ -289,8 +282,8 @@ function fastSlice(stock: tf.KernelFunc): tf.KernelFunc {
 function splitV(args: KernelArgs): tf.Tensor[] {
   const { numOrSizeSplits, axis } = args.attrs as unknown as tf.SplitVAttrs;
   return tf.tidy(() => {
-    const x = asTensor(args.inputs.x!, tf.SplitV, 'x');
-    const a = tf.util.parseAxisParam(axis, x.shape)[0]!;
+    const x = asTensor(args.inputs.x, tf.SplitV, 'x');
+    const a = tf.util.parseAxisParam(axis, x.shape)[0];
     const sizes = tf.backend_util.prepareSplitSize(x, numOrSizeSplits, a);
     const begin = x.shape.map(() => 0);
     return sizes.map((n) => {
@@ -299,7 +292,7 @@ function splitV(args: KernelArgs): tf.Tensor[] {
         begin,
         x.shape.map((d, i) => (i === a ? n : d)),
       );
-      begin[a]! += n;
+      begin[a] += n;
       return piece;
     });
   });
@@ -317,14 +310,14 @@ export function blockSwap(shape: readonly number[], perm: readonly number[]): [n
   const runs: number[][] = [];
   for (const axis of perm) {
     const last = runs[runs.length - 1];
-    if (last && last[last.length - 1]! + 1 === axis) last.push(axis);
+    if (last && last[last.length - 1] + 1 === axis) last.push(axis);
     else runs.push([axis]);
   }
-  const size = (run: number[]): number => run.reduce((p, a) => p * shape[a]!, 1);
-  const starts = runs.map((r) => r[0]!);
-  if (runs.length === 2 && starts[0]! > starts[1]!) return [size(runs[1]!), size(runs[0]!), 1];
-  if (runs.length === 3 && starts[0]! > starts[1]! && starts[2]! > starts[0]!)
-    return [size(runs[1]!), size(runs[0]!), size(runs[2]!)];
+  const size = (run: number[]): number => run.reduce((p, a) => p * shape[a], 1);
+  const starts = runs.map((r) => r[0]);
+  if (runs.length === 2 && starts[0] > starts[1]) return [size(runs[1]), size(runs[0]), 1];
+  if (runs.length === 3 && starts[0] > starts[1] && starts[2] > starts[0])
+    return [size(runs[1]), size(runs[0]), size(runs[2])];
   return undefined;
 }
 
@@ -335,7 +328,7 @@ function forEachIndex(shape: readonly number[], visit: (index: readonly number[]
   for (let k = 0; k < total; k++) {
     visit(index);
     for (let i = shape.length - 1; i >= 0; i--) {
-      if (++index[i]! < shape[i]!) break;
+      if (++index[i] < shape[i]) break;
       index[i] = 0;
     }
   }
@@ -377,7 +370,7 @@ function fastReverse(stock: tf.KernelFunc): tf.KernelFunc {
     let to = 0;
     forEachIndex(lead.slice(0, last), (index) => {
       let base = 0;
-      for (let i = 0; i < index.length; i++) base += (axes.has(i) ? lead[i]! - 1 - index[i]! : index[i]!) * strides[i]!;
+      for (let i = 0; i < index.length; i++) base += (axes.has(i) ? lead[i] - 1 - index[i] : index[i]) * strides[i];
       for (let l = count - 1; l >= 0; l--, to += run) copyRun(src, base + l * step, dst, to, run);
     });
     return out;
@@ -390,24 +383,24 @@ function fastPadV2(stock: tf.KernelFunc): tf.KernelFunc {
     const x = args.inputs.x as tf.TensorInfo;
     if (x.dtype !== 'float32' && x.dtype !== 'int32') return stock(args);
     const { paddings, constantValue } = args.attrs as unknown as tf.PadV2Attrs;
-    if (paddings.some(([a, b]) => a! < 0 || b! < 0)) return stock(args);
+    if (paddings.some(([a, b]) => a < 0 || b < 0)) return stock(args);
     const backend = args.backend as BackendWasm;
-    const outShape = x.shape.map((d, i) => paddings[i]![0]! + d + paddings[i]![1]!);
+    const outShape = x.shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
     const out = backend.makeOutput(outShape, x.dtype);
     const dst = backend.typedArrayFromHeap(out);
     dst.fill(constantValue);
     const src = backend.typedArrayFromHeap(x);
     if (src.length === 0) return out;
     let k = x.shape.length - 1;
-    while (k > 0 && paddings[k]![0] === 0 && paddings[k]![1] === 0) k--;
+    while (k > 0 && paddings[k][0] === 0 && paddings[k][1] === 0) k--;
     const run = x.shape.slice(k).reduce((p, d) => p * d, 1);
     const lead = x.shape.slice(0, k);
     const outStrides = outShape.map((_, i) => outShape.slice(i + 1).reduce((p, d) => p * d, 1));
-    const offset = paddings[k]![0]! * outStrides[k]!;
+    const offset = paddings[k][0] * outStrides[k];
     let from = 0;
     forEachIndex(lead, (index) => {
       let to = offset;
-      for (let i = 0; i < index.length; i++) to += (index[i]! + paddings[i]![0]!) * outStrides[i]!;
+      for (let i = 0; i < index.length; i++) to += (index[i] + paddings[i][0]) * outStrides[i];
       copyRun(src, from, dst, to, run);
       from += run;
     });
@@ -428,7 +421,7 @@ function fastTranspose(stock: tf.KernelFunc): tf.KernelFunc {
     if (swap === undefined) return stock(args);
     const backend = args.backend as BackendWasm;
     const out = backend.makeOutput(
-      perm.map((a) => x.shape[a]!),
+      perm.map((a) => x.shape[a]),
       x.dtype,
     );
     const src = backend.typedArrayFromHeap(x);
@@ -463,8 +456,8 @@ function untransposedMatMul(stock: tf.KernelFunc): tf.KernelFunc {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     if ((!transposeA && !transposeB) || a.dtype !== 'float32' || b.dtype !== 'float32') return stock(args);
     const [ra, rb] = [a.shape.length, b.shape.length];
-    const rowsA = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
-    const colsB = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
+    const rowsA = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+    const colsB = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
     const swapA = transposeA && colsB >= EXPLICIT_TRANSPOSE_FROM;
     const swapB = transposeB && rowsA >= EXPLICIT_TRANSPOSE_FROM;
     if (!swapA && !swapB) {

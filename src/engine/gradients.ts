@@ -87,7 +87,7 @@ export const preluGradConfig: tf.GradConfig = {
 function spread(dy: tf.Tensor, x: tf.Tensor, axis: number | number[], factor: (n: number) => number): tf.Tensor {
   const axes = tf.util.parseAxisParam(axis, x.shape);
   const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  const n = axes.reduce((p, a) => p * x.shape[a]!, 1);
+  const n = axes.reduce((p, a) => p * x.shape[a], 1);
   return tf.mul(tf.fill(x.shape, factor(n)), tf.reshape(dy, expanded));
 }
 

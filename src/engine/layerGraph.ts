@@ -84,7 +84,7 @@ function plainDense(layer: tf.layers.Layer, input: Sym): Run | undefined {
   const bias = weight(layer, 'bias');
   return ([x]) => [
     tf.tidy(() => {
-      const y = tf.matMul(x as tf.Tensor2D, kernel.read() as tf.Tensor2D);
+      const y = tf.matMul(x, kernel.read());
       return bias === undefined ? y : tf.add(y, bias.read());
     }),
   ];
@@ -112,12 +112,12 @@ function trainBatchNorm(layer: tf.layers.Layer): Run | undefined {
   const epsilon = cfg.epsilon ?? 1e-3;
   const own = ownRun(layer, true);
   return ([x]) => {
-    const a = axis[0]! < 0 ? axis[0]! + x!.rank : axis[0]!;
-    if (a !== x!.rank - 1 || (x!.rank !== 2 && x!.rank !== 4)) return own([x!]);
+    const a = axis[0] < 0 ? axis[0] + x.rank : axis[0];
+    if (a !== x.rank - 1 || (x.rank !== 2 && x.rank !== 4)) return own([x]);
     return [
       tf.tidy(() => {
-        const [mean, variance] = tf.unstack(channelStats(x!)) as [tf.Tensor1D, tf.Tensor1D];
-        const y = tf.batchNorm(x!, mean, variance, beta.read(), gamma.read(), epsilon);
+        const [mean, variance] = tf.unstack(channelStats(x)) as [tf.Tensor1D, tf.Tensor1D];
+        const y = tf.batchNorm(x, mean, variance, beta.read(), gamma.read(), epsilon);
         const decay = 1 - (layer as unknown as { momentum: number }).momentum;
         for (const [variable, value] of [
           [movingMean, mean],
@@ -138,7 +138,7 @@ function layerRun(layer: tf.layers.Layer, inputs: Sym[], training: boolean): Run
     className === 'Conv2D'
       ? plainConv2D(layer)
       : className === 'Dense'
-        ? plainDense(layer, inputs[0]!)
+        ? plainDense(layer, inputs[0])
         : className === 'BatchNormalization' && training
           ? trainBatchNorm(layer)
           : undefined;
@@ -171,7 +171,7 @@ export class LayerGraph {
       const key = `${t.sourceLayer.name}#${t.nodeIndex}`;
       if (scheduled.has(key)) return;
       scheduled.add(key);
-      const node = t.sourceLayer.inboundNodes[t.nodeIndex]!;
+      const node = t.sourceLayer.inboundNodes[t.nodeIndex];
       this.steps.push({
         inputs: t.inputs,
         outputs: node.outputTensors,
@@ -193,11 +193,11 @@ export class LayerGraph {
     if (xs.length !== this.inputs.length) {
       throw new Error(`LayerGraph: ${xs.length} inputs for a model with ${this.inputs.length}`);
     }
-    const values = new Map<number, tf.Tensor>(this.inputs.map((t, i) => [t.id, xs[i]!]));
+    const values = new Map<number, tf.Tensor>(this.inputs.map((t, i) => [t.id, xs[i]]));
     const keep = new Set([...this.inputs, ...this.outputs].map((t) => t.id));
     this.steps.forEach((step, i) => {
       const out = step.run(step.inputs.map((t) => values.get(t.id)!));
-      step.outputs.forEach((t, j) => values.set(t.id, out[j]!));
+      step.outputs.forEach((t, j) => values.set(t.id, out[j]));
       for (const t of step.inputs) {
         const value = values.get(t.id)!;
         // A layer may return its input itself (Dropout at inference): that one lives on.

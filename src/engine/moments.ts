@@ -10,7 +10,7 @@ import { channelAffine } from './affine.js';
 const channelStatsOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
   const axes = x.rank === 4 ? [0, 1, 2] : [0];
-  const n = x.size / x.shape[x.rank - 1]!;
+  const n = x.size / x.shape[x.rank - 1];
   const mean = tf.mean(x, axes);
   const variance = tf.mean(tf.squaredDifference(x, mean), axes);
   save([x, mean]);
@@ -21,7 +21,7 @@ const channelStatsOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc
       const [gMean, gVar] = tf.unstack(dy);
       const a = tf.mul(gVar, 2 / n);
       const b = tf.sub(tf.div(gMean, n), tf.mul(mu, a));
-      return [channelAffine(xs!, a, b)];
+      return [channelAffine(xs, a, b)];
     },
   };
 }) as (x: tf.Tensor) => tf.Tensor2D;

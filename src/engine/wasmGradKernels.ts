@@ -18,7 +18,6 @@ import * as tf from '@tensorflow/tfjs';
 import { asTensor4D, correlationPadding, fullCorrelationInput, padOrCrop, requireSupported } from './convHelpers.js';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
-type Shape4D = [number, number, number, number];
 
 /** Names of the kernels `registerWasmGradKernels` adds to the 'wasm' backend. */
 export const WASM_GRAD_KERNEL_NAMES: readonly string[] = [
@@ -194,7 +193,7 @@ function depthwiseBackpropInput(args: { inputs: tf.NamedTensorInfoMap; attrs?: t
       true,
     );
     requireSupported(info, name);
-    const [kh, kw, channels, multiplier] = filter.shape as Shape4D;
+    const [kh, kw, channels, multiplier] = filter.shape;
     const reversed = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, channels * multiplier, 1]) as tf.Tensor4D;
     const explicit = correlationPadding(info, kh, kw);
     const dx = explicit

@@ -39,7 +39,7 @@ export class KeepBest {
     );
     const next = tf.tidy(() => tf.where(tf.reshape(mask, [b, 1, 1, 1]).tile([1, h, w, 3]), images, this.images));
     tf.dispose([this.images, mask]);
-    this.images = next as tf.Tensor4D;
+    this.images = next;
     improved.forEach((v, i) => {
       if (v) {
         this.cosine[i] = cosines[i];

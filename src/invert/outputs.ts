@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import type { Normalization } from '../backbone/types.js';
-import { ArcinvertError, ConfigError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { ensureDir, fsError, writeFileAtomic } from '../io/atomic.js';
 import { writeContactSheet } from '../io/grid.js';
 import { readImageTensor } from '../io/image.js';

@@ -62,7 +62,7 @@ async function locatePhoto(line: string, listingDir: string): Promise<string | u
 export async function targetsFromNpy(file: string, dim: number): Promise<TargetSet> {
   const e = await readEmbeddings(file, { dim });
   const listing = file.replace(/\.npy$/, '.txt');
-  let sources: (string | undefined)[] = new Array(e.n).fill(undefined);
+  let sources = new Array<string | undefined>(e.n).fill(undefined);
   if (listing !== file) {
     const text = await fsp.readFile(listing, 'utf8').catch(() => undefined);
     const lines = text?.split('\n').filter((l) => l.length > 0);
@@ -124,5 +124,11 @@ export function randomTargets(n: number, dim: number, seed: number): TargetSet {
   const data = tf.tidy(() =>
     l2Normalize(tf.randomNormal([n, dim], 0, 1, 'float32', mixSeed(seed, 0x7a49)), 1).dataSync(),
   );
-  return { embeddings: Float32Array.from(data), n, dim, sources: new Array(n).fill(undefined), kind: 'random' };
+  return {
+    embeddings: Float32Array.from(data),
+    n,
+    dim,
+    sources: new Array<string | undefined>(n).fill(undefined),
+    kind: 'random',
+  };
 }

@@ -31,8 +31,8 @@ const ERRNO_REASONS: Record<string, string> = {
 export function errnoReason(err: unknown): string {
   const e = err as NodeJS.ErrnoException | undefined;
   const code = e?.code;
-  if (code !== undefined && code in ERRNO_REASONS) return ERRNO_REASONS[code]!;
-  return code ?? (e?.message ?? String(err)).split('\n')[0]!;
+  if (code !== undefined && code in ERRNO_REASONS) return ERRNO_REASONS[code];
+  return code ?? (e?.message ?? String(err)).split('\n')[0];
 }
 
 /**

@@ -39,7 +39,7 @@ export async function loadDlibJudge(crop: JudgeCrop = DLIB_JUDGE_CROP, modelDir 
         const batch = rastersToTensor(chips);
         const slices = tf.unstack(batch) as tf.Tensor3D[];
         try {
-          const input = await faceapi.toNetInput(slices as unknown as faceapi.TNetInput);
+          const input = await faceapi.toNetInput(slices);
           const e = net.forwardInput(input) as unknown as tf.Tensor2D;
           out.set(await e.data(), start * dim);
           e.dispose();

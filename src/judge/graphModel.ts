@@ -85,7 +85,7 @@ export async function loadGraphJudge(cfg: GraphJudgeConfig): Promise<Judge> {
   };
   const probe = tf.zeros([1, cfg.inputSize, cfg.inputSize, 3]) as tf.Tensor4D;
   const out = run(probe);
-  const dim = out.shape[out.shape.length - 1] as number;
+  const dim = out.shape[out.shape.length - 1];
   tf.dispose([probe, out]);
   const norm = { mean: cfg.mean, std: cfg.std };
   const embedOne = (x: tf.Tensor4D): tf.Tensor2D =>

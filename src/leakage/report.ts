@@ -165,7 +165,9 @@ export async function runLeakage(
   const { gallery, reconstructions: recon } = inputs;
   if (recon.length === 0) throw new ArcinvertError('no reconstructions to evaluate');
   const galleryImages = await Promise.all(gallery.photos.map((p) => readRaster(p.file)));
-  const reconImages = await Promise.all(recon.map((r) => inputs.images?.get(r.file) ?? readRaster(r.file)));
+  const reconImages = await Promise.all(
+    recon.map((r) => Promise.resolve(inputs.images?.get(r.file) ?? readRaster(r.file))),
+  );
   let impostorIdx: Array<[number, number]>;
   let impostorImages: RasterImage[];
   if (inputs.impostorPairs) {

@@ -80,7 +80,7 @@ export async function readClassNames(modelDir: string): Promise<string[]> {
   if (!Array.isArray(classes.classNames) || !classes.classNames.every((c) => typeof c === 'string')) {
     throw new ArcinvertError(`${modelDir}/${CLASSES_FILE} has no class-name list`);
   }
-  return classes.classNames as string[];
+  return classes.classNames;
 }
 
 /** Writes `dir/import.json` (the record of an ONNX import) atomically. */
@@ -139,7 +139,7 @@ export async function loadCalibration(dir: string): Promise<StatCalibration | un
     format: 'arcinvert-calibration',
     version: 1,
     images: Number(j.images),
-    source: String(j.source ?? ''),
+    source: typeof j.source === 'string' ? j.source : '',
     layers,
   };
 }

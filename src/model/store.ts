@@ -12,7 +12,6 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { BackboneName } from '../backbone/types.js';
 import { BACKBONE_NAMES } from '../backbone/registry.js';
 import { ArcinvertError } from '../errors.js';
 import { ensureDir, readFileChecked, writeFileAtomic } from '../io/atomic.js';
@@ -63,7 +62,7 @@ function parseMeta(raw: unknown, dir: string): FaceModelMeta {
     throw new ArcinvertError(`${dir} is a tfjs model but not an arcinvert face model (no arcinvert metadata)`);
   }
   if (meta.format !== 1) throw new ArcinvertError(`${dir}: unsupported arcinvert model format ${String(meta.format)}`);
-  if (meta.backbone !== 'onnx' && !BACKBONE_NAMES.includes(meta.backbone as BackboneName)) {
+  if (meta.backbone !== 'onnx' && !BACKBONE_NAMES.includes(meta.backbone)) {
     throw new ArcinvertError(`${dir}: unknown backbone '${String(meta.backbone)}' in model metadata`);
   }
   return meta;

@@ -246,7 +246,7 @@ function convertConv(cx: Conversion, n: OnnxNode): void {
   const depthwise = group > 1 && group === cin && cout === cin && wt.dims[1] === 1;
   if (wt.dims[1] * group !== cin || cout % group !== 0)
     unsupported(n, `Conv weight [${wt.dims.join(', ')}] with group ${group} on ${cin} channels`);
-  if (a.auto_pad !== undefined && a.auto_pad !== 'NOTSET') unsupported(n, `auto_pad ${String(a.auto_pad)}`);
+  if (a.auto_pad !== undefined && a.auto_pad !== 'NOTSET') unsupported(n, `auto_pad ${JSON.stringify(a.auto_pad)}`);
   const strides = (a.strides as number[] | undefined) ?? [1, 1];
   const pads = (a.pads as number[] | undefined) ?? [0, 0, 0, 0];
   let sym = x.sym;
@@ -324,7 +324,7 @@ function convertFlatten(cx: Conversion, n: OnnxNode): void {
   const a = n.attributes;
   const x = value(cx, n, n.inputs[0]);
   if (n.opType === 'Flatten' && ((a.axis as number | undefined) ?? 1) !== 1)
-    unsupported(n, `Flatten axis ${String(a.axis)}`);
+    unsupported(n, `Flatten axis ${JSON.stringify(a.axis)}`);
   if (n.opType === 'Reshape') {
     const shape = Array.from(constant(cx, n, n.inputs[1], 'Reshape shape').data);
     const size = (x.sym.shape.slice(1) as number[]).reduce((s, d) => s * d, 1);

@@ -53,8 +53,8 @@ export interface OnnxGraph {
 
 const DT = onnx.TensorProto.DataType;
 
-function toNumber(v: number | { toNumber(): number }): number {
-  return typeof v === 'number' ? v : v.toNumber();
+function toNumber(v: unknown): number {
+  return typeof v === 'number' ? v : (v as { toNumber(): number }).toNumber();
 }
 
 /** How each supported element type is stored: bytes per value in `rawData`, and its typed field. */
@@ -92,7 +92,7 @@ async function tensorValues(t: OnnxNs.ITensorProto, dir: string, what: string): 
       throw new ArcinvertError(`${what}: its external data file ${info.location} is missing (expected at ${file})`);
     });
     const offset = Number(info.offset ?? 0);
-    const width = DECODERS[type]?.width ?? (type === DT.FLOAT16 ? 2 : 4);
+    const width = DECODERS[type]?.width ?? (Number(type) === Number(DT.FLOAT16) ? 2 : 4);
     const length = info.length !== undefined ? Number(info.length) : count * width;
     if (offset + length > bytes.length)
       throw new ArcinvertError(

@@ -181,7 +181,7 @@ export function resolveTrainConfig(partial: TrainConfigInput = {}): TrainConfig 
     if (keys !== 'imagesDir,pairsFile' || typeof e.pairsFile !== 'string' || typeof e.imagesDir !== 'string') {
       fail('evalPairs must be null or {pairsFile, imagesDir}');
     }
-    cfg.evalPairs = { pairsFile: e.pairsFile as string, imagesDir: e.imagesDir as string };
+    cfg.evalPairs = { pairsFile: e.pairsFile, imagesDir: e.imagesDir };
   }
   if (cfg.distill !== null) {
     const d = cfg.distill as unknown as Record<string, unknown>;

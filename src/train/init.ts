@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../model/types.js';
-import { ArcinvertError, ConfigError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { loadFaceModel } from '../model/store.js';
 import { hasClassNames, hasHead, headBasePath, readClassNames } from '../model/directory.js';
 import { loadHeadWeights } from '../model/headWeights.js';

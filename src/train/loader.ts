@@ -105,17 +105,15 @@ async function decodeInto(
   out: Float32Array,
   offset: number,
 ): Promise<void> {
-  let { data, info } = await sharp(file)
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+  const decoded = await sharp(file).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  const info = decoded.info;
+  let data = decoded.data;
   if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
   if (info.width !== w || info.height !== h) {
-    ({ data, info } = await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } })
+    data = await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } })
       .resize(w, h, { fit: 'fill' })
       .raw()
-      .toBuffer({ resolveWithObject: true }));
+      .toBuffer();
   }
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {

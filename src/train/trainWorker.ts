@@ -81,7 +81,7 @@ try {
     const flat = new Float32Array(weights.length);
     off = 0;
     for (const g of grads) {
-      flat.set(g.dataSync() as Float32Array, off);
+      flat.set(g.dataSync(), off);
       off += g.size;
     }
     const value = loss.dataSync()[0];

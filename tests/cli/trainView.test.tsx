@@ -7,6 +7,7 @@ import { formatEpochLine, formatStepLine, plainTrainReporter, smoothRate } from 
 import type { VerificationReport } from '../../src/metrics/pairEval.js';
 import type { EpochRecord, StepProgress } from '../../src/train/loop.js';
 
+// eslint-disable-next-line no-control-regex -- strips ANSI colour codes
 const strip = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 function step(over: Partial<StepProgress> = {}): StepProgress {

@@ -3,7 +3,6 @@
  * Workers run compiled JavaScript: from the TypeScript source, invertParallel starts the
  * build's copy in dist/ and refuses a build older than src/ (`npm test` builds first).
  */
-import * as tf from '@tensorflow/tfjs';
 import { resolveInvertConfig } from '../../src/invert/config.js';
 import { invertSerial as invert, type InvertTargets } from '../../src/invert/loop.js';
 import { invertParallel } from '../../src/invert/parallel.js';

@@ -34,5 +34,6 @@ export function makeImage(
 
 /** The text without SGR colour sequences. */
 export function stripSgr(s: string): string {
+  // eslint-disable-next-line no-control-regex -- strips ANSI colour codes
   return s.replace(/\x1b\[[0-9;]*m/g, '');
 }
