@@ -5,17 +5,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: [
-      'dist/',
-      'dist-bench/',
-      'coverage/',
-      'node_modules/',
-      'benchmarks/dist/',
-      'dist-bench/',
-      'runs/',
-      'out/',
-      '.tmp/',
-    ],
+    ignores: ['dist/', 'dist-bench/', 'coverage/', 'node_modules/', 'runs/', 'out/', '.tmp/'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
