@@ -60,18 +60,26 @@ export function probeImage(meta: FaceModelMeta): tf.Tensor4D {
 
 /**
  * Embeds the probe image once (inference mode, batch 1: one forward pass at the model's input
- * size) and refuses a model whose raw embedding holds NaN or ±Inf.
- * @throws ArcinvertError naming the model directory.
+ * size; the model's weights and moving statistics are not touched).
+ * @returns the first NaN or ±Inf of the raw embedding, or undefined when it is all finite.
  */
-export function checkProbe(model: tf.LayersModel, meta: FaceModelMeta, dir: string): void {
+export function probeNonFinite(model: tf.LayersModel, meta: FaceModelMeta): number | undefined {
   const values = tf.tidy(() => {
     const x = probeImage(meta);
     return (model.apply(x, { training: false }) as tf.Tensor).dataSync();
   });
-  const bad = values.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) {
+  return values.find((v) => !Number.isFinite(v));
+}
+
+/**
+ * Refuses a model whose embedding of the probe image holds NaN or ±Inf (see `probeNonFinite`).
+ * @throws ArcinvertError naming the model directory.
+ */
+export function checkProbe(model: tf.LayersModel, meta: FaceModelMeta, dir: string): void {
+  const bad = probeNonFinite(model, meta);
+  if (bad !== undefined) {
     throw new ArcinvertError(
-      `${dir}: the model is broken: its embedding of a probe image is not finite (${values[bad]}); its weights hold NaN or Inf values`,
+      `${dir}: the model is broken: its embedding of a probe image is not finite (${bad}); its weights hold NaN or Inf values, or values so large that the forward pass overflows`,
     );
   }
 }
