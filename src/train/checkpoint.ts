@@ -11,12 +11,17 @@
  *                                head.{bin,json}, optimizer.{bin,json} (momentum buffers),
  *                                classes.json, state.json (written last)
  *   best/                        model.json + weights, head, classes.json, best.json
+ *   train.lock                   while a train process uses the run (lock.ts)
  * A checkpoint is written into a temporary folder, renamed to its final name, and only then
  * does `checkpoint.json` (itself written atomically) point at it; older checkpoints are removed
  * after that. A crash at any moment leaves the previous checkpoint usable. `best/` is swapped in
  * the same way (temporary folder, rename).
  *
  * Every checkpoint and `best/` is itself a model directory: `loadFaceModel` reads it.
+ *
+ * A damaged run (a pointer to a missing or incomplete folder, a corrupt `state.json`) is
+ * refused with one line that names the newest other complete checkpoint, if any, and the
+ * `--resume … --out …` that continues from it; resuming never falls back to it silently.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
