@@ -12,6 +12,7 @@ import { listImages } from '../io/image.js';
 import { loadFaceModel } from '../model/store.js';
 import { DEFAULT_INVERT_CONFIG, resolveInvertConfig, type InvertConfig } from '../invert/config.js';
 import { summarise } from '../invert/outputs.js';
+import { describeDivergence } from '../invert/progress.js';
 import {
   randomTargets,
   targetsFromClasses,
@@ -208,6 +209,10 @@ async function runInvert(ctx: CliContext, f: InvertFlags): Promise<void> {
       `wrote ${s.images} image(s), sheet.png and report.json to ${f.out}: best cosine mean ${s.meanBestCosine.toFixed(3)} (min ${s.minBestCosine.toFixed(3)}, max ${s.maxBestCosine.toFixed(3)}) in ${result.seconds.toFixed(1)} s`,
     );
     if (result.aborted) throw new ArcinvertError('interrupted: wrote the best images so far', 130);
+    if (result.diverged)
+      throw new ArcinvertError(
+        `inversion diverged: ${describeDivergence(result.diverged)}; stopped, wrote the best finite images so far to ${f.out}; lower --lr or the loss weights`,
+      );
   } finally {
     head?.dispose();
     fm.model.dispose();

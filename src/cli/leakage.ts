@@ -17,6 +17,7 @@ import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { loadFaceModel } from '../model/store.js';
 import { DEFAULT_INVERT_CONFIG, resolveInvertConfig, type InvertConfig } from '../invert/config.js';
 import { imageFileName } from '../invert/outputs.js';
+import { describeDivergence } from '../invert/progress.js';
 import { targetsFromImages } from '../invert/targets.js';
 import { modelJudge } from '../judge/model.js';
 import { JUDGE_LOADERS, JUDGE_NAMES } from '../judge/registry.js';
@@ -103,6 +104,10 @@ async function invertTargets(
     title: `arcinvert leakage → ${dir}`,
   });
   if (result.aborted) throw new ArcinvertError(`interrupted: wrote the best reconstructions so far to ${dir}`, 130);
+  if (result.diverged)
+    throw new ArcinvertError(
+      `inversion diverged: ${describeDivergence(result.diverged)}; stopped, wrote the best finite reconstructions so far to ${dir}; lower the learning rate or the loss weights`,
+    );
   const images = new Map<string, RasterImage>();
   const refs: ReconstructionRef[] = result.images.map((im) => {
     const file = path.join(dir, imageFileName(im.target, im.seed));

@@ -4,7 +4,7 @@
  * The resolved config is printed at the start and saved in the run directory; an Ink view is
  * shown on a terminal, plain lines otherwise; Ctrl-C writes a checkpoint and exits 130.
  */
-import { existsSync, promises as fsp } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -15,7 +15,7 @@ import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { readPairsFile } from '../metrics/verification.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { findCheckpoint, type TrainState } from '../train/checkpoint.js';
+import { findCheckpoint, readTrainState, type TrainState } from '../train/checkpoint.js';
 import { DEFAULT_TRAIN_CONFIG, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from '../train/config.js';
 import { loadCsvManifest, loadImageFolder, type Dataset } from '../io/imageFolder.js';
 import { train, type TrainOptions, type TrainResult } from '../train/loop.js';
@@ -288,9 +288,7 @@ async function planRun(
     const changed = CONFIG_FLAGS.filter((k) => cmd.getOptionValueSource(k) === 'cli');
     if (changed.length > 0)
       throw new ArcinvertError(`--resume continues with the run's own config; drop ${kebabFlag(changed[0])}`);
-    const state = JSON.parse(
-      await fsp.readFile(path.join(await findCheckpoint(flags.resume), 'state.json'), 'utf8'),
-    ) as TrainState;
+    const state = await readTrainState(await findCheckpoint(flags.resume));
     const source = given ?? state.source;
     if (source === null) throw new ArcinvertError('the checkpoint does not record its data; give --data or --csv');
     return { cfg: resolveTrainConfig(state.config), source, outDir: path.resolve(flags.out ?? flags.resume) };

@@ -34,7 +34,15 @@ import {
   type BatchState,
   type RunContext,
 } from './step.js';
-import type { InvertedImage, InvertProgress, InvertResult, InvertSnapshot, InvertTargets, LossTerms } from './types.js';
+import type {
+  InvertDivergence,
+  InvertedImage,
+  InvertProgress,
+  InvertResult,
+  InvertSnapshot,
+  InvertTargets,
+  LossTerms,
+} from './types.js';
 
 export type { InvertResult, InvertSnapshot, InvertTargets };
 
@@ -92,18 +100,20 @@ export async function invertSerial(
   const clock: RunClock = { globalStep: 0, totalSteps: selected.length * config.steps, started };
   const images: InvertedImage[] = [];
   let aborted = false;
+  let diverged: InvertDivergence | undefined;
   const run = createRunContext(fm, config);
   try {
-    for (let i = 0; i < selected.length && !aborted; i++) {
+    for (let i = 0; i < selected.length && !aborted && !diverged; i++) {
       const spec = batchSpec(targets, plan[selected[i]], selected[i], config, options.head);
       const out = await invertBatch(run, spec, { ...options, batches: plan.length, clock });
       images.push(...out.images);
       aborted = out.aborted;
+      diverged = out.diverged;
     }
   } finally {
     disposeRunContext(run);
   }
-  return { images, aborted, seconds: (performance.now() - started) / 1000 };
+  return { images, aborted, ...(diverged && { diverged }), seconds: (performance.now() - started) / 1000 };
 }
 
 interface BatchHooks extends InvertHooks {
@@ -113,23 +123,35 @@ interface BatchHooks extends InvertHooks {
 
 const due = (stepsDone: number, every: number): boolean => every > 0 && stepsDone % every === 0;
 
-/** One batch: the schedule, `invertStep`, keep-best, progress and snapshots, step by step. */
+/**
+ * One batch: the schedule, `invertStep`, keep-best, progress and snapshots, step by step. A
+ * step whose loss is NaN or ±Inf ends the batch (its update is not evaluated, so keep-best
+ * holds only images of finite cosine) and is returned as `diverged`.
+ */
 async function invertBatch(
   run: RunContext,
   spec: BatchSpec,
   hooks: BatchHooks,
-): Promise<{ images: InvertedImage[]; aborted: boolean }> {
+): Promise<{ images: InvertedImage[]; aborted: boolean; diverged?: InvertDivergence }> {
   const c = run.config;
   const batchStart = performance.now();
   const s = createBatchState(run, spec);
   let losses: LossTerms = { ...NO_LOSSES };
   let stepsDone = 0;
   let aborted = false;
+  let diverged: InvertDivergence | undefined;
   try {
     for (let step = 0; step < c.steps && !aborted; step++) {
       const { lr, upsample } = scheduleAt(c, step, run.fm.meta.inputSize);
       if (upsample) upsampleBatch(run, s);
       const terms = invertStep(run, s, lr);
+      // One scalar read per step: the total loss must stay finite.
+      const total = terms.dataSync()[0];
+      if (!Number.isFinite(total)) {
+        terms.dispose();
+        diverged = { batch: spec.index, step: step + 1, loss: total };
+        break;
+      }
       stepsDone = step + 1;
       hooks.clock.globalStep++;
       aborted = hooks.signal?.aborted ?? false;
@@ -145,7 +167,8 @@ async function invertBatch(
       if (!aborted) await new Promise((resolve) => setImmediate(resolve));
     }
     const seconds = (performance.now() - batchStart) / 1000;
-    return { images: batchResults(run, s, { losses, steps: stepsDone, seconds }), aborted };
+    const images = batchResults(run, s, { losses, steps: stepsDone, seconds });
+    return { images, aborted, ...(diverged && { diverged }) };
   } finally {
     disposeBatchState(s);
   }

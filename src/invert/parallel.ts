@@ -18,7 +18,7 @@ import { ArcinvertError } from '../errors.js';
 import { workerScript } from '../util/workerScript.js';
 import type { InvertConfig } from './config.js';
 import { planBatches } from './plan.js';
-import type { InvertedImage, InvertProgress, InvertResult, InvertTargets } from './types.js';
+import type { InvertDivergence, InvertedImage, InvertProgress, InvertResult, InvertTargets } from './types.js';
 
 export interface ParallelInvertOptions {
   /** Worker threads (default: the machine's available parallelism); never more than batches. */
@@ -56,7 +56,7 @@ export interface WorkerInit {
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'progress'; progress: InvertProgress }
-  | { type: 'batch'; batch: number; images: InvertedImage[]; aborted: boolean }
+  | { type: 'batch'; batch: number; images: InvertedImage[]; aborted: boolean; diverged?: InvertDivergence }
   | { type: 'error'; message: string };
 
 /** Messages to a worker. */
@@ -92,13 +92,16 @@ export async function invertParallel(
   const perBatch = new Map<number, InvertedImage[]>();
   let next = 0;
   let aborted = false;
+  // The first batch (in plan order) whose loss went non-finite; no batch is started after one.
+  let diverged: InvertDivergence | undefined;
   const pool = Array.from({ length: workers }, () => new Worker(script, { workerData: init }));
   const abortAll = (): void => pool.forEach((w) => w.postMessage({ type: 'abort' } satisfies ToWorker));
   options.signal?.addEventListener('abort', abortAll, { once: true });
   const runWorker = (worker: Worker, index: number): Promise<void> =>
     new Promise((resolve, reject) => {
       const give = (): void => {
-        const message: ToWorker = next < batchCount && !aborted ? { type: 'run', batch: next++ } : { type: 'stop' };
+        const message: ToWorker =
+          next < batchCount && !aborted && !diverged ? { type: 'run', batch: next++ } : { type: 'stop' };
         worker.postMessage(message);
         if (message.type === 'stop') resolve();
       };
@@ -108,6 +111,7 @@ export async function invertParallel(
         else if (m.type === 'batch') {
           perBatch.set(m.batch, m.images);
           aborted ||= m.aborted;
+          if (m.diverged && (!diverged || m.diverged.batch < diverged.batch)) diverged = m.diverged;
           give();
         } else reject(new ArcinvertError(`inversion worker ${index}: ${m.message}`));
       });
@@ -123,5 +127,5 @@ export async function invertParallel(
     await Promise.all(pool.map((w) => w.terminate()));
   }
   const images = [...perBatch.keys()].sort((a, b) => a - b).flatMap((b) => perBatch.get(b)!);
-  return { images, aborted, seconds: (performance.now() - started) / 1000 };
+  return { images, aborted, ...(diverged && { diverged }), seconds: (performance.now() - started) / 1000 };
 }

@@ -29,7 +29,9 @@ try {
         onProgress: (progress) => send({ type: 'progress', progress }),
         batches: [m.batch],
       })
-        .then((r) => send({ type: 'batch', batch: m.batch, images: r.images, aborted: r.aborted }))
+        .then((r) =>
+          send({ type: 'batch', batch: m.batch, images: r.images, aborted: r.aborted, diverged: r.diverged }),
+        )
         .catch((e: unknown) => send({ type: 'error', message: e instanceof Error ? e.message : String(e) }));
     }
   });

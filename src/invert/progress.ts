@@ -3,7 +3,7 @@
  * tensor, and the cosine summary over the batch's real (non-filler) images.
  */
 import type { Job } from './plan.js';
-import type { InvertProgress, LossTerms } from './types.js';
+import type { InvertDivergence, InvertProgress, LossTerms } from './types.js';
 
 /** Order of the loss terms in the tensor `invertStep` returns. */
 export const TERM_NAMES = ['total', 'identity', 'bn', 'tvL1', 'tvL2', 'l2'] as const;
@@ -46,4 +46,9 @@ export function throughput(clock: RunClock, now = performance.now()): { stepsPer
     stepsPerSecond: clock.globalStep / elapsed,
     etaSeconds: ((clock.totalSteps - clock.globalStep) * elapsed) / clock.globalStep,
   };
+}
+
+/** Says where an inversion diverged: `the loss is NaN at step 7 of batch 2` (batch 1-based). */
+export function describeDivergence(d: InvertDivergence): string {
+  return `the loss is ${d.loss} at step ${d.step} of batch ${d.batch + 1}`;
 }

@@ -85,9 +85,22 @@ export interface InvertSnapshot {
   images: Array<{ target: number; seed: number; image: RgbImage }>;
 }
 
+/** Where an inversion stopped because its loss went NaN or ±Inf. */
+export interface InvertDivergence {
+  /** The batch (plan index) and the step (1-based) whose loss was not finite. */
+  batch: number;
+  step: number;
+  loss: number;
+}
+
 export interface InvertResult {
-  /** One per target × seed, in target-major order (fewer when aborted). */
+  /** One per target × seed, in target-major order (fewer when aborted or diverged). */
   images: InvertedImage[];
   aborted: boolean;
+  /**
+   * Set when a batch's loss went NaN or ±Inf: that batch stopped (its images are the best ones
+   * evaluated before, all finite), and no further batch was started.
+   */
+  diverged?: InvertDivergence;
   seconds: number;
 }

@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BACKBONE_NAMES } from '../backbone/registry.js';
 import { ArcinvertError } from '../errors.js';
 import { ensureDir, readFileChecked, writeFileAtomic } from '../io/atomic.js';
+import { checkProbe, checkTopology } from './check.js';
 import { loadCalibration, MODEL_FILE } from './directory.js';
 import type { FaceModel, FaceModelMeta } from './types.js';
 
@@ -64,6 +65,10 @@ function parseMeta(raw: unknown, dir: string): FaceModelMeta {
   if (meta.format !== 1) throw new ArcinvertError(`${dir}: unsupported arcinvert model format ${String(meta.format)}`);
   if (meta.backbone !== 'onnx' && !BACKBONE_NAMES.includes(meta.backbone)) {
     throw new ArcinvertError(`${dir}: unknown backbone '${String(meta.backbone)}' in model metadata`);
+  }
+  const norm = meta.normalization as Partial<FaceModelMeta['normalization']> | undefined;
+  if (!Number.isFinite(norm?.mean) || !(Number(norm?.std) > 0) || !Number.isFinite(norm?.std)) {
+    throw new ArcinvertError(`${dir}: bad normalization ${JSON.stringify(norm)} in model metadata`);
   }
   return meta;
 }
@@ -115,7 +120,12 @@ export async function readArtifacts(
   });
 }
 
-/** Loads a face model saved by `saveFaceModel` (or imported into the same format). */
+/**
+ * Loads a face model saved by `saveFaceModel` (or imported into the same format). The metadata
+ * is checked against the topology, and the model must embed a probe image to finite numbers
+ * (one forward pass of one image at the model's input size; see `check.ts`).
+ * @throws ArcinvertError (one line naming `dir`) for any unusable model directory.
+ */
 export async function loadFaceModel(dir: string): Promise<FaceModel> {
   const artifacts = await readArtifacts(dir);
   const meta = parseMeta(artifacts.userDefinedMetadata, dir);
@@ -124,6 +134,13 @@ export async function loadFaceModel(dir: string): Promise<FaceModel> {
     model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   } catch (err) {
     throw new ArcinvertError(`${dir}: cannot build the model (${(err as Error).message.split('\n')[0]})`);
+  }
+  try {
+    checkTopology(model, meta, dir);
+    checkProbe(model, meta, dir);
+  } catch (err) {
+    model.dispose();
+    throw err;
   }
   const calibration = await loadCalibration(dir).catch((err: unknown) => {
     model.dispose();

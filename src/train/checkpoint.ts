@@ -11,12 +11,17 @@
  *                                head.{bin,json}, optimizer.{bin,json} (momentum buffers),
  *                                classes.json, state.json (written last)
  *   best/                        model.json + weights, head, classes.json, best.json
+ *   train.lock                   while a train process uses the run (lock.ts)
  * A checkpoint is written into a temporary folder, renamed to its final name, and only then
  * does `checkpoint.json` (itself written atomically) point at it; older checkpoints are removed
  * after that. A crash at any moment leaves the previous checkpoint usable. `best/` is swapped in
  * the same way (temporary folder, rename).
  *
  * Every checkpoint and `best/` is itself a model directory: `loadFaceModel` reads it.
+ *
+ * A damaged run (a pointer to a missing or incomplete folder, a corrupt `state.json`) is
+ * refused with one line that names the newest other complete checkpoint, if any, and the
+ * `--resume … --out …` that continues from it; resuming never falls back to it silently.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
@@ -166,24 +171,94 @@ async function readJson<T>(file: string, what: string): Promise<T> {
   }
 }
 
+/** Whether `dir` holds every file of a checkpoint (state.json is written last). */
+function isCompleteCheckpoint(dir: string): boolean {
+  return ['state.json', 'optimizer.json', 'optimizer.bin', 'model.json', 'classes.json'].every((f) =>
+    existsSync(path.join(dir, f)),
+  );
+}
+
+/**
+ * What to tell the user when checkpoint `broken` cannot be used: the newest other complete
+ * checkpoint beside it and how to resume from it, or that there is none. arcinvert does not
+ * fall back to it by itself: resuming from an older step drops the later log lines.
+ */
+async function olderCheckpointHint(broken: string, runDir: string): Promise<string> {
+  const parent = path.dirname(broken);
+  const entries = await fsp.readdir(parent).catch(() => [] as string[]);
+  const older = entries
+    .filter((e) => /^step-\d{8}$/.test(e) && path.join(parent, e) !== path.normalize(broken))
+    .sort()
+    .reverse()
+    .find((e) => isCompleteCheckpoint(path.join(parent, e)));
+  if (older === undefined) return 'no other complete checkpoint is left in the run';
+  const dir = path.join(parent, older);
+  return `an older complete checkpoint exists: resume from it with --resume ${dir} --out ${runDir}`;
+}
+
 /** The checkpoint folder of `dir`: a run directory (via checkpoint.json) or a checkpoint itself. */
 export async function findCheckpoint(dir: string): Promise<string> {
   if (existsSync(path.join(dir, 'state.json'))) return dir;
-  if (existsSync(path.join(dir, POINTER))) {
-    const ptr = await readJson<{ path?: unknown }>(path.join(dir, POINTER), 'checkpoint pointer');
-    if (typeof ptr.path !== 'string') throw new ArcinvertError(`${path.join(dir, POINTER)} names no checkpoint`);
-    return path.join(dir, ptr.path);
+  const pointer = path.join(dir, POINTER);
+  if (existsSync(pointer)) {
+    const ptr = await readJson<{ path?: unknown }>(pointer, 'checkpoint pointer');
+    if (ptr === null || typeof ptr !== 'object' || typeof ptr.path !== 'string')
+      throw new ArcinvertError(`${pointer} names no checkpoint`);
+    const ckpt = path.join(dir, ptr.path);
+    if (!existsSync(path.join(ckpt, 'state.json'))) {
+      const what = existsSync(ckpt) ? 'an incomplete checkpoint (no state.json)' : 'a missing folder';
+      throw new ArcinvertError(`${pointer} points at ${what} ${ckpt}; ${await olderCheckpointHint(ckpt, dir)}`);
+    }
+    return ckpt;
   }
   throw new ArcinvertError(`no training checkpoint in ${dir} (expected checkpoint.json or state.json)`);
+}
+
+/** The run directory a checkpoint folder belongs to (`run/checkpoints/step-N` → `run`). */
+function runDirOf(ckpt: string): string {
+  return path.dirname(path.dirname(ckpt));
+}
+
+/** Checks the parts of `state.json` that a resume reads before anything else. */
+function checkState(state: unknown, file: string): TrainState {
+  const s = state as Partial<TrainState> | null;
+  if (s === null || typeof s !== 'object' || s.format !== 'arcinvert-train-state' || s.version !== 1)
+    throw new ArcinvertError(`${file} is not an arcinvert training state`);
+  const bad =
+    !Number.isInteger(s.step) || (s.step as number) < 0
+      ? 'step'
+      : typeof s.config !== 'object' || s.config === null
+        ? 'config'
+        : typeof s.position !== 'object' || s.position === null
+          ? 'position'
+          : !Array.isArray(s.classNames)
+            ? 'classNames'
+            : undefined;
+  if (bad !== undefined) throw new ArcinvertError(`${file} is corrupt (bad or missing '${bad}')`);
+  return s as TrainState;
+}
+
+/**
+ * The training state (`state.json`) of checkpoint folder `ckpt`, checked.
+ * @throws ArcinvertError naming the file, and any older complete checkpoint to resume from.
+ */
+export async function readTrainState(ckpt: string): Promise<TrainState> {
+  const file = path.join(ckpt, 'state.json');
+  try {
+    return checkState(await readJson<unknown>(file, 'checkpoint state'), file);
+  } catch (err) {
+    if (!(err instanceof ArcinvertError)) throw err;
+    throw new ArcinvertError(`${err.message}; ${await olderCheckpointHint(ckpt, runDirOf(ckpt))}`);
+  }
 }
 
 /** Loads the checkpoint of a run directory or checkpoint folder. */
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   const ckpt = await findCheckpoint(dir);
-  const state = await readJson<TrainState>(path.join(ckpt, 'state.json'), 'checkpoint state');
-  if (state.format !== 'arcinvert-train-state' || state.version !== 1)
-    throw new ArcinvertError(`${ckpt}/state.json is not an arcinvert training state`);
+  const state = await readTrainState(ckpt);
   const manifest = await readJson<OptimizerManifest>(path.join(ckpt, 'optimizer.json'), 'optimizer state');
+  if (manifest === null || typeof manifest !== 'object' || !Array.isArray(manifest.params))
+    throw new ArcinvertError(`${ckpt}/optimizer.json is not an arcinvert optimizer state`);
   const bytes = await readFileChecked(path.join(ckpt, 'optimizer.bin'), 'optimizer state');
   const sizes = manifest.params.map((p) => p.shape.reduce((a, b) => a * b, 1));
   if (bytes.byteLength !== sizes.reduce((a, b) => a + b, 0) * 4)

@@ -19,6 +19,7 @@ import { appendFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { buildBackbone } from '../model/build.js';
+import { probeNonFinite } from '../model/check.js';
 import type { FaceModel } from '../model/types.js';
 import { ArcinvertError } from '../errors.js';
 import {
@@ -40,6 +41,7 @@ import { loadInitialWeights } from './init.js';
 import { BatchLoader, type Batch, type SkippedImage } from './loader.js';
 import { marginFunction, type MarginFn } from '../arcface/margin.js';
 import { ParallelTrainer } from './parallel.js';
+import { RunLock } from './lock.js';
 import { learningRateAt, type LrScheduleSpec } from './schedule.js';
 import { sgdInit } from './sgd.js';
 import { trainables, trainStep, type StepOut } from './step.js';
@@ -242,6 +244,8 @@ interface SessionParts {
   state: TrainState;
   logFile: string;
   now: () => number;
+  /** The checkpoint folder the run resumed from. */
+  resumedFrom: string | null;
 }
 
 /** Loads or builds everything a run needs, writes its config and starts the workers. */
@@ -310,6 +314,7 @@ async function setUp(
     state,
     logFile,
     now,
+    resumedFrom: resumed?.dir ?? null,
   });
 }
 
@@ -327,6 +332,8 @@ class Session {
   private tick: number;
   private lastCheckpoint: number;
   private checkpointDir = '';
+  /** The newest checkpoint of the run (the resumed one before this session writes any). */
+  private lastGood: { dir: string; step: number } | null;
 
   constructor(private readonly s: SessionParts) {
     this.state = s.state;
@@ -337,6 +344,7 @@ class Session {
     this.startStep = s.state.step;
     this.lastCheckpoint = s.now();
     this.tick = s.now();
+    this.lastGood = s.resumedFrom ? { dir: s.resumedFrom, step: s.state.step } : null;
   }
 
   /** The run's batches from where it stands, to the end of its epochs. */
@@ -381,8 +389,23 @@ class Session {
     owned.buffers = out.buffers;
     const [loss, norm] = [(await out.loss.data())[0], (await out.norm.data())[0]];
     tf.dispose([out.loss, out.norm]);
+    if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
+      const what = Number.isFinite(loss) ? `the gradient norm is ${norm}` : `the loss is ${loss}`;
+      this.diverged(`${what} at step ${this.state.step + 1} (lr ${Number(lr.toPrecision(3))})`);
+    }
     this.state.step++;
     await this.record(batch, loss, norm, lr);
+  }
+
+  /**
+   * Stops a run whose loss, gradient or model output went NaN/Inf: its weights are not saved,
+   * so the last good checkpoint stays the run's checkpoint.
+   */
+  private diverged(what: string): never {
+    const kept = this.lastGood
+      ? `the last good checkpoint is ${this.lastGood.dir} (step ${this.lastGood.step})`
+      : 'no checkpoint was written';
+    throw new ArcinvertError(`training diverged: ${what}; stopped, ${kept}; lower the learning rate`);
   }
 
   /** Logs a step to `train-log.jsonl` and reports it. */
@@ -443,9 +466,14 @@ class Session {
     this.tick = this.s.now();
   }
 
-  /** Writes a checkpoint. */
+  /**
+   * Writes a checkpoint, unless the model no longer embeds the probe image to finite numbers
+   * (`probeNonFinite`): such a checkpoint would be refused at load, so the run stops instead.
+   */
   async checkpoint(): Promise<void> {
     const { opts, fm, head, p, owned } = this.s;
+    const bad = probeNonFinite(fm.model, fm.meta);
+    if (bad !== undefined) this.diverged(`the model embeds a probe image to ${bad} after step ${this.state.step}`);
     this.state.elapsedSeconds = this.elapsed();
     this.checkpointDir = await saveCheckpoint(
       opts.outDir,
@@ -454,6 +482,7 @@ class Session {
       { names: p.names, buffers: owned.buffers },
       { ...this.state },
     );
+    this.lastGood = { dir: this.checkpointDir, step: this.state.step };
     this.lastCheckpoint = this.s.now();
     this.s.hooks.onMessage?.(`checkpoint step ${this.state.step} → ${this.checkpointDir}`);
   }
@@ -497,9 +526,11 @@ async function runSteps(session: Session, signal: AbortSignal | undefined): Prom
 
 /** Trains (or resumes) a run; see the module comment. */
 export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const resumed = opts.resumeFrom !== undefined ? await loadCheckpoint(opts.resumeFrom) : null;
-  const owned: Owned = { fm: resumed?.fm, head: resumed?.head, buffers: resumed?.buffers ?? [], parallel: null };
+  const lock = await RunLock.acquire(opts.outDir, hooks.onMessage);
+  const owned: Owned = { buffers: [], parallel: null };
   try {
+    const resumed = opts.resumeFrom !== undefined ? await loadCheckpoint(opts.resumeFrom) : null;
+    Object.assign(owned, { fm: resumed?.fm, head: resumed?.head, buffers: resumed?.buffers ?? [] });
     const session = await setUp(opts, hooks, resumed, owned);
     const aborted = await runSteps(session, hooks.signal);
     await session.checkpoint();
@@ -509,5 +540,6 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     owned.fm?.model.dispose();
     owned.head?.dispose();
     tf.dispose(owned.buffers);
+    await lock.release();
   }
 }

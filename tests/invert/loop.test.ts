@@ -149,3 +149,47 @@ test('rejects targets of the wrong dimension', async () => {
     /dimension 8 but the model's embedding size is 16/,
   );
 });
+
+describe('a loss that goes NaN stops the inversion and keeps the best finite images', () => {
+  test('weights turned NaN after step 12: diverged at step 13, images of the best finite step, no later batch', async () => {
+    // A model of its own (`fm` stays intact) whose last layer the test poisons mid-run.
+    const m = calibratedTinyMobileFaceNet(3);
+    const poison = (): void => {
+      const layer = m.model.layers[m.model.layers.length - 1];
+      const [kernel, ...rest] = layer.getWeights();
+      const nan = tf.fill(kernel.shape, NaN);
+      layer.setWeights([nan, ...rest]);
+      nan.dispose();
+    };
+    const n0 = tf.memory().numTensors;
+    // 2 targets, batches of 1: batch 0 diverges, batch 1 is never started.
+    const res = await invert(
+      m,
+      noiseTargets(m, 2, 11),
+      { ...quick, batchSize: 1, minBatch: 1, steps: 30, reportEvery: 1, evalEvery: 4 },
+      {
+        onProgress: (p) => {
+          if (p.step === 12) poison();
+        },
+      },
+    );
+    expect(res.aborted).toBe(false);
+    expect(res.diverged).toEqual({ batch: 0, step: 13, loss: NaN });
+    expect(res.images.map((i) => i.target)).toEqual([0]);
+    const [im] = res.images;
+    expect(im.steps).toBe(12);
+    expect(Number.isFinite(im.bestCosine)).toBe(true);
+    expect([4, 8, 12]).toContain(im.bestStep);
+    expect(im.image.data.length).toBe(32 * 32 * 3);
+    expect(tf.memory().numTensors).toBe(n0);
+    m.model.dispose();
+  });
+
+  test('an infinite loss at the first step: diverged at step 1, the starting images are returned', async () => {
+    const res = await invert(fm, targetsOf(1), { ...quick, steps: 5, identityWeight: 3e38, bnWeight: 3e38 });
+    expect(res.diverged?.step).toBe(1);
+    expect(res.diverged?.batch).toBe(0);
+    expect(Number.isFinite(res.diverged?.loss)).toBe(false);
+    expect(res.images.map((i) => [i.bestStep, i.steps])).toEqual([[0, 0]]);
+  });
+});

@@ -99,3 +99,81 @@ describe('bad model directories give one-line errors', () => {
     fm.model.dispose();
   });
 });
+
+describe('broken models are refused at load (one line naming the directory)', () => {
+  /** A saved tiny model in a fresh folder; `edit` changes its files before the load. */
+  async function brokenCopy(name: string, edit: (dir: string) => Promise<void>): Promise<string> {
+    const dir = path.join(tmp, name);
+    const fm = tinyMobileFaceNet(3);
+    await saveFaceModel(fm, dir);
+    fm.model.dispose();
+    await edit(dir);
+    return dir;
+  }
+  async function editMeta(dir: string, change: (meta: Record<string, unknown>) => void): Promise<void> {
+    const file = path.join(dir, 'model.json');
+    const json = JSON.parse(await fsp.readFile(file, 'utf8'));
+    change(json.userDefinedMetadata.arcinvert);
+    await fsp.writeFile(file, JSON.stringify(json));
+  }
+
+  test('a weight shard of the right size full of 0xFF bytes (NaN)', async () => {
+    const dir = await brokenCopy('nan-weights', async (d) => {
+      const shard = (await fsp.readdir(d)).find((f) => f.endsWith('.bin')) as string;
+      const size = (await fsp.stat(path.join(d, shard))).size;
+      await fsp.writeFile(path.join(d, shard), Buffer.alloc(size, 0xff));
+    });
+    const before = tf.memory().numTensors;
+    const err = await loadFaceModel(dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ArcinvertError);
+    expect((err as Error).message).toContain(dir);
+    expect((err as Error).message).toMatch(
+      /the model is broken: its embedding of a probe image is not finite \((NaN|-?Infinity)\)/,
+    );
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  test('one weight set to +Inf', async () => {
+    const dir = await brokenCopy('inf-weight', async (d) => {
+      const shard = (await fsp.readdir(d)).find((f) => f.endsWith('.bin')) as string;
+      const bytes = await fsp.readFile(path.join(d, shard));
+      bytes.writeFloatLE(Infinity, 0);
+      await fsp.writeFile(path.join(d, shard), bytes);
+    });
+    await expect(loadFaceModel(dir)).rejects.toThrow(/embedding of a probe image is not finite/);
+  });
+
+  test('metadata inputSize that disagrees with the topology', async () => {
+    const dir = await brokenCopy('bad-input-size', (d) => editMeta(d, (m) => (m.inputSize = [48, 48])));
+    const before = tf.memory().numTensors;
+    const err = await loadFaceModel(dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ArcinvertError);
+    expect((err as Error).message).toBe(
+      `${dir}: model metadata inputSize [48,48] does not match the topology's input 32×32×3`,
+    );
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  test('metadata embeddingSize that disagrees with the topology', async () => {
+    const dir = await brokenCopy('bad-embedding-size', (d) => editMeta(d, (m) => (m.embeddingSize = 512)));
+    await expect(loadFaceModel(dir)).rejects.toThrow(
+      `${dir}: model metadata embeddingSize 512 does not match the topology's output 16`,
+    );
+  });
+
+  test('metadata without a usable normalization', async () => {
+    const dir = await brokenCopy('bad-normalization', (d) => editMeta(d, (m) => (m.normalization = { mean: 0 })));
+    await expect(loadFaceModel(dir)).rejects.toThrow(/bad normalization/);
+  });
+
+  test('the probe image is deterministic and at the model input size', async () => {
+    const { probeImage } = await import('../../src/model/check.js');
+    const meta = tinyIResNet().meta;
+    const a = probeImage(meta);
+    const b = probeImage(meta);
+    expect(a.shape).toEqual([1, 16, 16, 3]);
+    expect(a.dataSync()).toEqual(b.dataSync());
+    expect(Math.max(...a.dataSync())).toBeLessThanOrEqual(1);
+    tf.dispose([a, b]);
+  });
+});
