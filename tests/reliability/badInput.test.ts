@@ -499,7 +499,6 @@ const ROWS: Row[] = [
     args: (c) => ['train', '--resume', at(c, 'run'), '--backend', 'wasm'],
     expectExit: 2,
     stderr: /state\.json/,
-    pending: 'item 6',
   },
   {
     name: 'train --resume: dangling checkpoint pointer',
@@ -510,7 +509,6 @@ const ROWS: Row[] = [
     args: (c) => ['train', '--resume', at(c, 'run'), '--backend', 'wasm'],
     expectExit: 2,
     stderr: /step-00000999/,
-    pending: 'item 6',
   },
   {
     name: 'invert: a listing entry outside its folder (../) is refused and reported',
@@ -654,21 +652,18 @@ const ROWS: Row[] = [
     args: (c) => embedArgs(c, c.fx.nanModel, [c.fx.crops]),
     expectExit: 2,
     stderr: /nan-model.*(NaN|non-finite|not finite)/i,
-    pending: 'item 3',
   },
   {
     name: 'embed: metadata embedding size ≠ topology',
     args: (c) => embedArgs(c, c.fx.badMetaModel, [c.fx.crops]),
     expectExit: 2,
     stderr: /bad-meta-model.*\b17\b.*\b16\b|bad-meta-model.*\b16\b.*\b17\b/,
-    pending: 'item 9',
   },
   {
     name: 'invert: metadata embedding size ≠ topology',
     args: (c) => ['invert', '--model', c.fx.badMetaModel, '--random', '1', '--steps', '2', '--out', at(c, 'out')],
     expectExit: 2,
     stderr: /bad-meta-model.*\b1[67]\b/,
-    pending: 'item 9',
   },
 
   // ── outputs that cannot be staged, or exist ──
@@ -874,7 +869,6 @@ const ROWS: Row[] = [
     expectExit: 2,
     stderr: /lock|in use|another/,
     untouched: () => [],
-    pending: 'train lock',
   },
 ];
 
