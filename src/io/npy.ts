@@ -172,6 +172,12 @@ export function parseNpy(bytes: Uint8Array, source = '<buffer>', opts: { maxRank
   const count = dims.reduce((a, b) => a * b, 1);
   const expected = count * itemSize;
   const actual = bytes.length - dataStart;
+  if (!Number.isSafeInteger(expected)) {
+    const shapeText = /'shape'\s*:\s*(\([^)]*\))/.exec(header)?.[1].replace(/\s+/g, ' ') ?? pyShape(dims);
+    throw new ArcinvertError(
+      `${source} has a corrupt .npy header: shape ${shapeText} ${dtype} is far larger than the file's ${actual} data bytes`,
+    );
+  }
   if (actual < expected) {
     throw new ArcinvertError(
       `${source} is truncated: expected ${expected} data bytes for shape ${pyShape(dims)} ${dtype}, found ${actual}`,
@@ -192,7 +198,7 @@ export function parseNpy(bytes: Uint8Array, source = '<buffer>', opts: { maxRank
 
 /** Reads and decodes a .npy file; see `parseNpy` for what is accepted. */
 export async function readNpy(file: string, opts: { maxRank?: number } = {}): Promise<NpyArray> {
-  return parseNpy(await readFileChecked(file, '.npy file'), file, opts);
+  return parseNpy(await readFileChecked(file, '.npy file', 'npy'), file, opts);
 }
 
 /**
