@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../errors.js';
 import { rowCosine } from '../arcface/normalize.js';
 import { readNpy } from '../io/npy.js';
-import { readTextChecked } from '../io/atomic.js';
+import { InputFileError, readTextChecked } from '../io/atomic.js';
 
 /** The distillation part of a training config. */
 export interface DistillConfig {
@@ -69,7 +69,12 @@ export class TeacherTargets {
     if (!arr.data.every(Number.isFinite))
       throw new ArcinvertError(`${file}: teacher embeddings contain NaN or infinite values`);
     const listing = file.replace(/\.npy$/, '.txt');
-    const text = await readTextChecked(listing, 'teacher image list', 'listing');
+    const text = await readTextChecked(listing, 'teacher image list', 'listing').catch((err: unknown) => {
+      if (!(err instanceof InputFileError)) throw err;
+      throw new ArcinvertError(
+        `cannot read ${listing}, the image list of the teacher embeddings ${file}: ${err.reason}`,
+      );
+    });
     const lines = text.split('\n').filter((l) => l.trim() !== '');
     if (lines.length !== arr.shape[0])
       throw new ArcinvertError(`${listing} lists ${lines.length} images, ${file} has ${arr.shape[0]} rows`);
