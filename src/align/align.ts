@@ -8,11 +8,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError, ConfigError } from '../errors.js';
-import { readImageBatch, type ReadImageOptions } from '../io/image.js';
+import { decodeRgb, readImageBatch, type ReadImageOptions } from '../io/image.js';
 import type { AlignConfig } from './config.js';
 import { ARCFACE_CROP_SIZE, ARCFACE_TEMPLATE_112, similarityFit, type Affine, type Point } from './geometry.js';
 import { FaceLandmarker, type FaceBox } from './landmarker.js';
-import { imageSize, readRaster, resizeRaster } from './raster.js';
+import { imageSize, readPhotoRaster, resizeRaster } from './raster.js';
 import { warpAffine, type RasterImage } from './warp.js';
 
 /** One photo, aligned. */
@@ -74,8 +74,40 @@ async function withLandmarker<T>(options: AlignOptions, run: (lm: FaceLandmarker
 }
 
 /**
- * Detects, landmarks and aligns each photo (largest face). A photo without a face, or one
- * that cannot be decoded, is reported in `skipped`, not thrown.
+ * Photos are decoded shrunk to at most this many pixels on their longer side before detection
+ * (the detectors themselves look at 512 or 416 pixels), so that memory stays bounded for any
+ * photo. Points, boxes and transforms are still reported in the photo's own pixels.
+ */
+export const MAX_ALIGN_SIDE = 2048;
+
+/** Photos smaller than this on either side are skipped: no usable face fits in them. */
+export const MIN_ALIGN_SIDE = 32;
+
+/** One photo's largest face, aligned; a reason when there is none or the photo is unusable. */
+async function alignOne(lm: FaceLandmarker, source: string): Promise<AlignedFace | string> {
+  const { image: photo, scale } = await readPhotoRaster(source, MAX_ALIGN_SIDE);
+  if (photo.width < MIN_ALIGN_SIDE || photo.height < MIN_ALIGN_SIDE)
+    return `too small to align (${photo.width}×${photo.height} px; at least ${MIN_ALIGN_SIDE} px a side)`;
+  const { face, faces } = await lm.largestFace(photo);
+  if (!face) return 'no face found';
+  const { image, transform: t } = alignToTemplate(photo, face.points5);
+  // Back to the photo's own pixels: raster = scale · photo.
+  const s = scale;
+  return {
+    source,
+    image,
+    transform: [t[0] * s, t[1] * s, t[2], t[3] * s, t[4] * s, t[5]],
+    points5: face.points5.map(([x, y]) => [x / s, y / s] as const),
+    box: { ...face.box, x: face.box.x / s, y: face.box.y / s, width: face.box.width / s, height: face.box.height / s },
+    faces,
+    lowLight: face.lowLight,
+  };
+}
+
+/**
+ * Detects, landmarks and aligns each photo (largest face). A photo without a face, too small,
+ * or one that cannot be read or decoded, is reported in `skipped` with the reason, not thrown
+ * (the many-images policy, `ImageSkip` in src/io/image.ts).
  */
 export async function alignImages(files: readonly string[], options: AlignOptions = {}): Promise<AlignReport> {
   return withLandmarker(options, async (lm) => {
@@ -83,18 +115,9 @@ export async function alignImages(files: readonly string[], options: AlignOption
     for (let i = 0; i < files.length; i++) {
       const source = files[i];
       try {
-        const photo = await readRaster(source);
-        const { face, faces } = await lm.largestFace(photo);
-        if (!face) report.skipped.push({ source, reason: 'no face found' });
-        else
-          report.aligned.push({
-            source,
-            ...alignToTemplate(photo, face.points5),
-            points5: face.points5,
-            box: face.box,
-            faces,
-            lowLight: face.lowLight,
-          });
+        const result = await alignOne(lm, source);
+        if (typeof result === 'string') report.skipped.push({ source, reason: result });
+        else report.aligned.push(result);
       } catch (err) {
         if (!(err instanceof ArcinvertError)) throw err;
         report.skipped.push({ source, reason: err.message });
@@ -116,8 +139,10 @@ export interface PreparedImage {
 }
 
 /**
- * Aligns the photos that `mode` asks for. Photos without a face are left out and listed in
- * `skipped`; the others keep their order.
+ * Aligns the photos that `mode` asks for, under the many-images policy: photos that cannot be
+ * read or decoded, and photos without a face, are left out and listed in `skipped` (in file
+ * order); the others keep their order. Photos used as they are get decoded once here, so that a
+ * corrupt one is skipped now rather than failing the batch that reads it later.
  */
 export async function maybeAlign(
   files: readonly string[],
@@ -130,20 +155,25 @@ export async function maybeAlign(
       (k) => `${k('align')} must be one of ${ALIGN_MODES.join(', ')}, got '${String(mode)}'`,
     );
   const need: string[] = [];
+  const reasons = new Map<string, string>();
+  const sizes = [[ARCFACE_CROP_SIZE, ARCFACE_CROP_SIZE], ...(options.alignedSizes ?? [])];
+  const isUnaligned = ([w, h]: [number, number]): boolean => !sizes.some(([aw, ah]) => aw === w && ah === h);
   for (const f of files) {
-    if (mode === 'yes') need.push(f);
-    else if (mode === 'auto') {
-      const [w, h] = await imageSize(f);
-      const sizes = [[ARCFACE_CROP_SIZE, ARCFACE_CROP_SIZE], ...(options.alignedSizes ?? [])];
-      if (!sizes.some(([aw, ah]) => aw === w && ah === h)) need.push(f);
+    try {
+      if (mode === 'yes') need.push(f);
+      else if (mode === 'auto' && isUnaligned(await imageSize(f))) need.push(f);
+      else await decodeRgb(f, { maxSide: MAX_ALIGN_SIDE });
+    } catch (err) {
+      if (!(err instanceof ArcinvertError)) throw err;
+      reasons.set(f, err.message);
     }
   }
-  if (need.length === 0) return { images: files.map((source) => ({ source })), skipped: [] };
-  const report = await alignImages(need, options);
+  const report = need.length > 0 ? await alignImages(need, options) : { aligned: [], skipped: [] };
+  for (const s of report.skipped) reasons.set(s.source, s.reason);
   const crops = new Map(report.aligned.map((a) => [a.source, a.image]));
-  const dropped = new Set(report.skipped.map((s) => s.source));
-  const images = files.filter((f) => !dropped.has(f)).map((source) => ({ source, aligned: crops.get(source) }));
-  return { images, skipped: report.skipped };
+  const images = files.filter((f) => !reasons.has(f)).map((source) => ({ source, aligned: crops.get(source) }));
+  const skipped = files.filter((f) => reasons.has(f)).map((source) => ({ source, reason: reasons.get(source)! }));
+  return { images, skipped };
 }
 
 /**

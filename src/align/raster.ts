@@ -3,12 +3,10 @@
  * honoured, alpha dropped, grey expanded to RGB), mirroring, resizing, contrast equalisation
  * (CLAHE) for the low-light detector retry, and conversion to normalised float tensors.
  */
-import { promises as fsp } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { ArcinvertError } from '../errors.js';
-import { fsError } from '../io/atomic.js';
-import { decodeRgb, type Normalization } from '../io/image.js';
+import { decodeRgb, imageFileSize, type Normalization } from '../io/image.js';
 import type { RasterImage } from './warp.js';
 
 /**
@@ -20,17 +18,23 @@ export async function readRaster(file: string): Promise<RasterImage> {
   return { width, height, channels: 3, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
 }
 
-/** Upright [width, height] of an image file, from its header only. */
+/**
+ * Decodes a photo for face detection, shrunk while decoding so that its longer side is at most
+ * `maxSide` (memory stays bounded for any photo: a 12000×12000 PNG is streamed down, never held
+ * whole).
+ * @returns the raster and `scale` = raster pixels per photo pixel (1 when not shrunk).
+ */
+export async function readPhotoRaster(file: string, maxSide: number): Promise<{ image: RasterImage; scale: number }> {
+  const { data, width, height, scale } = await decodeRgb(file, { maxSide });
+  return {
+    image: { width, height, channels: 3, data: new Uint8Array(data.buffer, data.byteOffset, data.length) },
+    scale,
+  };
+}
+
+/** Upright [width, height] of an image file, from its header only (see `imageFileSize`). */
 export async function imageSize(file: string): Promise<[number, number]> {
-  await fsp.stat(file).catch((err: unknown) => {
-    throw fsError(err, 'read image', file);
-  });
-  try {
-    const meta = await sharp(file).metadata();
-    return [meta.autoOrient.width, meta.autoOrient.height];
-  } catch (err) {
-    throw new ArcinvertError(`cannot decode image ${file}: ${(err as Error).message.split('\n')[0].trim()}`);
-  }
+  return imageFileSize(file);
 }
 
 /** The image mirrored left-right. */
@@ -57,10 +61,14 @@ export async function resizeRaster(img: RasterImage, width: number, height: numb
   return { width, height, channels: img.channels, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
 }
 
-/** Contrast-limited adaptive histogram equalisation (sharp `clahe`, 32-px tiles, slope 3). */
+/**
+ * Contrast-limited adaptive histogram equalisation (sharp `clahe`, 32-px tiles, slope 3; the
+ * tiles shrink to the image on one smaller than that, which libvips would refuse).
+ */
 export async function equalizeRaster(img: RasterImage): Promise<RasterImage> {
+  const tile = Math.min(32, img.width, img.height);
   const { data } = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 3 } })
-    .clahe({ width: 32, height: 32, maxSlope: 3 })
+    .clahe({ width: tile, height: tile, maxSlope: 3 })
     .raw()
     .toBuffer({ resolveWithObject: true });
   return { ...img, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };

@@ -17,7 +17,7 @@ import { ArcinvertError } from '../errors.js';
 import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { listImages } from '../io/image.js';
 import type { CliContext } from './context.js';
-import { backendOption, finiteNumber, nonNegativeInt, useBackend } from './options.js';
+import { backendOption, finiteNumber, nonNegativeInt, reportSkipped, requireAligned, useBackend } from './options.js';
 
 interface AlignFlags {
   out: string;
@@ -78,10 +78,8 @@ export function alignCommand(ctx: CliContext): Command {
           onProgress: (done, total, source) => ctx.err(`align ${done}/${total} ${source}`),
         },
       );
-      for (const s of report.skipped) ctx.err(`skipped ${s.source}: ${s.reason}`);
-      if (report.aligned.length === 0) {
-        throw new ArcinvertError(`no face found in any of the ${jobs.length} photo(s)`);
-      }
+      reportSkipped(ctx, report.skipped);
+      requireAligned(report.aligned, report.skipped, jobs.length);
       await ensureDir(f.out);
       for (const a of report.aligned) {
         const file = path.join(f.out, nameOf.get(a.source)!);

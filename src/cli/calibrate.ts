@@ -13,11 +13,11 @@ import { saveCalibration } from '../model/directory.js';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { listImages, readImageBatch } from '../io/image.js';
+import { listImages, readImageBatchSkipping, requireUsableImages, type ImageSkip } from '../io/image.js';
 import { loadFaceModel } from '../model/store.js';
 import { Mulberry32, shuffleInPlace } from '../util/random.js';
 import type { CliContext } from './context.js';
-import { backendOption, positiveInt, useBackend } from './options.js';
+import { backendOption, positiveInt, reportSkipped, useBackend } from './options.js';
 
 interface CalibrateFlags {
   model: string;
@@ -63,9 +63,18 @@ export function calibrateCommand(ctx: CliContext): Command {
         if (taps.statLayers.length === 0)
           throw new ArcinvertError(`${flags.model} has no BatchNorm layers or folded convs to calibrate`);
         const opts = { size: fm.meta.inputSize, normalization: fm.meta.normalization };
+        // Unreadable images are skipped and listed (the many-images policy); none left is an error.
+        const skipped: ImageSkip[] = [];
+        let used = 0;
         async function* batches() {
-          for (let i = 0; i < chosen.length; i += flags.batchSize)
-            yield await readImageBatch(chosen.slice(i, i + flags.batchSize), opts);
+          for (let i = 0; i < chosen.length; i += flags.batchSize) {
+            const read = await readImageBatchSkipping(chosen.slice(i, i + flags.batchSize), opts);
+            reportSkipped(ctx, read.skipped);
+            skipped.push(...read.skipped);
+            used += read.ok.length;
+            if (read.images) yield read.images;
+          }
+          if (used === 0) requireUsableImages([], skipped, chosen.length);
         }
         const cal = await calibrateStatistics(
           taps,

@@ -3,8 +3,8 @@
  * a JSON object with any subset of a config's keys, read and checked here, with the flags the
  * user gave merged over it (flags override the file, which overrides the defaults).
  */
-import { promises as fsp } from 'node:fs';
 import { ArcinvertError } from '../errors.js';
+import { readTextChecked } from '../io/atomic.js';
 
 export interface ConfigFileSpec {
   /** The flag that named the file, for the messages (`--config`). */
@@ -21,9 +21,7 @@ export interface ConfigFileSpec {
  *   object, or holds a key outside `spec.keys`.
  */
 export async function readConfigFile<T extends object>(file: string, spec: ConfigFileSpec): Promise<Partial<T>> {
-  const text = await fsp.readFile(file, 'utf8').catch(() => {
-    throw new ArcinvertError(`cannot read ${spec.flag} ${file}`);
-  });
+  const text = await readTextChecked(file, spec.flag, 'json');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -1,7 +1,8 @@
 /**
  * `arcinvert embed --model DIR --images <dir|files…> --out emb.npy`: L2-normalised embeddings
- * of faces (photos are aligned first unless already 112×112, `--align`) as an N×D float32 .npy, with the file order written beside it (one path a
- * line, `emb.txt` by default).
+ * of faces (photos are aligned first unless already 112×112, `--align`) as an N×D float32 .npy,
+ * with the file order written beside it (`emb.jsonl` by default: one JSON string a line, see
+ * src/io/listing.ts). Photos that cannot be used are skipped and listed (the many-images policy).
  */
 import * as path from 'node:path';
 import { Command } from 'commander';
@@ -11,6 +12,7 @@ import type { AlignMode } from '../align/align.js';
 import { embedPrepared } from '../model/embed.js';
 import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { listImages } from '../io/image.js';
+import { encodeListing, listingPathFor } from '../io/listing.js';
 import { loadFaceModel } from '../model/store.js';
 import { writeNpy } from '../io/npy.js';
 import type { CliContext } from './context.js';
@@ -27,9 +29,9 @@ interface EmbedFlags {
   backend: BackendPreference;
 }
 
-/** `emb.npy` → `emb.txt`. */
+/** `emb.npy` → `emb.jsonl`. */
 export function defaultLabelsPath(out: string): string {
-  return path.join(path.dirname(out), `${path.basename(out, '.npy')}.txt`);
+  return listingPathFor(out);
 }
 
 export function embedCommand(ctx: CliContext): Command {
@@ -38,7 +40,10 @@ export function embedCommand(ctx: CliContext): Command {
     .requiredOption('--model <dir>', 'model directory')
     .requiredOption('--images <paths...>', 'image files and/or directories (searched recursively)')
     .requiredOption('--out <file.npy>', 'output .npy file')
-    .option('--labels <file>', 'where to write the file order, one path a line (default: <out>.txt)')
+    .option(
+      '--labels <file>',
+      'where to write the file order, one JSON string a line, relative to its folder (default: <out>.jsonl)',
+    )
     .option('--flip', 'add the horizontally flipped image embedding before normalising (ArcFace eval practice)', false)
     .option('--batch-size <n>', 'images per forward pass', positiveInt('--batch-size'), 32)
     .addOption(alignOption())
@@ -59,7 +64,7 @@ export function embedCommand(ctx: CliContext): Command {
         });
         await ensureDir(path.dirname(path.resolve(flags.out)));
         await writeNpy(flags.out, data, [files.length, d]);
-        await writeFileAtomic(labels, `${files.join('\n')}\n`);
+        await writeFileAtomic(labels, encodeListing(labels, files));
         ctx.out(`wrote ${flags.out} (${files.length}×${d} float32) and ${labels}`);
       } finally {
         fm.model.dispose();

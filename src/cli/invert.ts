@@ -39,6 +39,7 @@ import { invertToDir, workersOption } from './invertRun.js';
 interface InvertFlags {
   model: string;
   embedding?: string;
+  listingRoot?: string;
   image?: string[];
   class?: number[];
   random?: number;
@@ -115,7 +116,11 @@ async function gatherTargets(
   head: ArcFaceHead | undefined,
   seed: number,
 ): Promise<TargetSet> {
-  if (f.embedding) return targetsFromNpy(f.embedding, fm.meta.embeddingSize);
+  if (f.embedding) {
+    const t = await targetsFromNpy(f.embedding, fm.meta.embeddingSize, { listingRoot: f.listingRoot });
+    for (const note of t.notes ?? []) ctx.err(`skipped ${note}`);
+    return t;
+  }
   if (f.image)
     return targetsFromImages(fm, await preparePhotos(ctx, await listImages(f.image), f.align, fm.meta.inputSize));
   if (f.class) {
@@ -134,6 +139,10 @@ function invertOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--model <dir>', 'model directory')
     .option('--embedding <file.npy>', 'target embeddings: 1-D (one) or N×D (N targets)')
+    .option(
+      '--listing-root <dir>',
+      "with --embedding: the folder the photos in its listing (<file>.jsonl or .txt) may be read from (default: the listing's folder)",
+    )
     .option(
       '--image <paths...>',
       'face photos (files or directories), aligned unless already 112×112 (--align), embedded with the model',

@@ -6,6 +6,7 @@ import { Option } from 'commander';
 import { ALIGN_MODES, maybeAlign, type AlignMode, type PreparedImage } from '../align/align.js';
 import { BACKEND_PREFERENCES, selectBackend, type BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
+import { requireUsableImages, type ImageSkip } from '../io/image.js';
 import type { CliContext } from './context.js';
 
 /** `--backend auto|tensorflow|wasm|cpu`, on every command that computes. */
@@ -60,6 +61,18 @@ export function nonNegativeNumber(flag: string): (value: string) => number {
   };
 }
 
+/** Lists images skipped under the many-images policy on stderr, one line each. */
+export function reportSkipped(ctx: CliContext, skipped: readonly ImageSkip[]): void {
+  for (const s of skipped) ctx.err(`skipped ${JSON.stringify(s.source).slice(1, -1)}: ${s.reason}`);
+}
+
+/** `requireUsableImages`, saying "no face found" when that is why every photo was skipped. */
+export function requireAligned<T>(usable: T[], skipped: readonly ImageSkip[], total: number): T[] {
+  if (usable.length === 0 && skipped.length > 0 && skipped.every((s) => s.reason === 'no face found'))
+    throw new ArcinvertError(`no face found in any of the ${total} photo(s)`);
+  return requireUsableImages(usable, skipped, total);
+}
+
 /** `--align auto|yes|no` for commands that read face photos. */
 export function alignOption(): Option {
   return new Option('--align <mode>', 'align photos onto the ArcFace template first (auto: unless already 112×112)')
@@ -69,8 +82,9 @@ export function alignOption(): Option {
 
 /**
  * Prepares photos for a model as `--align` asks (auto: photos of 112×112 or of the model's
- * input size are used as they are), reporting each photo without a face on
- * stderr; fails when none is left.
+ * input size are used as they are), under the many-images policy: each photo that cannot be
+ * used (unreadable, undecodable, too small, no face) is reported on stderr with the reason and
+ * left out; fails (exit 2) only when none is left.
  */
 export async function preparePhotos(
   ctx: CliContext,
@@ -80,7 +94,6 @@ export async function preparePhotos(
 ): Promise<PreparedImage[]> {
   // A photo at the model's own input size counts as an aligned crop too.
   const { images, skipped } = await maybeAlign(files, mode, { alignedSizes: [[inputSize[1], inputSize[0]]] });
-  for (const s of skipped) ctx.err(`skipped ${s.source}: ${s.reason}`);
-  if (images.length === 0) throw new ArcinvertError(`no face found in any of the ${files.length} photo(s)`);
-  return images;
+  reportSkipped(ctx, skipped);
+  return requireAligned(images, skipped, files.length);
 }

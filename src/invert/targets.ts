@@ -2,21 +2,20 @@
  * Where inversion targets come from. Every source yields unit-norm embeddings (N×D) plus
  * what is known about each target: the photo it came from (shown beside its
  * reconstructions), its class, and a label.
- *   - a `.npy` file (1-D or N×D), with the photos listed in `<file>.txt` when `arcinvert
- *     embed` wrote it;
+ *   - a `.npy` file (1-D or N×D), with the photos listed in `<file>.jsonl` (or `.txt`) when
+ *     `arcinvert embed` wrote it;
  *   - aligned face photos, embedded with the attacked model (no flip: the target is the
  *     embedding a system would store for that photo);
  *   - classes of the model's classifier (closed set): the class centre;
  *   - random unit vectors: identities that exist nowhere.
  */
-import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../model/types.js';
 import { ArcinvertError } from '../errors.js';
 import type { PreparedImage } from '../align/align.js';
 import { embedPrepared } from '../model/embed.js';
 import { readEmbeddings } from '../io/npy.js';
+import { readListingFor, resolveListing } from '../io/listing.js';
 import type { ArcFaceHead } from '../arcface/head.js';
 import { l2Normalize } from '../arcface/normalize.js';
 import { mixSeed } from '../util/random.js';
@@ -36,40 +35,32 @@ export interface TargetSet {
   classes?: Int32Array;
   /** How the targets were given, for the report. */
   kind: 'embedding' | 'image' | 'class' | 'random';
+  /** One line per listed photo that is not used, and why (shown on stderr). */
+  notes?: string[];
 }
 
 /**
- * A listed photo as a readable path: as written (relative to the working directory, as
- * `embed` writes it), else relative to the listing's folder; undefined when neither exists.
+ * Reads `.npy` targets; photo paths come from the listing beside it (`<name>.jsonl`, or the older
+ * `<name>.txt`, see src/io/listing.ts), which must have one entry per row. Listed photos are
+ * read only from under `listingRoot` (default: the listing's folder); each one not used
+ * (missing, or outside) is named in `notes`, never fatal.
  */
-async function locatePhoto(line: string, listingDir: string): Promise<string | undefined> {
-  for (const candidate of path.isAbsolute(line) ? [line] : [line, path.join(listingDir, line)]) {
-    if (
-      await fsp.stat(candidate).then(
-        (s) => s.isFile(),
-        () => false,
-      )
-    )
-      return candidate;
-  }
-  return undefined;
-}
-
-/**
- * Reads `.npy` targets; photo paths come from `<file minus .npy>.txt` when it has N lines
- * (photos that cannot be found are left out of the sheet, never fatal).
- */
-export async function targetsFromNpy(file: string, dim: number): Promise<TargetSet> {
+export async function targetsFromNpy(
+  file: string,
+  dim: number,
+  opts: { listingRoot?: string } = {},
+): Promise<TargetSet> {
   const e = await readEmbeddings(file, { dim });
-  const listing = file.replace(/\.npy$/, '.txt');
-  let sources = new Array<string | undefined>(e.n).fill(undefined);
-  if (listing !== file) {
-    const text = await fsp.readFile(listing, 'utf8').catch(() => undefined);
-    const lines = text?.split('\n').filter((l) => l.length > 0);
-    if (lines && lines.length === e.n)
-      sources = await Promise.all(lines.map((l) => locatePhoto(l, path.dirname(listing))));
+  let sources: (string | undefined)[] = Array.from({ length: e.n }, () => undefined);
+  const notes: string[] = [];
+  const listing = await readListingFor(file, e.n);
+  if (listing) {
+    const resolved = await resolveListing(listing, opts.listingRoot);
+    sources = resolved.paths;
+    for (const s of resolved.skipped)
+      notes.push(`${listing.file} row ${s.row} (0-based): photo ${JSON.stringify(s.entry)} ${s.reason}`);
   }
-  return { embeddings: e.data, n: e.n, dim: e.dim, sources, kind: 'embedding' };
+  return { embeddings: e.data, n: e.n, dim: e.dim, sources, kind: 'embedding', notes };
 }
 
 /** Embeds face photos (files as they are, or aligned crops from `maybeAlign`) with the attacked model. */
@@ -128,7 +119,7 @@ export function randomTargets(n: number, dim: number, seed: number): TargetSet {
     embeddings: Float32Array.from(data),
     n,
     dim,
-    sources: new Array<string | undefined>(n).fill(undefined),
+    sources: Array.from({ length: n }, () => undefined),
     kind: 'random',
   };
 }

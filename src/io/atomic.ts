@@ -8,7 +8,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 
 import { ArcinvertError } from '../errors.js';
@@ -47,16 +47,97 @@ export function fsError(err: unknown, verb: string, file: string): unknown {
   return err;
 }
 
+const MiB = 1024 * 1024;
+
 /**
- * Reads a whole file, failing with a one-line `ArcinvertError` naming the file (and what it
- * was meant to be, e.g. "embedding file") when it is missing, a directory or unreadable.
+ * The largest input file arcinvert reads whole, per kind. Anything larger is refused before a
+ * byte is read (a wrong path, or `/dev/zero`, must not fill memory). Node cannot read more than
+ * 2 GiB − 1 into one buffer anyway.
  */
-export async function readFileChecked(file: string, what = 'file'): Promise<Uint8Array> {
+export const INPUT_LIMITS = {
+  /** `.npy` embeddings: 1M × 512 float32 is 2 GiB. */
+  npy: 2048 * MiB - 1,
+  /** Weight shards, optimiser state, ONNX models. */
+  weights: 2048 * MiB - 1,
+  /** Image files (their decoded size is limited separately: `MAX_INPUT_PIXELS`). */
+  image: 1024 * MiB,
+  /** Listings (`emb.txt` / `.jsonl`), pairs files, CSV manifests, class lists. */
+  listing: 256 * MiB,
+  /** JSON configs and metadata (`--config`, model.json, state.json, report.json). */
+  json: 64 * MiB,
+} as const;
+
+/** A kind of input file, which sets its size bound (`INPUT_LIMITS`). */
+export type InputKind = keyof typeof INPUT_LIMITS;
+
+/** What a non-regular file is, for messages. */
+function describeNonFile(stat: Stats): string {
+  if (stat.isDirectory()) return 'it is a directory';
+  if (stat.isCharacterDevice()) return 'it is a character device, not a regular file';
+  if (stat.isBlockDevice()) return 'it is a block device, not a regular file';
+  if (stat.isFIFO()) return 'it is a named pipe, not a regular file';
+  if (stat.isSocket()) return 'it is a socket, not a regular file';
+  return 'not a regular file';
+}
+
+/**
+ * An input file that cannot be read: "cannot read <what> <file>: <reason>". `reason` alone lets a
+ * caller name the file by a config key instead (`ConfigError`).
+ */
+export class InputFileError extends ArcinvertError {
+  constructor(
+    what: string,
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(`cannot read ${what} ${file}: ${reason}`);
+  }
+}
+
+/**
+ * Checks, before anything is read, that `file` is a regular file (following symlinks) no larger
+ * than the bound for its kind (`INPUT_LIMITS`).
+ * @param what how the file is named in messages ("embedding file", "--config").
+ * @returns its size in bytes.
+ * @throws InputFileError "cannot read <what> <file>: <reason>" otherwise.
+ */
+export async function checkInputFile(file: string, what: string, kind: InputKind): Promise<number> {
+  let stat;
+  try {
+    stat = await fsp.stat(file);
+  } catch (err) {
+    throw new InputFileError(what, file, errnoReason(err));
+  }
+  if (!stat.isFile()) throw new InputFileError(what, file, describeNonFile(stat));
+  const limit = INPUT_LIMITS[kind];
+  if (stat.size > limit) {
+    const kindName = kind === 'npy' ? '.npy' : kind;
+    throw new InputFileError(
+      what,
+      file,
+      `it is ${stat.size} bytes, over the ${Math.round(limit / MiB)} MiB limit for ${kindName} files`,
+    );
+  }
+  return stat.size;
+}
+
+/**
+ * Reads a whole file, failing with a one-line `InputFileError` naming the file (and what it
+ * was meant to be, e.g. "embedding file") when it is missing, a directory, not a regular file
+ * (a device, a pipe), larger than the bound for its kind, or unreadable.
+ */
+export async function readFileChecked(file: string, what = 'file', kind: InputKind = 'weights'): Promise<Uint8Array> {
+  await checkInputFile(file, what, kind);
   try {
     return await fsp.readFile(file);
   } catch (err) {
-    throw fsError(err, `read ${what}`, file);
+    throw new InputFileError(what, file, errnoReason(err));
   }
+}
+
+/** `readFileChecked` decoded as UTF-8 text (listings, pairs files, JSON). */
+export async function readTextChecked(file: string, what: string, kind: InputKind = 'listing'): Promise<string> {
+  return new TextDecoder().decode(await readFileChecked(file, what, kind));
 }
 
 /** Creates `dir` and any missing parents; a no-op if it already exists as a directory. */

@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 
 import { ArcinvertError } from '../errors.js';
-import { fsError, writeFileAtomic } from './atomic.js';
+import { checkInputFile, fsError, InputFileError, writeFileAtomic } from './atomic.js';
 
 /** Pixel normalisation: model input = (byte − mean) / std. */
 export interface Normalization {
@@ -66,40 +66,92 @@ function checkOptions({ size, normalization }: ReadImageOptions): void {
 }
 
 /**
+ * The most pixels an input image may have (width × height, before any downscaling): sharp's own
+ * `limitInputPixels` default, 0x3FFF² = 16383 × 16383. Larger images are refused (skipped)
+ * from their header, before decoding.
+ */
+export const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
+
+const firstLine = (err: unknown): string => ((err as Error).message ?? String(err)).split('\n')[0].trim();
+
+/**
+ * Upright `[width, height]` of an image file from its header only, after checking that it is a
+ * regular file within `INPUT_LIMITS.image` bytes and `MAX_INPUT_PIXELS` pixels.
+ * @throws ArcinvertError naming the file otherwise, or when the header cannot be decoded.
+ */
+export async function imageFileSize(file: string): Promise<[number, number]> {
+  await checkInputFile(file, 'image', 'image').catch((err: unknown) => {
+    // A folder where an image was expected: say what an image must be.
+    throw err instanceof InputFileError && err.reason === 'it is a directory'
+      ? new InputFileError('image', file, 'not a regular file')
+      : err;
+  });
+  let width: number;
+  let height: number;
+  try {
+    const meta = await sharp(file).metadata();
+    ({ width, height } = meta.autoOrient);
+  } catch (err) {
+    throw new ArcinvertError(`cannot decode image ${file}: ${firstLine(err)}`);
+  }
+  if (width * height > MAX_INPUT_PIXELS) {
+    throw new ArcinvertError(
+      `cannot decode image ${file}: ${width}×${height} is over the limit of ${MAX_INPUT_PIXELS} pixels (16383×16383)`,
+    );
+  }
+  return [width, height];
+}
+
+/** Options of `decodeRgb`. */
+export interface DecodeOptions {
+  /** Exact output `[h, w]` (stretched when different). */
+  size?: [number, number];
+  /**
+   * Largest output side: a bigger photo is shrunk while it is decoded (aspect kept; JPEG's
+   * shrink-on-load, libvips's streaming), so memory follows the output, not the file.
+   */
+  maxSide?: number;
+}
+
+/**
  * Decodes an image file to upright 8-bit RGB (EXIF orientation honoured, alpha dropped, grey
- * expanded), resized to `size` [h, w] when given and different.
- * @throws ArcinvertError naming the file when it is missing or not a decodable image.
+ * expanded), resized to `size` [h, w] when given and different, or shrunk to `maxSide`.
+ * @returns the pixels and `scale` = output width / upright file width (1 when not resized).
+ * @throws ArcinvertError naming the file when it is missing, not a regular file, too large
+ *   (`INPUT_LIMITS.image` bytes, `MAX_INPUT_PIXELS` pixels) or not a decodable image.
  */
 export async function decodeRgb(
   file: string,
-  size?: [number, number],
-): Promise<{ data: Buffer; width: number; height: number }> {
+  sizeOrOptions?: [number, number] | DecodeOptions,
+): Promise<{ data: Buffer; width: number; height: number; scale: number }> {
+  const { size, maxSide } = Array.isArray(sizeOrOptions)
+    ? { size: sizeOrOptions, maxSide: undefined }
+    : (sizeOrOptions ?? {});
+  const [fileW, fileH] = await imageFileSize(file);
   try {
-    const stat = await fsp.stat(file);
-    if (!stat.isFile()) throw new ArcinvertError(`cannot read image ${file}: not a regular file`);
-  } catch (err) {
-    throw fsError(err, 'read image', file);
-  }
-  try {
-    const img = sharp(file, { failOn: 'warning', autoOrient: true }).removeAlpha().toColourspace('srgb');
-    if (size) {
-      const { autoOrient: upright } = await img.metadata();
-      if (upright.width !== size[1] || upright.height !== size[0])
-        img.resize(size[1], size[0], { fit: 'fill', kernel: RESIZE_KERNEL });
+    const img = sharp(file, { failOn: 'warning', autoOrient: true, limitInputPixels: MAX_INPUT_PIXELS })
+      .removeAlpha()
+      .toColourspace('srgb');
+    let [outW, outH] = [fileW, fileH];
+    if (size) [outW, outH] = [size[1], size[0]];
+    else if (maxSide !== undefined && Math.max(fileW, fileH) > maxSide) {
+      const s = maxSide / Math.max(fileW, fileH);
+      [outW, outH] = [Math.max(1, Math.round(fileW * s)), Math.max(1, Math.round(fileH * s))];
     }
+    if (outW !== fileW || outH !== fileH) img.resize(outW, outH, { fit: 'fill', kernel: RESIZE_KERNEL });
     const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || (size && (info.width !== size[1] || info.height !== size[0]))) {
+    if (info.channels !== 3 || info.width !== outW || info.height !== outH) {
       throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}`);
     }
-    return { data, width: info.width, height: info.height };
+    return { data, width: info.width, height: info.height, scale: outW / fileW };
   } catch (err) {
-    throw new ArcinvertError(`cannot decode image ${file}: ${(err as Error).message.split('\n')[0].trim()}`);
+    throw new ArcinvertError(`cannot decode image ${file}: ${firstLine(err)}`);
   }
 }
 
 /** Decodes one file into `out` at `offset` as normalised RGB floats, `h * w * 3` of them. */
 async function decodeInto(file: string, opts: ReadImageOptions, out: Float32Array, offset: number): Promise<void> {
-  const { data: pixels } = await decodeRgb(file, opts.size);
+  const { data: pixels } = await decodeRgb(file, { size: opts.size });
   const { mean, std } = opts.normalization;
   for (let k = 0; k < pixels.length; k++) out[offset + k] = (pixels[k] - mean) / std;
 }
@@ -142,6 +194,59 @@ export async function readImageBatch(paths: readonly string[], opts: ReadImageOp
   };
   await Promise.all(Array.from({ length: Math.min(DECODE_CONCURRENCY, paths.length) }, worker));
   return tf.tensor4d(data, [paths.length, h, w, 3], 'float32');
+}
+
+/**
+ * One policy for every command that reads many images (align, embed, invert --image, train,
+ * calibrate, eval, leakage): an image that cannot be used (missing, not a regular file, too
+ * large, undecodable, too small, no face) is skipped and listed with the reason; the command
+ * fails (exit 2) only when no image is left.
+ */
+export interface ImageSkip {
+  source: string;
+  /** One line: why the image was not used. */
+  reason: string;
+}
+
+/**
+ * Applies the many-images policy's last rule: returns `usable` when it is not empty, else throws
+ * a one-line `ArcinvertError` saying that none of `total` images was usable and why the first
+ * one was skipped.
+ */
+export function requireUsableImages<T>(usable: T[], skipped: readonly ImageSkip[], total: number): T[] {
+  if (usable.length > 0) return usable;
+  const first = skipped[0];
+  const why = first ? `: ${first.reason}${skipped.length > 1 ? ` (and ${skipped.length - 1} more skipped)` : ''}` : '';
+  throw new ArcinvertError(`none of the ${total} image(s) could be used${why}`);
+}
+
+/**
+ * `readImageBatch` under the many-images policy: an image that cannot be read is left out and
+ * listed in `skipped` instead of failing the batch. One decode per image in the common case
+ * (the batch is re-read file by file only when it fails).
+ * @returns the batch of the readable images (undefined when none is) and their paths, in order.
+ */
+export async function readImageBatchSkipping(
+  paths: readonly string[],
+  opts: ReadImageOptions,
+): Promise<{ images: tf.Tensor4D | undefined; ok: string[]; skipped: ImageSkip[] }> {
+  try {
+    return { images: await readImageBatch(paths, opts), ok: [...paths], skipped: [] };
+  } catch (err) {
+    if (!(err instanceof ArcinvertError) || paths.length === 0) throw err;
+  }
+  const ok: string[] = [];
+  const skipped: ImageSkip[] = [];
+  for (const source of paths) {
+    try {
+      await decodeRgb(source, { size: opts.size });
+      ok.push(source);
+    } catch (err) {
+      if (!(err instanceof ArcinvertError)) throw err;
+      skipped.push({ source, reason: err.message });
+    }
+  }
+  return { images: ok.length > 0 ? await readImageBatch(ok, opts) : undefined, ok, skipped };
 }
 
 /**

@@ -8,6 +8,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { ArcinvertError } from '../errors.js';
+import { readTextChecked } from './atomic.js';
 import { Mulberry32, mixSeed, shuffleInPlace } from '../util/random.js';
 
 /** One training image. */
@@ -93,12 +94,7 @@ function splitCsvLine(line: string): string[] {
  * @throws ArcinvertError if the file is unreadable, lacks those columns, or has a bad row.
  */
 export async function loadCsvManifest(csvPath: string, rootDir: string): Promise<Dataset> {
-  let text: string;
-  try {
-    text = await fsp.readFile(csvPath, 'utf8');
-  } catch (err) {
-    throw new ArcinvertError(`cannot read manifest ${csvPath}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
+  const text = await readTextChecked(csvPath, 'manifest', 'listing');
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   const header = splitCsvLine(lines[0] ?? '').map((h) => h.trim());
   const pathCol = header.indexOf('path');

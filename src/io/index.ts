@@ -3,7 +3,8 @@
  * normalised tensors, and contact-sheet grids.
  */
 
-export { ensureDir, fsError, readFileChecked, writeFileAtomic } from './atomic.js';
+export { ensureDir, fsError, INPUT_LIMITS, readFileChecked, writeFileAtomic } from './atomic.js';
+export type { InputKind } from './atomic.js';
 export { embeddingsFromNpy, encodeNpy, parseNpy, pyShape, readEmbeddings, readNpy, writeNpy } from './npy.js';
 export type { Embeddings, NpyArray } from './npy.js';
 export {

@@ -100,17 +100,11 @@ function parseHeaderDict(text: string): Map<string, PyValue> {
   return dict;
 }
 
-/**
- * Decodes a .npy file held in memory.
- *
- * @param bytes the whole file.
- * @param source the file name used in error messages.
- * @param opts.maxRank the highest rank accepted (default 2: embeddings; 4 for image batches).
- * @returns float32 data in C order, the shape (`[n]` or `[rows, cols]`) and the stored dtype.
- * @throws ArcinvertError (one line, naming `source`) for anything other than a complete
- *   1-D/2-D C-order float32/float64 array.
- */
-export function parseNpy(bytes: Uint8Array, source = '<buffer>', opts: { maxRank?: number } = {}): NpyArray {
+/** The header of a .npy file: its text, its parsed dict, and where the data starts. */
+function readNpyHeader(
+  bytes: Uint8Array,
+  source: string,
+): { header: string; dict: Map<string, PyValue>; dataStart: number } {
   if (bytes.length < 10 || MAGIC.some((b, k) => bytes[k] !== b)) {
     throw new ArcinvertError(`${source} is not a NumPy .npy file (bad magic bytes)`);
   }
@@ -137,6 +131,22 @@ export function parseNpy(bytes: Uint8Array, source = '<buffer>', opts: { maxRank
   } catch (err) {
     throw new ArcinvertError(`${source} has a corrupt .npy header (${(err as Error).message})`);
   }
+  return { header, dict, dataStart };
+}
+
+/**
+ * Decodes a .npy file held in memory.
+ *
+ * @param bytes the whole file.
+ * @param source the file name used in error messages.
+ * @param opts.maxRank the highest rank accepted (default 2: embeddings; 4 for image batches).
+ * @returns float32 data in C order, the shape (`[n]` or `[rows, cols]`) and the stored dtype.
+ * @throws ArcinvertError (one line, naming `source`) for anything other than a complete
+ *   1-D/2-D C-order float32/float64 array.
+ */
+export function parseNpy(bytes: Uint8Array, source = '<buffer>', opts: { maxRank?: number } = {}): NpyArray {
+  const { header, dict, dataStart } = readNpyHeader(bytes, source);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const descr = dict.get('descr');
   const fortran = dict.get('fortran_order');
   const shape = dict.get('shape');
@@ -172,6 +182,12 @@ export function parseNpy(bytes: Uint8Array, source = '<buffer>', opts: { maxRank
   const count = dims.reduce((a, b) => a * b, 1);
   const expected = count * itemSize;
   const actual = bytes.length - dataStart;
+  if (!Number.isSafeInteger(expected)) {
+    const shapeText = /'shape'\s*:\s*(\([^)]*\))/.exec(header)?.[1].replace(/\s+/g, ' ') ?? pyShape(dims);
+    throw new ArcinvertError(
+      `${source} has a corrupt .npy header: shape ${shapeText} ${dtype} is far larger than the file's ${actual} data bytes`,
+    );
+  }
   if (actual < expected) {
     throw new ArcinvertError(
       `${source} is truncated: expected ${expected} data bytes for shape ${pyShape(dims)} ${dtype}, found ${actual}`,
@@ -192,7 +208,7 @@ export function parseNpy(bytes: Uint8Array, source = '<buffer>', opts: { maxRank
 
 /** Reads and decodes a .npy file; see `parseNpy` for what is accepted. */
 export async function readNpy(file: string, opts: { maxRank?: number } = {}): Promise<NpyArray> {
-  return parseNpy(await readFileChecked(file, '.npy file'), file, opts);
+  return parseNpy(await readFileChecked(file, '.npy file', 'npy'), file, opts);
 }
 
 /**

@@ -4,9 +4,9 @@
  * judge, with its preprocessing from the 112×112 ArcFace crop, is a competent face matcher
  * before its verdicts on reconstructions are trusted.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { readRaster } from '../align/raster.js';
+import { readTextChecked } from '../io/atomic.js';
 import { unitRowCosine } from '../arcface/normalize.js';
 import { ArcinvertError } from '../errors.js';
 import {
@@ -64,9 +64,7 @@ export async function judgeLfwAccuracy(
 ): Promise<JudgeLfwResult> {
   const started = performance.now();
   const pairsFile = options.pairsFile ?? path.join(lfwDir, 'pairs.txt');
-  const text = await fsp.readFile(pairsFile, 'utf8').catch(() => {
-    throw new ArcinvertError(`cannot read pairs file ${pairsFile}`);
-  });
+  const text = await readTextChecked(pairsFile, 'pairs file', 'listing');
   const parsed = parsePairs(text);
   const keep = options.folds ? new Set(options.folds) : undefined;
   const pairs = parsed.pairs.filter((p) => !keep || keep.has(p.fold));

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { ArcinvertError, ConfigError } from '../errors.js';
 import { lfwImagePath, readPairsFile } from '../metrics/verification.js';
 import { listImages } from '../io/image.js';
+import { readTextChecked } from '../io/atomic.js';
 
 /** A genuine photo. */
 export interface Photo {
@@ -99,7 +100,7 @@ export async function readReconstructionDir(
   dir: string,
 ): Promise<{ sources: string[]; reconstructions: ReconstructionRef[] }> {
   const file = path.join(dir, 'report.json');
-  const text = await fsp.readFile(file, 'utf8').catch(() => {
+  const text = await readTextChecked(file, 'report', 'json').catch(() => {
     throw new ConfigError(
       ['reconstructions'],
       (k) => `${k('reconstructions')} ${dir} has no report.json (expected an 'arcinvert invert' output)`,

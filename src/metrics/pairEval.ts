@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../model/types.js';
 import { ArcinvertError } from '../errors.js';
-import { readImageBatch } from '../io/image.js';
+import { readImageBatchSkipping } from '../io/image.js';
 import type { Dataset } from '../io/imageFolder.js';
 import { Mulberry32, mixSeed, shuffleInPlace } from '../util/random.js';
 import { embedBatch } from '../model/embed.js';
@@ -62,29 +62,6 @@ export interface VerificationReport {
   skippedPairs: number;
 }
 
-/** Reads a batch; on failure reads the files one by one so only the bad ones are lost. */
-async function readRobust(
-  fm: FaceModel,
-  files: string[],
-  bad: string[],
-): Promise<{ images: tf.Tensor4D; ok: string[] } | null> {
-  const opts = { size: fm.meta.inputSize, normalization: fm.meta.normalization };
-  try {
-    return { images: await readImageBatch(files, opts), ok: files };
-  } catch {
-    const ok: string[] = [];
-    for (const f of files) {
-      try {
-        tf.dispose(await readImageBatch([f], opts));
-        ok.push(f);
-      } catch {
-        bad.push(f);
-      }
-    }
-    return ok.length === 0 ? null : { images: await readImageBatch(ok, opts), ok };
-  }
-}
-
 /**
  * Unit embeddings of `files` (each once), keyed by path; unreadable files go to `bad`.
  * @returns map path → Float32Array [D].
@@ -98,8 +75,12 @@ export async function embedUnique(
   const d = fm.meta.embeddingSize;
   const out = new Map<string, Float32Array>();
   for (let start = 0; start < files.length; start += opts.batchSize) {
-    const read = await readRobust(fm, files.slice(start, start + opts.batchSize), bad);
-    if (read !== null) {
+    const read = await readImageBatchSkipping(files.slice(start, start + opts.batchSize), {
+      size: fm.meta.inputSize,
+      normalization: fm.meta.normalization,
+    });
+    bad.push(...read.skipped.map((s) => s.source));
+    if (read.images) {
       const e = embedBatch(fm.model, read.images, opts.flip);
       const values = (await e.data()) as Float32Array;
       tf.dispose([e, read.images]);

@@ -11,10 +11,9 @@
  * strict rule is `score > t` on the grid −1, −0.999, …, 0.999 (`np.arange(-1, 1, 0.001)`).
  * Counting is done on sorted scores, so the whole protocol costs O(n log n + folds·grid).
  */
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { ArcinvertError, ConfigError } from '../errors.js';
-import { errnoReason } from '../io/atomic.js';
+import { InputFileError, readTextChecked } from '../io/atomic.js';
 
 /** One image reference of a pair: identity folder name and 1-based image number. */
 export interface LfwImageRef {
@@ -46,6 +45,19 @@ function parseIndex(field: string, lineNo: number): number {
 }
 
 /**
+ * A person's name as a pairs file gives it: one folder name under the images root. Anything that
+ * could lead elsewhere (`..`, a path separator, an absolute path) is refused: a pairs file may
+ * only make arcinvert read images under the folder given for them.
+ */
+function checkName(name: string, lineNo: number): string {
+  if (name === '.' || name === '..' || /[/\\\0]/.test(name) || path.isAbsolute(name))
+    throw new ArcinvertError(
+      `pairs file line ${lineNo}: "${name}" is not a plain folder name; a pairs file may only name images under the images folder`,
+    );
+  return name;
+}
+
+/**
  * Parses an LFW `pairs.txt`: a header `<folds> <pairsPerFold>`, then per fold `pairsPerFold`
  * matched lines `name n1 n2` followed by `pairsPerFold` mismatched lines `name1 n1 name2 n2`
  * (tab- or space-separated).
@@ -74,15 +86,15 @@ export function parsePairs(text: string): ParsedPairs {
     const shouldMatch = i % (2 * pairsPerFold) < pairsPerFold;
     if (f.length === 3 && shouldMatch) {
       pairs.push({
-        a: { name: f[0], index: parseIndex(f[1], lineNo) },
+        a: { name: checkName(f[0], lineNo), index: parseIndex(f[1], lineNo) },
         b: { name: f[0], index: parseIndex(f[2], lineNo) },
         same: true,
         fold,
       });
     } else if (f.length === 4 && !shouldMatch) {
       pairs.push({
-        a: { name: f[0], index: parseIndex(f[1], lineNo) },
-        b: { name: f[2], index: parseIndex(f[3], lineNo) },
+        a: { name: checkName(f[0], lineNo), index: parseIndex(f[1], lineNo) },
+        b: { name: checkName(f[2], lineNo), index: parseIndex(f[3], lineNo) },
         same: false,
         fold,
       });
@@ -103,11 +115,11 @@ export function parsePairs(text: string): ParsedPairs {
 export async function readPairsFile(file: string, key?: string): Promise<ParsedPairs> {
   let text: string;
   try {
-    text = await fsp.readFile(file, 'utf8');
+    text = await readTextChecked(file, 'pairs file', 'listing');
   } catch (err) {
-    const reason = errnoReason(err);
-    if (key !== undefined) throw new ConfigError([key], (k) => `cannot read ${k(key)} ${file}: ${reason}`);
-    throw new ArcinvertError(`cannot read pairs file ${file}: ${reason}`);
+    if (key !== undefined && err instanceof InputFileError)
+      throw new ConfigError([key], (k) => `cannot read ${k(key)} ${file}: ${err.reason}`);
+    throw err;
   }
   return parsePairs(text);
 }

@@ -70,7 +70,7 @@ export async function writeClassNames(dir: string, classNames: readonly string[]
  */
 export async function readClassNames(modelDir: string): Promise<string[]> {
   const file = path.join(modelDir, CLASSES_FILE);
-  const text = new TextDecoder().decode(await readFileChecked(file, 'class list'));
+  const text = new TextDecoder().decode(await readFileChecked(file, 'class list', 'listing'));
   let classes: { classNames?: unknown };
   try {
     classes = JSON.parse(text) as { classNames?: unknown };

@@ -12,12 +12,12 @@
  * than the 4k identities of the training set. Targets are precomputed once per image
  * (`scripts/teacher-embeddings.mjs`) and looked up by file path.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../errors.js';
 import { rowCosine } from '../arcface/normalize.js';
 import { readNpy } from '../io/npy.js';
+import { InputFileError, readTextChecked } from '../io/atomic.js';
 
 /** The distillation part of a training config. */
 export interface DistillConfig {
@@ -69,8 +69,11 @@ export class TeacherTargets {
     if (!arr.data.every(Number.isFinite))
       throw new ArcinvertError(`${file}: teacher embeddings contain NaN or infinite values`);
     const listing = file.replace(/\.npy$/, '.txt');
-    const text = await fsp.readFile(listing, 'utf8').catch(() => {
-      throw new ArcinvertError(`cannot read ${listing}, the image list of the teacher embeddings ${file}`);
+    const text = await readTextChecked(listing, 'teacher image list', 'listing').catch((err: unknown) => {
+      if (!(err instanceof InputFileError)) throw err;
+      throw new ArcinvertError(
+        `cannot read ${listing}, the image list of the teacher embeddings ${file}: ${err.reason}`,
+      );
     });
     const lines = text.split('\n').filter((l) => l.trim() !== '');
     if (lines.length !== arr.shape[0])

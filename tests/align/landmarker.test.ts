@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
-import { alignImages, maybeAlign, preparedBatch } from '../../src/align/align.js';
+import { alignImages, MAX_ALIGN_SIDE, maybeAlign, preparedBatch } from '../../src/align/align.js';
 import { evaluateOnSidecars, listSidecarPhotos } from '../../src/align/evaluate.js';
 import { FaceLandmarker } from '../../src/align/landmarker.js';
 import { readRaster } from '../../src/align/raster.js';
@@ -77,6 +77,39 @@ withData('crops like the sidecar alignment and skips a photo without a face', as
   for (let k = 0; k < ref.data.length; k++) diff += Math.abs(ref.data[k] - a.image.data[k]);
   expect(diff / ref.data.length).toBeLessThan(12); // grey levels; a 1-px shift of this face gives ~10
 });
+
+// #18 item 4: photos larger than MAX_ALIGN_SIDE are shrunk while decoding; what align reports
+// (points, box, transform) stays in the photo's own pixels.
+withData(
+  'a large photo is aligned from a shrunk copy, reported in its own pixels',
+  async () => {
+    const photo = path.join(RAW, 'cacd_18_Ashley_Hinshaw_0006.jpg');
+    const meta = await sharp(photo).metadata();
+    const k = Math.ceil((2 * MAX_ALIGN_SIDE) / meta.width!);
+    const big = path.join(tmp, 'big.jpg');
+    await sharp(photo)
+      .resize(meta.width! * k, meta.height! * k)
+      .jpeg({ quality: 95 })
+      .toFile(big);
+    const report = await alignImages([photo, big], { landmarker: lm });
+    expect(report.aligned).toHaveLength(2);
+    const [small, large] = report.aligned;
+    const side = meta.width!; // eye distance is a fraction of this
+    small.points5.forEach(([x, y], i) => {
+      expect(Math.abs(large.points5[i][0] / k - x)).toBeLessThan(0.02 * side);
+      expect(Math.abs(large.points5[i][1] / k - y)).toBeLessThan(0.02 * side);
+    });
+    expect(large.box.width / k).toBeCloseTo(small.box.width, -1);
+    // The transform maps the large photo's points onto the template like the small one's.
+    const t = large.transform;
+    const [px, py] = large.points5[0];
+    const s0 = small.transform;
+    const [qx, qy] = small.points5[0];
+    expect(t[0] * px + t[1] * py + t[2]).toBeCloseTo(s0[0] * qx + s0[1] * qy + s0[2], 0);
+    expect(t[3] * px + t[4] * py + t[5]).toBeCloseTo(s0[3] * qx + s0[4] * qy + s0[5], 0);
+  },
+  60000,
+);
 
 withData('maybeAlign aligns photos but keeps 112×112 crops as they are (auto)', async () => {
   const lfw = path.join(DATA, 'lfw', 'Aaron_Peirsol', 'Aaron_Peirsol_0001.jpg');

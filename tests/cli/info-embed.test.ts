@@ -119,7 +119,7 @@ describe('arcinvert embed', () => {
     );
     expect(r.code).toBe(0);
     expect(tf.memory().numTensors).toBe(before);
-    const listing = path.join(tmp, 'emb', 'targets.txt');
+    const listing = path.join(tmp, 'emb', 'targets.jsonl');
     expect(r.out).toEqual([`wrote ${out} (3×16 float32) and ${listing}`]);
     expect(r.err).toContain('embedded 2/3');
     expect(r.err).toContain('embedded 3/3');
@@ -129,7 +129,9 @@ describe('arcinvert embed', () => {
     for (let row = 0; row < 3; row++)
       expect(Math.hypot(...npy.data.subarray(row * 16, (row + 1) * 16))).toBeCloseTo(1, 5);
     Array.from(npy.data).forEach((v, i) => expect(v).toBeCloseTo(reference[i], 4));
-    expect(await fsp.readFile(listing, 'utf8')).toBe(`${faces.join('\n')}\n`);
+    // JSON lines, one string a row, relative to the listing's folder (#18 item 10).
+    const rel = (f: string): string => JSON.stringify(path.relative(path.join(tmp, 'emb'), f));
+    expect(await fsp.readFile(listing, 'utf8')).toBe(faces.map((f) => `${rel(f)}\n`).join(''));
   });
 
   test('--flip adds the mirrored image before normalising; --labels names the listing', async () => {
@@ -151,7 +153,8 @@ describe('arcinvert embed', () => {
       'wasm',
     );
     expect(r.code).toBe(0);
-    expect(await fsp.readFile(labels, 'utf8')).toBe(`${faces[2]}\n${faces[0]}\n`);
+    const rel = (f: string): string => JSON.stringify(path.relative(path.dirname(labels), f));
+    expect(await fsp.readFile(labels, 'utf8')).toBe(`${rel(faces[2])}\n${rel(faces[0])}\n`);
     // Reference: e(x) + e(mirror x), normalised, with the saved model itself.
     const loaded = await loadFaceModel(modelDir);
     const ref = tf.tidy(() => {
@@ -176,18 +179,79 @@ describe('arcinvert embed', () => {
     await expect(fsp.stat(path.join(tmp, 'emb2'))).rejects.toThrow();
   });
 
-  test('an unreadable image is exit 2 with one line naming it and writes nothing', async () => {
+  // The many-images policy (#18 item 2): an unreadable image is skipped and listed; only when
+  // none is left is it exit 2 with one line, and nothing is written.
+  test('an unreadable image is skipped and listed; none left is exit 2 with one line naming it', async () => {
     const bad = path.join(tmp, 'bad.png');
     await fsp.writeFile(bad, 'not a png');
+    const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     const out = path.join(tmp, 'emb3', 'targets.npy');
-    const r = await cli('embed', '--model', modelDir, '--images', faces[0], bad, '--out', out, '--backend', 'wasm');
+    for (const align of ['auto', 'no']) {
+      const r = await cli(
+        'embed',
+        '--model',
+        modelDir,
+        '--images',
+        faces[0],
+        bad,
+        '--out',
+        out,
+        '--align',
+        align,
+        '--backend',
+        'wasm',
+      );
+      expect(r.code).toBe(0);
+      expect(r.err).toContainEqual(
+        expect.stringMatching(new RegExp(`^skipped ${esc(bad)}: cannot decode image ${esc(bad)}`)),
+      );
+      expect((await readNpy(out)).shape).toEqual([1, 16]);
+    }
+    const none = path.join(tmp, 'emb4', 'targets.npy');
+    const r = await cli('embed', '--model', modelDir, '--images', bad, '--out', none, '--backend', 'wasm');
     expect(r.code).toBe(2);
     const lines = errorLines(r);
-    expect(lines.length).toBe(1);
-    expect(lines[0]).toMatch(
-      new RegExp(`^arcinvert: cannot decode image ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(new RegExp(`^skipped ${esc(bad)}: cannot decode image ${esc(bad)}`));
+    expect(lines[1]).toMatch(
+      new RegExp(`^arcinvert: none of the 1 image\\(s\\) could be used: cannot decode image ${esc(bad)}`),
     );
-    await expect(fsp.stat(path.join(tmp, 'emb3'))).rejects.toThrow();
+    await expect(fsp.stat(path.join(tmp, 'emb4'))).rejects.toThrow();
+  });
+
+  // #18 item 10: a newline in a file name gave a 5-line listing for 4 rows, and invert then
+  // dropped every target photo. The listing is JSON lines: one line per row, whatever the names.
+  test('a newline in a file name keeps one listing line per row, and invert finds every photo', async () => {
+    const dir = path.join(tmp, 'nl');
+    await fsp.mkdir(dir, { recursive: true });
+    const names = ['a.png', 'evil\nname.png', 'c.png', 'd.png'].map((n) => path.join(dir, n));
+    for (const n of names) await fsp.copyFile(faces[0], n);
+    const out = path.join(dir, 'emb.npy');
+    const r = await cli('embed', '--model', modelDir, '--images', ...names, '--out', out, '--backend', 'wasm');
+    expect(r.code).toBe(0);
+    const lines = (await fsp.readFile(path.join(dir, 'emb.jsonl'), 'utf8')).split('\n');
+    expect(lines).toEqual(['"a.png"', '"evil\\nname.png"', '"c.png"', '"d.png"', '']);
+    const { targetsFromNpy } = await import('../../src/invert/targets.js');
+    expect((await targetsFromNpy(out, 16)).sources).toEqual(names);
+  });
+
+  // #18 item 8: `--embedding /dev/zero` read forever with memory growing.
+  test('a device or an oversized file as --embedding is refused at once with one line', async () => {
+    const r = await cli(
+      'invert',
+      '--model',
+      modelDir,
+      '--embedding',
+      '/dev/zero',
+      '--out',
+      path.join(tmp, 'z'),
+      '--backend',
+      'wasm',
+    );
+    expect(r.code).toBe(2);
+    expect(errorLines(r)).toEqual([
+      'arcinvert: cannot read .npy file /dev/zero: it is a character device, not a regular file',
+    ]);
   });
 
   test('a missing required flag is exit 2 with commander’s one line', async () => {

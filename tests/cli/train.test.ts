@@ -271,7 +271,7 @@ describe('bad input: one line, exit 2, nothing written', () => {
     [
       'config: missing file',
       () => ['train', '--data', root, '--out', path.join(tmp, 'o16'), '--config', path.join(tmp, 'none.json')],
-      /^arcinvert: cannot read --config .*none\.json$/,
+      /^arcinvert: cannot read --config .*none\.json: no such file or directory$/,
     ],
     [
       'resume with --config',

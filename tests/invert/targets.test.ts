@@ -51,12 +51,61 @@ describe('targetsFromNpy', () => {
     expect((await targetsFromNpy(file, 4)).sources).toEqual([undefined, path.join(tmp, 'faces', 'a.png')]);
   });
 
-  test('a listing with the wrong number of lines, or none, gives no photos', async () => {
+  test('no listing gives no photos; one with the wrong number of rows is an error naming both counts', async () => {
     const file = path.join(tmp, 'mislisted.npy');
     await writeNpy(file, ROWS, [2, 4]);
     expect((await targetsFromNpy(file, 4)).sources).toEqual([undefined, undefined]);
-    await fsp.writeFile(path.join(tmp, 'mislisted.txt'), 'only-one.png\n');
-    expect((await targetsFromNpy(file, 4)).sources).toEqual([undefined, undefined]);
+    const listing = path.join(tmp, 'mislisted.txt');
+    await fsp.writeFile(listing, 'only-one.png\n');
+    await expect(targetsFromNpy(file, 4)).rejects.toThrow(
+      new ArcinvertError(`${listing} lists 1 photo(s) but ${file} has 2 row(s)`),
+    );
+  });
+
+  // #18 item 10: a newline in a file name must not break the listing, nor drop the photos.
+  test('a photo whose name holds a newline round-trips through the JSON-lines listing', async () => {
+    const dir = path.join(tmp, 'nl');
+    await fsp.mkdir(dir, { recursive: true });
+    const names = ['a.png', 'evil\nname.png', 'c.png', 'd.png'].map((n) => path.join(dir, n));
+    for (const n of names) await fsp.writeFile(n, 'x');
+    const file = path.join(dir, 'emb.npy');
+    await writeNpy(
+      file,
+      Float32Array.from({ length: 16 }, (_, i) => (i % 5 === 0 ? 1 : 0)),
+      [4, 4],
+    );
+    // As `embed` writes it: one JSON string a line, relative to the listing's folder.
+    const listing = path.join(dir, 'emb.jsonl');
+    await fsp.writeFile(listing, names.map((n) => `${JSON.stringify(path.basename(n))}\n`).join(''));
+    expect((await fsp.readFile(listing, 'utf8')).split('\n')).toHaveLength(5); // 4 lines + final newline
+    expect((await targetsFromNpy(file, 4)).sources).toEqual(names);
+  });
+
+  // #18 item 11: a listing may only make arcinvert read files under its own folder (or --listing-root).
+  test('../ entries, absolute paths elsewhere and links out of the folder are refused and reported', async () => {
+    const outside = path.join(tmp, 'outside.png');
+    await fsp.writeFile(outside, 'x');
+    const dir = path.join(tmp, 'confined');
+    await fsp.mkdir(dir, { recursive: true });
+    await fsp.writeFile(path.join(dir, 'ok.png'), 'x');
+    await fsp.symlink(outside, path.join(dir, 'link.png'));
+    const file = path.join(dir, 'emb.npy');
+    await writeNpy(
+      file,
+      Float32Array.from({ length: 16 }, (_, i) => (i % 5 === 0 ? 1 : 0)),
+      [4, 4],
+    );
+    await fsp.writeFile(path.join(dir, 'emb.txt'), `ok.png\n../outside.png\n/etc/passwd\nlink.png\n`);
+    const t = await targetsFromNpy(file, 4);
+    expect(t.sources).toEqual([path.join(dir, 'ok.png'), undefined, undefined, undefined]);
+    expect(t.notes).toHaveLength(3);
+    expect(t.notes![0]).toBe(
+      `${path.join(dir, 'emb.txt')} row 1 (0-based): photo "../outside.png" outside ${dir}, not read (name a folder that holds it with --listing-root)`,
+    );
+    expect(t.notes![1]).toMatch(/row 2 \(0-based\): photo "\/etc\/passwd" outside /);
+    // Naming a wider root lets the outside photo in, and still not /etc/passwd.
+    const wide = await targetsFromNpy(file, 4, { listingRoot: tmp });
+    expect(wide.sources).toEqual([path.join(dir, 'ok.png'), outside, undefined, path.join(dir, 'link.png')]);
   });
 
   test('a 1-D file is one target', async () => {

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { ArcinvertError } from '../../src/errors.js';
-import { ensureDir, readFileChecked, writeFileAtomic } from '../../src/io/atomic.js';
+import { ensureDir, INPUT_LIMITS, readFileChecked, readTextChecked, writeFileAtomic } from '../../src/io/atomic.js';
 
 let tmp: string;
 beforeEach(async () => {
@@ -95,5 +95,40 @@ describe('readFileChecked', () => {
       `cannot read .npy file ${missing}: no such file or directory`,
     );
     await expect(readFileChecked(tmp)).rejects.toThrow(`cannot read file ${tmp}: it is a directory`);
+  });
+});
+
+describe('input files are checked before they are read (#18 item 8)', () => {
+  test('a character device (/dev/zero) is refused at once, not read forever', async () => {
+    await expect(readFileChecked('/dev/zero', 'embedding file', 'npy')).rejects.toThrow(
+      new ArcinvertError('cannot read embedding file /dev/zero: it is a character device, not a regular file'),
+    );
+  });
+
+  test('a named pipe is refused without opening it (opening would block)', async () => {
+    const fifo = path.join(tmp, 'pipe.txt');
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('mkfifo', [fifo]);
+    await expect(readTextChecked(fifo, 'listing')).rejects.toThrow(
+      `cannot read listing ${fifo}: it is a named pipe, not a regular file`,
+    );
+  });
+
+  test('a file over the bound for its kind is refused before it is read', async () => {
+    const big = path.join(tmp, 'big.json');
+    const handle = await fsp.open(big, 'w');
+    await handle.truncate(INPUT_LIMITS.json + 1); // sparse: no disk used
+    await handle.close();
+    await expect(readTextChecked(big, '--config', 'json')).rejects.toThrow(
+      new ArcinvertError(
+        `cannot read --config ${big}: it is ${INPUT_LIMITS.json + 1} bytes, over the 64 MiB limit for json files`,
+      ),
+    );
+  });
+
+  test('a directory is named as such', async () => {
+    await expect(readFileChecked(tmp, 'model file')).rejects.toThrow(
+      `cannot read model file ${tmp}: it is a directory`,
+    );
   });
 });

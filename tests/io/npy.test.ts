@@ -117,6 +117,14 @@ describe('parseNpy / readNpy errors', () => {
     await expectUserError(() => parseNpy(mangle("'shape'", "'shapX'"), 'h.npy'), /missing or invalid 'shape'/);
     await expectUserError(() => parseNpy(mangle('(3, 4)', '(3, -4)'), 'h.npy'), /invalid 'shape'/);
     await expectUserError(() => parseNpy(mangle('}', ']'), 'h.npy'), /corrupt \.npy header/);
+    // A shape whose byte count overflows: the message quotes the header's shape, not a float.
+    const huge = mangle('(3, 4)', '(4611686018427387904, 4)');
+    const err = await Promise.resolve()
+      .then(() => parseNpy(huge, 'h.npy'))
+      .catch((e: unknown) => e as Error);
+    expect((err as Error).message).toMatch(
+      /^h\.npy has a corrupt \.npy header: shape \(4611686018427387904, 4\) float32 is far larger than the file's \d+ data bytes$/,
+    );
     const longHeader = good.slice();
     longHeader[8] = 0xff;
     longHeader[9] = 0xff;

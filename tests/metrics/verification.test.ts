@@ -194,6 +194,21 @@ describe('readPairsFile', () => {
     await fsp.rm(dir, { recursive: true, force: true });
   });
 
+  // #18 item 11: a pairs file may only name images under the images folder.
+  test.each([['..'], ['../../etc'], ['/etc'], ['a/b'], ['a\\b']])(
+    'a name that leads out of the images folder (%s) is refused with its line',
+    (name) => {
+      expect(() => parsePairs(`1 1\n${name}\t1\t2\nAnn\t1\tBob\t3\n`)).toThrow(
+        new ArcinvertError(
+          `pairs file line 2: "${name}" is not a plain folder name; a pairs file may only name images under the images folder`,
+        ),
+      );
+      expect(() => parsePairs(`1 1\nAnn\t1\t2\nAnn\t1\t${name}\t3\n`)).toThrow(
+        /pairs file line 3: .* is not a plain folder name/,
+      );
+    },
+  );
+
   test('reads and parses a pairs file; a missing file names what was asked for', async () => {
     const file = path.join(dir, 'pairs.txt');
     await fsp.writeFile(file, '1 1\nAnn\t1\t2\nAnn\t1\tBob\t3\n');
