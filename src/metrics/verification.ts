@@ -121,7 +121,13 @@ export async function readPairsFile(file: string, key?: string): Promise<ParsedP
       throw new ConfigError([key], (k) => `cannot read ${k(key)} ${file}: ${err.reason}`);
     throw err;
   }
-  return parsePairs(text);
+  try {
+    return parsePairs(text);
+  } catch (err) {
+    // parsePairs knows the lines, not the file: name it, so a user with several pairs files knows which.
+    if (err instanceof ArcinvertError) throw new ArcinvertError(`${file}: ${err.message}`);
+    throw err;
+  }
 }
 
 /** Path of an LFW image: `<lfwDir>/<Name>/<Name>_NNNN.jpg` (number zero-padded to 4). */
