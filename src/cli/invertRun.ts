@@ -89,12 +89,14 @@ export async function invertInto(ctx: CliContext, job: InvertJob): Promise<Inver
       `interrupted (${signal}): finishing the current step and writing the best images so far (a second signal quits at once, writing nothing)`,
     );
   };
+  // One handler per signal: process.emit(signal) passes no name.
+  const handlers = (Object.keys(STOP_SIGNALS) as StopSignal[]).map((s) => [s, () => onSignal(s)] as const);
   let reporter: ProgressReporter | undefined;
   try {
     reporter = ctx.interactive
       ? await (await import('./ui/mount.js')).mountInvertView(job.title)
       : plainReporter(ctx.err, { json: job.json, minIntervalMs: 2000 });
-    for (const s of Object.keys(STOP_SIGNALS) as StopSignal[]) process.on(s, onSignal);
+    for (const [s, h] of handlers) process.on(s, h);
     const startedAt = new Date().toISOString();
     const result = await invert(job.fm, job.targets, config, {
       head: job.head,
@@ -111,7 +113,7 @@ export async function invertInto(ctx: CliContext, job: InvertJob): Promise<Inver
     await writeInvertOutputs(job.dir, result, job.targets, run, job.fm.meta.normalization);
     return { result, signal: result.aborted ? stoppedBy : undefined };
   } finally {
-    for (const s of Object.keys(STOP_SIGNALS) as StopSignal[]) process.off(s, onSignal);
+    for (const [s, h] of handlers) process.off(s, h);
     reporter?.unmount();
   }
 }
