@@ -7,7 +7,6 @@
  * the current step, writes the best images so far and exits 130; SIGTERM does the same and exits
  * 143; a second signal quits at once, leaving the previous `--out` untouched.
  */
-import { promises as fsp } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';

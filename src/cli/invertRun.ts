@@ -67,7 +67,8 @@ export interface InvertRun {
  * Runs `job` (see the module comment), writing into `job.dir`, and returns the result; the
  * caller commits (or abandons) `job.staged`. SIGINT and SIGTERM (what schedulers send before
  * killing a job) both finish the current step and return the best images so far; a second
- * signal quits at once, removing the staging directory, so the previous `--out` is untouched.
+ * signal quits at once, removing the staging directory (what a write still in flight leaves is
+ * removed by the next run), so the previous `--out` is untouched.
  */
 export async function invertInto(ctx: CliContext, job: InvertJob): Promise<InvertRun> {
   // The terminal UI shows a live preview of the current best image.
@@ -80,7 +81,13 @@ export async function invertInto(ctx: CliContext, job: InvertJob): Promise<Inver
   let stoppedBy: StopSignal | undefined;
   const onSignal = (signal: StopSignal): void => {
     if (stoppedBy !== undefined) {
-      rmSync(job.staged.staging, { recursive: true, force: true });
+      // Best effort: a file system call still in flight may recreate part of it; whatever is
+      // left is a stale staging directory, removed by the next run into the same --out.
+      try {
+        rmSync(job.staged.staging, { recursive: true, force: true });
+      } catch {
+        // left for the next run
+      }
       process.exit(STOP_SIGNALS[signal]);
     }
     stoppedBy = signal;

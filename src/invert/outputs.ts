@@ -134,7 +134,7 @@ async function writeSheet(file: string, result: InvertResult, targets: TargetSet
         const src = targets.sources[t];
         const crop = targets.crops?.[t];
         const photo = crop
-          ? tf.tidy(() => tf.image.resizeBilinear(rgbToTensor(crop, n), [height, width], false, true) as tf.Tensor3D)
+          ? tf.tidy(() => tf.image.resizeBilinear(rgbToTensor(crop, n), [height, width], false, true))
           : src
             ? await readImageTensor(src, { size: [height, width], normalization: n }).catch(() => undefined)
             : undefined;

@@ -83,7 +83,7 @@ describe.each([
     expect(await fsp.readdir(path.dirname(out))).toEqual(['out']);
   }, 60000);
 
-  test('a second signal quits at once; the previous --out is untouched and no staging is left', async () => {
+  test('a second signal quits at once; the previous --out is untouched', async () => {
     const parent = path.join(tmp, `${signal}-${workers}-twice`);
     const out = path.join(parent, 'out');
     await fsp.mkdir(out, { recursive: true });
@@ -93,8 +93,10 @@ describe.each([
       [signal, signal],
     );
     expect(r.code).toBe(code);
-    expect(await fsp.readdir(parent)).toEqual(['out']);
     expect(await fsp.readdir(out)).toEqual(['keep.txt']);
+    // The staging directory is removed, unless a write in flight recreated part of it: then the
+    // next run into --out removes it (tests/io/staging.test.ts).
+    for (const f of await fsp.readdir(parent)) expect(f).toMatch(/^(out|\.out\.partial-\d+)$/);
   }, 60000);
 });
 

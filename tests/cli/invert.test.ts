@@ -379,15 +379,17 @@ describe('bad input: exit 2, one error line, nothing written', () => {
     expect(await fsp.readdir(out)).toEqual(['keep.txt']);
   });
 
+  // (Never run these against a build without the check: --overwrite of the working directory
+  // would replace it.)
   test.each([
-    ['.', () => '.'],
-    ['the working directory', () => process.cwd()],
-    ['a name too long for the staging suffix', (parent: string) => path.join(parent, 'x'.repeat(241))],
-  ])('--out %s is refused before any work, exit 2', async (_name, outOf) => {
+    ['. with --overwrite', () => '.', ['--overwrite']],
+    ['the working directory', () => process.cwd(), []],
+    ['a name too long for the staging suffix', (parent: string) => path.join(parent, 'x'.repeat(241)), []],
+  ])('--out %s is refused before any work, exit 2', async (_name, outOf, extra) => {
     const { parent } = await freshOut();
     const out = outOf(parent);
     const cwdBefore = await fsp.readdir('.');
-    const r = await cli('invert', '--model', modelDir, '--random', '1', '--out', out, ...FAST);
+    const r = await cli('invert', '--model', modelDir, '--random', '1', '--out', out, ...extra, ...FAST);
     expect(r.code).toBe(2);
     expect(errorLines(r)).toEqual([expect.stringMatching(new RegExp(`^arcinvert: --out .* cannot be used: `))]);
     expect(r.err.some((l) => l.startsWith('inverting'))).toBe(false);
