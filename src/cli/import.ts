@@ -14,7 +14,7 @@ import { listImages, readImageBatch } from '../io/image.js';
 import { writeImportRecord } from '../model/directory.js';
 import { saveFaceModel } from '../model/store.js';
 import type { FaceModel } from '../model/types.js';
-import { stageOutput } from '../invert/outputs.js';
+import { stageOutput, type StagedOutput } from '../io/staging.js';
 import {
   DEFAULT_ONNX_IMPORT,
   importOnnx,
@@ -104,18 +104,24 @@ async function verifyImport(ctx: CliContext, f: ImportFlags, fm: FaceModel): Pro
   return verification;
 }
 
-/** The action: rebuild, describe, verify, then write the model directory all at once. */
+/** The action: check --out, rebuild, describe, verify, then write the model directory all at once. */
 async function runImport(ctx: CliContext, f: ImportFlags): Promise<void> {
-  await useBackend(ctx, f.backend);
-  const { fm, info } = await importOnnx(f.onnx, {
-    normalization: { mean: f.mean, std: f.std },
-    bgr: f.bgr,
-    inputSize: f.inputSize ? [f.inputSize, f.inputSize] : undefined,
-  });
-  const normalization = fm.meta.normalization;
-  let staged: Awaited<ReturnType<typeof stageOutput>> | null = null;
+  // --out is checked before the (long) conversion; staged beside it until the import is verified.
+  const inputs = [
+    { key: 'onnx', path: f.onnx },
+    ...(f.verifyImages ?? []).map((p) => ({ key: 'verifyImages', path: p })),
+  ];
+  let staged: StagedOutput | null = await stageOutput(f.out, f.overwrite, { inputs, log: ctx.err });
+  let imported: Awaited<ReturnType<typeof importOnnx>> | undefined;
   try {
-    staged = await stageOutput(f.out, f.overwrite);
+    await useBackend(ctx, f.backend);
+    imported = await importOnnx(f.onnx, {
+      normalization: { mean: f.mean, std: f.std },
+      bgr: f.bgr,
+      inputSize: f.inputSize ? [f.inputSize, f.inputSize] : undefined,
+    });
+    const { fm, info } = imported;
+    const normalization = fm.meta.normalization;
     ctx.err(
       `${f.onnx}: ${info.structure}, opset ${info.opset}, ${fm.model.countParams()} parameters, ${info.batchNorms} BatchNorm layers kept, ${info.foldedConvs} convs with a folded bias; input ${fm.meta.inputSize.join('×')}, ${fm.meta.embeddingSize}-d, (x − ${normalization.mean}) / ${normalization.std}${info.normalizationFromGraph ? ' (from the graph)' : ''}`,
     );
@@ -129,7 +135,7 @@ async function runImport(ctx: CliContext, f: ImportFlags): Promise<void> {
     );
   } finally {
     await staged?.abandon();
-    fm.model.dispose();
+    imported?.fm.model.dispose();
   }
 }
 

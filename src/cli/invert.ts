@@ -3,7 +3,9 @@
  * Parses flags into an `InvertConfig`, gathers targets, and hands them to the pipeline it
  * shares with `leakage --invert` (invertRun.ts: the library's `invert()`, serial or on worker
  * threads, with an Ink view on a TTY or plain / JSON lines otherwise, outputs written
- * all-or-nothing). Ctrl-C finishes the current step, writes the best images so far and exits 130.
+ * all-or-nothing, `--out` checked and staged before any work: io/staging.ts). Ctrl-C finishes
+ * the current step, writes the best images so far and exits 130; SIGTERM does the same and exits
+ * 143; a second signal quits at once, leaving the previous `--out` untouched.
  */
 import { Command, Option } from 'commander';
 import type { BackendPreference } from '../engine/backend.js';
@@ -13,6 +15,7 @@ import { loadFaceModel } from '../model/store.js';
 import { DEFAULT_INVERT_CONFIG, resolveInvertConfig, type InvertConfig } from '../invert/config.js';
 import { summarise } from '../invert/outputs.js';
 import { describeDivergence } from '../invert/progress.js';
+import { stageOutput } from '../io/staging.js';
 import {
   randomTargets,
   targetsFromClasses,
@@ -34,7 +37,7 @@ import {
   preparePhotos,
   useBackend,
 } from './options.js';
-import { invertToDir, workersOption } from './invertRun.js';
+import { invertInto, STOP_SIGNALS, workersOption, type InvertRun } from './invertRun.js';
 
 interface InvertFlags {
   model: string;
@@ -190,42 +193,64 @@ function invertOptions(cmd: Command): Command {
     .addOption(backendOption());
 }
 
-/** The action: flags → config and targets, then the shared pipeline (invertRun.ts), then the summary line. */
+/** What `invert` reads: with `--overwrite`, an `--out` holding one of them is refused. */
+function inputsOf(f: InvertFlags): Array<{ key: string; path: string | undefined }> {
+  return [
+    { key: 'model', path: f.model },
+    { key: 'embedding', path: f.embedding },
+    { key: 'config', path: f.config },
+    ...(f.image ?? []).map((p) => ({ key: 'image', path: p })),
+  ];
+}
+
+/**
+ * The action: flags → config, `--out` staged (before any work, so a bad one fails at once),
+ * targets, then the shared pipeline (invertRun.ts), the commit, and the summary line.
+ */
 async function runInvert(ctx: CliContext, f: InvertFlags): Promise<void> {
   const config = await configFromFlags(f);
   checkFlags(f, config);
-  const backend = await useBackend(ctx, f.backend);
-  const fm = await loadFaceModel(f.model);
-  const head = await loadHeadIfPresent(f.model);
+  const staged = await stageOutput(f.out, f.overwrite, { inputs: inputsOf(f), log: ctx.err });
+  let run: InvertRun;
   try {
-    const targets = await gatherTargets(ctx, f, fm, head, config.seed);
-    const result = await invertToDir(ctx, {
-      fm,
-      head,
-      targets,
-      config,
-      backend,
-      model: f.model,
-      out: f.out,
-      overwrite: f.overwrite,
-      workers: f.workers,
-      workerBackend: f.backend,
-      json: f.json,
-      title: `arcinvert invert → ${f.out}`,
-    });
-    const s = summarise(result);
-    ctx.out(
-      `wrote ${s.images} image(s), sheet.png and report.json to ${f.out}: best cosine mean ${s.meanBestCosine.toFixed(3)} (min ${s.minBestCosine.toFixed(3)}, max ${s.maxBestCosine.toFixed(3)}) in ${result.seconds.toFixed(1)} s`,
-    );
-    if (result.aborted) throw new ArcinvertError('interrupted: wrote the best images so far', 130);
-    if (result.diverged)
-      throw new ArcinvertError(
-        `inversion diverged: ${describeDivergence(result.diverged)}; stopped, wrote the best finite images so far to ${f.out}; lower --lr or the loss weights`,
-      );
-  } finally {
-    head?.dispose();
-    fm.model.dispose();
+    const backend = await useBackend(ctx, f.backend);
+    const fm = await loadFaceModel(f.model);
+    const head = await loadHeadIfPresent(f.model);
+    try {
+      const targets = await gatherTargets(ctx, f, fm, head, config.seed);
+      run = await invertInto(ctx, {
+        fm,
+        head,
+        targets,
+        config,
+        backend,
+        model: f.model,
+        dir: staged.staging,
+        staged,
+        workers: f.workers,
+        workerBackend: f.backend,
+        json: f.json,
+        title: `arcinvert invert → ${f.out}`,
+      });
+    } finally {
+      head?.dispose();
+      fm.model.dispose();
+    }
+    await staged.commit();
+  } catch (err) {
+    await staged.abandon();
+    throw err;
   }
+  const { result, signal } = run;
+  const s = summarise(result);
+  ctx.out(
+    `wrote ${s.images} image(s), sheet.png and report.json to ${f.out}: best cosine mean ${s.meanBestCosine.toFixed(3)} (min ${s.minBestCosine.toFixed(3)}, max ${s.maxBestCosine.toFixed(3)}) in ${result.seconds.toFixed(1)} s`,
+  );
+  if (signal) throw new ArcinvertError(`interrupted (${signal}): wrote the best images so far`, STOP_SIGNALS[signal]);
+  if (result.diverged)
+    throw new ArcinvertError(
+      `inversion diverged: ${describeDivergence(result.diverged)}; stopped, wrote the best finite images so far to ${f.out}; lower --lr or the loss weights`,
+    );
 }
 
 export function invertCommand(ctx: CliContext): Command {

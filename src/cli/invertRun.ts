@@ -1,17 +1,21 @@
 /**
- * The inversion pipeline that `arcinvert invert` and `arcinvert leakage --invert` share: stage
- * the output directory, run the library's `invert()` (serial or on worker threads) with an Ink
- * view on a TTY or plain / JSON lines otherwise, write the images, sheet and report, and move
- * them into place all-or-nothing. Ctrl-C finishes the current step and the best images so far
- * are written (the result says `aborted`; the command decides the exit status).
+ * The inversion pipeline that `arcinvert invert` and `arcinvert leakage --invert` share: run the
+ * library's `invert()` (serial or on worker threads) with an Ink view on a TTY or plain / JSON
+ * lines otherwise, and write the images, sheet and report into the command's staged output
+ * (io/staging.ts; the command stages `--out` before any work and commits it at the end).
+ * Ctrl-C or SIGTERM finishes the current step and the best images so far are written (the run
+ * names the signal; the command exits 130 or 143).
  */
+import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Option } from 'commander';
 import type { FaceModel } from '../model/types.js';
 import type { BackendPreference } from '../engine/backend.js';
 import type { InvertConfig } from '../invert/config.js';
 import { invert } from '../invert/invert.js';
-import { stageOutput, writeInvertOutputs, writeSnapshot } from '../invert/outputs.js';
+import { writeInvertOutputs, writeSnapshot } from '../invert/outputs.js';
+import { ensureDir } from '../io/atomic.js';
+import type { StagedOutput } from '../io/staging.js';
 import type { TargetSet } from '../invert/targets.js';
 import type { InvertResult } from '../invert/types.js';
 import type { ArcFaceHead } from '../arcface/head.js';
@@ -35,9 +39,10 @@ export interface InvertJob {
   head?: ArcFaceHead;
   targets: TargetSet;
   config: InvertConfig;
-  /** Output directory; refused when not empty unless `overwrite`. */
-  out: string;
-  overwrite: boolean;
+  /** Where the images, sheet and report go: inside `staged.staging`. */
+  dir: string;
+  /** The caller's staged output (see io/staging.ts); a second signal removes it and quits. */
+  staged: StagedOutput;
   /** Worker threads, and the backend each selects; `backend` is the one this process uses (for the report). */
   workers: number;
   workerBackend: BackendPreference;
@@ -48,27 +53,57 @@ export interface InvertJob {
   title: string;
 }
 
-/** Runs `job` (see the module comment) and returns the inversion's result once its outputs are in place. */
-export async function invertToDir(ctx: CliContext, job: InvertJob): Promise<InvertResult> {
+/** The signals that stop an inversion early, and the exit status each gives (128 + its number). */
+export const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143 } as const;
+export type StopSignal = keyof typeof STOP_SIGNALS;
+
+/** An inversion's result, and the signal that stopped it early, if one did. */
+export interface InvertRun {
+  result: InvertResult;
+  signal?: StopSignal;
+}
+
+/**
+ * Runs `job` (see the module comment), writing into `job.dir`, and returns the result; the
+ * caller commits (or abandons) `job.staged`. SIGINT and SIGTERM (what schedulers send before
+ * killing a job) both finish the current step and return the best images so far; a second
+ * signal quits at once, removing the staging directory (what a write still in flight leaves is
+ * removed by the next run), so the previous `--out` is untouched.
+ */
+export async function invertInto(ctx: CliContext, job: InvertJob): Promise<InvertRun> {
   // The terminal UI shows a live preview of the current best image.
   const config = ctx.interactive && job.config.previewEvery === 0 ? { ...job.config, previewEvery: 10 } : job.config;
-  const staged = await stageOutput(job.out, job.overwrite);
   ctx.err(
     `inverting ${job.targets.n} target(s) × ${config.seeds} seed(s), ${config.steps} steps, batch ${config.batchSize}`,
   );
   ctx.err(`config: ${JSON.stringify(config)}`);
   const ctrl = new AbortController();
-  const onSigint = (): void => {
-    if (ctrl.signal.aborted) process.exit(130);
+  let stoppedBy: StopSignal | undefined;
+  const onSignal = (signal: StopSignal): void => {
+    if (stoppedBy !== undefined) {
+      // Best effort: a file system call still in flight may recreate part of it; whatever is
+      // left is a stale staging directory, removed by the next run into the same --out.
+      try {
+        rmSync(job.staged.staging, { recursive: true, force: true });
+      } catch {
+        // left for the next run
+      }
+      process.exit(STOP_SIGNALS[signal]);
+    }
+    stoppedBy = signal;
     ctrl.abort();
-    ctx.err('interrupted: finishing the current step and writing the best images so far (Ctrl-C again to quit now)');
+    ctx.err(
+      `interrupted (${signal}): finishing the current step and writing the best images so far (a second signal quits at once, writing nothing)`,
+    );
   };
+  // One handler per signal: process.emit(signal) passes no name.
+  const handlers = (Object.keys(STOP_SIGNALS) as StopSignal[]).map((s) => [s, () => onSignal(s)] as const);
   let reporter: ProgressReporter | undefined;
   try {
     reporter = ctx.interactive
       ? await (await import('./ui/mount.js')).mountInvertView(job.title)
       : plainReporter(ctx.err, { json: job.json, minIntervalMs: 2000 });
-    process.on('SIGINT', onSigint);
+    for (const [s, h] of handlers) process.on(s, h);
     const startedAt = new Date().toISOString();
     const result = await invert(job.fm, job.targets, config, {
       head: job.head,
@@ -76,19 +111,16 @@ export async function invertToDir(ctx: CliContext, job: InvertJob): Promise<Inve
       backend: job.workerBackend,
       signal: ctrl.signal,
       onProgress: (p) => reporter?.update(p),
-      onSnapshot: config.snapshotEvery > 0 ? (s) => writeSnapshot(staged.staging, s) : undefined,
+      onSnapshot: config.snapshotEvery > 0 ? (s) => writeSnapshot(job.dir, s) : undefined,
     });
     for (const im of result.images)
       reporter.finish({ label: imageLabel(im.target, im.seed), bestCosine: im.bestCosine });
     const run = { model: job.model, backbone: job.fm.meta.backbone, backend: job.backend, config, startedAt };
-    await writeInvertOutputs(staged.staging, result, job.targets, run, job.fm.meta.normalization);
-    await staged.commit();
-    return result;
-  } catch (err) {
-    await staged.abandon();
-    throw err;
+    await ensureDir(job.dir);
+    await writeInvertOutputs(job.dir, result, job.targets, run, job.fm.meta.normalization);
+    return { result, signal: result.aborted ? stoppedBy : undefined };
   } finally {
-    process.off('SIGINT', onSigint);
+    for (const [s, h] of handlers) process.off(s, h);
     reporter?.unmount();
   }
 }

@@ -6,14 +6,17 @@
  * (`--reconstructions DIR`, mapped through its report.json) or are made here (`--invert`,
  * targets = the first photo of each of `--limit` identities under `--targets DIR`, written to
  * `<out>/reconstructions` by the same pipeline as `arcinvert invert`, on `--workers` threads). Writes `<out>/leakage.json` and `<out>/leakage.md` and prints
- * the table.
+ * the table. `--out` is staged like `invert`'s (io/staging.ts): checked before any work, refused
+ * when not empty unless `--overwrite`, and all files appear together or not at all; SIGINT /
+ * SIGTERM during `--invert` keeps the best reconstructions (no report) and exits 130 / 143.
  */
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import type { RasterImage } from '../align/warp.js';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
-import { ensureDir, writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { stageOutput, type StagedOutput } from '../io/staging.js';
 import { loadFaceModel } from '../model/store.js';
 import { DEFAULT_INVERT_CONFIG, resolveInvertConfig, type InvertConfig } from '../invert/config.js';
 import { imageFileName } from '../invert/outputs.js';
@@ -36,7 +39,7 @@ import { scoreHistogramSvg, svgToPng } from '../leakage/plot.js';
 import { FaceLandmarker } from '../align/landmarker.js';
 import { mergeFlags, readConfigFile } from './config.js';
 import type { CliContext } from './context.js';
-import { invertToDir, workersOption } from './invertRun.js';
+import { invertInto, STOP_SIGNALS, workersOption } from './invertRun.js';
 import { backendOption, positiveInt, useBackend } from './options.js';
 
 interface LeakageFlags {
@@ -49,12 +52,16 @@ interface LeakageFlags {
   judge: string[];
   fmr: number[];
   out: string;
+  overwrite: boolean;
   steps?: number;
   seeds?: number;
   invertConfig?: string;
   workers: number;
   backend: BackendPreference;
 }
+
+/** Where `--invert` puts its reconstructions, inside `--out`. */
+const RECONSTRUCTIONS = 'reconstructions';
 
 function fmrList(v: string): number[] {
   const out = v.split(',').map((x) => Number(x.trim()));
@@ -76,7 +83,8 @@ async function readInvertConfig(f: LeakageFlags): Promise<InvertConfig> {
 
 /**
  * Inverts the targets' templates through the pipeline of `arcinvert invert` (invertRun.ts); the
- * reconstructions are written to `dir` (replacing an earlier run's) and kept in memory.
+ * reconstructions are written to `<staging>/reconstructions` and kept in memory, and named by
+ * where they will be once the output is committed (`<out>/reconstructions`).
  */
 async function invertTargets(
   ctx: CliContext,
@@ -84,30 +92,38 @@ async function invertTargets(
   gallery: Gallery,
   f: LeakageFlags,
   backend: string,
-  dir: string,
+  staged: StagedOutput,
 ) {
   const config = await readInvertConfig(f);
   const targets = await targetsFromImages(
     fm,
     gallery.targets.map((t) => gallery.photos[t].file),
   );
-  const result = await invertToDir(ctx, {
+  const dir = path.join(f.out, RECONSTRUCTIONS);
+  const { result, signal } = await invertInto(ctx, {
     fm,
     targets,
     config,
     backend,
     model: f.model,
-    out: dir,
-    overwrite: true,
+    dir: path.join(staged.staging, RECONSTRUCTIONS),
+    staged,
     workers: f.workers,
     workerBackend: f.backend,
     title: `arcinvert leakage → ${dir}`,
   });
-  if (result.aborted) throw new ArcinvertError(`interrupted: wrote the best reconstructions so far to ${dir}`, 130);
-  if (result.diverged)
+  if (signal || result.diverged) {
+    // As `invert` does: the best images so far are kept (without a leakage report).
+    await staged.commit();
+    if (signal)
+      throw new ArcinvertError(
+        `interrupted (${signal}): wrote the best reconstructions so far to ${dir}, no leakage report`,
+        STOP_SIGNALS[signal],
+      );
     throw new ArcinvertError(
-      `inversion diverged: ${describeDivergence(result.diverged)}; stopped, wrote the best finite reconstructions so far to ${dir}; lower the learning rate or the loss weights`,
+      `inversion diverged: ${describeDivergence(result.diverged!)}; stopped, wrote the best finite reconstructions so far to ${dir}, no leakage report; lower the learning rate or the loss weights`,
     );
+  }
   const images = new Map<string, RasterImage>();
   const refs: ReconstructionRef[] = result.images.map((im) => {
     const file = path.join(dir, imageFileName(im.target, im.seed));
@@ -122,7 +138,7 @@ function leakageOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--model <dir>', 'the attacked model')
     .option('--reconstructions <dir>', "an 'arcinvert invert' output directory (t{target}_s{seed}.png + report.json)")
-    .option('--invert', 'invert the targets here (with --targets), writing <out>/reconstructions (replaced if present)')
+    .option('--invert', 'invert the targets here (with --targets), writing <out>/reconstructions')
     .option('--targets <dir>', 'aligned photos in identity folders (e.g. ../shared/data/lfw), for --invert')
     .option(
       '--limit <n>',
@@ -140,7 +156,11 @@ function leakageOptions(cmd: Command): Command {
         .default(['dlib']),
     )
     .option('--fmr <list>', 'false-match rates', fmrList, [1e-3, 1e-2])
-    .requiredOption('--out <dir>', 'output directory for leakage.json / leakage.md')
+    .requiredOption(
+      '--out <dir>',
+      'output directory for leakage.json / leakage.md (refused if not empty, unless --overwrite)',
+    )
+    .option('--overwrite', 'replace a non-empty --out once the new report is complete', false)
     .option('--steps <n>', 'with --invert: Adam steps', positiveInt('--steps'))
     .option('--seeds <n>', 'with --invert: starting noises per target', positiveInt('--seeds'))
     .option('--invert-config <file.json>', 'with --invert: inversion config (any subset of the keys)')
@@ -164,10 +184,11 @@ async function reconstructionsFor(
   fm: Awaited<ReturnType<typeof loadFaceModel>>,
   f: LeakageFlags,
   backend: string,
+  staged: StagedOutput,
 ): Promise<{ gallery: Gallery; refs: ReconstructionRef[]; images?: Map<string, RasterImage> }> {
   if (f.invert) {
     const gallery = await galleryFromDir(f.targets!, f.limit);
-    return { gallery, ...(await invertTargets(ctx, fm, gallery, f, backend, path.join(f.out, 'reconstructions'))) };
+    return { gallery, ...(await invertTargets(ctx, fm, gallery, f, backend, staged)) };
   }
   const read = await readReconstructionDir(f.reconstructions!);
   return { gallery: await galleryForSources(read.sources), refs: read.reconstructions };
@@ -175,14 +196,15 @@ async function reconstructionsFor(
 
 type Systems = Array<{ judge: Judge; role: SystemRole }>;
 
-/** Writes the score plots, `leakage.md` and (last: its presence marks a complete report) `leakage.json`, and prints the table. */
+/** Writes the score plots, `leakage.md` and `leakage.json` into `dir` (the staged `--out`), and prints the table. */
 async function writeReport(
   ctx: CliContext,
+  dir: string,
   f: LeakageFlags,
   run: Awaited<ReturnType<typeof runLeakage>>,
   systems: Systems,
   backend: string,
-): Promise<void> {
+): Promise<() => void> {
   const { distributions, naturalness: measured, ...report } = run;
   const naturalness = {
     detector: 'face-api SSD-MobileNet v1, score ≥ 0.5, on the 112×112 crop centred on a grey 224×224 canvas',
@@ -196,8 +218,7 @@ async function writeReport(
       ),
     })),
   );
-  await ensureDir(f.out);
-  for (const p of plots) await writeFileAtomic(path.join(f.out, p.file), p.png);
+  for (const p of plots) await writeFileAtomic(path.join(dir, p.file), p.png);
   const json = {
     ...report,
     naturalness,
@@ -209,23 +230,53 @@ async function writeReport(
   const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
   const natLine = `Naturalness proxy (${naturalness.detector}): a face is found in ${pct(naturalness.reconstructions.share)} of the reconstructions (${naturalness.reconstructions.detected}/${naturalness.reconstructions.images}, mean confidence ${naturalness.reconstructions.meanConfidence.toFixed(2)}) and in ${pct(naturalness.targets.share)} of the target photos (${naturalness.targets.detected}/${naturalness.targets.images}, mean confidence ${naturalness.targets.meanConfidence.toFixed(2)}).`;
   const md = [leakageMarkdown(report), natLine, '', ...plots.map((p) => `![${p.file}](${p.file})`), ''].join('\n');
-  await writeFileAtomic(path.join(f.out, 'leakage.md'), md);
-  await writeFileAtomic(path.join(f.out, 'leakage.json'), `${JSON.stringify(json, null, 2)}\n`);
-  for (const line of leakageTable(report)) ctx.out(line);
-  ctx.out(natLine);
-  ctx.out(`wrote ${path.join(f.out, 'leakage.json')} and leakage.md`);
+  await writeFileAtomic(path.join(dir, 'leakage.md'), md);
+  await writeFileAtomic(path.join(dir, 'leakage.json'), `${JSON.stringify(json, null, 2)}\n`);
+  return () => {
+    for (const line of leakageTable(report)) ctx.out(line);
+    ctx.out(natLine);
+    ctx.out(`wrote ${path.join(f.out, 'leakage.json')} and leakage.md`);
+  };
 }
 
-/** The action: reconstructions (made or read), the judges, the measurement, the report. */
+/** What `leakage` reads: with `--overwrite`, an `--out` holding one of them is refused. */
+function inputsOf(f: LeakageFlags): Array<{ key: string; path: string | undefined }> {
+  return [
+    { key: 'model', path: f.model },
+    { key: 'reconstructions', path: f.reconstructions },
+    { key: 'targets', path: f.targets },
+    { key: 'impostorPairs', path: f.impostorPairs },
+    { key: 'invertConfig', path: f.invertConfig },
+  ];
+}
+
+/**
+ * The action: `--out` staged (before any work), reconstructions (made or read), the judges, the
+ * measurement, the report, the commit (all files of a report appear together or not at all).
+ */
 async function runLeakageCommand(ctx: CliContext, f: LeakageFlags): Promise<void> {
   checkFlags(f);
+  const staged = await stageOutput(f.out, f.overwrite, { inputs: inputsOf(f), log: ctx.err });
+  let printTable: () => void;
+  try {
+    printTable = await measure(ctx, f, staged);
+    await staged.commit();
+  } catch (err) {
+    await staged.abandon();
+    throw err;
+  }
+  printTable();
+}
+
+/** Everything between staging and commit: returns what prints the table once committed. */
+async function measure(ctx: CliContext, f: LeakageFlags, staged: StagedOutput): Promise<() => void> {
   const judgeNames = f.judge.includes('none') ? [] : [...new Set(f.judge)];
   const impostorPairs = f.impostorPairs ? await impostorPairsFromFile(f.impostorPairs) : undefined;
   const backend = await useBackend(ctx, f.backend);
   const fm = await loadFaceModel(f.model);
   const systems: Systems = [{ judge: modelJudge(fm), role: 'white-box' }];
   try {
-    const { gallery, refs, images } = await reconstructionsFor(ctx, fm, f, backend);
+    const { gallery, refs, images } = await reconstructionsFor(ctx, fm, f, backend, staged);
     for (const name of judgeNames) systems.push({ judge: await JUDGE_LOADERS[name](), role: 'transfer' });
     const detector = await FaceLandmarker.load({ lowLightRetry: false });
     let run;
@@ -241,7 +292,7 @@ async function runLeakageCommand(ctx: CliContext, f: LeakageFlags): Promise<void
     } finally {
       detector.dispose();
     }
-    await writeReport(ctx, f, run, systems, backend);
+    return await writeReport(ctx, staged.staging, f, run, systems, backend);
   } finally {
     for (const s of systems) s.judge.dispose();
     fm.model.dispose();

@@ -307,8 +307,18 @@ async function planRun(
   return { cfg: configFromFlags(explicit, fromFile), source: given, outDir: path.resolve(flags.out) };
 }
 
-/** Runs `train()` with the Ink view or plain lines; Ctrl-C asks it to checkpoint and stop. */
-async function runTraining(ctx: CliContext, options: TrainOptions): Promise<TrainResult> {
+/** The signals that ask training to checkpoint and stop, and the exit status each gives (128 + its number). */
+const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/**
+ * Runs `train()` with the Ink view or plain lines; Ctrl-C or SIGTERM (what schedulers send before
+ * killing a job) asks it to checkpoint and stop (a second signal kills the process at once: the
+ * last checkpoint written stays, as after SIGKILL). Returns the signal that stopped it, if any.
+ */
+async function runTraining(
+  ctx: CliContext,
+  options: TrainOptions,
+): Promise<TrainResult & { signal?: keyof typeof STOP_SIGNALS }> {
   const cfg = options.config;
   const title = `train ${cfg.backbone} → ${options.outDir}`;
   const reporter: TrainReporter = ctx.interactive
@@ -316,18 +326,27 @@ async function runTraining(ctx: CliContext, options: TrainOptions): Promise<Trai
     : plainTrainReporter((l) => ctx.err(l));
   if (!ctx.interactive) ctx.err(title);
   const controller = new AbortController();
-  const onSigint = (): void => {
-    reporter.message('interrupted: finishing the step and writing a checkpoint (Ctrl-C again quits at once)…');
-    controller.abort();
-  };
-  process.once('SIGINT', onSigint);
+  let signal: keyof typeof STOP_SIGNALS | undefined;
+  const handlers = (Object.keys(STOP_SIGNALS) as Array<keyof typeof STOP_SIGNALS>).map((s) => {
+    const handler = (): void => {
+      for (const [t, h] of handlers) process.removeListener(t, h);
+      signal = s;
+      reporter.message(
+        `interrupted (${s}): finishing the step and writing a checkpoint (a second signal quits at once)…`,
+      );
+      controller.abort();
+    };
+    return [s, handler] as const;
+  });
+  for (const [s, h] of handlers) process.once(s, h);
   try {
-    return await train(options, {
+    const result = await train(options, {
       onStep: (p) => reporter.step(p),
       onEpoch: (e) => reporter.epoch(e),
       onMessage: (m) => reporter.message(m),
       signal: controller.signal,
     });
+    return { ...result, signal: result.aborted ? signal : undefined };
   } catch (err) {
     // tfjs-backend-wasm aborts (no exception it can recover from) when its heap, at most 4 GB, is full.
     if (err instanceof Error && /^Aborted\(/.test(err.message) && tf.getBackend() === 'wasm') {
@@ -337,13 +356,17 @@ async function runTraining(ctx: CliContext, options: TrainOptions): Promise<Trai
     }
     throw err;
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    for (const [s, h] of handlers) process.removeListener(s, h);
     reporter.unmount();
   }
 }
 
 /** The result lines; an interrupted run exits 130 with how to continue it. */
-async function reportResult(ctx: CliContext, result: TrainResult, outDir: string): Promise<void> {
+async function reportResult(
+  ctx: CliContext,
+  result: TrainResult & { signal?: keyof typeof STOP_SIGNALS },
+  outDir: string,
+): Promise<void> {
   if (result.skipped.length > 0) {
     await writeFileAtomic(
       path.join(outDir, 'skipped.txt'),
@@ -358,7 +381,10 @@ async function reportResult(ctx: CliContext, result: TrainResult, outDir: string
       `best: epoch ${result.best.epoch + 1}, validation accuracy ${result.best.accuracy.toFixed(4)} → ${result.best.dir}`,
     );
   if (result.aborted)
-    throw new ArcinvertError(`interrupted at step ${result.steps}; continue with --resume ${outDir}`, 130);
+    throw new ArcinvertError(
+      `interrupted at step ${result.steps}; continue with --resume ${outDir}`,
+      STOP_SIGNALS[result.signal ?? 'SIGINT'],
+    );
 }
 
 export function trainCommand(ctx: CliContext): Command {

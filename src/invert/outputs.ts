@@ -1,7 +1,8 @@
 /**
  * What `arcinvert invert` leaves on disk, written all-or-nothing: everything goes into a
  * staging directory beside `--out`, which is renamed into place at the end (an existing
- * output is only replaced with `--overwrite`, and only once the new one is complete).
+ * output is only replaced with `--overwrite`, and only once the new one is complete; see
+ * io/staging.ts).
  *
  *   t{target}_s{seed}.png   the best image of each target × seed
  *   sheet.png               one row per target: its photo (when known), then its seeds
@@ -9,13 +10,11 @@
  *                           time; plus the targets, the resolved config, model and backend
  *   snapshots/              optional `b{batch}_step{step}_t{target}_s{seed}.png`
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import type { Normalization } from '../backbone/types.js';
-import { ConfigError } from '../errors.js';
-import { ensureDir, fsError, writeFileAtomic } from '../io/atomic.js';
+import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { writeContactSheet } from '../io/grid.js';
 import { readImageTensor } from '../io/image.js';
 import type { InvertConfig } from './config.js';
@@ -41,51 +40,8 @@ function rgbToTensor(img: RgbImage, n: Normalization): tf.Tensor3D {
   );
 }
 
-/** An output directory being written: files go to `staging` until `commit()`. */
-export interface StagedOutput {
-  staging: string;
-  commit(): Promise<void>;
-  abandon(): Promise<void>;
-}
-
-/**
- * Checks that `out` may be written (absent, empty, or `overwrite`) and creates its staging
- * directory. Call before any long work so a bad `--out` fails at once.
- */
-export async function stageOutput(out: string, overwrite: boolean): Promise<StagedOutput> {
-  const existing = await fsp.readdir(out).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    if (err.code === 'ENOTDIR') throw new ConfigError(['out'], (k) => `${k('out')} ${out} is a file, not a directory`);
-    throw fsError(err, 'read', out);
-  });
-  if (existing && existing.length > 0 && !overwrite) {
-    throw new ConfigError(
-      ['out', 'overwrite'],
-      (k) => `${k('out')} ${out} exists and is not empty (use ${k('overwrite')} to replace it)`,
-    );
-  }
-  const parent = path.dirname(path.resolve(out));
-  await ensureDir(parent);
-  const staging = path.join(parent, `.${path.basename(out)}.partial-${process.pid}`);
-  await fsp.rm(staging, { recursive: true, force: true });
-  try {
-    await fsp.mkdir(staging);
-  } catch (err) {
-    throw fsError(err, 'create the output directory in', parent);
-  }
-  return {
-    staging,
-    async commit() {
-      const old = `${staging}.old`;
-      if (existing) await fsp.rename(out, old);
-      await fsp.rename(staging, out);
-      if (existing) await fsp.rm(old, { recursive: true, force: true });
-    },
-    async abandon() {
-      await fsp.rm(staging, { recursive: true, force: true });
-    },
-  };
-}
+/** The staging of `--out` lives in io/staging.ts (shared by every command that writes a directory). */
+export { stageOutput, type StagedOutput } from '../io/staging.js';
 
 /** Writes one snapshot's images into `<dir>/snapshots/`. */
 export async function writeSnapshot(dir: string, s: InvertSnapshot): Promise<void> {
@@ -178,7 +134,7 @@ async function writeSheet(file: string, result: InvertResult, targets: TargetSet
         const src = targets.sources[t];
         const crop = targets.crops?.[t];
         const photo = crop
-          ? tf.tidy(() => tf.image.resizeBilinear(rgbToTensor(crop, n), [height, width], false, true) as tf.Tensor3D)
+          ? tf.tidy(() => tf.image.resizeBilinear(rgbToTensor(crop, n), [height, width], false, true))
           : src
             ? await readImageTensor(src, { size: [height, width], normalization: n }).catch(() => undefined)
             : undefined;

@@ -378,4 +378,35 @@ describe('bad input: exit 2, one error line, nothing written', () => {
     expect(await fsp.readdir(parent)).toEqual(['out']);
     expect(await fsp.readdir(out)).toEqual(['keep.txt']);
   });
+
+  // (Never run these against a build without the check: --overwrite of the working directory
+  // would replace it.)
+  test.each([
+    ['. with --overwrite', () => '.', ['--overwrite']],
+    ['the working directory', () => process.cwd(), []],
+    ['a name too long for the staging suffix', (parent: string) => path.join(parent, 'x'.repeat(241)), []],
+  ])('--out %s is refused before any work, exit 2', async (_name, outOf, extra) => {
+    const { parent } = await freshOut();
+    const out = outOf(parent);
+    const cwdBefore = await fsp.readdir('.');
+    const r = await cli('invert', '--model', modelDir, '--random', '1', '--out', out, ...extra, ...FAST);
+    expect(r.code).toBe(2);
+    expect(errorLines(r)).toEqual([expect.stringMatching(new RegExp(`^arcinvert: --out .* cannot be used: `))]);
+    expect(r.err.some((l) => l.startsWith('inverting'))).toBe(false);
+    expect(await fsp.readdir('.')).toEqual(cwdBefore);
+    expect(await fsp.readdir(parent)).toEqual([]);
+  });
+
+  test('--overwrite of an --out that holds the --embedding is refused; the .npy is kept', async () => {
+    const { out } = await freshOut();
+    await fsp.mkdir(out);
+    const vec = path.join(out, 'vec.npy');
+    await fsp.copyFile(embNpy, vec);
+    const r = await cli('invert', '--model', modelDir, '--embedding', vec, '--out', out, '--overwrite', ...FAST);
+    expect(r.code).toBe(2);
+    expect(errorLines(r)).toEqual([
+      `arcinvert: --out ${out} contains --embedding ${vec}, which --overwrite would delete: choose another --out`,
+    ]);
+    expect(await fsp.readFile(vec)).toEqual(await fsp.readFile(embNpy));
+  });
 });

@@ -50,6 +50,33 @@ it('needs exactly one source of reconstructions', async () => {
   expect(r3.code).toBe(2);
 });
 
+it('an existing report is refused without --overwrite, before any work, and left as it was', async () => {
+  const out = path.join(tmp, 'existing');
+  await fsp.mkdir(out, { recursive: true });
+  await fsp.writeFile(path.join(out, 'leakage.json'), '{"old":true}\n');
+  const noReport = path.join(tmp, 'no-report');
+  await fsp.mkdir(noReport, { recursive: true });
+  const r = await cli('leakage', '--model', model, '--reconstructions', noReport, '--judge', 'none', '--out', out);
+  expect(r.code).toBe(2);
+  expect(r.err).toEqual([`arcinvert: --out ${out} exists and is not empty (use --overwrite to replace it)`]);
+  expect(await fsp.readdir(out)).toEqual(['leakage.json']);
+  expect(await fsp.readFile(path.join(out, 'leakage.json'), 'utf8')).toBe('{"old":true}\n');
+  expect((await fsp.readdir(tmp)).filter((f) => f.includes('.partial-'))).toEqual([]);
+});
+
+it('--overwrite of an --out that holds --reconstructions is refused', async () => {
+  const out = path.join(tmp, 'holds-input');
+  const recon = path.join(out, 'reconstructions');
+  await fsp.mkdir(recon, { recursive: true });
+  await fsp.writeFile(path.join(recon, 'report.json'), '{}');
+  const r = await cli('leakage', '--model', model, '--reconstructions', recon, '--out', out, '--overwrite');
+  expect(r.code).toBe(2);
+  expect(r.err).toEqual([
+    `arcinvert: --out ${out} contains --reconstructions ${recon}, which --overwrite would delete: choose another --out`,
+  ]);
+  expect(await fsp.readdir(recon)).toEqual(['report.json']);
+});
+
 withData(
   'inverts a few LFW targets and reports SAR for the model and the dlib judge',
   async () => {
@@ -159,25 +186,14 @@ withData('--invert on two workers writes the same reconstructions as on one', as
     expect(await fsp.readFile(path.join(outs[1], 'reconstructions', f))).toEqual(
       await fsp.readFile(path.join(outs[0], 'reconstructions', f)),
     );
-  // A second run into the same --out replaces the reconstructions.
-  const again = await cli(
-    'leakage',
-    '--model',
-    model,
-    '--invert',
-    '--targets',
-    LFW,
-    '--limit',
-    '2',
-    '--steps',
-    '2',
-    '--judge',
-    'none',
-    '--out',
-    outs[0],
-    '--backend',
-    'wasm',
-  );
+  // A second run into the same --out is refused without --overwrite, and replaces the whole report with it.
+  const args = ['leakage', '--model', model, '--invert', '--targets', LFW, '--limit', '2', '--steps', '2'];
+  const refused = await cli(...args, '--judge', 'none', '--out', outs[0], '--backend', 'wasm');
+  expect(refused.code).toBe(2);
+  expect(refused.err.filter((l) => l.startsWith('arcinvert:'))).toEqual([
+    `arcinvert: --out ${outs[0]} exists and is not empty (use --overwrite to replace it)`,
+  ]);
+  const again = await cli(...args, '--judge', 'none', '--out', outs[0], '--overwrite', '--backend', 'wasm');
   expect(again.code).toBe(0);
   expect((await fsp.readdir(path.join(outs[0], 'reconstructions'))).sort()).toEqual([
     'report.json',

@@ -181,6 +181,24 @@ test('Ctrl-C writes a checkpoint and exits 130; --resume finishes the run', asyn
   expect(again.lines.out[0]).toMatch(new RegExp(`^trained ${ptr.step + 3} steps`));
 });
 
+test('SIGTERM writes a checkpoint like Ctrl-C and exits 143', async () => {
+  const out = path.join(tmp, 'sigterm');
+  const ctx = fakeCtx();
+  const running = runCli(['train', '--data', root, '--out', out, ...QUICK, '--epochs', '50'], ctx);
+  const log = path.join(out, 'train-log.jsonl');
+  while (!existsSync(log)) await new Promise((r) => setTimeout(r, 20));
+  process.emit('SIGTERM');
+  expect(await running).toBe(143);
+  expect(ctx.lines.err[ctx.lines.err.length - 1]).toMatch(
+    /^arcinvert: interrupted at step \d+; continue with --resume /,
+  );
+  const ptr = JSON.parse(await fsp.readFile(path.join(out, 'checkpoint.json'), 'utf8'));
+  expect(ptr.step).toBeGreaterThan(0);
+  expect(ptr.step).toBeLessThan(300);
+  expect(process.listenerCount('SIGTERM')).toBe(0);
+  expect(process.listenerCount('SIGINT')).toBe(0);
+});
+
 describe('bad input: one line, exit 2, nothing written', () => {
   let one: string;
   let empty: string;
