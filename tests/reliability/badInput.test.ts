@@ -693,7 +693,6 @@ const ROWS: Row[] = [
     expectExit: 2,
     stderr: /--out '?\.'?/,
     notStderr: /^inverting /m,
-    pending: 'item 1',
   },
   {
     name: 'invert: a 250-character --out name is refused before any work',
@@ -701,7 +700,6 @@ const ROWS: Row[] = [
     expectExit: 2,
     stderr: /x{250}.*(long|NAME_MAX|too)|(long|NAME_MAX).*x{250}/,
     notStderr: /^inverting /m,
-    pending: 'item 1',
   },
   {
     name: 'invert --overwrite: --out holding the input .npy is refused',
@@ -712,7 +710,6 @@ const ROWS: Row[] = [
     args: (c) => [...invertArgs(c, at(c, 'out'), '--overwrite'), '--embedding', at(c, 'out', 'vec.npy')],
     expectExit: 2,
     stderr: /vec\.npy/,
-    pending: 'overwrite: own input',
   },
   {
     name: 'leakage: an existing report is not replaced without --overwrite',
@@ -745,7 +742,6 @@ const ROWS: Row[] = [
     expectExit: 2,
     stderr: /--overwrite/,
     timeoutMs: 60_000,
-    pending: 'item 5',
   },
   {
     name: 'invert: a stale staging folder of a dead process is removed and mentioned',
@@ -757,7 +753,6 @@ const ROWS: Row[] = [
     expectExit: 0,
     stderr: /\.out\.partial-999999/,
     check: async (c) => expect(existsSync(at(c, '.out.partial-999999'))).toBe(false),
-    pending: 'stale staging',
   },
 
   // ── signals during invert ──
@@ -788,7 +783,6 @@ const ROWS: Row[] = [
     untouched: () => [],
     check: wroteBest,
     timeoutMs: 30_000,
-    pending: 'SIGTERM',
   },
   {
     name: 'invert --workers 2: SIGTERM writes the best images and the report, exit 143',
@@ -799,7 +793,6 @@ const ROWS: Row[] = [
     untouched: () => [],
     check: wroteBest,
     timeoutMs: 30_000,
-    pending: 'SIGTERM',
   },
   {
     name: 'invert --overwrite: SIGKILL leaves the previous --out byte-identical',
