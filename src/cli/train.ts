@@ -276,7 +276,7 @@ function optimisationOptions(cmd: Command): Command {
 async function planRun(
   cmd: Command,
   flags: TrainFlags,
-): Promise<{ cfg: TrainConfig; source: NonNullable<TrainState['source']>; outDir: string }> {
+): Promise<{ cfg: TrainConfig; source: NonNullable<TrainState['source']>; outDir: string; workers?: number }> {
   if (flags.data !== undefined && flags.csv !== undefined) throw new ArcinvertError('give --data or --csv, not both');
   const given =
     flags.data !== undefined
@@ -291,7 +291,12 @@ async function planRun(
     const state = await readTrainState(await findCheckpoint(flags.resume));
     const source = given ?? state.source;
     if (source === null) throw new ArcinvertError('the checkpoint does not record its data; give --data or --csv');
-    return { cfg: resolveTrainConfig(state.config), source, outDir: path.resolve(flags.out ?? flags.resume) };
+    return {
+      cfg: resolveTrainConfig(state.config),
+      source,
+      outDir: path.resolve(flags.out ?? flags.resume),
+      workers: state.workers,
+    };
   }
   if (given === null) throw new ArcinvertError('give the training images with --data DIR or --csv FILE');
   if (flags.out === undefined) throw new ArcinvertError('give the run directory with --out DIR');
@@ -393,13 +398,16 @@ export function trainCommand(ctx: CliContext): Command {
   );
   optimisationOptions(modelOptions(dataOptions(cmd)));
   return cmd.action(async (flags: TrainFlags) => {
-    const { cfg, source, outDir } = await planRun(cmd, flags);
+    const { cfg, source, outDir, workers: saved } = await planRun(cmd, flags);
     await checkEvalPairs(cfg);
-    const workers = flags.workers ?? defaultWorkers(cfg, availableParallelism());
+    // A resumed run keeps its worker count (the gradient sums' order), unless --workers says otherwise.
+    const workers = flags.workers ?? saved ?? defaultWorkers(cfg, availableParallelism());
     workerShare(cfg, workers);
     await useBackend(ctx, flags.backend);
     ctx.err(`config: ${JSON.stringify(cfg)}`);
     ctx.err(`workers: ${workers}`);
+    if (saved !== undefined && workers !== saved)
+      ctx.err(`the run trained on ${saved} worker(s): with ${workers}, the weights differ from an uninterrupted run`);
     const data = await loadData(source);
     const result = await runTraining(ctx, {
       config: cfg,

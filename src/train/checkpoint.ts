@@ -56,6 +56,11 @@ export interface TrainState {
   best: { accuracy: number; step: number; epoch: number } | null;
   /** Where the images came from, so `--resume` can find them again. */
   source: { kind: 'folder' | 'csv'; path: string } | null;
+  /**
+   * Worker threads the run trains on. The order of the gradient sums depends on it, so `--resume`
+   * keeps it to stay bit-identical to an uninterrupted run. Absent in runs written before it was kept.
+   */
+  workers?: number;
 }
 
 /** A checkpoint's tensors and state, loaded. The caller disposes `fm.model`, `head`, `buffers`. */

@@ -286,6 +286,8 @@ async function setUp(
     best: null,
     source: opts.source ?? null,
   };
+  // What the steps from here on run with (a resume with another --workers changes it).
+  state.workers = opts.workers ?? 1;
   await ensureDir(opts.outDir);
   await writeFileAtomic(path.join(opts.outDir, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
   const logFile = path.join(opts.outDir, 'train-log.jsonl');

@@ -158,7 +158,8 @@ test('purify writes a clean manifest that train --csv reads back', async () => {
 test('Ctrl-C writes a checkpoint and exits 130; --resume finishes the run', async () => {
   const out = path.join(tmp, 'sigint');
   const ctx = fakeCtx();
-  const running = runCli(['train', '--data', root, '--out', out, ...QUICK, '--epochs', '50'], ctx);
+  // One worker, where the default on two cores would be two: --resume must keep the run's count.
+  const running = runCli(['train', '--data', root, '--out', out, ...QUICK, '--epochs', '50', '--workers', '1'], ctx);
   const log = path.join(out, 'train-log.jsonl');
   while (!existsSync(log)) await new Promise((r) => setTimeout(r, 20));
   process.emit('SIGINT');
@@ -179,6 +180,7 @@ test('Ctrl-C writes a checkpoint and exits 130; --resume finishes the run', asyn
     await runCli(['train', '--resume', out, '--max-steps', String(ptr.step + 3), '--backend', 'wasm'], again),
   ).toBe(0);
   expect(again.lines.out[0]).toMatch(new RegExp(`^trained ${ptr.step + 3} steps`));
+  expect(again.lines.err).toContain('workers: 1');
 });
 
 test('SIGTERM writes a checkpoint like Ctrl-C and exits 143', async () => {
