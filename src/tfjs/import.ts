@@ -197,7 +197,10 @@ export async function verifyWithGraphModel(
     const raw = tf.add(tf.mul(inputs, std), mean);
     const taken = tf.div(tf.sub(raw, info.graphInput.mean), info.graphInput.std);
     const t = reference.execute(taken, info.output) as tf.Tensor;
-    return [fm.model.predict(inputs) as tf.Tensor, tf.reshape(t, [inputs.shape[0], -1])];
+    const y = fm.model.predict(inputs) as tf.Tensor2D;
+    // The graph L2-normalises its output, the import leaves it to arcinvert: compare unit vectors.
+    const yy = info.l2NormalizedOutput ? tf.div(y, tf.norm(y, 2, 1, true)) : y;
+    return [yy, tf.reshape(t, [inputs.shape[0], -1])];
   });
   const [a, b] = [await ours.data(), await theirs.data()];
   const d = ours.shape[1] as number;
