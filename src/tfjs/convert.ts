@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../errors.js';
-import { materialize, unsupported, type Conversion, type Lazy, type Sym } from './lazy.js';
+import { materialize, type Conversion, type Lazy, type Sym } from './lazy.js';
 import { CONVERTERS, SUPPORTED_TFJS_OPS, type SupportedTfjsOp } from './ops.js';
 import type { TfGraph, TfNode } from './read.js';
 
@@ -48,7 +48,10 @@ function convertNode(cx: Conversion, name: string, user: TfNode | null): Lazy {
       `${cx.g.file}: ${user ? `node '${user.name}' reads` : 'the output'} '${name}', which no node produces`,
     );
   const convert = CONVERTERS[n.op as SupportedTfjsOp] as ((cx: Conversion, n: TfNode) => Lazy) | undefined;
-  if (!convert) unsupported(n, `op ${n.op} (supported: ${SUPPORTED_TFJS_OPS.join(', ')})`);
+  if (!convert)
+    throw new ArcinvertError(
+      `unsupported tfjs graph op ${n.op} at node '${n.name}' (supported: ${SUPPORTED_TFJS_OPS.join(', ')})`,
+    );
   for (const i of n.inputs) convertNode(cx, i, n);
   const v = convert(cx, n);
   cx.values.set(name, v);

@@ -81,12 +81,20 @@ function probeOutputs(g: TfGraph, net: tf.GraphModel, size: [number, number], ex
 function inputSizeOf(g: TfGraph, given?: [number, number]): [number, number] {
   const s = g.input.shape;
   if (s.length !== 4 || (s[3] !== null && s[3] !== 3))
-    throw new ArcinvertError(`${g.file}: the input '${g.input.name}' is [${s.join(', ')}]; a face model takes [N, H, W, 3]`);
+    throw new ArcinvertError(
+      `${g.file}: the input '${g.input.name}' is [${s.join(', ')}]; a face model takes [N, H, W, 3]`,
+    );
   const [h, w] = [s[1] ?? given?.[0], s[2] ?? given?.[1]];
   if (h === undefined || w === undefined)
-    throw new ConfigError(['inputSize'], (k) => `${g.file}: the input size is symbolic; give it with ${k('inputSize')}`);
+    throw new ConfigError(
+      ['inputSize'],
+      (k) => `${g.file}: the input size is symbolic; give it with ${k('inputSize')}`,
+    );
   if (given && (given[0] !== h || given[1] !== w))
-    throw new ConfigError(['inputSize'], (k) => `${g.file}: ${k('inputSize')} ${given[0]} differs from the graph's input ${h}×${w}`);
+    throw new ConfigError(
+      ['inputSize'],
+      (k) => `${g.file}: ${k('inputSize')} ${given[0]} differs from the graph's input ${h}×${w}`,
+    );
   if (h % 16 !== 0 || w % 16 !== 0)
     throw new ArcinvertError(`${g.file}: input size ${h}×${w} is not a multiple of 16 (four stride-2 stages)`);
   return [h, w];

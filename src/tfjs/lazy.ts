@@ -14,7 +14,8 @@ import type { TfConst, TfGraph, TfNode } from './read.js';
 export type Sym = tf.SymbolicTensor;
 
 /** An activation applied after a conv or dense layer (its own layer, so the conv output stays tappable). */
-export type Act = { kind: 'relu'; max: number } | { kind: 'prelu'; alpha: Float32Array } | { kind: 'leaky'; alpha: number };
+export type Act =
+  { kind: 'relu'; max: number } | { kind: 'prelu'; alpha: Float32Array } | { kind: 'leaky'; alpha: number };
 
 /** A conv (`depthwise`: kernel [h, w, C, m]; else [h, w, i, o]) or dense ([in, out]) layer not yet built. */
 export interface Linear {
@@ -106,7 +107,12 @@ function buildLinear(cx: Conversion, v: Linear): Sym {
   const weights: tf.Tensor[] = [keep(cx, tf.tensor(v.kernel, v.shape))];
   if (v.bias) weights.push(keep(cx, tf.tensor1d(v.bias)));
   const common = { useBias: v.bias !== null, name: layerName(cx, v.node), weights };
-  const conv = { ...common, kernelSize: [v.shape[0], v.shape[1]] as [number, number], strides: v.strides, padding: v.padding };
+  const conv = {
+    ...common,
+    kernelSize: [v.shape[0], v.shape[1]] as [number, number],
+    strides: v.strides,
+    padding: v.padding,
+  };
   const layer =
     v.layer === 'dense'
       ? tf.layers.dense({ ...common, units: v.shape[1] })

@@ -16,7 +16,6 @@ import {
   type Act,
   type Conversion,
   type Lazy,
-  type Linear,
   type Sym,
 } from './lazy.js';
 
@@ -40,7 +39,10 @@ function padding(cx: Conversion, n: TfNode, x: Sym): { x: Sym; padding: 'same' |
     [e[2], e[3]],
     [e[4], e[5]],
   ];
-  return { x: tf.layers.zeroPadding2d({ padding: pad, name: layerName(cx, n, '_pad') }).apply(x) as Sym, padding: 'valid' };
+  return {
+    x: tf.layers.zeroPadding2d({ padding: pad, name: layerName(cx, n, '_pad') }).apply(x) as Sym,
+    padding: 'valid',
+  };
 }
 
 /** The activation fused after BiasAdd (`_FusedConv2D`, `_FusedMatMul`, …), or null. */
@@ -49,8 +51,7 @@ function fusedAct(cx: Conversion, n: TfNode, ops: string[]): Act | null {
   if (ops.length === 2 && ops[1] === 'Relu') return { kind: 'relu', max: Infinity };
   if (ops.length === 2 && ops[1] === 'Relu6') return { kind: 'relu', max: 6 };
   if (ops.length === 2 && ops[1] === 'Prelu') return { kind: 'prelu', alpha: constOf(cx, n, 3, 'Prelu alpha').data };
-  if (ops.length === 2 && ops[1] === 'LeakyRelu')
-    return { kind: 'leaky', alpha: n.attr.leakyrelu_alpha?.f ?? 0.2 };
+  if (ops.length === 2 && ops[1] === 'LeakyRelu') return { kind: 'leaky', alpha: n.attr.leakyrelu_alpha?.f ?? 0.2 };
   return unsupported(n, `fused ops [${ops.join(', ')}]`);
 }
 
@@ -165,7 +166,10 @@ function convertAdd(cx: Conversion, n: TfNode): Lazy {
     if (pos.k === 'relu' && pos.x === neg.x && pos.max === Infinity)
       return { k: 'sym', sym: activation(cx, n, symOf(cx, neg.x, n), { kind: 'prelu', alpha: neg.alpha }) };
     if (n.inputs[p] === neg.x)
-      return { k: 'sym', sym: activation(cx, n, symOf(cx, neg.x, n), { kind: 'prelu', alpha: neg.alpha.map((al) => 1 + al) }) };
+      return {
+        k: 'sym',
+        sym: activation(cx, n, symOf(cx, neg.x, n), { kind: 'prelu', alpha: neg.alpha.map((al) => 1 + al) }),
+      };
   }
   const [a, b] = [sym(cx, n, 0), sym(cx, n, 1)];
   if (a.shape.join() !== b.shape.join()) unsupported(n, `Add of shapes [${a.shape.join()}] and [${b.shape.join()}]`);
@@ -174,7 +178,14 @@ function convertAdd(cx: Conversion, n: TfNode): Lazy {
 
 function convertSub(cx: Conversion, n: TfNode): Lazy {
   const v = lazy(cx, n.inputs[1]);
-  if (v.k === 'const') return affineOf(cx, n, n.inputs[0], null, v.c.data.map((c) => -c));
+  if (v.k === 'const')
+    return affineOf(
+      cx,
+      n,
+      n.inputs[0],
+      null,
+      v.c.data.map((c) => -c),
+    );
   // x − |x| = 2·min(x, 0)
   if (v.k === 'abs' && v.x === n.inputs[0]) return { k: 'negpart', node: n, x: v.x, alpha: Float32Array.of(2) };
   return unsupported(n, 'Sub other than of a constant or of |x| from x');
@@ -217,7 +228,9 @@ function convertMinMax(cx: Conversion, n: TfNode): Lazy {
   if (v.k === 'relu' && (min ? c[0] >= 0 : c[0] <= 0)) return min ? { ...v, max: Math.min(v.max, c[0]) } : v;
   if (v.k === 'sumsq' && !min) return v;
   if (c[0] === 0)
-    return min ? { k: 'negpart', node: n, x: name, alpha: Float32Array.of(1) } : { k: 'relu', node: n, x: name, max: Infinity };
+    return min
+      ? { k: 'negpart', node: n, x: name, alpha: Float32Array.of(1) }
+      : { k: 'relu', node: n, x: name, max: Infinity };
   return unsupported(n, `${n.op} by ${c[0]} other than in a ReLU6 or a PReLU`);
 }
 
@@ -259,11 +272,15 @@ function convertPad(cx: Conversion, n: TfNode): Lazy {
 function convertMean(cx: Conversion, n: TfNode): Lazy {
   const x = sym(cx, n);
   const axes = Array.from(constOf(cx, n, 1, 'Mean axes').data).sort();
-  if (x.shape.length !== 4 || axes.join() !== '1,2') unsupported(n, `Mean over axes [${axes.join(', ')}] (only H and W)`);
+  if (x.shape.length !== 4 || axes.join() !== '1,2')
+    unsupported(n, `Mean over axes [${axes.join(', ')}] (only H and W)`);
   const out = tf.layers.globalAveragePooling2d({ name: layerName(cx, n) }).apply(x) as Sym;
   if (n.attr.keep_dims?.b !== true) return { k: 'sym', sym: out };
   const shape = [1, 1, channels(x)];
-  return { k: 'sym', sym: tf.layers.reshape({ targetShape: shape, name: layerName(cx, n, '_keep') }).apply(out) as Sym };
+  return {
+    k: 'sym',
+    sym: tf.layers.reshape({ targetShape: shape, name: layerName(cx, n, '_keep') }).apply(out) as Sym,
+  };
 }
 
 function convertPool(cx: Conversion, n: TfNode): Lazy {
