@@ -111,8 +111,8 @@ describe('import --tfjs of a graph model fixture', () => {
     );
     const taps = new BnTaps(fm.model);
     // The rebuilt model's embedding, L2-normalised as the graph does, dotted with a fixed direction.
-    const ours = tf.grad((xi: tf.Tensor4D) => {
-      const e = taps.apply(xi);
+    const ours = tf.grad((xi: tf.Tensor) => {
+      const e = taps.apply(xi as tf.Tensor4D);
       tf.dispose(e.bnInputs);
       return tf.sum(tf.mul(tf.div(e.embedding, tf.norm(e.embedding, 2, 1, true)), dir));
     })(x);
@@ -121,7 +121,7 @@ describe('import --tfjs of a graph model fixture', () => {
     await selectBackend('cpu');
     try {
       // The graph takes 0–255 pixels: fed x·std + mean, so both differentiate w.r.t. the same x.
-      const theirs = tf.grad((xi: tf.Tensor4D) =>
+      const theirs = tf.grad((xi: tf.Tensor) =>
         tf.sum(tf.mul(reference.execute(tf.add(tf.mul(xi, std), mean), info.output) as tf.Tensor, dir)),
       )(x);
       const theirsData = await theirs.data();
