@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../errors.js';
+import { readFileChecked } from '../io/atomic.js';
 import { readArtifacts } from '../model/store.js';
 
 /** One attribute of a GraphDef node, as the converter writes it to JSON. */
@@ -111,7 +112,7 @@ export async function readTfjsGraph(file: string): Promise<TfGraph> {
   }));
   const consumers = new Map<string, number>();
   for (const n of nodes) for (const i of n.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
-  const hash = createHash('sha256').update(JSON.stringify(artifacts.modelTopology));
+  const hash = createHash('sha256').update(await readFileChecked(file, 'model file'));
   if (artifacts.weightData) hash.update(new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData)));
   return {
     file,
