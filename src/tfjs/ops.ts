@@ -74,13 +74,13 @@ function convertConv(cx: Conversion, n: TfNode): Lazy {
   const { x, padding: pad } = padding(cx, n, x0);
   let kernel = Float32Array.from(w.data);
   if (cx.bgr && !depthwise && cx.inputLike.has(x0)) {
-    const [h, k, i, o] = w.shape;
+    const [, , i, o] = w.shape;
     kernel = kernel.map((_, idx) => {
       const [pos, rest] = [Math.floor(idx / (i * o)), idx % (i * o)];
       const [ci, co] = [Math.floor(rest / o), rest % o];
       return w.data[pos * i * o + (i - 1 - ci) * o + co];
     });
-    cx.bgrApplied = h * k > 0;
+    cx.bgrApplied = true;
   }
   return {
     k: 'linear',
