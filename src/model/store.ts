@@ -63,7 +63,7 @@ function parseMeta(raw: unknown, dir: string): FaceModelMeta {
     throw new ArcinvertError(`${dir} is a tfjs model but not an arcinvert face model (no arcinvert metadata)`);
   }
   if (meta.format !== 1) throw new ArcinvertError(`${dir}: unsupported arcinvert model format ${String(meta.format)}`);
-  if (meta.backbone !== 'onnx' && !BACKBONE_NAMES.includes(meta.backbone)) {
+  if (meta.backbone !== 'onnx' && meta.backbone !== 'tfjs' && !BACKBONE_NAMES.includes(meta.backbone)) {
     throw new ArcinvertError(`${dir}: unknown backbone '${String(meta.backbone)}' in model metadata`);
   }
   const norm = meta.normalization as Partial<FaceModelMeta['normalization']> | undefined;

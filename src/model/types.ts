@@ -12,10 +12,10 @@ import type { Normalization } from '../io/image.js';
 export interface FaceModelMeta {
   /** Format version of this metadata. */
   format: 1;
-  /** A backbone arcinvert builds, or 'onnx' for a model imported by `arcinvert import`. */
-  backbone: BackboneName | 'onnx';
-  /** The backbone's config, or for 'onnx' how the model was imported (`OnnxImportInfo`). */
-  config: BackboneConfig | OnnxImportInfo;
+  /** A backbone arcinvert builds, or 'onnx' / 'tfjs' for a model imported by `arcinvert import`. */
+  backbone: BackboneName | 'onnx' | 'tfjs';
+  /** The backbone's config, or for an import how it was made (`OnnxImportInfo`, `TfjsImportInfo`). */
+  config: BackboneConfig | OnnxImportInfo | TfjsImportInfo;
   inputSize: [number, number];
   embeddingSize: number;
   normalization: Normalization;
@@ -45,6 +45,32 @@ export interface OnnxImportInfo {
   bgr: boolean;
   /** Whether the input normalisation was found in the graph (Sub/Mul/Div on the input) rather than given. */
   normalizationFromGraph: boolean;
+}
+
+/** How a tfjs graph model was imported (`arcinvert import --tfjs`), stored in its metadata. */
+export interface TfjsImportInfo {
+  source: string;
+  /** SHA-256 of model.json followed by its weight shards. */
+  sha256: string;
+  /** model.json's `generatedBy` / `convertedBy`. */
+  producer: string;
+  /** The graph output used as the embedding, and every output with its shape. */
+  output: string;
+  outputs: { name: string; shape: number[]; op: string }[];
+  /** Op counts of the whole graph, and of the part the embedding depends on (what was rebuilt). */
+  ops: Record<string, number>;
+  convertedOps: Record<string, number>;
+  /** BatchNorm layers (FusedBatchNorm nodes, with running statistics). */
+  batchNorms: number;
+  /** Convs with a bias: a BatchNorm folded into the conv (Mul/Add remains folded in too). */
+  foldedConvs: number;
+  bgr: boolean;
+  /** Whether the input scaling was found in the graph (Sub/Mul/Div/Add by scalars on its input). */
+  normalizationFromGraph: boolean;
+  /** What the graph model itself takes, of 0–255 RGB, and where that was read. */
+  graphInput: { mean: number; std: number; from: 'flags' | 'known model' | 'graph' };
+  /** The graph L2-normalises its output; the rebuilt model leaves that to arcinvert (same direction). */
+  l2NormalizedOutput: boolean;
 }
 
 /** Statistics of one tapped layer's input. */

@@ -12,11 +12,14 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import type { Normalization } from '../io/image.js';
 import type { FaceModel, OnnxImportInfo } from '../model/types.js';
+import { compareEmbeddings, type Verification } from '../model/verification.js';
 import { ArcinvertError } from '../errors.js';
 import { readFileChecked } from '../io/atomic.js';
-import { Mulberry32 } from '../util/random.js';
 import { convertOnnxGraph } from './convert.js';
 import { parseOnnx, type OnnxGraph } from './read.js';
+
+/** Shared with the tfjs importer (`model/verification.ts`); re-exported for the ONNX API. */
+export { noiseInputs, type Verification } from '../model/verification.js';
 
 export interface OnnxImportOptions {
   /**
@@ -82,25 +85,6 @@ export async function importOnnx(
   return { fm, info };
 }
 
-/** The outcome of running both models on the same inputs. */
-export interface Verification {
-  inputs: number;
-  /** What the inputs were: aligned faces or seeded noise. */
-  kind: 'images' | 'noise';
-  minCosine: number;
-  meanCosine: number;
-  /** Largest |difference| over the raw (unnormalised) outputs. */
-  maxAbsDiff: number;
-}
-
-/** Seeded uniform noise in the model's normalised input range, NHWC. */
-export function noiseInputs(n: number, size: [number, number], normalization: Normalization, seed = 7): tf.Tensor4D {
-  const rng = new Mulberry32(seed);
-  const data = new Float32Array(n * size[0] * size[1] * 3);
-  for (let i = 0; i < data.length; i++) data[i] = (rng.next() * 255 - normalization.mean) / normalization.std;
-  return tf.tensor4d(data, [n, size[0], size[1], 3]);
-}
-
 interface OrtModule {
   InferenceSession: { create(path: string): Promise<OrtSession> };
   Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
@@ -151,8 +135,7 @@ export async function verifyWithOnnxRuntime(
   const session = await ort.InferenceSession.create(file).catch((err: Error) => {
     throw new ArcinvertError(`onnxruntime cannot load ${file}: ${err.message.split('\n')[0]}`);
   });
-  const cosines: number[] = [];
-  let maxAbsDiff = 0;
+  const theirs = new Float32Array(n * d);
   try {
     const per = 3 * h * w;
     for (let i = 0; i < n; i++) {
@@ -163,24 +146,10 @@ export async function verifyWithOnnxRuntime(
       const out = (await session.run(feed))[session.outputNames[0]];
       if (out.data.length !== d)
         throw new ArcinvertError(`onnxruntime gives ${out.data.length} values per image, the import ${d}`);
-      let [dot, na, nb] = [0, 0, 0];
-      for (let k = 0; k < d; k++) {
-        const [a, b] = [oursData[i * d + k], out.data[k]];
-        dot += a * b;
-        na += a * a;
-        nb += b * b;
-        maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a - b));
-      }
-      cosines.push(dot / Math.sqrt(na * nb + 1e-30));
+      theirs.set(out.data, i * d);
     }
   } finally {
     await session.release();
   }
-  return {
-    inputs: n,
-    kind,
-    minCosine: Math.min(...cosines),
-    meanCosine: cosines.reduce((a, b) => a + b, 0) / n,
-    maxAbsDiff,
-  };
+  return compareEmbeddings(oursData, theirs, d, kind);
 }
