@@ -5,9 +5,6 @@
  * failure exactly one error line, last on stderr, naming the bad thing, and no stack trace;
  * and that nothing the row names changed (by default the row's whole folder, inputs and
  * `--out` included, when the command fails).
- *
- * Rows with `pending: 'item N'` state behaviour that a fix of issue #18 delivers and run as
- * `test.failing` until it is merged; flip them by deleting `pending`.
  */
 import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
@@ -41,8 +38,6 @@ interface Row {
   check?: (c: Ctx, r: Ran) => Promise<void>;
   fault?: Fault;
   timeoutMs?: number;
-  /** The issue item whose fix this row waits for; the row runs as `test.failing` meanwhile. */
-  pending?: string;
 }
 
 const at = (c: Ctx, ...p: string[]): string => path.join(c.tmp, ...p);
@@ -922,8 +917,7 @@ async function runRow(row: Row, index: number): Promise<void> {
 
 describe('bad inputs and faults through the built CLI', () => {
   ROWS.forEach((row, i) => {
-    const run = row.pending ? test.concurrent.failing : test.concurrent;
-    run(`${row.name}${row.pending ? ` [pending: ${row.pending}]` : ''}`, () => runRow(row, i), 180_000);
+    test.concurrent(row.name, () => runRow(row, i), 180_000);
   });
 
   test('the table covers every command and at least 40 rows', async () => {
