@@ -14,6 +14,8 @@ import { ArcinvertError, ConfigError } from '../errors.js';
 import { lfwImagePath, readPairsFile } from '../metrics/verification.js';
 import { listImages } from '../io/image.js';
 import { readTextChecked } from '../io/atomic.js';
+import { readRaster } from '../align/raster.js';
+import type { RasterImage } from '../align/warp.js';
 
 /** A genuine photo. */
 export interface Photo {
@@ -155,4 +157,73 @@ export async function impostorPairsFromFile(pairsFile: string): Promise<Array<[s
   const parsed = await readPairsFile(pairsFile, 'impostorPairs');
   const dir = path.dirname(pairsFile);
   return parsed.pairs.filter((p) => !p.same).map((p) => [lfwImagePath(dir, p.a), lfwImagePath(dir, p.b)]);
+}
+
+/** Why a photo could not be used, in one line. */
+function reasonOf(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+}
+
+/**
+ * Decodes the gallery's photos under the many-images policy: a photo that cannot be used is
+ * skipped and listed through `log`, and the gallery is renumbered without it. A target's own
+ * photo is the reference of every type-I comparison of that target, so an unusable one is an
+ * error naming it.
+ */
+export async function readGalleryImages(
+  gallery: Gallery,
+  log: (line: string) => void,
+): Promise<{ gallery: Gallery; images: RasterImage[] }> {
+  const read = await Promise.all(
+    gallery.photos.map((p) =>
+      readRaster(p.file).then(
+        (image) => ({ image, reason: '' }),
+        (err: unknown) => ({ image: null, reason: reasonOf(err) }),
+      ),
+    ),
+  );
+  const targets = new Set(gallery.targets);
+  const kept: number[] = [];
+  read.forEach((r, i) => {
+    if (r.image) kept.push(i);
+    else if (targets.has(i)) throw new ArcinvertError(`cannot use target photo ${gallery.photos[i].file}: ${r.reason}`);
+    else log(`skipped ${gallery.photos[i].file}: ${r.reason}`);
+  });
+  const renumbered = new Map(kept.map((old, k) => [old, k]));
+  return {
+    gallery: { photos: kept.map((i) => gallery.photos[i]), targets: gallery.targets.map((t) => renumbered.get(t)!) },
+    images: kept.map((i) => read[i].image!),
+  };
+}
+
+/**
+ * Decodes the photos of given impostor pairs; a photo that cannot be used is skipped and listed,
+ * and the pairs that use it are dropped.
+ * @returns the distinct photos' images and each kept pair as indices into them.
+ */
+export async function readImpostorImages(
+  pairs: ReadonlyArray<readonly [string, string]>,
+  log: (line: string) => void,
+): Promise<{ images: RasterImage[]; pairs: Array<[number, number]> }> {
+  const files = [...new Set(pairs.flat())];
+  const read = await Promise.all(
+    files.map((f) =>
+      readRaster(f).then(
+        (image) => ({ image, reason: '' }),
+        (err: unknown) => ({ image: null, reason: reasonOf(err) }),
+      ),
+    ),
+  );
+  const at = new Map<string, number>();
+  const images: RasterImage[] = [];
+  read.forEach((r, i) => {
+    if (r.image) {
+      at.set(files[i], images.length);
+      images.push(r.image);
+    } else log(`skipped ${files[i]}: ${r.reason} (its impostor pairs are left out)`);
+  });
+  const kept = pairs
+    .filter(([a, b]) => at.has(a) && at.has(b))
+    .map(([a, b]) => [at.get(a)!, at.get(b)!] as [number, number]);
+  return { images, pairs: kept };
 }

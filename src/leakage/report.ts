@@ -14,7 +14,14 @@ import type { RasterImage } from '../align/warp.js';
 import { ArcinvertError, ConfigError } from '../errors.js';
 import { unitRowCosine } from '../arcface/normalize.js';
 import type { Judge } from '../judge/types.js';
-import { crossIdentityPairs, sameIdentityOthers, type Gallery, type ReconstructionRef } from './gallery.js';
+import {
+  crossIdentityPairs,
+  readGalleryImages,
+  readImpostorImages,
+  sameIdentityOthers,
+  type Gallery,
+  type ReconstructionRef,
+} from './gallery.js';
 import type { FaceLandmarker } from '../align/landmarker.js';
 import { detectorNaturalness, type NaturalnessResult } from './naturalness.js';
 import type { ScoreDistributions } from './plot.js';
@@ -162,19 +169,16 @@ export async function runLeakage(
   systems: Array<{ judge: Judge; role: SystemRole }>,
   log: (line: string) => void = () => undefined,
 ): Promise<LeakageReport & { distributions: Record<string, ScoreDistributions>; naturalness?: NaturalnessReport }> {
-  const { gallery, reconstructions: recon } = inputs;
+  const recon = inputs.reconstructions;
   if (recon.length === 0) throw new ArcinvertError('no reconstructions to evaluate');
-  const galleryImages = await Promise.all(gallery.photos.map((p) => readRaster(p.file)));
+  const { gallery, images: galleryImages } = await readGalleryImages(inputs.gallery, log);
   const reconImages = await Promise.all(
     recon.map((r) => Promise.resolve(inputs.images?.get(r.file) ?? readRaster(r.file))),
   );
   let impostorIdx: Array<[number, number]>;
   let impostorImages: RasterImage[];
   if (inputs.impostorPairs) {
-    const files = [...new Set(inputs.impostorPairs.flat())];
-    const at = new Map(files.map((f, i) => [f, i]));
-    impostorIdx = inputs.impostorPairs.map(([a, b]) => [at.get(a)!, at.get(b)!]);
-    impostorImages = await Promise.all(files.map(readRaster));
+    ({ images: impostorImages, pairs: impostorIdx } = await readImpostorImages(inputs.impostorPairs, log));
   } else {
     impostorIdx = crossIdentityPairs(gallery.photos);
     impostorImages = galleryImages;
