@@ -196,7 +196,16 @@ export class BatchLoader {
         const raw = await pending.shift()!;
         const pos = positions.shift()!;
         fill();
-        if (raw.labels.length === 0) continue;
+        if (raw.labels.length === 0) {
+          // The many-images policy: skip and list, but a dataset with no usable image is bad input.
+          if (this.bad.size === this.dataset.items.length) {
+            const [path, reason] = this.bad.entries().next().value!;
+            throw new ArcinvertError(
+              `none of the ${this.bad.size} training image(s) could be used: ${path}: ${reason}${this.bad.size > 1 ? ` (and ${this.bad.size - 1} more)` : ''}`,
+            );
+          }
+          continue;
+        }
         const [h, w] = this.config.imageSize;
         const last = pos.batch + 1 >= this.batchesPerEpoch;
         yield {

@@ -127,6 +127,23 @@ test('a corrupt image is skipped and counted, never fatal', async () => {
   }
 });
 
+test('a dataset with no usable image is one error naming the first, not an empty run', async () => {
+  const dir = path.join(root, '..', 'all-corrupt');
+  await fsp.mkdir(path.join(dir, 'ann'), { recursive: true });
+  await fsp.mkdir(path.join(dir, 'bob'), { recursive: true });
+  for (const f of ['ann/1.png', 'ann/2.png', 'bob/1.png', 'bob/2.png']) await fsp.writeFile(path.join(dir, f), 'junk');
+  try {
+    const loader = new BatchLoader(await loadImageFolder(dir), { batchSize: 2, imageSize: [H, W] });
+    const err: unknown = await collect(loader.batches()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ArcinvertError);
+    expect((err as Error).message).toMatch(
+      /^none of the 4 training image\(s\) could be used: .+\.png: .+ \(and 3 more\)$/,
+    );
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('resuming at (epoch, batch) gives the same batches as an uninterrupted run', async () => {
   const cfg = { batchSize: 3, dropLast: false, imageSize: [H, W] as [number, number], seed: 11 };
   const full = await collect(new BatchLoader(ds, cfg).batches({ epoch: 0, batch: 0 }, 3));
