@@ -7,27 +7,14 @@ import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../../src/cli/program.js';
-import type { CliContext } from '../../src/cli/context.js';
+import { capturingContext, TINY_BACKBONE_FLAGS, type CapturingContext } from '../helpers/cli.js';
 import { makeFaceFolder } from '../train/faces.js';
 
-interface Captured extends CliContext {
-  lines: { out: string[]; err: string[] };
-}
-
-function fakeCtx(): Captured {
-  const lines = { out: [] as string[], err: [] as string[] };
-  return { out: (l) => lines.out.push(l), err: (l) => lines.err.push(l), interactive: false, lines };
-}
+type Captured = CapturingContext;
+const fakeCtx = capturingContext;
 
 const TINY = [
-  '--backbone',
-  'iresnet18',
-  '--input-size',
-  '16',
-  '--embedding-size',
-  '8',
-  '--backbone-config',
-  '{"layers":[1,1,1,1],"widths":[4,8,8,16]}',
+  ...TINY_BACKBONE_FLAGS,
   '--batch-size',
   '4',
   '--epochs',

@@ -6,42 +6,12 @@ import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../../src/cli/program.js';
-import type { CliContext } from '../../src/cli/context.js';
+import { capturingContext, QUICK_TRAIN_FLAGS } from '../helpers/cli.js';
 import { loadCsvManifest } from '../../src/io/imageFolder.js';
 import { identityColour, makeFaceFolder, writeColourPng } from '../train/faces.js';
 
-interface Captured extends CliContext {
-  lines: { out: string[]; err: string[] };
-}
-
-function fakeCtx(): Captured {
-  const lines = { out: [] as string[], err: [] as string[] };
-  return { out: (l) => lines.out.push(l), err: (l) => lines.err.push(l), interactive: false, lines };
-}
-
-const TINY = [
-  '--backbone',
-  'iresnet18',
-  '--input-size',
-  '16',
-  '--embedding-size',
-  '8',
-  '--backbone-config',
-  '{"layers":[1,1,1,1],"widths":[4,8,8,16]}',
-];
-const QUICK = [
-  ...TINY,
-  '--batch-size',
-  '4',
-  '--epochs',
-  '2',
-  '--val-fraction',
-  '0.25',
-  '--lr',
-  '0.05',
-  '--backend',
-  'wasm',
-];
+const fakeCtx = capturingContext;
+const QUICK = QUICK_TRAIN_FLAGS;
 
 let root: string;
 let tmp: string;

@@ -12,6 +12,7 @@ import onnxProto from 'onnx-proto';
 import { saveFaceModel } from '../../src/model/store.js';
 import { writeNpy } from '../../src/io/npy.js';
 import { calibratedTinyMobileFaceNet } from '../helpers/tiny.js';
+import { QUICK_TRAIN_FLAGS } from '../helpers/cli.js';
 import { identityColour, makeFaceFolder, writeColourPng } from '../train/faces.js';
 import { REPO, runArcinvert } from './run.js';
 
@@ -59,26 +60,7 @@ export interface Fixtures {
   run: string;
 }
 
-export const TRAIN_FLAGS = [
-  '--backbone',
-  'iresnet18',
-  '--input-size',
-  '16',
-  '--embedding-size',
-  '8',
-  '--backbone-config',
-  '{"layers":[1,1,1,1],"widths":[4,8,8,16]}',
-  '--batch-size',
-  '4',
-  '--epochs',
-  '2',
-  '--val-fraction',
-  '0.25',
-  '--lr',
-  '0.05',
-  '--backend',
-  'wasm',
-];
+export const TRAIN_FLAGS = QUICK_TRAIN_FLAGS;
 
 const NPY = path.join(REPO, 'tests/fixtures/npy');
 const ONNX = path.join(REPO, 'tests/fixtures/onnx/iresnet-tiny.onnx');
