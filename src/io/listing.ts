@@ -16,6 +16,7 @@ import * as path from 'node:path';
 
 import { ArcinvertError } from '../errors.js';
 import { readTextChecked } from './atomic.js';
+import { isInside } from './paths.js';
 
 /** `emb.npy` → `emb.jsonl` (the listing `embed` writes by default). */
 export function listingPathFor(npyFile: string): string {
@@ -85,12 +86,6 @@ export async function readListingFor(npyFile: string, rows: number): Promise<Lis
     return { file, format, entries };
   }
   return undefined;
-}
-
-/** Whether `child` is `root` or inside it (both absolute, resolved). */
-function isInside(child: string, root: string): boolean {
-  const rel = path.relative(root, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
 /** A listed photo that is not used, and why (one line). */

@@ -22,6 +22,8 @@ import * as path from 'node:path';
 
 import { ConfigError } from '../errors.js';
 import { errnoReason, fsError } from './atomic.js';
+import { processAlive } from '../util/process.js';
+import { isInside } from './paths.js';
 
 /** An output directory being written: files go to `staging` until `commit()`. */
 export interface StagedOutput {
@@ -48,11 +50,6 @@ export interface StageOptions {
 
 /** Longest `--out` base name, in bytes: `.NAME.partial-PID.old` must fit NAME_MAX (255) for any PID (≤ 7 digits on Linux). */
 export const MAX_OUT_NAME_BYTES = 255 - '.'.length - '.partial-'.length - 7 - '.old'.length;
-
-const isInside = (child: string, dir: string): boolean => {
-  const rel = path.relative(dir, child);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
-};
 
 /**
  * Checks that `out` may be written (absent, empty, or `overwrite`) and can be staged and renamed
@@ -174,16 +171,6 @@ async function refuseInputsInside(
   }
 }
 
-/** Whether process `pid` is alive (EPERM: it is, but another user's). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Removes `.NAME.partial-PID[.old]` beside `NAME` whose PID is no longer running (this process's own included). */
 async function removeStale(parent: string, name: string, log: ((line: string) => void) | undefined): Promise<void> {
   const prefix = `.${name}.partial-`;
@@ -194,7 +181,7 @@ async function removeStale(parent: string, name: string, log: ((line: string) =>
     if (!m) continue;
     const pid = Number(m[1]);
     // Another run's that is still going, or this run's own (replaced silently by the caller).
-    if (pid === process.pid ? !m[2] : alive(pid)) continue;
+    if (pid === process.pid ? !m[2] : processAlive(pid)) continue;
     const stale = path.join(parent, entry);
     const stuck = await removeTree(stale);
     log?.(

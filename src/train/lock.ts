@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ArcinvertError } from '../errors.js';
 import { ensureDir, fsError } from '../io/atomic.js';
+import { processAlive } from '../util/process.js';
 
 /** The lock file's name inside a run directory. */
 export const LOCK_FILE = 'train.lock';
@@ -19,16 +20,6 @@ interface LockRecord {
   pid: number;
   host: string;
   started: string;
-}
-
-/** Whether process `pid` runs on this host (a process of another user counts). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function readLock(file: string): Promise<LockRecord | null> {

@@ -4,7 +4,8 @@ import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ArcinvertError } from '../../src/errors.js';
-import { LOCK_FILE, processAlive, RunLock } from '../../src/train/lock.js';
+import { LOCK_FILE, RunLock } from '../../src/train/lock.js';
+import { processAlive } from '../../src/util/process.js';
 
 let tmp: string;
 beforeAll(async () => {
