@@ -140,6 +140,19 @@ export async function readTextChecked(file: string, what: string, kind: InputKin
   return new TextDecoder().decode(await readFileChecked(file, what, kind));
 }
 
+/**
+ * Reads and parses a JSON file through the same checks as `readFileChecked`.
+ * @throws ArcinvertError naming the file when it cannot be read or is not valid JSON.
+ */
+export async function readJsonChecked(file: string, what: string, kind: InputKind = 'json'): Promise<unknown> {
+  const text = await readTextChecked(file, what, kind);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ArcinvertError(`${file} is corrupt (not valid JSON)`);
+  }
+}
+
 /** Creates `dir` and any missing parents; a no-op if it already exists as a directory. */
 export async function ensureDir(dir: string): Promise<void> {
   try {

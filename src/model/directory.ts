@@ -11,7 +11,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { ArcFaceHead } from '../arcface/head.js';
 import { ArcinvertError } from '../errors.js';
-import { readFileChecked, writeFileAtomic } from '../io/atomic.js';
+import { readJsonChecked, writeFileAtomic } from '../io/atomic.js';
 import { loadArcFaceHead } from './headWeights.js';
 import type { StatCalibration } from './types.js';
 
@@ -70,13 +70,7 @@ export async function writeClassNames(dir: string, classNames: readonly string[]
  */
 export async function readClassNames(modelDir: string): Promise<string[]> {
   const file = path.join(modelDir, CLASSES_FILE);
-  const text = new TextDecoder().decode(await readFileChecked(file, 'class list', 'listing'));
-  let classes: { classNames?: unknown };
-  try {
-    classes = JSON.parse(text) as { classNames?: unknown };
-  } catch {
-    throw new ArcinvertError(`${file} is corrupt (not valid JSON)`);
-  }
+  const classes = (await readJsonChecked(file, 'class list', 'listing')) as { classNames?: unknown };
   if (!Array.isArray(classes.classNames) || !classes.classNames.every((c) => typeof c === 'string')) {
     throw new ArcinvertError(`${modelDir}/${CLASSES_FILE} has no class-name list`);
   }
@@ -112,12 +106,7 @@ export async function loadCalibration(dir: string): Promise<StatCalibration | un
   const bad = (why: string): never => {
     throw new ArcinvertError(`${file} is corrupt (${why})`);
   };
-  let j: Record<string, unknown>;
-  try {
-    j = JSON.parse(await fsp.readFile(file, 'utf8')) as Record<string, unknown>;
-  } catch {
-    return bad('not valid JSON');
-  }
+  const j = (await readJsonChecked(file, 'calibration')) as Record<string, unknown>;
   if (j.format !== 'arcinvert-calibration' || j.version !== 1 || !Array.isArray(j.layers))
     bad('not an arcinvert calibration');
   const layers = (j.layers as Record<string, unknown>[]).map((l, i) => {
