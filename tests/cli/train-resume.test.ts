@@ -7,23 +7,13 @@ import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../../src/cli/program.js';
-import { capturingContext, TINY_BACKBONE_FLAGS, type CapturingContext } from '../helpers/cli.js';
+import { capturingContext, TINY_RUN_FLAGS, type CapturingContext } from '../helpers/cli.js';
 import { makeFaceFolder } from '../train/faces.js';
 
 type Captured = CapturingContext;
 const fakeCtx = capturingContext;
 
-const TINY = [
-  ...TINY_BACKBONE_FLAGS,
-  '--batch-size',
-  '4',
-  '--epochs',
-  '2',
-  '--val-fraction',
-  '0.25',
-  '--backend',
-  'wasm',
-];
+const TINY = TINY_RUN_FLAGS;
 
 const errors = (ctx: Captured): string[] => ctx.lines.err.filter((l) => l.startsWith('arcinvert:'));
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

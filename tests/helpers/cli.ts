@@ -39,8 +39,8 @@ export const TINY_BACKBONE_FLAGS = [
   '{"layers":[1,1,1,1],"widths":[4,8,8,16]}',
 ];
 
-/** The tiny backbone with a 2-epoch schedule on batches of 4, on the wasm backend. */
-export const QUICK_TRAIN_FLAGS = [
+/** The tiny backbone with a 2-epoch schedule on batches of 4, on the wasm backend (default learning rate). */
+export const TINY_RUN_FLAGS = [
   ...TINY_BACKBONE_FLAGS,
   '--batch-size',
   '4',
@@ -48,8 +48,9 @@ export const QUICK_TRAIN_FLAGS = [
   '2',
   '--val-fraction',
   '0.25',
-  '--lr',
-  '0.05',
   '--backend',
   'wasm',
 ];
+
+/** `TINY_RUN_FLAGS` at learning rate 0.05. */
+export const QUICK_TRAIN_FLAGS = [...TINY_RUN_FLAGS, '--lr', '0.05'];
