@@ -84,7 +84,16 @@ export {
   type AlignOptions,
   type AlignReport,
 } from './align/index.js';
-export { JUDGE_LOADERS, JUDGE_NAMES, loadDlibJudge, modelJudge, type Judge } from './judge/index.js';
+export {
+  JUDGE_LOADERS,
+  JUDGE_NAMES,
+  loadDlibJudge,
+  modelJudge,
+  resolveJudge,
+  type Judge,
+  type JudgeSpec,
+} from './judge/index.js';
+export { modelDirLineage, relation, type Lineage, type Relation } from './model/lineage.js';
 
 // Files: embeddings as .npy, images as normalised tensors.
 export {

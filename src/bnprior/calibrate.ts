@@ -16,7 +16,7 @@ import type { StatCalibration } from '../model/types.js';
 import type { BnTaps } from './taps.js';
 
 /**
- * Measures the statistics of every tapped place of `taps` (BN inputs, folded-conv outputs)
+ * Measures the statistics of every tapped place of `taps` (BN inputs, outputs of convs without a BatchNorm)
  * over `batches` (normalised model
  * inputs [B, H, W, 3]; each is disposed here once used).
  */

@@ -5,9 +5,11 @@
  * Models exported for deployment (`arcinvert import`) have most BatchNorms folded into the
  * conv before them: conv′ = γ·(conv − μ)/σ + β, which leaves the conv a bias. Where such a BN
  * sat there are no running statistics left, so the taps also include the output of every conv
- * with a bias that does not feed a BatchNorm (`folded`): the place of the folded BN's input up
- * to a per-channel affine map. Their statistics come from `arcinvert calibrate`. arcinvert's own
- * backbones have no biased convs, so for them `folded` is empty.
+ * that does not feed a BatchNorm (`folded`): with a bias, the place of the folded BN's input up
+ * to a per-channel affine map; without one, a conv of a network whose BatchNorms left no trace
+ * (human-models' `mobileface`) or that never had them. Their statistics come from
+ * `arcinvert calibrate`. Every conv of arcinvert's own backbones feeds a BatchNorm, so for them
+ * `folded` is empty.
  *
  * Instead of PyTorch forward hooks, tfjs gets a second functional model over the same layers
  * (tfjs-examples `visualize-convnet`) whose outputs are each BN layer's *input* followed by the
@@ -32,7 +34,7 @@ export interface BnLayerStats {
   runningVar: tf.Tensor1D;
 }
 
-/** A tapped conv output where a folded BatchNorm sat (no running statistics). */
+/** A tapped conv output that feeds no BatchNorm (where one was folded, or none is): no running statistics. */
 export interface FoldedTap {
   /** The conv layer's name. */
   name: string;
@@ -58,7 +60,7 @@ function weightByName(layer: tf.layers.Layer, suffix: string): tf.Tensor1D {
 export class BnTaps {
   /** Every BatchNorm layer of the model, in topological order. */
   readonly layers: BnLayerStats[];
-  /** Outputs of biased convs that feed no BatchNorm (folded BN), in topological order. */
+  /** Outputs of convs that feed no BatchNorm (a folded BN, or none), in topological order. */
   readonly folded: FoldedTap[];
   /** Each tap's position in the network (layer index), in `bnInputs` order: BN and folded taps interleave. */
   readonly depth: number[];
@@ -76,11 +78,7 @@ export class BnTaps {
         runningVar: weightByName(l, 'moving_variance'),
       };
     });
-    const convs = model.layers.filter(
-      (l) =>
-        ['Conv2D', 'DepthwiseConv2D'].includes(l.getClassName()) &&
-        (l.getConfig() as { useBias?: boolean }).useBias === true,
-    );
+    const convs = model.layers.filter((l) => ['Conv2D', 'DepthwiseConv2D'].includes(l.getClassName()));
     const feedsBn = (l: tf.layers.Layer): boolean =>
       bnLayers.some((bn) => (bn.inboundNodes ?? []).some((node) => node.inboundLayers.includes(l)));
     const foldedLayers = convs.filter((l) => !feedsBn(l));

@@ -1,7 +1,7 @@
 /**
  * `arcinvert calibrate --model DIR --images <dir|files…> [--n 2000]`: measures the input
- * statistics of the model's BatchNorm layers, and the outputs of convs with a folded BatchNorm
- * (`BnTaps.folded`), on real aligned faces and stores them beside the
+ * statistics of the model's BatchNorm layers, and the outputs of convs that feed no BatchNorm
+ * (a folded one, or none: `BnTaps.folded`), on real aligned faces and stores them beside the
  * model (`calibration.json`), for `invert --prior calibrated|both`. Prints, per layer, how far
  * the measured statistics are from the layers' running statistics.
  */
@@ -61,7 +61,7 @@ export function calibrateCommand(ctx: CliContext): Command {
       try {
         const taps = new BnTaps(fm.model);
         if (taps.statLayers.length === 0)
-          throw new ArcinvertError(`${flags.model} has no BatchNorm layers or folded convs to calibrate`);
+          throw new ArcinvertError(`${flags.model} has no BatchNorm layers or convolutions to calibrate`);
         const opts = { size: fm.meta.inputSize, normalization: fm.meta.normalization };
         // Unreadable images are skipped and listed (the many-images policy); none left is an error.
         const skipped: ImageSkip[] = [];
@@ -92,7 +92,7 @@ export function calibrateCommand(ctx: CliContext): Command {
         const shifts = agreement.map((a) => a.meanShift);
         const rels = agreement.map((a) => a.varianceRelError);
         ctx.out(
-          `${path.join(flags.model, 'calibration.json')}: ${cal.layers.length} layers (${taps.layers.length} BatchNorm inputs, ${taps.folded.length} folded-conv outputs), ${cal.images} images`,
+          `${path.join(flags.model, 'calibration.json')}: ${cal.layers.length} layers (${taps.layers.length} BatchNorm inputs, ${taps.folded.length} outputs of convs without a BatchNorm), ${cal.images} images`,
         );
         if (agreement.length > 0)
           ctx.out(

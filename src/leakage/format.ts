@@ -37,6 +37,8 @@ function footnotes(report: LeakageReport): string[] {
   const notes = [
     `${report.targets} target(s) of ${report.identities} identities, ${report.reconstructions} reconstruction(s), ${report.photos} genuine photos; thresholds from ${report.impostorPairs} impostor pairs (${report.impostorSource}).`,
   ];
+  for (const s of report.systems.filter((x) => x.relation))
+    notes.push(`${s.name} is not independent of the attacked model: ${s.relation}.`);
   if (report.systems.some((s) => s.thresholds.some((t) => t.allowed === 0))) {
     notes.push('* too few impostor pairs to resolve this FMR: the threshold is the highest impostor score.');
   }

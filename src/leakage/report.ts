@@ -27,7 +27,12 @@ import { detectorNaturalness, type NaturalnessResult } from './naturalness.js';
 import type { ScoreDistributions } from './plot.js';
 import { countAbove, thresholdAtFmr, type FmrThreshold } from './sar.js';
 
-export type SystemRole = 'white-box' | 'transfer';
+/**
+ * 'white-box': the attacked model itself; 'transfer': an independent judge; 'not independent':
+ * a judge related to the attacked model (it was distilled from the judge, or the judge from it),
+ * whose acceptances are not evidence of transfer (`SystemReport.relation` says why).
+ */
+export type SystemRole = 'white-box' | 'transfer' | 'not independent';
 
 /** Accept counts of one kind of comparison at each FMR. */
 export interface RateSet {
@@ -39,6 +44,8 @@ export interface RateSet {
 export interface SystemReport {
   name: string;
   role: SystemRole;
+  /** For a 'not independent' judge: how it is related to the attacked model. */
+  relation?: string;
   description: string;
   thresholds: FmrThreshold[];
   typeI: RateSet;
@@ -91,7 +98,7 @@ function rates(scores: number[], thresholds: FmrThreshold[]): RateSet {
  * @returns the system's report and, per reconstruction, its type-I and mean type-II score.
  */
 export function systemReport(
-  system: { name: string; role: SystemRole; description: string; dim: number },
+  system: { name: string; role: SystemRole; relation?: string; description: string; dim: number },
   emb: SystemEmbeddings,
   gallery: Gallery,
   recon: readonly ReconstructionRef[],
@@ -128,6 +135,7 @@ export function systemReport(
     report: {
       name: system.name,
       role: system.role,
+      ...(system.relation ? { relation: system.relation } : {}),
       description: system.description,
       thresholds,
       typeI: rates(typeI, thresholds),
@@ -166,7 +174,7 @@ export interface NaturalnessReport {
  */
 export async function runLeakage(
   inputs: LeakageInputs,
-  systems: Array<{ judge: Judge; role: SystemRole }>,
+  systems: Array<{ judge: Judge; role: SystemRole; relation?: string }>,
   log: (line: string) => void = () => undefined,
 ): Promise<LeakageReport & { distributions: Record<string, ScoreDistributions>; naturalness?: NaturalnessReport }> {
   const recon = inputs.reconstructions;
@@ -201,7 +209,7 @@ export async function runLeakage(
     systems: [],
     perReconstruction: recon.map((r) => ({ file: r.file, target: r.target, seed: r.seed, scores: {} })),
   };
-  for (const { judge, role } of systems) {
+  for (const { judge, role, relation } of systems) {
     log(
       `${judge.name}: embedding ${galleryImages.length} photos, ${reconImages.length} reconstructions${inputs.impostorPairs ? `, ${impostorImages.length} impostor photos` : ''}`,
     );
@@ -214,7 +222,7 @@ export async function runLeakage(
       perReconstruction,
       distributions: dist,
     } = systemReport(
-      { name: judge.name, role, description: judge.description, dim: judge.dim },
+      { name: judge.name, role, relation, description: judge.description, dim: judge.dim },
       { gallery: g, reconstructions: r, impostorScores },
       gallery,
       recon,

@@ -5,11 +5,10 @@
  * (float16 / uint8 quantisation undone) as float constants, the input placeholder and the
  * outputs (the signature's, else the nodes nobody reads).
  */
-import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../errors.js';
-import { readFileChecked } from '../io/atomic.js';
+import { graphSha256 } from '../model/lineage.js';
 import { readArtifacts } from '../model/store.js';
 
 /** One attribute of a GraphDef node, as the converter writes it to JSON. */
@@ -112,8 +111,6 @@ export async function readTfjsGraph(file: string): Promise<TfGraph> {
   }));
   const consumers = new Map<string, number>();
   for (const n of nodes) for (const i of n.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
-  const hash = createHash('sha256').update(await readFileChecked(file, 'model file'));
-  if (artifacts.weightData) hash.update(new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData)));
   return {
     file,
     nodes: new Map(nodes.map((n) => [n.name, n])),
@@ -122,7 +119,7 @@ export async function readTfjsGraph(file: string): Promise<TfGraph> {
     outputs: outputsOf(json, nodes, consumers),
     consumers,
     producer: [artifacts.generatedBy, artifacts.convertedBy].filter(Boolean).join(', '),
-    sha256: hash.digest('hex'),
+    sha256: await graphSha256(file, artifacts),
     artifacts,
   };
 }

@@ -182,7 +182,7 @@ test('arcinvert calibrate writes calibration.json; invert --prior calibrated nee
   );
   expect(run.code).toBe(0);
   expect(run.out.join('\n')).toMatch(
-    /calibration\.json: 23 layers \(23 BatchNorm inputs, 0 folded-conv outputs\), 4 images/,
+    /calibration\.json: 23 layers \(23 BatchNorm inputs, 0 outputs of convs without a BatchNorm\), 4 images/,
   );
   const cal = (await loadCalibration(modelDir))!;
   expect(cal.images).toBe(4);

@@ -28,7 +28,48 @@ test.each([
   const bn = fm.model.getLayer(taps.layers[0].name);
   expect(taps.layers[0].runningVar).toBe(bn.weights.find((v) => v.originalName.endsWith('/moving_variance'))?.read());
   tf.dispose([x, y, out.bnInputs, out.embedding]);
+  // Every conv of arcinvert's own backbones feeds a BatchNorm: nothing to calibrate beyond them.
+  expect(taps.folded).toEqual([]);
   fm.model.dispose();
+});
+
+test('convs that feed no BatchNorm are taps, with or without a bias (a network without BatchNorms: mobileface)', () => {
+  const input = tf.input({ shape: [8, 8, 3] });
+  const conv = (name: string, useBias: boolean, filters = 4) =>
+    tf.layers.conv2d({ name, filters, kernelSize: 3, padding: 'same', useBias });
+  const c1 = conv('c1', false).apply(input) as tf.SymbolicTensor;
+  const a1 = tf.layers.prelu({ name: 'p1' }).apply(c1) as tf.SymbolicTensor;
+  const d1 = tf.layers
+    .depthwiseConv2d({ name: 'dw', kernelSize: 3, padding: 'same', useBias: false })
+    .apply(a1) as tf.SymbolicTensor;
+  const c2 = conv('c2', true, 6).apply(d1) as tf.SymbolicTensor;
+  const c3 = conv('c3', false).apply(c2) as tf.SymbolicTensor;
+  const bn = tf.layers.batchNormalization({ name: 'bn' }).apply(c3) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ name: 'fc', units: 5 }).apply(tf.layers.flatten().apply(bn)) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out });
+  const taps = new BnTaps(model);
+  expect(taps.layers.map((l) => l.name)).toEqual(['bn']);
+  // c3 feeds the BatchNorm (its input is that BN's tap); c1, dw (no bias) and c2 (bias) feed none.
+  expect(taps.folded.map((t) => [t.name, t.channels])).toEqual([
+    ['c1', 4],
+    ['dw', 4],
+    ['c2', 6],
+  ]);
+  expect(taps.statLayers.map((l) => l.name)).toEqual(['bn', 'c1', 'dw', 'c2']);
+  const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+  const o = taps.apply(x);
+  expect(o.bnInputs.map((t) => t.shape)).toEqual([
+    [2, 8, 8, 4],
+    [2, 8, 8, 4],
+    [2, 8, 8, 4],
+    [2, 8, 8, 6],
+  ]);
+  // The conv tap is the conv's own output.
+  const c1Only = tf.model({ inputs: input, outputs: c1 });
+  const ref = c1Only.predict(x) as tf.Tensor;
+  expect(o.bnInputs[1].dataSync()).toEqual(ref.dataSync());
+  tf.dispose([x, ref, o.bnInputs, o.embedding]);
+  model.dispose();
 });
 
 test('moving statistics are bit-identical after 10 inference-mode passes with gradients', () => {

@@ -367,7 +367,9 @@ describe('the prior on an imported model: folded BatchNorms get calibrated stati
       expect((await cli('import', '--onnx', fixture('mobilefacenet-tiny'), '--out', out, '--no-verify')).code).toBe(0);
       const cal = await cli('calibrate', '--model', out, '--images', path.join(LFW, 'Colin_Powell'), '--n', '6');
       expect(cal.code).toBe(0);
-      expect(cal.out.join('\n')).toMatch(/: 50 layers \(1 BatchNorm inputs, 49 folded-conv outputs\), 6 images/);
+      expect(cal.out.join('\n')).toMatch(
+        /: 50 layers \(1 BatchNorm inputs, 49 outputs of convs without a BatchNorm\), 6 images/,
+      );
       const inv = await cli(
         'invert',
         '--model',

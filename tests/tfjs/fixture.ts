@@ -91,7 +91,8 @@ const dense = (name: string, inputs: string[]): Node => ({
 });
 
 /** The face-like fixture: input [N, 32, 32, 3] of 0–255 pixels, a 40-d L2-normalised embedding and a 10-way Softmax. */
-export function faceGraph(): GraphSpec {
+/** The face-graph fixture; `side` is its input's height and width. */
+export function faceGraph(side = 32): GraphSpec {
   const weights = [
     k('mean', [], [127.5]),
     k('scale', [], [1 / 128]),
@@ -127,7 +128,7 @@ export function faceGraph(): GraphSpec {
       op: 'Placeholder',
       attr: {
         dtype: { type: 'DT_FLOAT' },
-        shape: { shape: { dim: [{ size: '-1' }, { size: '32' }, { size: '32' }, { size: '3' }] } },
+        shape: { shape: { dim: [{ size: '-1' }, { size: String(side) }, { size: String(side) }, { size: '3' }] } },
       },
     },
     ...weights.map((x) => ({
@@ -174,7 +175,7 @@ export function faceGraph(): GraphSpec {
     dense('age', ['fc', 'wage', 'bage']),
     un('age/Softmax', 'Softmax', 'age'),
   ];
-  return { nodes, weights, outputs: ['embedding', 'age/Softmax'], inputShape: [-1, 32, 32, 3] };
+  return { nodes, weights, outputs: ['embedding', 'age/Softmax'], inputShape: [-1, side, side, 3] };
 }
 
 /** An image classifier: conv, Mean, dense to 10 classes, Softmax — no embedding output. */

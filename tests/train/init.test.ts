@@ -7,6 +7,7 @@ import { buildBackbone } from '../../src/model/build.js';
 import { registerWasmGradKernels } from '../../src/engine/wasmGradKernels.js';
 import { ArcinvertError } from '../../src/errors.js';
 import { loadHeadWeights } from '../../src/model/headWeights.js';
+import { saveFaceModel } from '../../src/model/store.js';
 import { loadInitialWeights } from '../../src/train/init.js';
 import { loadCheckpoint, findCheckpoint } from '../../src/train/checkpoint.js';
 import { resolveTrainConfig } from '../../src/train/config.js';
@@ -86,14 +87,65 @@ test('a backbone of another shape is refused with a one-line error naming the we
   );
   expect(tf.memory().numTensors).toBe(before);
   wider.model.dispose();
+  // At another input size IResNet's dense kernel differs too: only a global depthwise kernel is resampled.
   const bigger = build(1, { inputSize: [32, 32] });
   await expect(loadInitialWeights(saved, bigger, { classNames, k: 3, projectionDim: 0 })).rejects.toThrow(
-    /the saved model takes 16×16 input to 8-d, the run's 32×32/,
+    /weight 54 \(embedding_fc\/kernel\) is \[16, 8\] in the saved model, \[64, 8\] in the run's \(the saved model takes 16×16 input, the run's 32×32: only a global depthwise kernel such as MobileFaceNet's GDC is resampled\)$/,
   );
   bigger.model.dispose();
+  const wide = build(1, { embeddingSize: 16 });
+  await expect(loadInitialWeights(saved, wide, { classNames, k: 3, projectionDim: 0 })).rejects.toThrow(
+    /the saved model takes 16×16 input to 8-d, the run's 16×16 to 16-d/,
+  );
+  wide.model.dispose();
   await expect(
     loadInitialWeights(path.join(tmp, 'nowhere'), build(1), { classNames, k: 3, projectionDim: 0 }),
   ).rejects.toBeInstanceOf(ArcinvertError);
+});
+
+test('a MobileFaceNet saved at 32 px starts a 64-px run: every weight copied, the GDC kernel resampled (sum kept)', async () => {
+  const mfn = (inputSize: [number, number]) =>
+    buildBackbone('mobilefacenet', {
+      inputSize,
+      embeddingSize: 16,
+      width: 8,
+      blocks: [1, 1, 1, 1],
+      headChannels: 32,
+      seed: inputSize[0],
+    });
+  const small = mfn([32, 32]);
+  const dir = path.join(tmp, 'mfn32');
+  await saveFaceModel(small, dir);
+  const big = mfn([64, 64]);
+  const before = tf.memory().numTensors;
+  const init = await loadInitialWeights(dir, big, { classNames, k: 3, projectionDim: 0 });
+  expect(tf.memory().numTensors).toBe(before);
+  expect(init.summary).toBe(`backbone from ${dir} (it has no head); resampled gdc_dwconv/depthwise_kernel 2×2 → 4×4`);
+  const [a, b] = [small.model.weights, big.model.weights];
+  for (let i = 0; i < a.length; i++) {
+    const [wa, wb] = [a[i].read(), b[i].read()];
+    if (a[i].originalName !== 'gdc_dwconv/depthwise_kernel') {
+      expect(Array.from(wb.dataSync())).toEqual(Array.from(wa.dataSync()));
+      continue;
+    }
+    expect([wa.shape, wb.shape]).toEqual([
+      [2, 2, 32, 1],
+      [4, 4, 32, 1],
+    ]);
+    // Bilinear with aligned corners from 2 to 4 samples at 0, 1/3, 2/3, 1: corners are the old
+    // corners, the per-channel sum is kept after the 4/16 scaling.
+    const [ka, kb] = [wa.arraySync() as number[][][][], wb.arraySync() as number[][][][]];
+    for (let c = 0; c < 32; c++) {
+      expect(kb[0][0][c][0]).toBeCloseTo(ka[0][0][c][0] / 4, 6);
+      expect(kb[3][3][c][0]).toBeCloseTo(ka[1][1][c][0] / 4, 6);
+      expect(kb[0][1][c][0]).toBeCloseTo((ka[0][0][c][0] + (ka[0][1][c][0] - ka[0][0][c][0]) / 3) / 4, 6);
+      const sum = (k: number[][][][], n: number) =>
+        k.slice(0, n).reduce((s, r) => s + r.reduce((t, v) => t + v[c][0], 0), 0);
+      expect(sum(kb, 4)).toBeCloseTo(sum(ka, 2), 5);
+    }
+  }
+  small.model.dispose();
+  big.model.dispose();
 });
 
 test('train with init starts a new run from the saved weights and head', async () => {

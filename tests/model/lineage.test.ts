@@ -1,0 +1,69 @@
+/**
+ * Lineage of face networks (`src/model/lineage.ts`): fingerprints, family and teachers read from
+ * a model directory, and the relation a leakage report draws from them.
+ */
+import { promises as fsp } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { graphLineage, modelDirLineage, relation, type Lineage } from '../../src/model/lineage.js';
+import { saveFaceModel } from '../../src/model/store.js';
+import type { TfjsImportInfo } from '../../src/model/types.js';
+import { tinyMobileFaceNet } from '../helpers/tiny.js';
+
+let tmp: string;
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'arcinvert-lineage-'));
+});
+afterAll(() => fsp.rm(tmp, { recursive: true, force: true }));
+
+test("a training run's best/ reads the teachers of every config beside it and in the run folder", async () => {
+  const run = path.join(tmp, 'run');
+  const best = path.join(run, 'best');
+  const fm = tinyMobileFaceNet(3);
+  await saveFaceModel(fm, best);
+  await fsp.writeFile(path.join(run, 'config.json'), JSON.stringify({ distill: { targets: '/t/faceres.npy' } }));
+  await fsp.writeFile(
+    path.join(best, 'phase1-config.json'),
+    JSON.stringify({ distill: { targets: 'mobileface.npy' } }),
+  );
+  await fsp.writeFile(path.join(best, 'other.json'), JSON.stringify({ distill: { targets: 'ignored.npy' } }));
+  await fsp.writeFile(path.join(best, 'broken-config.json'), '{');
+  const l = await modelDirLineage(best, fm.meta);
+  expect(l.family).toBe('best');
+  expect(l.teachers).toEqual(['faceres', 'mobileface']);
+  expect(l.fingerprints).toHaveLength(1);
+  expect(l.fingerprints[0]).toMatch(/^weights:weights-[0-9a-f]{12}\.bin$/);
+  fm.model.dispose();
+});
+
+test('an imported model is its source: family from the file name, fingerprint from its hash', async () => {
+  const fm = tinyMobileFaceNet(4);
+  const dir = path.join(tmp, 'imp');
+  await saveFaceModel(fm, dir);
+  const meta = {
+    ...fm.meta,
+    backbone: 'tfjs' as const,
+    config: { source: '/m/faceres.json', sha256: 'ab12' } as TfjsImportInfo,
+  };
+  const l = await modelDirLineage(dir, meta);
+  expect(l.family).toBe('faceres');
+  expect(l.fingerprints.slice(1)).toEqual(['sha256:ab12']);
+  expect(relation(graphLineage('/hm/models/faceres.json', 'ab12'), l)).toEqual({
+    kind: 'same',
+    why: 'same weights (sha256:ab12…)',
+  });
+  fm.model.dispose();
+});
+
+test('relation: same weights, distilled either way, independent', () => {
+  const a: Lineage = { family: 'default', fingerprints: ['weights:w1'], teachers: ['faceres', 'mobileface'] };
+  const faceres = graphLineage('faceres.json', 'f');
+  const dlib: Lineage = { family: 'dlib', fingerprints: ['builtin:dlib'], teachers: [] };
+  const student: Lineage = { family: 'student', fingerprints: ['weights:w2'], teachers: ['default'] };
+  expect(relation(faceres, a)).toEqual({ kind: 'related', why: 'the attacked model was distilled from faceres' });
+  expect(relation(student, a)).toEqual({ kind: 'related', why: 'student was distilled from the attacked model' });
+  expect(relation(dlib, a)).toEqual({ kind: 'independent' });
+  expect(relation({ ...dlib, fingerprints: ['weights:w1'] }, a).kind).toBe('same');
+});
