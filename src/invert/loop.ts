@@ -198,7 +198,6 @@ function progress(
     ...throughput(hooks.clock),
     preview: wantPreview
       ? imageAt(
-          run.fm,
           s.keep.images,
           s.jobs.findIndex((j) => !j.filler),
         )
@@ -219,7 +218,7 @@ function batchResults(
           {
             target: j.target,
             seed: j.seed,
-            image: imageAt(run.fm, s.keep.images, i),
+            image: imageAt(s.keep.images, i),
             bestCosine: s.keep.cosine[i],
             finalCosine: s.keep.last[i],
             bestStep: s.keep.step[i],

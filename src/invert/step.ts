@@ -12,7 +12,7 @@ import { packBnPrior, packedBnStatLoss, type PackedBnPrior } from '../bnprior/lo
 import { priorTargets, type PriorTargets } from '../bnprior/targets.js';
 import { BnTaps } from '../bnprior/taps.js';
 import { channelStats } from '../engine/moments.js';
-import { denormalizeToBytes } from '../io/image.js';
+import { DEFAULT_NORMALIZATION, denormalizeToBytes } from '../io/image.js';
 import type { ArcFaceHead } from '../arcface/head.js';
 import { marginFunction } from '../arcface/margin.js';
 import { Mulberry32, mixSeed } from '../util/random.js';
@@ -104,7 +104,7 @@ export function batchSpec(
 /** One batch's optimisation state. */
 export interface BatchState {
   jobs: Job[];
-  /** [B, h, w, 3] the images being optimised, in normalised pixels, at the current resolution. */
+  /** [B, h, w, 3] the images being optimised, pixels in [−1, 1] (`toModelInput`), at the current resolution. */
   x: tf.Tensor4D;
   adam: AdamState;
   keep: KeepBest;
@@ -115,10 +115,22 @@ export interface BatchState {
   classes?: ClassTargets;
 }
 
-/** The range of normalised pixel values that are bytes 0..255. */
-function pixelRange(fm: FaceModel): [number, number] {
+/**
+ * The images are optimised in one pixel space whatever the model takes: bytes 0..255 as
+ * (byte − 127.5) / 127.5 ∈ [−1, 1] (`DEFAULT_NORMALIZATION`, what arcinvert's own models take),
+ * so that the learning rate, the starting noise and the image priors mean the same for every
+ * model. `toModelInput` maps them to the model's own normalisation (e.g. raw 0..255 for
+ * human-models' `faceres`) just before the network.
+ */
+const PIXEL_RANGE: [number, number] = [-1, 1];
+
+/** `t` (pixels in [−1, 1]) in the model's input normalisation; `t` itself when that is the same. */
+export function toModelInput(fm: FaceModel, t: tf.Tensor4D): tf.Tensor4D {
   const { mean, std } = fm.meta.normalization;
-  return [(0 - mean) / std, (255 - mean) / std];
+  const scale = DEFAULT_NORMALIZATION.std / std;
+  const shift = (DEFAULT_NORMALIZATION.mean - mean) / std;
+  if (scale === 1 && shift === 0) return t;
+  return tf.add(tf.mul(t, scale), shift);
 }
 
 /** `t` [B, h, w, 3] at the model's input size (bilinear, half-pixel centres), or `t` itself. */
@@ -128,16 +140,16 @@ function toFull(fm: FaceModel, t: tf.Tensor4D): tf.Tensor4D {
 }
 
 /** Row `index` of `images` [B, H, W, 3] as 8-bit RGB. */
-export function imageAt(fm: FaceModel, images: tf.Tensor4D, index: number): RgbImage {
+export function imageAt(images: tf.Tensor4D, index: number): RgbImage {
   const [, h, w] = images.shape;
   const values = tf.tidy(() => tf.slice(images, [index, 0, 0, 0], [1, -1, -1, -1]).dataSync());
-  return { width: w, height: h, data: denormalizeToBytes(values, fm.meta.normalization) };
+  return { width: w, height: h, data: denormalizeToBytes(values, DEFAULT_NORMALIZATION) };
 }
 
 /** Starting noise per job (seeded by target and seed, so a job's start is the same in any batch), Adam, keep-best. */
 export function createBatchState(run: RunContext, batch: BatchSpec): BatchState {
   const { config, fm } = run;
-  const [lo, hi] = pixelRange(fm);
+  const [lo, hi] = PIXEL_RANGE;
   const [h, w] = startResolution(config, fm.meta.inputSize);
   const x = tf.tidy(() =>
     tf.clipByValue(
@@ -189,7 +201,7 @@ export function upsampleBatch(run: RunContext, s: BatchState): void {
 function objective(run: RunContext, s: BatchState, x: tf.Tensor4D): { total: tf.Scalar; terms: tf.Tensor1D } {
   const { config: c, taps, prior, packed } = run;
   const img = toFull(run.fm, x);
-  const out = taps.apply(augment(img, drawAugmentation(s.rng, c.jitter, c.flip)));
+  const out = taps.apply(toModelInput(run.fm, augment(img, drawAugmentation(s.rng, c.jitter, c.flip))));
   const id = identityLoss(c.identityLoss, out.embedding, s.embeddings, s.classes).mean();
   const bn = packed
     ? packedBnStatLoss(
@@ -223,7 +235,7 @@ export function invertStep(run: RunContext, s: BatchState, lr: number): tf.Tenso
     return o.total;
   })(s.x);
   const next = adamStep(s.x, grad, s.adam, { lr, beta1: c.beta1, beta2: c.beta2, epsilon: c.adamEpsilon });
-  const [lo, hi] = pixelRange(run.fm);
+  const [lo, hi] = PIXEL_RANGE;
   const clipped = tf.tidy(() => tf.clipByValue(next.x, lo, hi)) as tf.Tensor4D;
   tf.dispose([value, grad, s.x, next.x]);
   adamDispose(s.adam);
@@ -235,7 +247,9 @@ export function invertStep(run: RunContext, s: BatchState, lr: number): tf.Tenso
 /** Keep-best: the clean (unaugmented, full-size) images' cosines to their targets, at `step`. */
 export function evaluateBatch(run: RunContext, s: BatchState, step: number): void {
   const full = tf.tidy(() => toFull(run.fm, s.x));
-  const cos = tf.tidy(() => rowCosine(run.fm.model.apply(full, { training: false }) as tf.Tensor2D, s.embeddings));
+  const cos = tf.tidy(() =>
+    rowCosine(run.fm.model.apply(toModelInput(run.fm, full), { training: false }) as tf.Tensor2D, s.embeddings),
+  );
   s.keep.update(full, Float32Array.from(cos.dataSync()), step);
   cos.dispose();
   if (full !== s.x) full.dispose();
@@ -248,7 +262,7 @@ export function currentImages(
 ): Array<{ target: number; seed: number; image: RgbImage }> {
   const full = tf.tidy(() => toFull(run.fm, s.x));
   const images = s.jobs.flatMap((j, i) =>
-    j.filler ? [] : [{ target: j.target, seed: j.seed, image: imageAt(run.fm, full, i) }],
+    j.filler ? [] : [{ target: j.target, seed: j.seed, image: imageAt(full, i) }],
   );
   if (full !== s.x) full.dispose();
   return images;

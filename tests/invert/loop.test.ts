@@ -193,3 +193,22 @@ describe('a loss that goes NaN stops the inversion and keeps the best finite ima
     expect(res.images.map((i) => [i.bestStep, i.steps])).toEqual([[0, 0]]);
   });
 });
+
+test('the images are optimised in the same pixel space whatever normalisation the model takes', async () => {
+  // The same network taking raw pixels − 127.5 (mean 127.5, std 1, as some imported graphs do):
+  // its first conv (no bias) divided by 127.5 makes raw(x) = A(x / 127.5) exactly.
+  const raw = calibratedTinyMobileFaceNet(3);
+  const conv = raw.model.layers.find((l) => l.getClassName() === 'Conv2D')!;
+  expect((conv.getConfig() as { useBias: boolean }).useBias).toBe(false);
+  tf.tidy(() => conv.setWeights([conv.getWeights()[0].div(127.5)]));
+  const rawFm = { ...raw, meta: { ...raw.meta, normalization: { mean: 127.5, std: 1 } } };
+  const t = targetsOf(1);
+  const cfg = { ...quick, steps: 10 };
+  const before = tf.memory().numTensors;
+  const [a, b] = [await invert(fm, t, cfg), await invert(rawFm, t, cfg)];
+  expect(tf.memory().numTensors).toBe(before);
+  expect(b.images[0].bestCosine).toBeCloseTo(a.images[0].bestCosine, 4);
+  const diff = a.images[0].image.data.reduce((m, v, i) => Math.max(m, Math.abs(v - b.images[0].image.data[i])), 0);
+  expect(diff).toBeLessThanOrEqual(1);
+  raw.model.dispose();
+});
