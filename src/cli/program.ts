@@ -16,6 +16,7 @@ import { alignCommand } from './align.js';
 import { leakageCommand } from './leakage.js';
 import { calibrateCommand } from './calibrate.js';
 import { importCommand } from './import.js';
+import { bridgeCommand } from './bridge.js';
 
 /** The program with every command registered; output goes through `ctx`. */
 export function createProgram(ctx: CliContext): Command {
@@ -36,6 +37,7 @@ export function createProgram(ctx: CliContext): Command {
     leakageCommand,
     calibrateCommand,
     importCommand,
+    bridgeCommand,
   ]) {
     program.addCommand(
       make(ctx)
