@@ -36,6 +36,7 @@ import {
   type ReconstructionRef,
 } from '../leakage/gallery.js';
 import { leakageMarkdown, leakageTable } from '../leakage/format.js';
+import { DETECTION_PAD } from '../leakage/naturalness.js';
 import { runLeakage, type SystemRole } from '../leakage/report.js';
 import { scoreHistogramSvg, svgToPng } from '../leakage/plot.js';
 import { FaceLandmarker } from '../align/landmarker.js';
@@ -240,7 +241,7 @@ async function writeReport(
 ): Promise<() => void> {
   const { distributions, naturalness: measured, ...report } = run;
   const naturalness = {
-    detector: 'face-api SSD-MobileNet v1, score ≥ 0.5, on the 112×112 crop centred on a grey 224×224 canvas',
+    detector: `face-api SSD-MobileNet v1, score ≥ 0.5, on the 112×112 crop centred on a grey ${112 * DETECTION_PAD}×${112 * DETECTION_PAD} canvas`,
     ...measured!,
   };
   const plots = await Promise.all(
