@@ -2,15 +2,20 @@
 // The attacked × judge table of docs/LEAKAGE.md and a sheet of the same targets' reconstructions
 // under each attacked model, from `arcinvert leakage` reports that judged the same targets
 // (each run with --judge naming the other systems; its own row is the white-box one).
-// Usage: npm run build && node scripts/judge-matrix.mjs OUT.png NAME=REPORT_DIR… [--fmr 1e-3] [--targets 8]
-//   e.g. node scripts/judge-matrix.mjs docs/leakage-matrix.png default=docs/leakage-default faceres=docs/leakage-faceres mobileface=docs/leakage-mobileface
+// Usage: npm run build && node scripts/judge-matrix.mjs OUT.jpg|OUT.png NAME=REPORT_DIR… [--fmr 1e-3] [--targets 8]
+//   e.g. node scripts/judge-matrix.mjs docs/leakage-matrix.jpg default=OUT/default faceres=OUT/faceres mobileface=OUT/mobileface
+//   (the `leakage --out` folders: the sheet reads their reconstructions/)
 // Prints the markdown table (type-I SAR at the FMR; "not independent" judges marked †).
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
 import { readImageTensor } from '../dist/io/image.js';
-import { writeContactSheet } from '../dist/io/grid.js';
+import sharp from 'sharp';
+import { contactSheetPng } from '../dist/io/grid.js';
+import { writeFileAtomic } from '../dist/io/atomic.js';
 
+await tf.setBackend('wasm');
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
   const i = args.indexOf(name);
@@ -19,30 +24,34 @@ const opt = (name, dflt) => {
 const fmr = Number(opt('--fmr', '1e-3'));
 const nSheet = Number(opt('--targets', '8'));
 const [out, ...pairs] = args;
-if (!out?.endsWith('.png') || pairs.length === 0)
-  throw new Error('usage: judge-matrix.mjs OUT.png NAME=REPORT_DIR… [--fmr 1e-3] [--targets 8]');
+if (!/\.(png|jpg)$/.test(out ?? '') || pairs.length === 0)
+  throw new Error('usage: judge-matrix.mjs OUT.jpg|OUT.png NAME=REPORT_DIR… [--fmr 1e-3] [--targets 8]');
 const runs = [];
 for (const p of pairs) {
   const [name, dir] = p.split('=');
   runs.push({ name, dir, report: JSON.parse(await fsp.readFile(path.join(dir, 'leakage.json'), 'utf8')) });
 }
 
-/** The judge column a system row belongs to: the attacked model's own name for the white-box row. */
-const column = (run, s) => (s.role === 'white-box' ? run.name : s.name.replace(/^human-/, '').replace(/-resnet$/, ''));
-const columns = [...new Set(runs.flatMap((r) => r.report.systems.map((s) => column(r, s))))];
-const cell = (run, col) => {
-  const s = run.report.systems.find((x) => column(run, x) === col);
-  if (!s) return '—';
+/** The judge column of a system row: 'white-box' for the attacked model itself, else the judge's family. */
+const column = (s) => (s.role === 'white-box' ? 'white-box' : s.name.replace(/^human-/, '').replace(/-resnet$/, ''));
+const judges = [...new Set(runs.flatMap((r) => r.report.systems.map(column)))].filter((c) => c !== 'white-box');
+const rate = (s) => {
   const i = s.thresholds.findIndex((t) => Math.abs(t.fmr - fmr) < fmr * 1e-6);
   const a = s.typeI.atFmr[i];
-  const text = `${(a.rate * 100).toFixed(0)} % (${a.accepted}/${s.typeI.comparisons})`;
-  return s.role === 'white-box' ? `*${text}* (white-box)` : s.role === 'not independent' ? `${text} †` : `**${text}**`;
+  return `${(a.rate * 100).toFixed(0)} % (${a.accepted}/${s.typeI.comparisons})`;
 };
-console.log(`| attacked ↓ · judge → | ${columns.join(' | ')} |`);
-console.log(`|---|${columns.map(() => '---').join('|')}|`);
-for (const r of runs) console.log(`| ${r.name} | ${columns.map((c) => cell(r, c)).join(' | ')} |`);
+const cell = (run, col) => {
+  if (col === run.name) return '(itself: white-box)';
+  const s = run.report.systems.find((x) => column(x) === col);
+  if (!s) return '—';
+  return s.role === 'not independent' ? `${rate(s)} †` : s.role === 'white-box' ? rate(s) : `**${rate(s)}**`;
+};
+console.log(`| attacked ↓ · judge → | white-box | ${judges.join(' | ')} |`);
+console.log(`|---|---|${judges.map(() => '---').join('|')}|`);
+for (const r of runs)
+  console.log(`| ${r.name} | ${[cell(r, 'white-box'), ...judges.map((c) => cell(r, c))].join(' | ')} |`);
 const notes = runs.flatMap((r) =>
-  r.report.systems.filter((s) => s.relation).map((s) => `† ${column(r, s)} judging ${r.name}: ${s.relation}.`),
+  r.report.systems.filter((s) => s.relation).map((s) => `† ${column(s)} judging ${r.name}: ${s.relation}.`),
 );
 for (const n of [...new Set(notes)]) console.log(`\n${n}`);
 
@@ -75,6 +84,7 @@ for (let t = 0; t < Math.min(nSheet, first.targets); t++) {
   rows.push(row);
   labels.push(lab);
 }
-await writeContactSheet(out, rows, { normalization: norm, cellLabels: labels });
+const png = await contactSheetPng(rows, { normalization: norm, cellLabels: labels });
+await writeFileAtomic(out, out.endsWith('.jpg') ? await sharp(png).jpeg({ quality: 85 }).toBuffer() : png);
 tf.dispose(rows.flat());
 console.log(`\nwrote ${out}`);
