@@ -42,8 +42,18 @@ export async function saveBridge(dir: string, record: BridgeRecord, bridge: Line
 /** Reads a bridge directory, checking that the weights fit the record. */
 export async function loadBridge(dir: string): Promise<{ record: BridgeRecord; bridge: LinearBridge }> {
   const record = (await readJsonChecked(path.join(dir, BRIDGE_JSON), 'bridge record')) as BridgeRecord | null;
-  if (record?.format !== 'arcinvert-bridge/1' || !(record.from?.dim > 0) || !(record.to?.dim > 0))
-    throw new ArcinvertError(`${path.join(dir, BRIDGE_JSON)} is not an arcinvert bridge (format arcinvert-bridge/1)`);
+  const end = (e: BridgeEnd | undefined): boolean =>
+    Number.isInteger(e?.dim) && e!.dim > 0 && typeof e!.family === 'string' && Array.isArray(e!.fingerprints);
+  if (
+    record?.format !== 'arcinvert-bridge/1' ||
+    !end(record.from) ||
+    !end(record.to) ||
+    typeof record.ridge !== 'number' ||
+    typeof record.heldOut?.mean !== 'number'
+  )
+    throw new ArcinvertError(
+      `${path.join(dir, BRIDGE_JSON)} is not an arcinvert bridge record (format arcinvert-bridge/1 with from, to, ridge, heldOut)`,
+    );
   const bytes = await readFileChecked(path.join(dir, BRIDGE_BIN), 'bridge weights');
   const expected = (record.from.dim + 1) * record.to.dim * 4;
   if (bytes.byteLength !== expected)

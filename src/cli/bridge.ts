@@ -8,6 +8,7 @@
  * B's space (unit rows), with a listing beside `b.npy` naming the same photos as `a.npy`'s, so
  * `invert --model B --embedding b.npy` shows the targets and `leakage` can judge the result.
  */
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { fitWithHeldOut, applyBridge, type Rows } from '../bridge/fit.js';
@@ -63,6 +64,11 @@ async function chooseFaces(f: FitFlags): Promise<{ files: string[]; val: boolean
   if (nVal >= ids.length) throw new ArcinvertError(`--val-fraction ${f.valFraction} leaves no identity to fit on`);
   const valIds = new Set(ids.slice(0, nVal));
   const items = shuffleInPlace([...ds.items], rng).slice(0, f.n);
+  const nHeld = items.filter((it) => valIds.has(it.label)).length;
+  if (nHeld === 0 || nHeld === items.length)
+    throw new ArcinvertError(
+      `the ${items.length} sampled faces leave ${nHeld === 0 ? 'no held-out' : 'no fitting'} face: raise --n or change --val-fraction`,
+    );
   return {
     files: items.map((it) => it.path),
     val: items.map((it) => valIds.has(it.label)),
@@ -127,7 +133,8 @@ async function runFit(ctx: CliContext, f: FitFlags): Promise<void> {
   try {
     await useBackend(ctx, f.backend);
     const chosen = await chooseFaces(f);
-    loaded.push(await loadFaceModel(f.from), await loadFaceModel(f.to));
+    loaded.push(await loadFaceModel(f.from));
+    loaded.push(await loadFaceModel(f.to));
     const [ma, mb] = loaded;
     const { a, b, kept } = await embedBoth(ctx, chosen.files, [ma, mb]);
     const train = kept.map((_, k) => k).filter((k) => !chosen.val[kept[k]]);
@@ -175,12 +182,13 @@ async function runApply(ctx: CliContext, f: ApplyFlags): Promise<void> {
     );
   const sources = await listedSources(f.embedding, e.n);
   const mapped = applyBridge(bridge, { data: e.data, n: e.n, dim: e.dim });
-  await writeNpy(f.out, mapped.data, [mapped.n, mapped.dim]);
   const listing = listingPathFor(f.out);
+  const message = `wrote ${f.out} (${mapped.n}×${mapped.dim}, ${record.to.family}'s space)${sources ? ` and ${listing}` : ''}; the bridge's held-out agreement (estimated before its final fit): mean cosine ${record.heldOut.mean.toFixed(3)}`;
+  // A listing left beside --out by an earlier run would pair these rows with other photos.
+  for (const old of [listing, listing.replace(/\.jsonl$/, '.txt')]) await fsp.rm(old, { force: true });
   if (sources) await writeFileAtomic(listing, encodeListing(listing, sources));
-  ctx.out(
-    `wrote ${f.out} (${mapped.n}×${mapped.dim}, ${record.to.family}'s space)${sources ? ` and ${listing}` : ''}; held-out agreement of the bridge: mean cosine ${record.heldOut.mean.toFixed(3)}`,
-  );
+  await writeNpy(f.out, mapped.data, [mapped.n, mapped.dim]);
+  ctx.out(message);
 }
 
 export function bridgeCommand(ctx: CliContext): Command {

@@ -216,13 +216,21 @@ async function judgesFor(
   const specs = f.judge.includes('none') ? [] : [...new Set(f.judge)];
   const attacked = await modelDirLineage(f.model, fm.meta);
   const out: Array<{ spec: JudgeSpec; role: SystemRole; relation?: string }> = [];
+  // Names key the report's rows, scores and plot files: two judges may not share one.
+  const names = new Map<string, string>([['attacked', f.model]]);
   for (const name of specs) {
     const spec = await resolveJudge(name, f.humanModels);
+    if (out.some((o) => relation(spec.lineage, o.spec.lineage).kind === 'same')) continue;
     const rel = relation(spec.lineage, attacked);
     if (rel.kind === 'same')
       throw new ArcinvertError(
         `judge '${name}' is the attacked model itself (${rel.why}): its verdict is the white-box row; leave it out of --judge`,
       );
+    if (names.has(spec.name))
+      throw new ArcinvertError(
+        `judges '${names.get(spec.name)}' and '${name}' would both be named ${spec.name} in the report; rename one's folder`,
+      );
+    names.set(spec.name, name);
     out.push(
       rel.kind === 'related' ? { spec, role: 'not independent', relation: rel.why } : { spec, role: 'transfer' },
     );

@@ -224,7 +224,7 @@ function objective(run: RunContext, s: BatchState, x: tf.Tensor4D): { total: tf.
 
 /**
  * One step: the objective and its gradient, one Adam update at learning rate `lr`, pixels
- * clipped to 0..255. Returns the step's loss terms [6] (`TERM_NAMES` order); the caller disposes them.
+ * clipped to [−1, 1] (bytes 0..255). Returns the step's loss terms [6] (`TERM_NAMES` order); the caller disposes them.
  */
 export function invertStep(run: RunContext, s: BatchState, lr: number): tf.Tensor1D {
   const c = run.config;

@@ -10,7 +10,7 @@
  * Each comes with its lineage (`model/lineage.ts`), so the report can refuse a judge that is the
  * attacked network and mark one the attacked network was distilled from.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ArcinvertError } from '../errors.js';
 import { graphLineage, graphSha256, modelDirLineage, type Lineage } from '../model/lineage.js';
@@ -37,6 +37,8 @@ export const HUMAN_MODELS_ENV = 'ARCINVERT_HUMAN_MODELS';
 export interface JudgeSpec {
   /** What was asked for. */
   spec: string;
+  /** The judge's name in tables, JSON and plot file names. */
+  name: string;
   lineage: Lineage;
   load(): Promise<Judge>;
 }
@@ -57,7 +59,7 @@ function humanModelFile(name: string, dir: string | undefined): string {
 /** A graph-model judge from `file`, with the input convention of its known name. */
 async function graphJudgeSpec(spec: string, file: string): Promise<JudgeSpec> {
   const family = path.basename(file, '.json');
-  const conv = HUMAN_MODEL_INPUTS[family];
+  const conv = Object.hasOwn(HUMAN_MODEL_INPUTS, family) ? HUMAN_MODEL_INPUTS[family] : undefined;
   if (!conv)
     throw new ArcinvertError(
       `judge ${spec}: the input convention of graph '${family}' is unknown (known: ${HUMAN_JUDGE_NAMES.join(', ')}); import it with 'arcinvert import --tfjs' and pass the model directory`,
@@ -71,7 +73,7 @@ async function graphJudgeSpec(spec: string, file: string): Promise<JudgeSpec> {
     flip: false,
     batchSize: conv.inputSize >= 224 ? 16 : 32,
   };
-  return { spec, lineage, load: () => loadGraphJudge(cfg) };
+  return { spec, name: cfg.name, lineage, load: () => loadGraphJudge(cfg) };
 }
 
 /** An arcinvert model directory as a judge, named after its family (e.g. the imported model's source). */
@@ -81,6 +83,7 @@ async function modelDirJudgeSpec(spec: string, dir: string): Promise<JudgeSpec> 
     const lineage = await modelDirLineage(dir, fm.meta);
     return {
       spec,
+      name: lineage.family,
       lineage,
       load: async () => {
         const m = await loadFaceModel(dir);
@@ -93,17 +96,34 @@ async function modelDirJudgeSpec(spec: string, dir: string): Promise<JudgeSpec> 
   }
 }
 
+/** Whether the model.json `file` is an arcinvert model (its metadata), not a graph model. */
+function isArcinvertModel(file: string): boolean {
+  try {
+    const json = JSON.parse(readFileSync(file, 'utf8')) as { userDefinedMetadata?: { arcinvert?: unknown } };
+    return json.userDefinedMetadata?.arcinvert !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 /** Resolves `spec` (see the module comment). @throws ArcinvertError naming the accepted forms. */
 export async function resolveJudge(spec: string, humanModels = process.env[HUMAN_MODELS_ENV]): Promise<JudgeSpec> {
-  if (spec in JUDGE_LOADERS)
+  if (Object.hasOwn(JUDGE_LOADERS, spec))
     return {
       spec,
+      name: spec === 'dlib' ? 'dlib-resnet' : spec,
       lineage: { family: spec, fingerprints: [`builtin:${spec}`], teachers: [] },
       load: JUDGE_LOADERS[spec],
     };
   if (HUMAN_JUDGE_NAMES.includes(spec) && !existsSync(spec))
     return graphJudgeSpec(spec, humanModelFile(spec, humanModels));
-  if (spec.endsWith('.json') && existsSync(spec)) return graphJudgeSpec(spec, spec);
   if (existsSync(path.join(spec, 'model.json'))) return modelDirJudgeSpec(spec, spec);
+  if (
+    path.basename(spec) === 'model.json' &&
+    existsSync(path.join(path.dirname(spec), 'model.json')) &&
+    isArcinvertModel(spec)
+  )
+    throw new ArcinvertError(`judge ${spec}: give the model directory (${path.dirname(spec)}), not its model.json`);
+  if (spec.endsWith('.json') && existsSync(spec)) return graphJudgeSpec(spec, spec);
   throw new ArcinvertError(`unknown judge '${spec}': give ${FORMS}`);
 }

@@ -64,7 +64,9 @@ export async function modelDirLineage(dir: string, meta: FaceModelMeta): Promise
   const fingerprints = (await fsp.readdir(dir).catch(() => [] as string[]))
     .filter((f) => /^weights-[0-9a-f]{12}\.bin$/.test(f))
     .map((f) => `weights:${f}`);
-  let family = path.basename(path.resolve(dir));
+  const abs = path.resolve(dir);
+  // A training run's selected model (`RUN/best`) is named after its run.
+  let family = path.basename(abs) === 'best' ? path.basename(path.dirname(abs)) : path.basename(abs);
   if (meta.backbone === 'onnx' || meta.backbone === 'tfjs') {
     const info = meta.config as OnnxImportInfo | TfjsImportInfo;
     fingerprints.push(`sha256:${info.sha256}`);

@@ -35,16 +35,28 @@ export interface HeadNeeds {
   projectionDim: number;
 }
 
-/** Whether `from` → `to` is a depthwise kernel [h, w, C, 1] whose spatial size alone differs. */
-function isGlobalDepthwise(from: readonly (number | null)[], to: readonly (number | null)[]): boolean {
-  return from.length === 4 && to.length === 4 && from[3] === 1 && to[3] === 1 && from[2] === to[2];
+/** Whether `w` (saved `from`, run `to`) is a depthwise kernel [h, w, C, 1] whose spatial size alone differs. */
+function isGlobalDepthwise(
+  w: tf.LayerVariable,
+  from: readonly (number | null)[],
+  to: readonly (number | null)[],
+): boolean {
+  return (
+    w.originalName.endsWith('/depthwise_kernel') &&
+    from.length === 4 &&
+    to.length === 4 &&
+    from[3] === 1 &&
+    to[3] === 1 &&
+    from[2] === to[2]
+  );
 }
 
 /**
  * A global depthwise kernel [h, w, C, 1] (MobileFaceNet's GDC: one weight per position of the
- * last feature map, whose size follows the input) resampled bilinearly to [h′, w′, C, 1] and
- * scaled by h·w / (h′·w′), so that on a map of the same content at the new size it sums to
- * about the same value: the learned spatial weighting is kept instead of starting afresh.
+ * last feature map, whose size follows the input) resampled bilinearly (corners aligned) to
+ * [h′, w′, C, 1] and scaled by h·w / (h′·w′), so that on a map of the same content at the new
+ * size it sums to about the same value (exactly from 2 to 4, as the test checks; approximately
+ * otherwise): the learned spatial weighting is kept instead of starting afresh.
  */
 export function resampleDepthwise(kernel: tf.Tensor4D, shape: readonly (number | null)[]): tf.Tensor4D {
   return tf.tidy(() => {
@@ -81,7 +93,7 @@ export async function loadInitialWeights(dir: string, fm: FaceModel, needs: Head
         (k) => `${k('init')} ${dir}: the saved backbone has ${a.length} weights, the run's ${b.length}`,
       );
     const differ = a.map((w, i) => i).filter((i) => a[i].shape.join(',') !== b[i].shape.join(','));
-    const bad = differ.find((i) => sameSize || !isGlobalDepthwise(a[i].shape, b[i].shape));
+    const bad = differ.find((i) => sameSize || !isGlobalDepthwise(b[i], a[i].shape, b[i].shape));
     if (bad !== undefined)
       throw new ConfigError(
         ['init'],

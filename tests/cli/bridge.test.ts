@@ -87,6 +87,14 @@ test('fit writes the bridge and its held-out agreement; apply maps templates and
     .map((l) => JSON.parse(l) as string);
   expect(listing.map((l) => path.resolve(path.join(tmp, 'out'), l))).toEqual(imgs);
 
+  // Without a listing for the input, an old listing beside --out is removed, not left to pair other photos.
+  const bare = path.join(tmp, 'bare.npy');
+  await fsp.copyFile(emb, bare);
+  await fsp.writeFile(path.join(tmp, 'out', 'b.txt'), 'stale1\nstale2\n');
+  expect((await cli('bridge', 'apply', '--bridge', out, '--embedding', bare, '--out', mapped)).code).toBe(0);
+  expect(existsSync(path.join(tmp, 'out', 'b.jsonl'))).toBe(false);
+  expect(existsSync(path.join(tmp, 'out', 'b.txt'))).toBe(false);
+
   // Bad inputs.
   const wrongDim = await cli(
     'bridge',
@@ -110,6 +118,27 @@ test('fit writes the bridge and its held-out agreement; apply maps templates and
   const trunc = await cli('bridge', 'apply', '--bridge', broken, '--embedding', emb, '--out', path.join(tmp, 'x.npy'));
   expect(errorLines(trunc)).toEqual([
     `arcinvert: ${path.join(broken, 'bridge.bin')} is 100 bytes, a 16 → 8 bridge needs 544 (truncated or corrupt)`,
+  ]);
+  const badRecord = path.join(tmp, 'bad-record');
+  await fsp.cp(out, badRecord, { recursive: true });
+  const rec = JSON.parse(await fsp.readFile(path.join(badRecord, 'bridge.json'), 'utf8')) as Record<string, unknown>;
+  delete rec.heldOut;
+  await fsp.writeFile(path.join(badRecord, 'bridge.json'), JSON.stringify(rec));
+  const noHeld = await cli(
+    'bridge',
+    'apply',
+    '--bridge',
+    badRecord,
+    '--embedding',
+    emb,
+    '--out',
+    path.join(tmp, 'x.npy'),
+  );
+  expect([noHeld.code, errorLines(noHeld)]).toEqual([
+    2,
+    [
+      `arcinvert: ${path.join(badRecord, 'bridge.json')} is not an arcinvert bridge record (format arcinvert-bridge/1 with from, to, ridge, heldOut)`,
+    ],
   ]);
   expect(existsSync(path.join(tmp, 'x.npy'))).toBe(false);
   const again = await cli('bridge', 'fit', '--from', a, '--to', b, '--images', faces, '--out', out);

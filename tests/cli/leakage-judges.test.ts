@@ -109,6 +109,23 @@ it('an unknown judge, a human-models name without its folder, an unknown graph: 
       `arcinvert: judge ${dirs.graph}: the input convention of graph 'model' is unknown (known: faceres, faceres-deep, mobileface); import it with 'arcinvert import --tfjs' and pass the model directory`,
     ],
   ];
+  const twin = path.join(tmp, 'twin', 'other');
+  if (!existsSync(twin)) {
+    await fsp.mkdir(path.dirname(twin), { recursive: true });
+    await fsp.cp(dirs.tchr, twin, { recursive: true });
+  }
+  cases.push(
+    [['constructor'], cases[0][1].replace("'nosuch'", "'constructor'")],
+    [
+      [path.join(dirs.other, 'model.json')],
+      `arcinvert: judge ${path.join(dirs.other, 'model.json')}: give the model directory (${dirs.other}), not its model.json`,
+    ],
+    // Two different networks that would share the name 'other' in the report.
+    [
+      [dirs.other, twin],
+      `arcinvert: judges '${dirs.other}' and '${twin}' would both be named other in the report; rename one's folder`,
+    ],
+  );
   for (const [args, line] of cases) {
     const r = await judged(dirs.attacked, ...args);
     expect(r.code).toBe(2);
@@ -135,6 +152,7 @@ withData(
       dirs.tchr,
       dirs.other,
       'mobileface',
+      path.join(dirs.hm, 'mobileface.json'),
       '--human-models',
       dirs.hm,
       '--out',
@@ -151,6 +169,7 @@ withData(
       ['other', 'transfer'],
       ['human-mobileface', 'transfer'],
     ]);
+    // The graph given twice (by name and by file) is one judge.
     expect(report.systems[1].relation).toBe('the attacked model was distilled from tchr');
     expect(report.systems[2].relation).toBeUndefined();
     expect(report.judges[1]).toMatchObject({ name: 'tchr', role: 'not independent' });

@@ -31,7 +31,7 @@ test("a training run's best/ reads the teachers of every config beside it and in
   await fsp.writeFile(path.join(best, 'other.json'), JSON.stringify({ distill: { targets: 'ignored.npy' } }));
   await fsp.writeFile(path.join(best, 'broken-config.json'), '{');
   const l = await modelDirLineage(best, fm.meta);
-  expect(l.family).toBe('best');
+  expect(l.family).toBe('run'); // a run's best/ is named after its run
   expect(l.teachers).toEqual(['faceres', 'mobileface']);
   expect(l.fingerprints).toHaveLength(1);
   expect(l.fingerprints[0]).toMatch(/^weights:weights-[0-9a-f]{12}\.bin$/);
