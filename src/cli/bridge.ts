@@ -218,15 +218,8 @@ export function bridgeCommand(ctx: CliContext): Command {
     .requiredOption('--embedding <file.npy>', "N×D_from embeddings (with embed's .jsonl listing, kept)")
     .requiredOption('--out <file.npy>', 'N×D_to unit rows, and a listing of the same photos beside it')
     .action((f: ApplyFlags) => runApply(ctx, f));
-  const cmd = new Command('bridge').description(
-    "linear maps between face models' embedding spaces (a template of one model as a target for another)",
-  );
-  // Subcommands added with addCommand inherit nothing: they report through ctx and never exit the process.
-  for (const sub of [fit, apply])
-    cmd.addCommand(
-      sub
-        .exitOverride()
-        .configureOutput({ writeOut: (s) => ctx.out(s.trimEnd()), writeErr: (s) => ctx.err(s.trimEnd()) }),
-    );
-  return cmd;
+  return new Command('bridge')
+    .description("linear maps between face models' embedding spaces (a template of one model as a target for another)")
+    .addCommand(fit)
+    .addCommand(apply);
 }

@@ -36,7 +36,7 @@ import {
   type ReconstructionRef,
 } from '../leakage/gallery.js';
 import { leakageMarkdown, leakageTable } from '../leakage/format.js';
-import { DETECTION_PAD } from '../leakage/naturalness.js';
+import { DETECTION_PROTOCOL } from '../leakage/naturalness.js';
 import { runLeakage, type SystemRole } from '../leakage/report.js';
 import { scoreHistogramSvg, svgToPng } from '../leakage/plot.js';
 import { FaceLandmarker } from '../align/landmarker.js';
@@ -249,7 +249,7 @@ async function writeReport(
 ): Promise<() => void> {
   const { distributions, naturalness: measured, ...report } = run;
   const naturalness = {
-    detector: `face-api SSD-MobileNet v1, score ≥ 0.5, on the 112×112 crop centred on a grey ${112 * DETECTION_PAD}×${112 * DETECTION_PAD} canvas`,
+    detector: DETECTION_PROTOCOL,
     ...measured!,
   };
   const plots = await Promise.all(

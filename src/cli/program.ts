@@ -39,13 +39,19 @@ export function createProgram(ctx: CliContext): Command {
     importCommand,
     bridgeCommand,
   ]) {
-    program.addCommand(
-      make(ctx)
-        .exitOverride()
-        .configureOutput({ writeOut: (s) => ctx.out(s.trimEnd()), writeErr: (s) => ctx.err(s.trimEnd()) }),
-    );
+    program.addCommand(throughContext(make(ctx), ctx));
   }
   return program;
+}
+
+/**
+ * `cmd` and its subcommands (`bridge fit`, …) report through `ctx` and never exit the process:
+ * commands added with `addCommand` inherit none of these settings.
+ */
+function throughContext(cmd: Command, ctx: CliContext): Command {
+  cmd.exitOverride().configureOutput({ writeOut: (s) => ctx.out(s.trimEnd()), writeErr: (s) => ctx.err(s.trimEnd()) });
+  for (const sub of cmd.commands) throughContext(sub, ctx);
+  return cmd;
 }
 
 /** One-line text of a non-user error, with the stack only when ARCINVERT_DEBUG is set. */

@@ -27,6 +27,9 @@ export interface NaturalnessResult {
 /** Canvas side over crop side for the detector (see the module comment). */
 export const DETECTION_PAD = 4;
 
+/** The protocol in one line, for reports. */
+export const DETECTION_PROTOCOL = `face-api SSD-MobileNet v1, score ≥ 0.5, on the ${ARCFACE_CROP_SIZE}×${ARCFACE_CROP_SIZE} crop centred on a grey ${ARCFACE_CROP_SIZE * DETECTION_PAD}×${ARCFACE_CROP_SIZE * DETECTION_PAD} canvas`;
+
 /** `img` resized to 112×112 and centred on a grey canvas `pad` × 112 wide. */
 export async function padForDetection(img: RasterImage, pad = DETECTION_PAD): Promise<RasterImage> {
   const crop = await resizeRaster(img, ARCFACE_CROP_SIZE, ARCFACE_CROP_SIZE);
