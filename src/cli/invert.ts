@@ -65,6 +65,9 @@ interface InvertFlags {
   l2?: number;
   jitter?: number;
   flip: boolean;
+  scaleJitter?: number;
+  param?: InvertConfig['parametrisation'];
+  colour?: InvertConfig['colour'];
   multiResolution?: boolean;
   seed?: number;
   snapshotEvery?: number;
@@ -94,6 +97,9 @@ async function configFromFlags(f: InvertFlags): Promise<InvertConfig> {
     tvL2Weight: f.tvL2,
     l2Weight: f.l2,
     jitter: f.jitter,
+    scaleJitter: f.scaleJitter,
+    parametrisation: f.param,
+    colour: f.colour,
     multiResolution: f.multiResolution,
     seed: f.seed,
     snapshotEvery: f.snapshotEvery,
@@ -180,7 +186,24 @@ function invertOptions(cmd: Command): Command {
     .option('--l2 <x>', 'pixel L2 weight', nonNegativeNumber('--l2'))
     .option('--jitter <px>', 'random roll jitter in pixels', nonNegativeInt('--jitter'))
     .option('--no-flip', 'no random horizontal flips')
-    .option('--multi-resolution', 'optimise at half resolution for the first half of the steps (default)')
+    .option(
+      '--scale-jitter <s>',
+      'random zoom each step, scale in [1 − s, 1 + s] (0: off)',
+      nonNegativeNumber('--scale-jitter'),
+    )
+    .addOption(
+      new Option(
+        '--param <p>',
+        'what the optimiser moves: pixels, or a 1/f-scaled cosine spectrum (fourier; try --lr 0.05)',
+      ).choices(['pixel', 'fourier']),
+    )
+    .addOption(
+      new Option('--colour <space>', "colour space optimised: rgb, or real faces' decorrelated channels").choices([
+        'rgb',
+        'decorrelated',
+      ]),
+    )
+    .option('--multi-resolution', 'optimise at half resolution for the first half of the steps (default; pixels only)')
     .option('--no-multi-resolution', 'optimise at full resolution from the start')
     .option('--seed <n>', 'random seed', nonNegativeInt('--seed'))
     .option(

@@ -13,6 +13,7 @@ import { PRIOR_STATS, type PriorStats } from '../bnprior/targets.js';
 import { ArcinvertError } from '../errors.js';
 import { DEFAULT_MARGIN_CONFIG, resolveMarginConfig, type MarginConfig } from '../arcface/margin.js';
 import type { IdentityLossName } from './identity.js';
+import { COLOUR_SPACES, PARAMETRISATIONS, type ColourSpace, type Parametrisation } from './param.js';
 
 export interface InvertConfig {
   /** Adam steps per batch. */
@@ -61,8 +62,20 @@ export interface InvertConfig {
   /** Random circular shift of up to ± `jitter` pixels and random mirror, each step. */
   jitter: number;
   flip: boolean;
+  /** Random zoom each step: scale uniform in [1 − s, 1 + s] about the centre (0 = off). */
+  scaleJitter: number;
 
-  /** Optimise at half resolution (upsampled for the network) for the first `multiResolutionFraction` of the steps. */
+  /** What the optimiser moves (`param.ts`): pixels or a 1/f-scaled cosine spectrum, in RGB or decorrelated colour. */
+  parametrisation: Parametrisation;
+  colour: ColourSpace;
+  /** Exponent of the Fourier parametrisation's 1/f spectrum scale. */
+  fourierDecay: number;
+
+  /**
+   * Optimise at half resolution (upsampled for the network) for the first
+   * `multiResolutionFraction` of the steps; pixel parametrisation only (the Fourier one
+   * grows coarse-to-fine by itself).
+   */
   multiResolution: boolean;
   multiResolutionFraction: number;
 
@@ -105,6 +118,10 @@ export const DEFAULT_INVERT_CONFIG: Readonly<InvertConfig> = {
   l2Weight: 1e-4,
   jitter: 4,
   flip: true,
+  scaleJitter: 0,
+  parametrisation: 'pixel',
+  colour: 'rgb',
+  fourierDecay: 1,
   multiResolution: true,
   multiResolutionFraction: 0.5,
   initStd: 0.25,
@@ -176,6 +193,10 @@ export function resolveInvertConfig(partial: Partial<InvertConfig> = {}): Invert
   check(typeof c.flip === 'boolean', 'flip', 'a boolean', c.flip);
   check(typeof c.multiResolution === 'boolean', 'multiResolution', 'a boolean', c.multiResolution);
   check(isInt(c.jitter, 0), 'jitter', 'an integer ≥ 0', c.jitter);
+  check(isNum(c.scaleJitter, 0, 0.5), 'scaleJitter', 'in [0, 0.5]', c.scaleJitter);
+  check(PARAMETRISATIONS.includes(c.parametrisation), 'parametrisation', "'pixel' or 'fourier'", c.parametrisation);
+  check(COLOUR_SPACES.includes(c.colour), 'colour', "'rgb' or 'decorrelated'", c.colour);
+  check(isNum(c.fourierDecay, 0, 4), 'fourierDecay', 'in [0, 4]', c.fourierDecay);
   check(isNum(c.multiResolutionFraction, 0, 1), 'multiResolutionFraction', 'in [0, 1]', c.multiResolutionFraction);
   check(isInt(c.evalEvery, 1), 'evalEvery', 'an integer ≥ 1', c.evalEvery);
   check(isInt(c.reportEvery, 1), 'reportEvery', 'an integer ≥ 1', c.reportEvery);

@@ -8,7 +8,7 @@ import { learningRate, type InvertConfig } from './config.js';
 
 type ScheduleConfig = Pick<
   InvertConfig,
-  'steps' | 'lr' | 'warmupSteps' | 'lrSchedule' | 'multiResolution' | 'multiResolutionFraction'
+  'steps' | 'lr' | 'warmupSteps' | 'lrSchedule' | 'multiResolution' | 'multiResolutionFraction' | 'parametrisation'
 >;
 
 /** What the schedule says about one step. */
@@ -21,9 +21,9 @@ export interface StepSchedule {
   upsample: boolean;
 }
 
-/** Steps optimised at half resolution (0 without multi-resolution). */
+/** Steps optimised at half resolution (0 without multi-resolution, and for the Fourier parametrisation). */
 export function lowResolutionSteps(c: ScheduleConfig): number {
-  return c.multiResolution ? Math.round(c.steps * c.multiResolutionFraction) : 0;
+  return c.multiResolution && c.parametrisation === 'pixel' ? Math.round(c.steps * c.multiResolutionFraction) : 0;
 }
 
 /** Resolution the images start at: half of `full` when the run begins at low resolution. */

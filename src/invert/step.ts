@@ -12,6 +12,7 @@ import { packBnPrior, packedBnStatLoss, type PackedBnPrior } from '../bnprior/lo
 import { priorTargets, type PriorTargets } from '../bnprior/targets.js';
 import { BnTaps } from '../bnprior/taps.js';
 import { channelStats } from '../engine/moments.js';
+import { resizeBilinear } from '../engine/resize.js';
 import { DEFAULT_NORMALIZATION, denormalizeToBytes } from '../io/image.js';
 import type { ArcFaceHead } from '../arcface/head.js';
 import { marginFunction } from '../arcface/margin.js';
@@ -24,6 +25,7 @@ import { rowCosine } from '../arcface/normalize.js';
 import { KeepBest } from './keepBest.js';
 import type { Job } from './plan.js';
 import { pixelL2, totalVariationL1, totalVariationL2 } from './priors.js';
+import { createImageParam, initialParams, type ImageParam } from './param.js';
 import { startResolution } from './schedule.js';
 import type { InvertTargets, RgbImage } from './types.js';
 
@@ -36,6 +38,8 @@ export interface RunContext {
   prior: PriorTargets;
   packed: PackedBnPrior | null;
   config: InvertConfig;
+  /** How parameters become images at the start resolution and at full resolution (`param.ts`). */
+  params: { start: ImageParam; full: ImageParam };
 }
 
 /** What to reconstruct in one batch. */
@@ -67,10 +71,19 @@ export function createRunContext(fm: FaceModel, config: InvertConfig): RunContex
         firstLayerWeight: config.bnFirstLayerWeight,
       })
     : null;
-  return { fm, taps, prior, packed, config };
+  const full = fm.meta.inputSize;
+  const start = startResolution(config, full);
+  const fullParam = createImageParam(config, full[0], full[1]);
+  const params = {
+    start: start[0] === full[0] ? fullParam : createImageParam(config, start[0], start[1]),
+    full: fullParam,
+  };
+  return { fm, taps, prior, packed, config, params };
 }
 
 export function disposeRunContext(run: RunContext): void {
+  run.params.full.dispose();
+  if (run.params.start !== run.params.full) run.params.start.dispose();
   run.packed?.dispose();
   tf.dispose(run.prior.owned);
 }
@@ -104,8 +117,13 @@ export function batchSpec(
 /** One batch's optimisation state. */
 export interface BatchState {
   jobs: Job[];
-  /** [B, h, w, 3] the images being optimised, pixels in [−1, 1] (`toModelInput`), at the current resolution. */
+  /**
+   * [B, h, w, 3] what the optimiser moves at the current resolution: the pixels in [−1, 1]
+   * (`toModelInput`) for the pixel + rgb parametrisation, else what `param` renders into them.
+   */
   x: tf.Tensor4D;
+  /** The parametrisation at x's resolution. */
+  param: ImageParam;
   adam: AdamState;
   keep: KeepBest;
   /** Draws the augmentation of each step. */
@@ -133,10 +151,12 @@ export function toModelInput(fm: FaceModel, t: tf.Tensor4D): tf.Tensor4D {
   return tf.add(tf.mul(t, scale), shift);
 }
 
-/** `t` [B, h, w, 3] at the model's input size (bilinear, half-pixel centres), or `t` itself. */
+/**
+ * `t` [B, h, w, 3] at the model's input size (bilinear, half-pixel centres, with the exact
+ * gradient tfjs's own resize lacks: `engine/resize.ts`), or `t` itself.
+ */
 function toFull(fm: FaceModel, t: tf.Tensor4D): tf.Tensor4D {
-  const [H, W] = fm.meta.inputSize;
-  return t.shape[1] === H ? t : tf.image.resizeBilinear(t, [H, W], false, true);
+  return resizeBilinear(t, fm.meta.inputSize);
 }
 
 /** Row `index` of `images` [B, H, W, 3] as 8-bit RGB. */
@@ -149,19 +169,17 @@ export function imageAt(images: tf.Tensor4D, index: number): RgbImage {
 /** Starting noise per job (seeded by target and seed, so a job's start is the same in any batch), Adam, keep-best. */
 export function createBatchState(run: RunContext, batch: BatchSpec): BatchState {
   const { config, fm } = run;
-  const [lo, hi] = PIXEL_RANGE;
   const [h, w] = startResolution(config, fm.meta.inputSize);
-  const x = tf.tidy(() =>
-    tf.clipByValue(
-      tf.stack(
-        batch.jobs.map((j) =>
-          tf.randomNormal([h, w, 3], 0, config.initStd, 'float32', mixSeed(config.seed, j.target, j.seed)),
-        ),
-      ),
-      lo,
-      hi,
-    ),
-  ) as tf.Tensor4D;
+  const param = h === fm.meta.inputSize[0] ? run.params.full : run.params.start;
+  const x = initialParams(
+    param,
+    (k, std) => {
+      const j = batch.jobs[k];
+      return tf.randomNormal([h, w, 3], 0, std, 'float32', mixSeed(config.seed, j.target, j.seed));
+    },
+    batch.jobs.length,
+    config.initStd,
+  );
   const classes: ClassTargets | undefined =
     config.identityLoss === 'arcface' && batch.head && batch.labels
       ? { head: batch.head, labels: batch.labels, margin: marginFunction(config.margin) }
@@ -169,8 +187,9 @@ export function createBatchState(run: RunContext, batch: BatchSpec): BatchState 
   return {
     jobs: batch.jobs,
     x,
+    param,
     adam: adamInit(x),
-    keep: new KeepBest(tf.tidy(() => toFull(fm, x).clone())),
+    keep: new KeepBest(tf.tidy(() => toFull(fm, param.render(x)).clone())),
     rng: new Mulberry32(mixSeed(config.seed, batch.index, 0x5eed)),
     embeddings: batch.embeddings,
     labels: batch.labels,
@@ -185,13 +204,19 @@ export function disposeBatchState(s: BatchState): void {
   adamDispose(s.adam);
 }
 
-/** The multi-resolution switch: the images upsampled to full size, with a fresh Adam. */
+/** The multi-resolution switch: the parameters upsampled to full size, with a fresh Adam. */
 export function upsampleBatch(run: RunContext, s: BatchState): void {
   const up = tf.tidy(() => toFull(run.fm, s.x));
   s.x.dispose();
   adamDispose(s.adam);
   s.x = up;
+  s.param = run.params.full;
   s.adam = adamInit(up);
+}
+
+/** The images of `s` at full size, pixels in [−1, 1]; may be `s.x` itself (pixel + rgb at full size). */
+function fullImages(run: RunContext, s: BatchState): tf.Tensor4D {
+  return tf.tidy(() => toFull(run.fm, s.param.render(s.x)));
 }
 
 /**
@@ -200,8 +225,8 @@ export function upsampleBatch(run: RunContext, s: BatchState): void {
  */
 function objective(run: RunContext, s: BatchState, x: tf.Tensor4D): { total: tf.Scalar; terms: tf.Tensor1D } {
   const { config: c, taps, prior, packed } = run;
-  const img = toFull(run.fm, x);
-  const out = taps.apply(toModelInput(run.fm, augment(img, drawAugmentation(s.rng, c.jitter, c.flip))));
+  const img = toFull(run.fm, s.param.render(x));
+  const out = taps.apply(toModelInput(run.fm, augment(img, drawAugmentation(s.rng, c.jitter, c.flip, c.scaleJitter))));
   const id = identityLoss(c.identityLoss, out.embedding, s.embeddings, s.classes).mean();
   const bn = packed
     ? packedBnStatLoss(
@@ -236,8 +261,10 @@ export function invertStep(run: RunContext, s: BatchState, lr: number): tf.Tenso
   })(s.x);
   const next = adamStep(s.x, grad, s.adam, { lr, beta1: c.beta1, beta2: c.beta2, epsilon: c.adamEpsilon });
   const [lo, hi] = PIXEL_RANGE;
-  const clipped = tf.tidy(() => tf.clipByValue(next.x, lo, hi)) as tf.Tensor4D;
-  tf.dispose([value, grad, s.x, next.x]);
+  // Pixels are clipped to their range; other parametrisations render into it through tanh.
+  const clipped = (s.param.identity ? tf.tidy(() => tf.clipByValue(next.x, lo, hi)) : next.x) as tf.Tensor4D;
+  tf.dispose([value, grad, s.x]);
+  if (clipped !== next.x) next.x.dispose();
   adamDispose(s.adam);
   s.adam = next.state;
   s.x = clipped;
@@ -246,7 +273,7 @@ export function invertStep(run: RunContext, s: BatchState, lr: number): tf.Tenso
 
 /** Keep-best: the clean (unaugmented, full-size) images' cosines to their targets, at `step`. */
 export function evaluateBatch(run: RunContext, s: BatchState, step: number): void {
-  const full = tf.tidy(() => toFull(run.fm, s.x));
+  const full = fullImages(run, s);
   const cos = tf.tidy(() =>
     rowCosine(run.fm.model.apply(toModelInput(run.fm, full), { training: false }) as tf.Tensor2D, s.embeddings),
   );
@@ -260,7 +287,7 @@ export function currentImages(
   run: RunContext,
   s: BatchState,
 ): Array<{ target: number; seed: number; image: RgbImage }> {
-  const full = tf.tidy(() => toFull(run.fm, s.x));
+  const full = fullImages(run, s);
   const images = s.jobs.flatMap((j, i) =>
     j.filler ? [] : [{ target: j.target, seed: j.seed, image: imageAt(full, i) }],
   );

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { augment, drawAugmentation, roll } from '../../src/invert/augment.js';
+import { augment, drawAugmentation, roll, zoom } from '../../src/invert/augment.js';
 import { Mulberry32 } from '../../src/util/random.js';
 
 beforeAll(async () => {
@@ -134,4 +134,66 @@ test('drawAugmentation is reproducible from the seed and differs between seeds',
   drawAugmentation(rng, 4, true);
   const resumed = Mulberry32.fromState(rng.state);
   expect(drawAugmentation(resumed, 4, true)).toEqual(drawAugmentation(rng, 4, true));
+});
+
+// A 1×4×4×1 ramp: every row is 0 1 2 3.
+const ramp = (): tf.Tensor4D => tf.tensor4d([0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3], [1, 4, 4, 1]);
+
+test('zoom ×2: the centre of the bilinear (half-pixel) enlargement', () => {
+  // Output column j of the 8-wide resize samples source x = (j + 0.5) / 2 − 0.5; columns 2…5 are kept.
+  const y = zoom(ramp(), 2);
+  expect(y.shape).toEqual([1, 4, 4, 1]);
+  expect(values(y)).toEqual(Array(4).fill([0.75, 1.25, 1.75, 2.25]).flat());
+});
+
+test('zoom ×0.5: the reduction (samples at x = 0.5 and 2.5) on a grey (0) border', () => {
+  const y = zoom(ramp(), 0.5);
+  expect(values(y)).toEqual([0, 0, 0, 0, 0, 0.5, 2.5, 0, 0, 0.5, 2.5, 0, 0, 0, 0, 0]);
+});
+
+test('zoom by 1 (or to the same rounded size) returns the input', () => {
+  const x = ramp();
+  expect(zoom(x, 1)).toBe(x);
+  expect(zoom(x, 1.1)).toBe(x); // round(4.4) = 4
+});
+
+test('augment with a zoom is linear and its gradient is the adjoint: <A x, w> = <x, Aᵀ w>', () => {
+  const x = tf.tensor4d(
+    Array.from({ length: 2 * 8 * 8 * 3 }, (_, k) => Math.sin(k)),
+    [2, 8, 8, 3],
+  );
+  const w = tf.tensor4d(
+    Array.from({ length: 2 * 8 * 8 * 3 }, (_, k) => Math.cos(k * 0.3)),
+    [2, 8, 8, 3],
+  );
+  for (const a of [
+    { dy: 1, dx: -2, flip: true, scale: 1.25 },
+    { dy: 0, dx: 1, flip: false, scale: 0.75 },
+  ]) {
+    const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(augment(v as tf.Tensor4D, a), w)))(x);
+    const lhs = tf.tidy(() => tf.sum(tf.mul(augment(x, a), w)).dataSync()[0]);
+    const rhs = tf.tidy(() => tf.sum(tf.mul(x, g)).dataSync()[0]);
+    expect(rhs).toBeCloseTo(lhs, 3);
+    expect(Math.abs(lhs)).toBeGreaterThan(0.1);
+    g.dispose();
+  }
+  tf.dispose([x, w]);
+});
+
+test('drawAugmentation with a zoom: the same shifts and flips as without, scales in [1 − s, 1 + s]', () => {
+  const plain = new Mulberry32(5);
+  const zoomed = new Mulberry32(5);
+  const scales: number[] = [];
+  for (let i = 0; i < 500; i++) {
+    const a = drawAugmentation(plain, 3, true);
+    const b = drawAugmentation(zoomed, 3, true, 0.2);
+    expect([b.dy, b.dx, b.flip]).toEqual([a.dy, a.dx, a.flip]);
+    scales.push(b.scale!);
+    plain.next(); // the zoom's draw
+  }
+  expect(Math.min(...scales)).toBeGreaterThanOrEqual(0.8);
+  expect(Math.max(...scales)).toBeLessThanOrEqual(1.2);
+  expect(Math.min(...scales)).toBeLessThan(0.82);
+  expect(Math.max(...scales)).toBeGreaterThan(1.18);
+  expect(drawAugmentation(new Mulberry32(1), 2, true)).not.toHaveProperty('scale');
 });

@@ -36,3 +36,10 @@ test('learning rate: linear warmup, then cosine to 0 (values by hand)', () => {
   expect(lr(9)).toBeCloseTo(0.007612, 6); // t = 7/8: 0.1 · (1 − 0.9238795)
   expect(scheduleAt({ ...c, lrSchedule: 'constant' }, 9, FULL).lr).toBe(0.2);
 });
+
+test('the Fourier parametrisation has no low-resolution start, whatever multiResolution says', () => {
+  const f = { ...c, parametrisation: 'fourier' as const };
+  expect(lowResolutionSteps(f)).toBe(0);
+  expect(startResolution(f, FULL)).toEqual([32, 32]);
+  expect([0, 5, 9].map((k) => scheduleAt(f, k, FULL).upsample)).toEqual([false, false, false]);
+});

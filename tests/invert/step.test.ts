@@ -86,3 +86,51 @@ test('upsampling goes to full size with a fresh Adam; keep-best records the cosi
   disposeRunContext(run);
   expect(tf.memory().numTensors).toBe(n0);
 });
+
+test.each([
+  ['fourier + decorrelated', { parametrisation: 'fourier', colour: 'decorrelated', lr: 0.05 }],
+  [
+    'pixel + decorrelated, multi-resolution',
+    { parametrisation: 'pixel', colour: 'decorrelated', multiResolution: true },
+  ],
+  ['pixel + rgb with zoom', { scaleJitter: 0.15 }],
+] as const)('%s: 40 steps raise the cosine, images stay in (−1, 1), nothing leaks', (_name, extra) => {
+  const n0 = tf.memory().numTensors;
+  const config = resolveInvertConfig({ steps: 40, batchSize: 2, minBatch: 2, jitter: 0, flip: false, ...extra });
+  const targets = noiseTargets(fm, 2, 11);
+  const run = createRunContext(fm, config);
+  const s = createBatchState(run, batchSpec(targets, planBatches(2, 1, 2, 2)[0], 0, config));
+  evaluateBatch(run, s, 0);
+  const start = Array.from(s.keep.last);
+  for (let step = 0; step < 40; step++) {
+    if (step === 20 && config.multiResolution && config.parametrisation === 'pixel') upsampleBatch(run, s);
+    invertStep(run, s, config.lr).dispose();
+  }
+  evaluateBatch(run, s, 40);
+  s.keep.last.forEach((c, i) => expect(c).toBeGreaterThan(start[i] + 0.2));
+  const px = s.keep.images.dataSync();
+  expect(Math.max(...px.map(Math.abs))).toBeLessThanOrEqual(1);
+  disposeBatchState(s);
+  disposeRunContext(run);
+  expect(tf.memory().numTensors).toBe(n0);
+});
+
+test('the Fourier parametrisation starts from a near-uniform image of the mean face colour', () => {
+  const config = resolveInvertConfig({
+    steps: 4,
+    batchSize: 2,
+    minBatch: 2,
+    parametrisation: 'fourier',
+    colour: 'decorrelated',
+  });
+  const run = createRunContext(fm, config);
+  const s = createBatchState(run, batchSpec(noiseTargets(fm, 2, 11), planBatches(2, 1, 2, 2)[0], 0, config));
+  expect(s.x.shape).toEqual([2, 32, 32, 3]); // full size: no low-resolution start
+  const px = s.keep.images.dataSync();
+  const mean = [0, 1, 2].map((c) => px.filter((_, k) => k % 3 === c).reduce((a, b) => a + b) / (px.length / 3));
+  // FACE_COLOUR.mean: a warm skin tone (R above G above B).
+  expect(mean[0]).toBeGreaterThan(mean[1]);
+  expect(mean[1]).toBeGreaterThan(mean[2]);
+  disposeBatchState(s);
+  disposeRunContext(run);
+});
