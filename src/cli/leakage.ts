@@ -37,6 +37,7 @@ import {
 } from '../leakage/gallery.js';
 import { leakageMarkdown, leakageTable } from '../leakage/format.js';
 import { DETECTION_PROTOCOL } from '../leakage/naturalness.js';
+import { loadFaceFeatures } from '../leakage/kid.js';
 import { runLeakage, type SystemRole } from '../leakage/report.js';
 import { scoreHistogramSvg, svgToPng } from '../leakage/plot.js';
 import { FaceLandmarker } from '../align/landmarker.js';
@@ -275,13 +276,25 @@ async function writeReport(
     })),
   };
   const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+  const kid = naturalness.kid;
+  const kidLine = kid
+    ? `KID ×100 against ${kid.reference} real faces (${kid.network}): reconstructions ${(kid.reconstructions * 100).toFixed(2)}; the target photos (real vs real, the floor) ${(kid.realFloor * 100).toFixed(2)}; uniform noise (the ceiling) ${(kid.noiseCeiling * 100).toFixed(2)}.`
+    : null;
   const natLine = `Naturalness proxy (${naturalness.detector}): a face is found in ${pct(naturalness.reconstructions.share)} of the reconstructions (${naturalness.reconstructions.detected}/${naturalness.reconstructions.images}, mean confidence ${naturalness.reconstructions.meanConfidence.toFixed(2)}) and in ${pct(naturalness.targets.share)} of the target photos (${naturalness.targets.detected}/${naturalness.targets.images}, mean confidence ${naturalness.targets.meanConfidence.toFixed(2)}).`;
-  const md = [leakageMarkdown(report), natLine, '', ...plots.map((p) => `![${p.file}](${p.file})`), ''].join('\n');
+  const md = [
+    leakageMarkdown(report),
+    natLine,
+    ...(kidLine ? ['', kidLine] : []),
+    '',
+    ...plots.map((p) => `![${p.file}](${p.file})`),
+    '',
+  ].join('\n');
   await writeFileAtomic(path.join(dir, 'leakage.md'), md);
   await writeFileAtomic(path.join(dir, 'leakage.json'), `${JSON.stringify(json, null, 2)}\n`);
   return () => {
     for (const line of leakageTable(report)) ctx.out(line);
     ctx.out(natLine);
+    if (kidLine) ctx.out(kidLine);
     ctx.out(`wrote ${path.join(f.out, 'leakage.json')} and leakage.md`);
   };
 }
@@ -328,18 +341,20 @@ async function measure(ctx: CliContext, f: LeakageFlags, staged: StagedOutput): 
     const { gallery, refs, images } = await reconstructionsFor(ctx, fm, f, backend, staged);
     for (const j of judges) systems.push({ judge: await j.spec.load(), role: j.role, relation: j.relation });
     const detector = await FaceLandmarker.load({ lowLightRetry: false });
+    const features = await loadFaceFeatures();
     let run;
     try {
       const impostorSource = f.impostorPairs
         ? `mismatched pairs of ${f.impostorPairs}`
         : "cross-identity pairs of the targets' photos";
       run = await runLeakage(
-        { gallery, reconstructions: refs, images, impostorPairs, impostorSource, fmrs: f.fmr, detector },
+        { gallery, reconstructions: refs, images, impostorPairs, impostorSource, fmrs: f.fmr, detector, features },
         systems,
         ctx.err,
       );
     } finally {
       detector.dispose();
+      features.dispose();
     }
     return await writeReport(ctx, staged.staging, f, run, systems, backend);
   } finally {

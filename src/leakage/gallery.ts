@@ -204,7 +204,7 @@ export async function readGalleryImages(
 export async function readImpostorImages(
   pairs: ReadonlyArray<readonly [string, string]>,
   log: (line: string) => void,
-): Promise<{ images: RasterImage[]; pairs: Array<[number, number]> }> {
+): Promise<{ images: RasterImage[]; files: string[]; pairs: Array<[number, number]> }> {
   const files = [...new Set(pairs.flat())];
   const read = await Promise.all(
     files.map((f) =>
@@ -216,14 +216,16 @@ export async function readImpostorImages(
   );
   const at = new Map<string, number>();
   const images: RasterImage[] = [];
+  const readFiles: string[] = [];
   read.forEach((r, i) => {
     if (r.image) {
       at.set(files[i], images.length);
       images.push(r.image);
+      readFiles.push(files[i]);
     } else log(`skipped ${files[i]}: ${r.reason} (its impostor pairs are left out)`);
   });
   const kept = pairs
     .filter(([a, b]) => at.has(a) && at.has(b))
     .map(([a, b]) => [at.get(a)!, at.get(b)!] as [number, number]);
-  return { images, pairs: kept };
+  return { images, files: readFiles, pairs: kept };
 }

@@ -6,3 +6,4 @@ export * from './format.js';
 export * from './units.js';
 export * from './plot.js';
 export * from './naturalness.js';
+export * from './kid.js';

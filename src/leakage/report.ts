@@ -24,6 +24,7 @@ import {
 } from './gallery.js';
 import type { FaceLandmarker } from '../align/landmarker.js';
 import { detectorNaturalness, type NaturalnessResult } from './naturalness.js';
+import { kidReport, type FaceFeatures, type KidReport } from './kid.js';
 import type { ScoreDistributions } from './plot.js';
 import { countAbove, thresholdAtFmr, type FmrThreshold } from './sar.js';
 
@@ -160,12 +161,23 @@ export interface LeakageInputs {
   fmrs: number[];
   /** When given, the naturalness proxy is measured with it on the reconstructions and the target photos. */
   detector?: FaceLandmarker;
+  /** When given, the KID of the reconstructions against real faces is measured in its feature space (`kid.ts`). */
+  features?: FaceFeatures;
 }
+
+/** Most real faces a KID is measured against. */
+export const KID_REFERENCE_FACES = 500;
 
 /** The naturalness proxy of a report: reconstructions beside the real target photos. */
 export interface NaturalnessReport {
   reconstructions: NaturalnessResult;
   targets: NaturalnessResult;
+  /**
+   * KID against real faces: the impostor photos (without an impostor pairs file, the
+   * gallery's photos) other than the target photos, at most KID_REFERENCE_FACES of them
+   * evenly spaced.
+   */
+  kid?: KidReport;
 }
 
 /**
@@ -185,11 +197,17 @@ export async function runLeakage(
   );
   let impostorIdx: Array<[number, number]>;
   let impostorImages: RasterImage[];
+  let impostorFiles: string[];
   if (inputs.impostorPairs) {
-    ({ images: impostorImages, pairs: impostorIdx } = await readImpostorImages(inputs.impostorPairs, log));
+    ({
+      images: impostorImages,
+      files: impostorFiles,
+      pairs: impostorIdx,
+    } = await readImpostorImages(inputs.impostorPairs, log));
   } else {
     impostorIdx = crossIdentityPairs(gallery.photos);
     impostorImages = galleryImages;
+    impostorFiles = gallery.photos.map((p) => p.file);
   }
   if (impostorIdx.length === 0)
     throw new ConfigError(
@@ -233,15 +251,27 @@ export async function runLeakage(
     perReconstruction.forEach((s, k) => (report.perReconstruction[k].scores[judge.name] = s));
   }
   let naturalness: NaturalnessReport | undefined;
+  const targetImages = gallery.targets.map((t) => galleryImages[t]);
   if (inputs.detector) {
     log('naturalness: running the face detector on the reconstructions and the target photos');
     naturalness = {
       reconstructions: await detectorNaturalness(inputs.detector, reconImages),
-      targets: await detectorNaturalness(
-        inputs.detector,
-        gallery.targets.map((t) => galleryImages[t]),
-      ),
+      targets: await detectorNaturalness(inputs.detector, targetImages),
     };
+  }
+  if (inputs.features && naturalness) {
+    const targetFiles = new Set(gallery.targets.map((t) => gallery.photos[t].file));
+    const pool = impostorImages.filter((_, i) => !targetFiles.has(impostorFiles[i]));
+    const step = Math.max(1, Math.floor(pool.length / KID_REFERENCE_FACES));
+    const reference = pool.filter((_, i) => i % step === 0).slice(0, KID_REFERENCE_FACES);
+    if (reference.length >= 2 && reconImages.length >= 2) {
+      log(`naturalness: KID against ${reference.length} real faces`);
+      naturalness.kid = await kidReport(inputs.features, {
+        reconstructions: reconImages,
+        targets: targetImages,
+        reference,
+      });
+    } else log('naturalness: no KID (it needs 2 reconstructions and 2 real faces besides the targets)');
   }
   return { ...report, distributions, naturalness };
 }

@@ -127,6 +127,13 @@ withData(
     expect(report.naturalness.targets.meanConfidence).toBeGreaterThan(0.5);
     expect(report.naturalness.reconstructions.images).toBe(3);
     expect(md).toMatch(/Naturalness proxy .* of the reconstructions \(\d\/3, mean confidence/);
+    // KID against the 4 gallery photos that are not targets; noise is farther from them than the real targets are.
+    const kid = report.naturalness.kid;
+    expect(kid.reference).toBe(4);
+    expect(kid.network).toMatch(/landmark net/);
+    for (const v of [kid.reconstructions, kid.realFloor, kid.noiseCeiling]) expect(Number.isFinite(v)).toBe(true);
+    expect(kid.noiseCeiling).toBeGreaterThan(kid.realFloor);
+    expect(md).toMatch(/KID ×100 against 4 real faces/);
 
     const again = await cli(
       'leakage',

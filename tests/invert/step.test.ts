@@ -126,7 +126,7 @@ test('the Fourier parametrisation starts from a near-uniform image of the mean f
   const run = createRunContext(fm, config);
   const s = createBatchState(run, batchSpec(noiseTargets(fm, 2, 11), planBatches(2, 1, 2, 2)[0], 0, config));
   expect(s.x.shape).toEqual([2, 32, 32, 3]); // full size: no low-resolution start
-  const px = s.keep.images.dataSync();
+  const px = s.keep.images.dataSync() as Float32Array;
   const mean = [0, 1, 2].map((c) => px.filter((_, k) => k % 3 === c).reduce((a, b) => a + b) / (px.length / 3));
   // FACE_COLOUR.mean: a warm skin tone (R above G above B).
   expect(mean[0]).toBeGreaterThan(mean[1]);
