@@ -38,6 +38,7 @@ import {
   useBackend,
 } from './options.js';
 import { invertInto, STOP_SIGNALS, workersOption, type InvertRun } from './invertRun.js';
+import { parseShardFlag, resolveShard, type ShardFlag } from './shard.js';
 
 interface InvertFlags {
   model: string;
@@ -75,6 +76,7 @@ interface InvertFlags {
   align: AlignMode;
   workers: number;
   backend: BackendPreference;
+  shard?: ShardFlag;
 }
 
 const INVERT_CONFIG_FILE = { flag: '--config', keys: Object.keys(DEFAULT_INVERT_CONFIG), what: 'invert config' };
@@ -212,6 +214,11 @@ function invertOptions(cmd: Command): Command {
       nonNegativeInt('--snapshot-every'),
     )
     .addOption(workersOption())
+    .option(
+      '--shard <i/n>',
+      "only the i-th (0-based) of n slices of the targets' batches, with the images a single run gives them (arcinvert merge joins the shards); auto/n reads the index from JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm)",
+      parseShardFlag,
+    )
     .option('--json', 'progress as JSON lines (when not on a TTY)')
     .addOption(backendOption());
 }
@@ -233,6 +240,7 @@ function inputsOf(f: InvertFlags): Array<{ key: string; path: string | undefined
 async function runInvert(ctx: CliContext, f: InvertFlags): Promise<void> {
   const config = await configFromFlags(f);
   checkFlags(f, config);
+  const shard = f.shard ? resolveShard(f.shard) : undefined;
   const staged = await stageOutput(f.out, f.overwrite, { inputs: inputsOf(f), log: ctx.err });
   let run: InvertRun;
   try {
@@ -254,6 +262,7 @@ async function runInvert(ctx: CliContext, f: InvertFlags): Promise<void> {
         workerBackend: f.backend,
         json: f.json,
         title: `arcinvert invert → ${f.out}`,
+        shard,
       });
     } finally {
       head?.dispose();

@@ -13,6 +13,8 @@ import type { FaceModel } from '../model/types.js';
 import type { BackendPreference } from '../engine/backend.js';
 import type { InvertConfig } from '../invert/config.js';
 import { invert } from '../invert/invert.js';
+import { planBatches, shardBatches } from '../invert/plan.js';
+import type { ShardSpec } from './shard.js';
 import { writeInvertOutputs, writeSnapshot } from '../invert/outputs.js';
 import { ensureDir } from '../io/atomic.js';
 import type { StagedOutput } from '../io/staging.js';
@@ -51,6 +53,8 @@ export interface InvertJob {
   json?: boolean;
   /** Title of the terminal view. */
   title: string;
+  /** Only this shard's batches (`--shard`); default all. */
+  shard?: ShardSpec;
 }
 
 /** The signals that stop an inversion early, and the exit status each gives (128 + its number). */
@@ -77,6 +81,12 @@ export async function invertInto(ctx: CliContext, job: InvertJob): Promise<Inver
     `inverting ${job.targets.n} target(s) × ${config.seeds} seed(s), ${config.steps} steps, batch ${config.batchSize}`,
   );
   ctx.err(`config: ${JSON.stringify(config)}`);
+  const planned = planBatches(job.targets.n, config.seeds, config.batchSize, config.minBatch).length;
+  const batches = job.shard ? shardBatches(planned, job.shard.index, job.shard.count) : undefined;
+  if (job.shard && batches)
+    ctx.err(
+      `shard ${job.shard.index}/${job.shard.count} (${job.shard.from}): ${batches.length === 0 ? 'no batches' : `batches ${batches[0]}–${batches[batches.length - 1]}`} of ${planned}`,
+    );
   const ctrl = new AbortController();
   let stoppedBy: StopSignal | undefined;
   const onSignal = (signal: StopSignal): void => {
@@ -110,12 +120,14 @@ export async function invertInto(ctx: CliContext, job: InvertJob): Promise<Inver
       workers: job.workers,
       backend: job.workerBackend,
       signal: ctrl.signal,
+      batches,
       onProgress: (p) => reporter?.update(p),
       onSnapshot: config.snapshotEvery > 0 ? (s) => writeSnapshot(job.dir, s) : undefined,
     });
     for (const im of result.images)
       reporter.finish({ label: imageLabel(im.target, im.seed), bestCosine: im.bestCosine });
-    const run = { model: job.model, backbone: job.fm.meta.backbone, backend: job.backend, config, startedAt };
+    const shard = job.shard && batches ? { ...job.shard, batches, plannedBatches: planned } : undefined;
+    const run = { model: job.model, backbone: job.fm.meta.backbone, backend: job.backend, config, startedAt, shard };
     await ensureDir(job.dir);
     await writeInvertOutputs(job.dir, result, job.targets, run, job.fm.meta.normalization);
     return { result, signal: result.aborted ? stoppedBy : undefined };

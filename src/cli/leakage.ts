@@ -44,6 +44,7 @@ import { FaceLandmarker } from '../align/landmarker.js';
 import { mergeFlags, readConfigFile } from './config.js';
 import type { CliContext } from './context.js';
 import { invertInto, STOP_SIGNALS, workersOption } from './invertRun.js';
+import { parseShardFlag, resolveShard, type ShardFlag, type ShardSpec } from './shard.js';
 import { backendOption, positiveInt, useBackend } from './options.js';
 
 interface LeakageFlags {
@@ -63,6 +64,9 @@ interface LeakageFlags {
   invertConfig?: string;
   workers: number;
   backend: BackendPreference;
+  shard?: ShardFlag;
+  /** `shard` with its index resolved (from the flag or the scheduler's environment). */
+  resolvedShard?: ShardSpec;
 }
 
 /** Where `--invert` puts its reconstructions, inside `--out`. */
@@ -116,6 +120,7 @@ async function invertTargets(
     workers: f.workers,
     workerBackend: f.backend,
     title: `arcinvert leakage → ${dir}`,
+    shard: f.resolvedShard,
   });
   if (signal || result.diverged) {
     // As `invert` does: the best images so far are kept (without a leakage report).
@@ -174,6 +179,11 @@ function leakageOptions(cmd: Command): Command {
     .option('--seeds <n>', 'with --invert: starting noises per target', positiveInt('--seeds'))
     .option('--invert-config <file.json>', 'with --invert: inversion config (any subset of the keys)')
     .addOption(workersOption())
+    .option(
+      '--shard <i/n>',
+      'with --invert: only the i-th of n slices of the targets, no report (merge the shards with arcinvert merge, then --reconstructions); auto/n reads the index from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID',
+      parseShardFlag,
+    )
     .addOption(backendOption());
 }
 
@@ -185,6 +195,7 @@ function checkFlags(f: LeakageFlags): void {
     throw new ArcinvertError('--invert needs --targets DIR (aligned photos in identity folders)');
   if (f.reconstructions && f.targets)
     throw new ArcinvertError('--targets is for --invert; with --reconstructions the targets come from its report.json');
+  if (f.shard && !f.invert) throw new ArcinvertError('--shard is for --invert (it slices the inversion)');
 }
 
 /** The gallery and the reconstructions to judge: inverted here (`--invert`) or read from `--reconstructions`. */
@@ -318,6 +329,7 @@ function inputsOf(f: LeakageFlags): Array<{ key: string; path: string | undefine
  */
 async function runLeakageCommand(ctx: CliContext, f: LeakageFlags): Promise<void> {
   checkFlags(f);
+  if (f.shard) f.resolvedShard = resolveShard(f.shard);
   const staged = await stageOutput(f.out, f.overwrite, { inputs: inputsOf(f), log: ctx.err });
   let printTable: () => void;
   try {
@@ -339,6 +351,14 @@ async function measure(ctx: CliContext, f: LeakageFlags, staged: StagedOutput): 
   try {
     const judges = await judgesFor(f, fm);
     const { gallery, refs, images } = await reconstructionsFor(ctx, fm, f, backend, staged);
+    if (f.resolvedShard) {
+      // One slice of a sharded run: its reconstructions only; the report needs them all.
+      const { index, count } = f.resolvedShard;
+      return () =>
+        ctx.out(
+          `shard ${index}/${count}: wrote ${refs.length} reconstruction(s) to ${path.join(f.out, RECONSTRUCTIONS)}; once every shard is done: arcinvert merge --out DIR <each shard's --out>, then arcinvert leakage --reconstructions DIR`,
+        );
+    }
     for (const j of judges) systems.push({ judge: await j.spec.load(), role: j.role, relation: j.relation });
     const detector = await FaceLandmarker.load({ lowLightRetry: false });
     const features = await loadFaceFeatures();

@@ -17,6 +17,7 @@ import { leakageCommand } from './leakage.js';
 import { calibrateCommand } from './calibrate.js';
 import { importCommand } from './import.js';
 import { bridgeCommand } from './bridge.js';
+import { mergeCommand } from './merge.js';
 
 /** The program with every command registered; output goes through `ctx`. */
 export function createProgram(ctx: CliContext): Command {
@@ -38,6 +39,7 @@ export function createProgram(ctx: CliContext): Command {
     calibrateCommand,
     importCommand,
     bridgeCommand,
+    mergeCommand,
   ]) {
     program.addCommand(throughContext(make(ctx), ctx));
   }

@@ -19,12 +19,19 @@ export interface InvertOptions extends InvertHooks {
   backend?: BackendPreference;
   /** The compiled worker module (default: see `invertParallel`). */
   workerScript?: URL;
+  /** Only these batches of the plan (a shard: `shardBatches`), with the images a full run gives them; default all. */
+  batches?: readonly number[];
 }
 
 /** Whether `invert` shares this run out between worker threads. */
-export function runsInParallel(targets: InvertTargets, config: InvertConfig, workers: number): boolean {
+export function runsInParallel(
+  targets: InvertTargets,
+  config: InvertConfig,
+  workers: number,
+  selected?: readonly number[],
+): boolean {
   const n = targets.embeddings.length / targets.dim;
-  const batches = planBatches(n, config.seeds, config.batchSize, config.minBatch).length;
+  const batches = selected?.length ?? planBatches(n, config.seeds, config.batchSize, config.minBatch).length;
   return workers > 1 && batches > 1 && config.snapshotEvery === 0 && config.identityLoss !== 'arcface';
 }
 
@@ -39,12 +46,14 @@ export function invert(
   config: InvertConfig,
   options: InvertOptions = {},
 ): Promise<InvertResult> {
-  const { workers = 1, backend, workerScript, ...hooks } = options;
-  if (!runsInParallel(targets, config, workers)) return invertSerial(fm, targets, config, hooks);
+  const { workers = 1, backend, workerScript, batches, ...hooks } = options;
+  if (!runsInParallel(targets, config, workers, batches))
+    return invertSerial(fm, targets, config, { ...hooks, batches });
   return invertParallel(fm, targets, config, {
     workers,
     backend,
     workerScript,
+    batches,
     signal: hooks.signal,
     onProgress: (_worker, p) => hooks.onProgress?.(p),
   });

@@ -7,9 +7,11 @@
  *   t{target}_s{seed}.png   the best image of each target × seed
  *   sheet.png               one row per target: its photo (when known), then its seeds
  *   report.json             per image: target, seed, best/final cosine, loss terms, steps,
- *                           time; plus the targets, the resolved config, model and backend
+ *                           time; plus the targets (and their fingerprint), the resolved
+ *                           config, model and backend, and, for one shard of a run, which
  *   snapshots/              optional `b{batch}_step{step}_t{target}_s{seed}.png`
  */
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
@@ -60,6 +62,26 @@ export interface RunInfo {
   backend: string;
   config: InvertConfig;
   startedAt: string;
+  /** Set for one shard of a run (`--shard`): which, and its batches of the plan. */
+  shard?: ShardInfo;
+}
+
+/** A shard's place in its run (`arcinvert merge` checks these). */
+export interface ShardInfo {
+  index: number;
+  count: number;
+  /** Where the index came from (the flag, or a scheduler's environment variable). */
+  from: string;
+  batches: number[];
+  plannedBatches: number;
+}
+
+/** SHA-256 of the targets' embedding bytes: shards of one run share it. */
+export function targetsFingerprint(targets: Pick<TargetSet, 'embeddings'>): string {
+  const e = targets.embeddings;
+  return createHash('sha256')
+    .update(new Uint8Array(e.buffer, e.byteOffset, e.byteLength))
+    .digest('hex');
 }
 
 /** Writes the PNGs, `sheet.png` and `report.json` into `dir`. */
@@ -76,6 +98,7 @@ export async function writeInvertOutputs(
   const report = {
     format: 'arcinvert-invert-report/1',
     ...run,
+    targetsSha256: targetsFingerprint(targets),
     aborted: result.aborted,
     seconds: result.seconds,
     targets: targets.sources.map((source, i) => ({
@@ -116,7 +139,13 @@ export function summarise(result: InvertResult): {
   };
 }
 
-async function writeSheet(file: string, result: InvertResult, targets: TargetSet, n: Normalization): Promise<void> {
+/** Writes `sheet.png`: one row per target, its photo (when known) then its images with their best cosine. */
+export async function writeSheet(
+  file: string,
+  result: Pick<InvertResult, 'images'>,
+  targets: Pick<TargetSet, 'sources' | 'crops'>,
+  n: Normalization,
+): Promise<void> {
   if (result.images.length === 0) return;
   const { width, height } = result.images[0].image;
   const withPhotos = targets.sources.some((s) => s !== undefined);

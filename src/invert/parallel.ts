@@ -31,6 +31,8 @@ export interface ParallelInvertOptions {
   signal?: AbortSignal;
   /** The compiled worker module (default: `parallelWorker.js` beside this file, or in dist/ when run from source). */
   workerScript?: URL;
+  /** Only these batches of the plan (a shard, `shardBatches`); default all. */
+  batches?: readonly number[];
 }
 
 /**
@@ -78,8 +80,11 @@ export async function invertParallel(
   }
   const started = performance.now();
   const n = targets.embeddings.length / targets.dim;
-  const batchCount = planBatches(n, config.seeds, config.batchSize, config.minBatch).length;
-  const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), batchCount));
+  const planned = planBatches(n, config.seeds, config.batchSize, config.minBatch).length;
+  const queue = options.batches ?? Array.from({ length: planned }, (_, b) => b);
+  if (queue.some((b) => !Number.isInteger(b) || b < 0 || b >= planned))
+    throw new ArcinvertError(`batch indices [${queue.join(', ')}] outside the ${planned} planned batches`);
+  const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), queue.length));
   const init: WorkerInit = {
     artifacts: await modelArtifacts(fm.model),
     meta: fm.meta,
@@ -101,7 +106,7 @@ export async function invertParallel(
     new Promise((resolve, reject) => {
       const give = (): void => {
         const message: ToWorker =
-          next < batchCount && !aborted && !diverged ? { type: 'run', batch: next++ } : { type: 'stop' };
+          next < queue.length && !aborted && !diverged ? { type: 'run', batch: queue[next++] } : { type: 'stop' };
         worker.postMessage(message);
         if (message.type === 'stop') resolve();
       };

@@ -14,6 +14,18 @@ export interface Job {
   filler: boolean;
 }
 
+/**
+ * The batches of shard `index` of `count` (0-based): a contiguous block of the plan's
+ * `batches`, [⌊index·batches/count⌋, ⌊(index+1)·batches/count⌋). Every batch is in exactly one
+ * shard, and a shard's images are the ones a single run gives those batches (the BN prior couples
+ * the images of a batch, so a shard never splits one). A shard may be empty when count > batches.
+ */
+export function shardBatches(batches: number, index: number, count: number): number[] {
+  const start = Math.floor((index * batches) / count);
+  const end = Math.floor(((index + 1) * batches) / count);
+  return Array.from({ length: end - start }, (_, k) => start + k);
+}
+
 /** Splits targets × seeds into batches, padding small batches with fillers. */
 export function planBatches(nTargets: number, seeds: number, batchSize: number, minBatch: number): Job[][] {
   const jobs: Job[] = [];

@@ -1,4 +1,4 @@
-import { planBatches, type Job } from '../../src/invert/plan.js';
+import { planBatches, shardBatches, type Job } from '../../src/invert/plan.js';
 
 const real = (target: number, seed: number): Job => ({ target, seed, filler: false });
 const filler = (target: number, seed: number): Job => ({ target, seed, filler: true });
@@ -57,4 +57,24 @@ test('every target × seed is planned exactly once as a real job, and fillers ne
       for (const j of b.filter((x) => x.filler)) expect(j.seed).toBeGreaterThanOrEqual(seeds);
     }
   }
+});
+
+describe('shardBatches', () => {
+  test('5 batches in 3 shards by hand: [0], [1, 2], [3, 4]', () => {
+    expect([0, 1, 2].map((i) => shardBatches(5, i, 3))).toEqual([[0], [1, 2], [3, 4]]);
+  });
+
+  test.each([
+    [1, 1],
+    [7, 2],
+    [16, 5],
+    [3, 8],
+  ])('%i batches in %i shards: every batch in exactly one shard, in order, shards contiguous', (batches, count) => {
+    const all = Array.from({ length: count }, (_, i) => shardBatches(batches, i, count));
+    expect(all.flat()).toEqual(Array.from({ length: batches }, (_, b) => b));
+    for (const s of all) s.forEach((b, k) => k > 0 && expect(b).toBe(s[k - 1] + 1));
+    // Sizes differ by at most one; with more shards than batches some are empty.
+    const sizes = all.map((s) => s.length);
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+  });
 });
