@@ -89,7 +89,7 @@ const at = (s, fmr) => s.typeI.atFmr.find((a) => Math.abs(a.fmr - fmr) < fmr * 1
 const pct = (a) =>
   `${(a.rate * 100).toFixed(0)} % (${a.accepted}/${a.rate > 0 ? Math.round(a.accepted / a.rate) : '–'})`;
 const systems = runs[0].report.systems.map((s) => s.name);
-const head = ['setting', ...systems.map((s) => `${s} SAR 1e-3 · 1e-2 · mean`), 'faces detected', 'KID ×100'];
+const head = ['setting', ...systems.map((s) => `${s} SAR 1e-3 · 1e-2 · mean`), 'faces detected', 'KID ×10³'];
 const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
 for (const r of runs) {
   const cells = systems.map((name) => {
@@ -99,11 +99,18 @@ for (const r of runs) {
   const nat = r.report.naturalness?.reconstructions;
   const kid = r.report.naturalness?.kid;
   lines.push(
-    `| ${r.name} | ${cells.join(' | ')} | ${nat ? `${(nat.share * 100).toFixed(0)} %` : '—'} | ${kid ? `${(kid.reconstructions.value * 100).toFixed(2)}` : '—'} |`,
+    `| ${r.name} | ${cells.join(' | ')} | ${nat ? `${(nat.share * 100).toFixed(0)} %` : '—'} | ${kid ? (kid.reconstructions * 1e3).toFixed(2) : '—'} |`,
   );
 }
 const settingLines = runs.map((r) => `- **${r.name}**: \`${JSON.stringify(settings[r.name])}\``);
-const table = [...lines, '', ...settingLines, ''].join('\n');
+const kid0 = runs[0].report.naturalness?.kid;
+const kidLine = kid0
+  ? [
+      `KID ×10³ against ${kid0.reference} real faces: real target photos ${(kid0.realFloor * 1e3).toFixed(2)} (the floor), uniform noise ${(kid0.noiseCeiling * 1e3).toFixed(2)} (the ceiling).`,
+      '',
+    ]
+  : [];
+const table = [...lines, '', ...kidLine, ...settingLines, ''].join('\n');
 await writeFileAtomic(path.join(out, 'sweep.md'), table);
 console.log(table);
 

@@ -289,7 +289,7 @@ async function writeReport(
   const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
   const kid = naturalness.kid;
   const kidLine = kid
-    ? `KID ×100 against ${kid.reference} real faces (${kid.network}): reconstructions ${(kid.reconstructions * 100).toFixed(2)}; the target photos (real vs real, the floor) ${(kid.realFloor * 100).toFixed(2)}; uniform noise (the ceiling) ${(kid.noiseCeiling * 100).toFixed(2)}.`
+    ? `KID ×10³ against ${kid.reference} real faces (${kid.network}): reconstructions ${(kid.reconstructions * 1e3).toFixed(2)}; the target photos (real vs real, the floor) ${(kid.realFloor * 1e3).toFixed(2)}; uniform noise (the ceiling) ${(kid.noiseCeiling * 1e3).toFixed(2)}.`
     : null;
   const natLine = `Naturalness proxy (${naturalness.detector}): a face is found in ${pct(naturalness.reconstructions.share)} of the reconstructions (${naturalness.reconstructions.detected}/${naturalness.reconstructions.images}, mean confidence ${naturalness.reconstructions.meanConfidence.toFixed(2)}) and in ${pct(naturalness.targets.share)} of the target photos (${naturalness.targets.detected}/${naturalness.targets.images}, mean confidence ${naturalness.targets.meanConfidence.toFixed(2)}).`;
   const md = [

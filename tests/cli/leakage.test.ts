@@ -133,7 +133,7 @@ withData(
     expect(kid.network).toMatch(/landmark net/);
     for (const v of [kid.reconstructions, kid.realFloor, kid.noiseCeiling]) expect(Number.isFinite(v)).toBe(true);
     expect(kid.noiseCeiling).toBeGreaterThan(kid.realFloor);
-    expect(md).toMatch(/KID ×100 against 4 real faces/);
+    expect(md).toMatch(/KID ×10³ against 4 real faces/);
 
     const again = await cli(
       'leakage',
