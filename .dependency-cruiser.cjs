@@ -8,7 +8,7 @@
  *   → backbone, io, engine, util, errors.ts      the base (may use each other, no circles)
  * Type-only imports count (tsPreCompilationDeps).
  */
-const JOBS = '^src/(train|invert|eval|leakage|onnx|tfjs|bridge)/';
+const JOBS = '^src/(train|invert|eval|leakage|onnx|tfjs|bridge|protect)/';
 const SHARED = '^src/(arcface|bnprior|model|align|judge|metrics)/';
 const BASE = '^src/(backbone|io|engine|util)/|^src/errors\\.ts$';
 

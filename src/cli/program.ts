@@ -18,6 +18,7 @@ import { calibrateCommand } from './calibrate.js';
 import { importCommand } from './import.js';
 import { bridgeCommand } from './bridge.js';
 import { mergeCommand } from './merge.js';
+import { protectCommand } from './protect.js';
 
 /** The program with every command registered; output goes through `ctx`. */
 export function createProgram(ctx: CliContext): Command {
@@ -40,6 +41,7 @@ export function createProgram(ctx: CliContext): Command {
     importCommand,
     bridgeCommand,
     mergeCommand,
+    protectCommand,
   ]) {
     program.addCommand(throughContext(make(ctx), ctx));
   }

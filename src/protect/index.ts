@@ -1,0 +1,3 @@
+/** Template protection: schemes, keys, and protected-template comparison (docs/PROTECTION.md). */
+export * from './schemes.js';
+export * from './keyfile.js';
