@@ -19,6 +19,7 @@ import { importCommand } from './import.js';
 import { bridgeCommand } from './bridge.js';
 import { mergeCommand } from './merge.js';
 import { protectCommand } from './protect.js';
+import { protectEvalCommand } from './protectEval.js';
 
 /** The program with every command registered; output goes through `ctx`. */
 export function createProgram(ctx: CliContext): Command {
@@ -42,6 +43,7 @@ export function createProgram(ctx: CliContext): Command {
     bridgeCommand,
     mergeCommand,
     protectCommand,
+    protectEvalCommand,
   ]) {
     program.addCommand(throughContext(make(ctx), ctx));
   }

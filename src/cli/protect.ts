@@ -33,7 +33,7 @@ function parseOptions(pairs: string[] = []): Record<string, number | string> {
     const m = /^([A-Za-z]+)=(.+)$/.exec(p);
     if (!m) throw new ArcinvertError(`--opt must be key=value, got '${p}'`);
     const n = Number(m[2]);
-    out[m[1]] = m[2].trim() !== '' && Number.isFinite(n) && !m[2].includes(',') ? n : m[2];
+    out[m[1]] = m[2].trim() !== '' && Number.isFinite(n) ? n : m[2];
   }
   return out;
 }
@@ -85,7 +85,7 @@ export function protectCommand(ctx: CliContext): Command {
     .option('--key <file.json>', 'a key written by an earlier protect (instead of --scheme/--seed)')
     .option(
       '--opt <k=v...>',
-      'scheme options: noise sigma=0.5; quantize bits=2 mode=quantile|uniform; project dim=D; biohash bits=B; mlphash layers=1024,512; polyprotect window=5 overlap=2',
+      'scheme options: noise sigma=0.5; quantize bits=2 mode=quantile|uniform; project dim=D; biohash bits=B; mlphash layers=1024x512; polyprotect window=5 overlap=2',
     )
     .option('--enrol <emb.npy>', 'templates quantize fits its quantile thresholds on (default: --in)')
     .requiredOption('--in <emb.npy>', 'embeddings to protect (N×D, e.g. from arcinvert embed)')

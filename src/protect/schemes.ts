@@ -156,14 +156,14 @@ const SCHEMES: Record<SchemeName, Scheme> = {
     citation:
       'MLP-Hash: a user-seeded multi-layer perceptron with random weights and ReLU, its output binarised at 0 (Shahreza, Hahn & Marcel, "MLP-Hash: Protecting face templates via hashing of randomized multi-layer perceptron", EUSIPCO 2023)',
     comparison: 'hamming',
-    defaults: (dim) => ({ layers: `${2 * dim},${dim}` }),
+    defaults: (dim) => ({ layers: `${2 * dim}x${dim}` }),
     check: (o) =>
       need(
-        typeof o.layers === 'string' && o.layers.split(',').every((w) => intIn(Number(w), 1, 65536)),
-        `mlphash: layers must be comma-separated widths, e.g. 1024,512, got ${o.layers}`,
+        typeof o.layers === 'string' && o.layers.split('x').every((w) => intIn(Number(w), 1, 65536)),
+        `mlphash: layers must be widths joined by x, e.g. 1024x512, got ${o.layers}`,
       ),
     apply: (key, x, n) => {
-      const widths = (key.options.layers as string).split(',').map(Number);
+      const widths = (key.options.layers as string).split('x').map(Number);
       let h = x;
       let d = key.dim;
       widths.forEach((w, l) => {
@@ -284,6 +284,24 @@ export function protect(key: ProtectionKey, x: Float32Array, n: number): Protect
     );
   const { data, dim } = SCHEMES[key.scheme].apply(key, x, n);
   return { data, n, dim, comparison: SCHEMES[key.scheme].comparison };
+}
+
+/**
+ * A scheme with options as one string, `name[:key=value…]`, e.g. `biohash:bits=256`,
+ * `quantize:bits=2:mode=uniform`, `mlphash:layers=1024x512`.
+ */
+export function parseSchemeSpec(spec: string): { scheme: SchemeName; options: Record<string, number | string> } {
+  const [name, ...pairs] = spec.split(':');
+  if (!SCHEME_NAMES.includes(name as SchemeName))
+    throw new ArcinvertError(`unknown protection scheme '${name}' in '${spec}': one of ${SCHEME_NAMES.join(', ')}`);
+  const options: Record<string, number | string> = {};
+  for (const p of pairs) {
+    const m = /^([A-Za-z]+)=(.+)$/.exec(p);
+    if (!m) throw new ArcinvertError(`scheme options are key=value, got '${p}' in '${spec}'`);
+    const n = Number(m[2]);
+    options[m[1]] = Number.isFinite(n) && m[2].trim() !== '' ? n : m[2];
+  }
+  return { scheme: name as SchemeName, options };
 }
 
 /** Similarity of row `i` of `a` and row `j` of `b` (same scheme): cosine, or 1 − Hamming distance / bits. */

@@ -1,6 +1,14 @@
 import { ArcinvertError } from '../../src/errors.js';
 import { orthonormalRows } from '../../src/protect/linalg.js';
-import { checkKey, makeKey, polyKey, protect, similarity, type Protected } from '../../src/protect/schemes.js';
+import {
+  checkKey,
+  makeKey,
+  parseSchemeSpec,
+  polyKey,
+  protect,
+  similarity,
+  type Protected,
+} from '../../src/protect/schemes.js';
 import { Mulberry32 } from '../../src/util/random.js';
 
 /** n random unit rows of dimension d. */
@@ -92,11 +100,11 @@ test('biohash: bits of the keyed projection; the same token gives the same code,
 
 test('mlphash: a bit string of the last layer width, deterministic in the seed', () => {
   const x = unitRows(3, 8, 6);
-  const key = makeKey('mlphash', 8, 3, { layers: '32,12' });
+  const key = makeKey('mlphash', 8, 3, { layers: '32x12' });
   const p = protect(key, x, 3);
   expect([p.dim, p.comparison]).toEqual([12, 'hamming']);
   expect(protect(key, x, 3).data).toEqual(p.data);
-  expect(makeKey('mlphash', 8, 3).options.layers).toBe('16,8');
+  expect(makeKey('mlphash', 8, 3).options.layers).toBe('16x8');
 });
 
 test('polyprotect: Σₖ cₖ·v^eₖ over windows of m with overlap, the last padded with zeros, by hand', () => {
@@ -123,7 +131,7 @@ test('options are checked: unknown and bad values are one-line errors naming the
       () => makeKey('polyprotect', 8, 0, { window: 3, overlap: 3 }),
       'polyprotect: overlap must be an integer in [0, window − 1]',
     ],
-    [() => makeKey('mlphash', 8, 0, { layers: '8,x' }), 'mlphash: layers must be comma-separated widths'],
+    [() => makeKey('mlphash', 8, 0, { layers: '8,4' }), 'mlphash: layers must be widths joined by x'],
     [
       () => protect(makeKey('sign', 8, 0), new Float32Array(6), 1),
       'templates have dimension 6, the sign key is for dimension 8',
@@ -152,4 +160,16 @@ test('similarity of a template with itself is 1 for every scheme', () => {
     const p: Protected = protect(makeKey(scheme, 16, 1, {}, enrol), x, 2);
     expect(similarity(p, 1, p, 1)).toBeCloseTo(1, 6);
   }
+});
+
+test('parseSchemeSpec: name and key=value options joined by colons', () => {
+  expect(parseSchemeSpec('biohash:bits=256')).toEqual({ scheme: 'biohash', options: { bits: 256 } });
+  expect(parseSchemeSpec('quantize:bits=2:mode=uniform')).toEqual({
+    scheme: 'quantize',
+    options: { bits: 2, mode: 'uniform' },
+  });
+  expect(parseSchemeSpec('mlphash:layers=1024x512').options).toEqual({ layers: '1024x512' });
+  expect(parseSchemeSpec('sign')).toEqual({ scheme: 'sign', options: {} });
+  expect(() => parseSchemeSpec('rot13')).toThrow("unknown protection scheme 'rot13'");
+  expect(() => parseSchemeSpec('noise:sigma')).toThrow("scheme options are key=value, got 'sigma'");
 });
