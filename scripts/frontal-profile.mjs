@@ -54,8 +54,9 @@ else {
     const batch = rastersToTensor(rasters);
     const slices = tf.unstack(batch);
     const input = await faceapi.toNetInput(slices);
-    const rel = await net.forwardInput(input).data();
-    tf.dispose([batch, ...slices]);
+    const out = net.forwardInput(input);
+    const rel = await out.data();
+    tf.dispose([out, batch, ...slices]);
     chunk.forEach((it, k) => {
       const x = (i) => rel[k * 136 + 2 * i];
       yaw[path.relative(data, it.path)] = (2 * (x(30) - x(0))) / (x(16) - x(0)) - 1;
@@ -117,6 +118,17 @@ const png = await contactSheetPng(rows, { normalization: norm, cellLabels: label
 await writeFileAtomic(path.join(out, 'sheet.jpg'), await sharp(png).jpeg({ quality: 85 }).toBuffer());
 tf.dispose(rows.flat());
 
+// The held-out identities are the ones `arcinvert train` keeps with its defaults (seed 0,
+// validation fraction 0.1, every identity): a model trained otherwise has seen some of them.
+for (const m of models) {
+  const cfgFile = path.join(m, 'config.json');
+  if (!existsSync(cfgFile)) continue;
+  const cfg = JSON.parse(await fsp.readFile(cfgFile, 'utf8'));
+  if ((cfg.seed ?? 0) !== 0 || (cfg.valFraction ?? 0.1) !== 0.1 || (cfg.maxClasses ?? 0) !== 0)
+    throw new Error(
+      `${m} was trained with another identity split (seed ${cfg.seed}, valFraction ${cfg.valFraction}, maxClasses ${cfg.maxClasses})`,
+    );
+}
 console.log('| model | frontal–profile accuracy | TAR @ FAR 1e-2 | pairs |');
 console.log('|---|---|---|---|');
 for (const m of models) {

@@ -43,8 +43,11 @@ await fsp.mkdir(out, { recursive: true });
 
 for (const [name, config] of Object.entries(settings)) {
   const dir = path.join(out, name);
-  if (existsSync(path.join(dir, 'leakage.json')) || (only.length > 0 && !only.includes(name))) continue;
   const cfgFile = path.join(out, `${name}.config.json`);
+  // A finished setting is kept only while its config is the one asked for now.
+  const sameConfig =
+    existsSync(cfgFile) && (await fsp.readFile(cfgFile, 'utf8')) === JSON.stringify(config, null, 2) + '\n';
+  if ((existsSync(path.join(dir, 'leakage.json')) && sameConfig) || (only.length > 0 && !only.includes(name))) continue;
   await fsp.writeFile(cfgFile, JSON.stringify(config, null, 2) + '\n');
   const t0 = Date.now();
   const r = spawnSync(
@@ -127,6 +130,7 @@ for (let t = 0; t < Math.min(sheetTargets, runs[0].report.targets); t++) {
   const lab = ['target'];
   for (const r of runs) {
     const p = r.report.perReconstruction.find((x) => x.target === t);
+    if (!p) throw new Error(`setting ${r.name} has no reconstruction of target ${t}`);
     row.push(
       await readImageTensor(path.join(r.dir, 'reconstructions', path.basename(p.file)), {
         size: [side, side],

@@ -205,7 +205,7 @@ function invertOptions(cmd: Command): Command {
         'decorrelated',
       ]),
     )
-    .option('--multi-resolution', 'optimise at half resolution for the first half of the steps (default; pixels only)')
+    .option('--multi-resolution', 'optimise at half resolution for the first half of the steps (default; pixel + rgb only)')
     .option('--no-multi-resolution', 'optimise at full resolution from the start')
     .option('--seed <n>', 'random seed', nonNegativeInt('--seed'))
     .option(

@@ -15,7 +15,7 @@ import type { InvertConfig } from '../invert/config.js';
 import { invert } from '../invert/invert.js';
 import { planBatches, shardBatches } from '../invert/plan.js';
 import type { ShardSpec } from './shard.js';
-import { writeInvertOutputs, writeSnapshot } from '../invert/outputs.js';
+import { modelFingerprint, writeInvertOutputs, writeSnapshot } from '../invert/outputs.js';
 import { ensureDir } from '../io/atomic.js';
 import type { StagedOutput } from '../io/staging.js';
 import type { TargetSet } from '../invert/targets.js';
@@ -127,7 +127,16 @@ export async function invertInto(ctx: CliContext, job: InvertJob): Promise<Inver
     for (const im of result.images)
       reporter.finish({ label: imageLabel(im.target, im.seed), bestCosine: im.bestCosine });
     const shard = job.shard && batches ? { ...job.shard, batches, plannedBatches: planned } : undefined;
-    const run = { model: job.model, backbone: job.fm.meta.backbone, backend: job.backend, config, startedAt, shard };
+    // The config as asked (the terminal view's preview cadence is display, not part of the run).
+    const run = {
+      model: job.model,
+      modelSha256: modelFingerprint(job.fm.model.getWeights()),
+      backbone: job.fm.meta.backbone,
+      backend: job.backend,
+      config: job.config,
+      startedAt,
+      shard,
+    };
     await ensureDir(job.dir);
     await writeInvertOutputs(job.dir, result, job.targets, run, job.fm.meta.normalization);
     return { result, signal: result.aborted ? stoppedBy : undefined };

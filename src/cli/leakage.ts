@@ -361,9 +361,10 @@ async function measure(ctx: CliContext, f: LeakageFlags, staged: StagedOutput): 
     }
     for (const j of judges) systems.push({ judge: await j.spec.load(), role: j.role, relation: j.relation });
     const detector = await FaceLandmarker.load({ lowLightRetry: false });
-    const features = await loadFaceFeatures();
+    let features;
     let run;
     try {
+      features = await loadFaceFeatures();
       const impostorSource = f.impostorPairs
         ? `mismatched pairs of ${f.impostorPairs}`
         : "cross-identity pairs of the targets' photos";
@@ -374,7 +375,7 @@ async function measure(ctx: CliContext, f: LeakageFlags, staged: StagedOutput): 
       );
     } finally {
       detector.dispose();
-      features.dispose();
+      features?.dispose();
     }
     return await writeReport(ctx, staged.staging, f, run, systems, backend);
   } finally {

@@ -1,6 +1,6 @@
 /**
  * `arcinvert merge --out DIR SHARD_DIR…`: joins the outputs of a sharded inversion (`invert
- * --shard i/n`, or `leakage --invert --shard i/n`) into the directory a single run writes
+ * --shard i/n`, or `leakage --invert --shard i/n`) into one directory with the images a single run writes
  * (`src/invert/merge.ts`), staged like every output. Overlapping, missing or foreign shards are
  * refused before anything is written.
  */

@@ -57,8 +57,11 @@ async function runProtect(ctx: CliContext, f: ProtectFlags): Promise<void> {
   const p = protect(key, e.data, e.n);
   const listing = await readListingFor(f.in, e.n);
   const outListing = listingPathFor(f.out);
-  // A listing left beside --out by an earlier run would pair these rows with other photos.
-  for (const old of [outListing, outListing.replace(/\.jsonl$/, '.txt')]) await fsp.rm(old, { force: true });
+  // What an earlier run left beside --out (a listing, a key) would pair these rows with other
+  // photos or another key; the .npy is written last, so its presence marks a complete set.
+  await fsp.rm(f.out, { force: true });
+  const stale = [outListing, outListing.replace(/\.jsonl$/, '.txt'), keyPathFor(f.out)];
+  for (const old of stale) if (!f.key || path.resolve(old) !== path.resolve(f.key)) await fsp.rm(old, { force: true });
   if (listing) {
     const base = listing.format === 'jsonl' ? path.dirname(listing.file) : process.cwd();
     await writeFileAtomic(

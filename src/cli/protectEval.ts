@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { embedUnique } from '../metrics/pairEval.js';
 import { lfwImagePath, readPairsFile } from '../metrics/verification.js';
 import { loadFaceModel } from '../model/store.js';
-import { parseSchemeSpec } from '../protect/schemes.js';
+import { checkSchemeOptions, parseSchemeSpec } from '../protect/schemes.js';
 import {
   protectedUtility,
   unprotectedUtility,
@@ -43,6 +43,9 @@ async function embedPairs(
 ): Promise<{ x: Float32Array; dim: number; identities: string[]; pairs: RowPair[] }> {
   const parsed = await readPairsFile(f.pairs);
   const fm = await loadFaceModel(f.model);
+  // Every scheme's options, before the embedding work.
+  for (const spec of f.scheme.map(parseSchemeSpec))
+    checkSchemeOptions(spec.scheme, fm.meta.embeddingSize, spec.options);
   const files: string[] = [];
   const identities: string[] = [];
   const rowOf = new Map<string, number>();

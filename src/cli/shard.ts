@@ -3,7 +3,8 @@
  * (`shardBatches`), for cluster schedulers; `arcinvert merge` puts the shards' outputs back
  * together. `--shard auto/n` takes i from the scheduler's environment: Kubernetes Indexed Jobs'
  * `JOB_COMPLETION_INDEX` (0-based), or a Slurm job array's `SLURM_ARRAY_TASK_ID` counted from
- * `SLURM_ARRAY_TASK_MIN` (arrays may start at 1).
+ * `SLURM_ARRAY_TASK_MIN` in steps of `SLURM_ARRAY_TASK_STEP` (arrays may start at 1 or skip),
+ * checked against `SLURM_ARRAY_TASK_COUNT` when set.
  */
 import { ArcinvertError } from '../errors.js';
 
@@ -40,14 +41,22 @@ export function resolveShard(flag: ShardFlag, env: NodeJS.ProcessEnv = process.e
     from = 'JOB_COMPLETION_INDEX';
   } else if (isIndex(env.SLURM_ARRAY_TASK_ID)) {
     const min = isIndex(env.SLURM_ARRAY_TASK_MIN) ? Number(env.SLURM_ARRAY_TASK_MIN) : 0;
-    index = Number(env.SLURM_ARRAY_TASK_ID) - min;
-    from = `SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN (${env.SLURM_ARRAY_TASK_ID} − ${min})`;
+    const step = isIndex(env.SLURM_ARRAY_TASK_STEP) ? Math.max(1, Number(env.SLURM_ARRAY_TASK_STEP)) : 1;
+    if (isIndex(env.SLURM_ARRAY_TASK_COUNT) && Number(env.SLURM_ARRAY_TASK_COUNT) !== flag.count)
+      throw new ArcinvertError(
+        `--shard auto/${flag.count}: the Slurm array has ${env.SLURM_ARRAY_TASK_COUNT} tasks (SLURM_ARRAY_TASK_COUNT); give --shard auto/${env.SLURM_ARRAY_TASK_COUNT}`,
+      );
+    index = (Number(env.SLURM_ARRAY_TASK_ID) - min) / step;
+    from =
+      step === 1
+        ? `SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN (${env.SLURM_ARRAY_TASK_ID} − ${min})`
+        : `(SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN) / SLURM_ARRAY_TASK_STEP ((${env.SLURM_ARRAY_TASK_ID} − ${min}) / ${step})`;
   } else {
     throw new ArcinvertError(
       `--shard auto/${flag.count}: neither JOB_COMPLETION_INDEX (Kubernetes) nor SLURM_ARRAY_TASK_ID (Slurm) is set; give the index (--shard i/${flag.count})`,
     );
   }
-  if (index < 0 || index >= flag.count)
+  if (!Number.isInteger(index) || index < 0 || index >= flag.count)
     throw new ArcinvertError(
       `--shard auto/${flag.count}: ${from} gives index ${index}, outside [0, ${flag.count - 1}]`,
     );

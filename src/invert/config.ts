@@ -73,8 +73,7 @@ export interface InvertConfig {
 
   /**
    * Optimise at half resolution (upsampled for the network) for the first
-   * `multiResolutionFraction` of the steps; pixel parametrisation only (the Fourier one
-   * grows coarse-to-fine by itself).
+   * `multiResolutionFraction` of the steps; pixel + rgb parametrisation only (`lowResolutionSteps`).
    */
   multiResolution: boolean;
   multiResolutionFraction: number;

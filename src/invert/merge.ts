@@ -1,8 +1,9 @@
 /**
  * Joins the outputs of a sharded inversion (`invert --shard i/n`, or the reconstructions of
- * `leakage --invert --shard i/n`) into the output a single run writes: the images, one
+ * `leakage --invert --shard i/n`) into one output: the images a single run writes, one
  * report.json and the sheet. The shards must be one run's — the same model, config, targets
- * (by fingerprint) and shard count — and every index from 0 to n − 1 exactly once; anything
+ * (by fingerprint), backend and shard count —, every index from 0 to n − 1 exactly once, and
+ * every image of the run exactly once (no shard diverged or stopped early); anything
  * else is refused with one line naming the problem, before anything is written.
  */
 import { promises as fsp } from 'node:fs';
@@ -11,13 +12,16 @@ import sharp from 'sharp';
 import { ArcinvertError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Normalization } from '../backbone/types.js';
-import { writeSheet, type ShardInfo } from './outputs.js';
+import { imageFileName, writeSheet, type ShardInfo } from './outputs.js';
+import { shardBatches } from './plan.js';
 import type { InvertedImage, RgbImage } from './types.js';
 
 /** What merge reads of a shard's report.json. */
 interface ShardReport {
   format: string;
   model: string;
+  modelSha256?: string;
+  diverged?: unknown;
   backbone: string;
   backend: string;
   config: Record<string, unknown>;
@@ -69,9 +73,10 @@ export function checkShards(shards: ShardOutput[]): ShardOutput[] {
       throw new ArcinvertError(`${other.dir} and ${first.dir} are not shards of one run: their ${what} differ`);
   };
   same('shard counts', (r) => r.shard!.count);
-  same('models', (r) => r.model);
+  same('models', (r) => r.modelSha256 ?? r.model);
   same('targets', (r) => r.targetsSha256 ?? r.targets);
   same('inversion configs', (r) => r.config);
+  same('backends (images are identical only on one backend)', (r) => r.backend);
   same('batch plans', (r) => r.shard!.plannedBatches);
   const count = first.report.shard!.count;
   const byIndex = new Map<number, ShardOutput>();
@@ -86,7 +91,38 @@ export function checkShards(shards: ShardOutput[]): ShardOutput[] {
     throw new ArcinvertError(
       `missing shard(s) ${missing.join(', ')} of ${count}: every index 0–${count - 1} is needed`,
     );
-  return Array.from({ length: count }, (_, i) => byIndex.get(i)!);
+  const ordered = Array.from({ length: count }, (_, i) => byIndex.get(i)!);
+  checkComplete(ordered);
+  return ordered;
+}
+
+/**
+ * Every shard holds its planned batches and, together, they hold each target × seed exactly
+ * once with the file name `invert` gives it; a shard that diverged or stopped early is refused.
+ */
+function checkComplete(shards: ShardOutput[]): void {
+  const { plannedBatches: planned, count } = shards[0].report.shard!;
+  for (const s of shards) {
+    const { index, batches } = s.report.shard!;
+    if (JSON.stringify(batches) !== JSON.stringify(shardBatches(planned, index, count)))
+      throw new ArcinvertError(`${s.dir}: shard ${index}/${count} lists batches other than its share of the plan`);
+    if (s.report.diverged || s.report.aborted)
+      throw new ArcinvertError(
+        `${s.dir}: shard ${index}/${count} ${s.report.diverged ? 'diverged' : 'was stopped early'}; run it again before merging`,
+      );
+  }
+  const seeds = Number(shards[0].report.config.seeds);
+  const seen = new Set<string>();
+  for (const s of shards)
+    for (const im of s.report.images) {
+      if (im.file !== imageFileName(im.target, im.seed))
+        throw new ArcinvertError(`${s.dir}: report.json lists '${im.file}' for target ${im.target}, seed ${im.seed}`);
+      if (seen.has(im.file)) throw new ArcinvertError(`shards overlap: ${im.file} is in more than one`);
+      seen.add(im.file);
+    }
+  const expected = shards[0].report.targets.length * seeds;
+  if (seen.size !== expected)
+    throw new ArcinvertError(`the shards hold ${seen.size} of the run's ${expected} images (targets × seeds)`);
 }
 
 async function readRgb(file: string): Promise<RgbImage> {

@@ -58,6 +58,8 @@ export async function writeSnapshot(dir: string, s: InvertSnapshot): Promise<voi
 /** Everything the report says besides the images. */
 export interface RunInfo {
   model: string;
+  /** SHA-256 of the model's weights (`modelFingerprint`): shards of one run share it wherever the model is mounted. */
+  modelSha256?: string;
   backbone: string;
   backend: string;
   config: InvertConfig;
@@ -74,6 +76,16 @@ export interface ShardInfo {
   from: string;
   batches: number[];
   plannedBatches: number;
+}
+
+/** SHA-256 of a model's weight values, in the model's weight order. */
+export function modelFingerprint(weights: readonly tf.Tensor[]): string {
+  const h = createHash('sha256');
+  for (const w of weights) {
+    const v = w.dataSync();
+    h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  }
+  return h.digest('hex');
 }
 
 /** SHA-256 of the targets' embedding bytes: shards of one run share it. */
@@ -100,6 +112,7 @@ export async function writeInvertOutputs(
     ...run,
     targetsSha256: targetsFingerprint(targets),
     aborted: result.aborted,
+    ...(result.diverged && { diverged: result.diverged }),
     seconds: result.seconds,
     targets: targets.sources.map((source, i) => ({
       index: i,

@@ -8,7 +8,14 @@ import { learningRate, type InvertConfig } from './config.js';
 
 type ScheduleConfig = Pick<
   InvertConfig,
-  'steps' | 'lr' | 'warmupSteps' | 'lrSchedule' | 'multiResolution' | 'multiResolutionFraction' | 'parametrisation'
+  | 'steps'
+  | 'lr'
+  | 'warmupSteps'
+  | 'lrSchedule'
+  | 'multiResolution'
+  | 'multiResolutionFraction'
+  | 'parametrisation'
+  | 'colour'
 >;
 
 /** What the schedule says about one step. */
@@ -21,9 +28,15 @@ export interface StepSchedule {
   upsample: boolean;
 }
 
-/** Steps optimised at half resolution (0 without multi-resolution, and for the Fourier parametrisation). */
+/**
+ * Steps optimised at half resolution: 0 without multi-resolution, and for every
+ * parametrisation but pixel + rgb (the Fourier one grows coarse to fine by itself; through
+ * tanh, upsampling the parameters would not upsample the image, so the switch would jump).
+ */
 export function lowResolutionSteps(c: ScheduleConfig): number {
-  return c.multiResolution && c.parametrisation === 'pixel' ? Math.round(c.steps * c.multiResolutionFraction) : 0;
+  return c.multiResolution && c.parametrisation === 'pixel' && c.colour === 'rgb'
+    ? Math.round(c.steps * c.multiResolutionFraction)
+    : 0;
 }
 
 /** Resolution the images start at: half of `full` when the run begins at low resolution. */

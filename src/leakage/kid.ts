@@ -19,6 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { RasterImage } from '../align/warp.js';
 import { rastersToTensor, resizeRaster } from '../align/raster.js';
 import { faceapi, loadFaceApiNet } from '../align/faceapi.js';
+import { ArcinvertError } from '../errors.js';
 import { Mulberry32 } from '../util/random.js';
 
 /**
@@ -27,7 +28,7 @@ import { Mulberry32 } from '../util/random.js';
  * pairs across.
  */
 export function kernelInceptionDistance(x: Float32Array, n: number, y: Float32Array, m: number, d: number): number {
-  if (n < 2 || m < 2) throw new Error(`KID needs at least 2 rows on each side, got ${n} and ${m}`);
+  if (n < 2 || m < 2) throw new ArcinvertError(`KID needs at least 2 rows on each side, got ${n} and ${m}`);
   const k = (a: Float32Array, i: number, b: Float32Array, j: number): number => {
     let dot = 0;
     for (let t = 0; t < d; t++) dot += a[i * d + t] * b[j * d + t];
@@ -100,7 +101,7 @@ export interface KidReport {
   /** Real faces the others are compared with. */
   reference: number;
   reconstructions: number;
-  /** KID of the target photos (real vs real: the floor) and of uniform noise (the ceiling), the same count as the reconstructions. */
+  /** KID of the target photos (real vs real: the floor) and of as many images of uniform noise as reconstructions (the ceiling). */
   realFloor: number;
   noiseCeiling: number;
 }

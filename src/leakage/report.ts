@@ -16,6 +16,7 @@ import { unitRowCosine } from '../arcface/normalize.js';
 import type { Judge } from '../judge/types.js';
 import {
   crossIdentityPairs,
+  identityOf,
   readGalleryImages,
   readImpostorImages,
   sameIdentityOthers,
@@ -173,9 +174,9 @@ export interface NaturalnessReport {
   reconstructions: NaturalnessResult;
   targets: NaturalnessResult;
   /**
-   * KID against real faces: the impostor photos (without an impostor pairs file, the
-   * gallery's photos) other than the target photos, at most KID_REFERENCE_FACES of them
-   * evenly spaced.
+   * KID against real faces: the photos of the impostor pairs file of people other than the
+   * targets (a photo's folder is its person), at most KID_REFERENCE_FACES of them evenly
+   * spaced; absent without a pairs file.
    */
   kid?: KidReport;
 }
@@ -260,18 +261,24 @@ export async function runLeakage(
     };
   }
   if (inputs.features && naturalness) {
-    const targetFiles = new Set(gallery.targets.map((t) => gallery.photos[t].file));
-    const pool = impostorImages.filter((_, i) => !targetFiles.has(impostorFiles[i]));
-    const step = Math.max(1, Math.floor(pool.length / KID_REFERENCE_FACES));
-    const reference = pool.filter((_, i) => i % step === 0).slice(0, KID_REFERENCE_FACES);
-    if (reference.length >= 2 && reconImages.length >= 2) {
+    // Real faces of people other than the targets' (none without an impostor pairs file).
+    const targetPeople = new Set(gallery.photos.map((p) => p.identity));
+    const pool = inputs.impostorPairs
+      ? impostorImages.filter((_, i) => !targetPeople.has(identityOf(impostorFiles[i])))
+      : [];
+    const m = Math.min(KID_REFERENCE_FACES, pool.length);
+    const reference = Array.from({ length: m }, (_, i) => pool[Math.floor((i * pool.length) / m)]);
+    if (reference.length >= 2 && reconImages.length >= 2 && targetImages.length >= 2) {
       log(`naturalness: KID against ${reference.length} real faces`);
       naturalness.kid = await kidReport(inputs.features, {
         reconstructions: reconImages,
         targets: targetImages,
         reference,
       });
-    } else log('naturalness: no KID (it needs 2 reconstructions and 2 real faces besides the targets)');
+    } else
+      log(
+        'naturalness: no KID (it needs 2 reconstructions, 2 targets and, from --impostor-pairs, 2 real faces of other people)',
+      );
   }
   return { ...report, distributions, naturalness };
 }

@@ -4,6 +4,7 @@
  * protected templates with its own function. Keys are plain JSON (`ProtectionKey`): the seed
  * and options regenerate every random matrix; fitted values (quantile thresholds) are stored.
  */
+import { randomInt } from 'node:crypto';
 import { ArcinvertError } from '../errors.js';
 import { mixSeed, Mulberry32 } from '../util/random.js';
 import { applyMatrix, gaussians, normalizeRows, orthonormalRows } from './linalg.js';
@@ -41,7 +42,8 @@ interface Scheme {
   check: (o: Record<string, number | string>, dim: number) => void;
   /** Values fitted on enrolment templates, when the scheme needs any. */
   fit?: (o: Record<string, number | string>, x: Float32Array, n: number, dim: number) => ProtectionKey['fitted'];
-  apply: (key: ProtectionKey, x: Float32Array, n: number) => { data: Float32Array; dim: number };
+  /** `draws` seeds whatever is random per call (the noise scheme's noise), not part of the key. */
+  apply: (key: ProtectionKey, x: Float32Array, n: number, draws: number) => { data: Float32Array; dim: number };
 }
 
 const need = (ok: boolean, message: string): void => {
@@ -75,12 +77,13 @@ const SCHEMES: Record<SchemeName, Scheme> = {
         `noise: sigma must be a number ≥ 0, got ${o.sigma}`,
       ),
     // y = (x + σ·g/√d) / ‖·‖: the noise has norm ≈ σ next to a unit template (SNR = −20·log10 σ dB).
-    apply: (key, x, n) => {
+    // A fresh draw per template and per call (`draws`): the key holds no noise to subtract.
+    apply: (key, x, n, draws) => {
       const d = key.dim;
       const sigma = key.options.sigma as number;
       const y = new Float32Array(x.length);
       for (let r = 0; r < n; r++) {
-        const g = gaussians(d, mixSeed(key.seed, r));
+        const g = gaussians(d, mixSeed(draws, r));
         for (let k = 0; k < d; k++) y[r * d + k] = x[r * d + k] + (sigma * g[k]) / Math.sqrt(d);
       }
       return { data: normalizeRows(y, d), dim: d };
@@ -159,11 +162,14 @@ const SCHEMES: Record<SchemeName, Scheme> = {
     defaults: (dim) => ({ layers: `${2 * dim}x${dim}` }),
     check: (o) =>
       need(
-        typeof o.layers === 'string' && o.layers.split('x').every((w) => intIn(Number(w), 1, 65536)),
+        (typeof o.layers === 'string' || typeof o.layers === 'number') &&
+          String(o.layers)
+            .split('x')
+            .every((w) => intIn(Number(w), 1, 65536)),
         `mlphash: layers must be widths joined by x, e.g. 1024x512, got ${o.layers}`,
       ),
     apply: (key, x, n) => {
-      const widths = (key.options.layers as string).split('x').map(Number);
+      const widths = String(key.options.layers).split('x').map(Number);
       let h = x;
       let d = key.dim;
       widths.forEach((w, l) => {
@@ -228,6 +234,25 @@ export function schemeInfo(name: SchemeName): { citation: string; comparison: Co
   return { citation: SCHEMES[name].citation, comparison: SCHEMES[name].comparison };
 }
 
+/** Checks `options` of `scheme` for templates of dimension `dim` (unknown or bad ones refused); returns them over the defaults. */
+export function checkSchemeOptions(
+  scheme: SchemeName,
+  dim: number,
+  options: Record<string, number | string> = {},
+): Record<string, number | string> {
+  const s = SCHEMES[scheme];
+  if (!s) throw new ArcinvertError(`unknown protection scheme '${scheme}': one of ${SCHEME_NAMES.join(', ')}`);
+  const defaults = s.defaults(dim);
+  for (const k of Object.keys(options))
+    if (!(k in defaults))
+      throw new ArcinvertError(
+        `${scheme}: unknown option '${k}' (options: ${Object.keys(defaults).join(', ') || 'none'})`,
+      );
+  const o = { ...defaults, ...options };
+  s.check(o, dim);
+  return o;
+}
+
 /**
  * A key for `scheme` on templates of dimension `dim`: `options` over the scheme's defaults
  * (unknown ones refused), checked; quantisation fits its thresholds on `enrolment` rows.
@@ -240,15 +265,7 @@ export function makeKey(
   enrolment?: { data: Float32Array; n: number },
 ): ProtectionKey {
   const s = SCHEMES[scheme];
-  if (!s) throw new ArcinvertError(`unknown protection scheme '${scheme}': one of ${SCHEME_NAMES.join(', ')}`);
-  const defaults = s.defaults(dim);
-  for (const k of Object.keys(options))
-    if (!(k in defaults))
-      throw new ArcinvertError(
-        `${scheme}: unknown option '${k}' (options: ${Object.keys(defaults).join(', ') || 'none'})`,
-      );
-  const o = { ...defaults, ...options };
-  s.check(o, dim);
+  const o = checkSchemeOptions(scheme, dim, options);
   const key: ProtectionKey = { format: 'arcinvert-protection-key/1', scheme, dim, seed, options: o };
   if (s.fit) {
     if (o.mode === 'quantile' && (!enrolment || enrolment.n < 2 ** (o.bits as number)))
@@ -267,22 +284,43 @@ export function checkKey(key: unknown, source: string): ProtectionKey {
     k?.format !== 'arcinvert-protection-key/1' ||
     !SCHEME_NAMES.includes(k.scheme) ||
     !Number.isInteger(k.dim) ||
-    !Number.isInteger(k.seed)
+    k.dim < 1 ||
+    !Number.isInteger(k.seed) ||
+    typeof k.options !== 'object' ||
+    k.options === null
   )
     throw new ArcinvertError(`${source} is not an arcinvert protection key`);
-  SCHEMES[k.scheme].check(k.options, k.dim);
-  if (SCHEMES[k.scheme].fit && !Array.isArray(k.fitted?.thresholds))
-    throw new ArcinvertError(`${source}: the ${k.scheme} key lacks its fitted thresholds`);
+  const s = SCHEMES[k.scheme];
+  const known = Object.keys(s.defaults(k.dim));
+  const unknown = Object.keys(k.options).find((o) => !known.includes(o));
+  if (unknown !== undefined || known.some((o) => !(o in k.options)))
+    throw new ArcinvertError(`${source}: the ${k.scheme} key's options must be exactly ${known.join(', ') || 'none'}`);
+  s.check(k.options, k.dim);
+  if (s.fit) {
+    const t = k.fitted?.thresholds;
+    const want = k.dim * (2 ** (k.options.bits as number) - 1);
+    if (!Array.isArray(t) || t.length !== want || !t.every((v) => typeof v === 'number' && Number.isFinite(v)))
+      throw new ArcinvertError(`${source}: the ${k.scheme} key needs ${want} finite fitted thresholds`);
+  }
   return k;
 }
 
-/** Protects the `n` rows of `x` [n, key.dim] with `key`. */
-export function protect(key: ProtectionKey, x: Float32Array, n: number): Protected {
+/**
+ * Protects the `n` rows of `x` [n, key.dim] with `key`. `draws` seeds what is random per call
+ * rather than per key (only `noise` has any): a fresh random value by default; pass one for a
+ * reproducible evaluation.
+ */
+export function protect(
+  key: ProtectionKey,
+  x: Float32Array,
+  n: number,
+  draws: number = randomInt(0x7fffffff),
+): Protected {
   if (x.length !== n * key.dim)
     throw new ArcinvertError(
       `templates have dimension ${x.length / n}, the ${key.scheme} key is for dimension ${key.dim}`,
     );
-  const { data, dim } = SCHEMES[key.scheme].apply(key, x, n);
+  const { data, dim } = SCHEMES[key.scheme].apply(key, x, n, draws);
   return { data, n, dim, comparison: SCHEMES[key.scheme].comparison };
 }
 

@@ -79,7 +79,7 @@ export function protectedUtility(
   const base = makeKey(spec.scheme, dim, spec.seed, spec.options, { data: x, n });
   const keyOf = (identity: string): ProtectionKey => ({ ...base, seed: mixSeed(spec.seed, fnv1a(identity)) });
   if (spec.policy === 'shared') {
-    const all = protect(base, x, n);
+    const all = protect(base, x, n, mixSeed(spec.seed, 0xd4a3));
     return verification(
       pairs.map((q) => similarity(all, q.a, all, q.b)),
       pairs,
@@ -92,7 +92,7 @@ export function protectedUtility(
   for (const [id, rows] of rowsOf) {
     const sub = new Float32Array(rows.length * dim);
     rows.forEach((r, k) => sub.set(x.subarray(r * dim, (r + 1) * dim), k * dim));
-    const p = protect(keyOf(id), sub, rows.length);
+    const p = protect(keyOf(id), sub, rows.length, mixSeed(spec.seed, fnv1a(id), 0xd4a3));
     out ??= { data: new Float32Array(n * p.dim), n, dim: p.dim, comparison: p.comparison };
     rows.forEach((r, k) => out!.data.set(p.data.subarray(k * p.dim, (k + 1) * p.dim), r * p.dim));
   }

@@ -127,14 +127,26 @@ withData(
     expect(report.naturalness.targets.meanConfidence).toBeGreaterThan(0.5);
     expect(report.naturalness.reconstructions.images).toBe(3);
     expect(md).toMatch(/Naturalness proxy .* of the reconstructions \(\d\/3, mean confidence/);
-    // KID against the 4 gallery photos that are not targets; noise is farther from them than the real targets are.
-    const kid = report.naturalness.kid;
-    expect(kid.reference).toBe(4);
-    expect(kid.network).toMatch(/landmark net/);
-    for (const v of [kid.reconstructions, kid.realFloor, kid.noiseCeiling]) expect(Number.isFinite(v)).toBe(true);
-    expect(kid.noiseCeiling).toBeGreaterThan(kid.realFloor);
-    expect(md).toMatch(/KID ×10³ against 4 real faces/);
+    // No impostor pairs file: no real faces of other people to measure KID against.
+    expect(report.naturalness.kid).toBeUndefined();
 
+    // Impostor pairs of two people who are not targets (Zico: 3 photos, Zinedine Zidane: 2),
+    // copied beside the pairs file that names them (into this test's temporary folder).
+    const pairsDir = path.join(tmp, 'impostors');
+    for (const [who, n] of [
+      ['Zico', [1, 2, 3]],
+      ['Zinedine_Zidane', [4, 6]],
+    ] as const)
+      for (const k of n) {
+        const name = `${who}_${String(k).padStart(4, '0')}.jpg`;
+        await fsp.mkdir(path.join(pairsDir, who), { recursive: true });
+        await fsp.copyFile(path.join(LFW, who, name), path.join(pairsDir, who, name));
+      }
+    const pairsFile = path.join(pairsDir, 'pairs.txt');
+    await fsp.writeFile(
+      pairsFile,
+      ['1\t2', 'Zico\t1\t2', 'Zico\t2\t3', 'Zico\t1\tZinedine_Zidane\t4', 'Zico\t3\tZinedine_Zidane\t6', ''].join('\n'),
+    );
     const again = await cli(
       'leakage',
       '--model',
@@ -143,11 +155,21 @@ withData(
       path.join(out, 'reconstructions'),
       '--judge',
       'none',
+      '--impostor-pairs',
+      pairsFile,
       '--out',
       path.join(tmp, 'again'),
     );
+    expect(again.err.filter((l) => l.startsWith('arcinvert:'))).toEqual([]);
     expect(again.code).toBe(0);
     const second = JSON.parse(await fsp.readFile(path.join(tmp, 'again', 'leakage.json'), 'utf8'));
+    // KID against the 4 photos of the pairs file's mismatched pairs; noise lies farther from them than the real targets.
+    const kid = second.naturalness.kid;
+    expect(kid.reference).toBe(4);
+    expect(kid.network).toMatch(/landmark net/);
+    for (const v of [kid.reconstructions, kid.realFloor, kid.noiseCeiling]) expect(Number.isFinite(v)).toBe(true);
+    expect(kid.noiseCeiling).toBeGreaterThan(kid.realFloor);
+    expect(await fsp.readFile(path.join(tmp, 'again', 'leakage.md'), 'utf8')).toMatch(/KID ×10³ against 4 real faces/);
     expect(second.systems).toHaveLength(1);
     // The PNGs are lossless: read back, they score as the images kept in memory did.
     expect(second.systems[0].typeI.meanScore).toBeCloseTo(report.systems[0].typeI.meanScore, 5);

@@ -101,6 +101,18 @@ test('merge refuses missing, overlapping, foreign and unsharded outputs with one
   await invert('a0', '--shard', '0/3');
   await invert('a1', '--shard', '1/3');
   await invert('b2', '--shard', '2/3', '--steps', '4');
+  // Shard 2 as a run stopped by a signal leaves it, and one whose report names a file outside it.
+  await invert('a2', '--shard', '2/3');
+  for (const [name, edit] of [
+    ['stopped', (r: { aborted: boolean }) => (r.aborted = true)],
+    ['escaping', (r: { images: Array<{ file: string }> }) => (r.images[0].file = `../${r.images[0].file}`)],
+  ] as const) {
+    await fsp.cp(path.join(tmp, 'a2'), path.join(tmp, name), { recursive: true });
+    const file = path.join(tmp, name, 'report.json');
+    const report = JSON.parse(await fsp.readFile(file, 'utf8'));
+    edit(report);
+    await fsp.writeFile(file, JSON.stringify(report));
+  }
   const dup = path.join(tmp, 'a1-copy');
   await fsp.cp(path.join(tmp, 'a1'), dup, { recursive: true });
   const cases: Array<[string[], string]> = [
@@ -109,6 +121,8 @@ test('merge refuses missing, overlapping, foreign and unsharded outputs with one
     [['a0', 'a1', 'b2'], 'are not shards of one run: their inversion configs differ'],
     [['a0', 'single'], 'is not a shard: its report.json has no shard'],
     [['a0', 'nowhere'], 'holds no report.json'],
+    [['a0', 'a1', 'stopped'], 'shard 2/3 was stopped early; run it again before merging'],
+    [['a0', 'a1', 'escaping'], "report.json lists '../t002_s0.png' for target 2, seed 0"],
   ];
   for (const [dirs, message] of cases) {
     const out = path.join(tmp, 'refused');
@@ -145,4 +159,15 @@ test('--shard auto/n reads the scheduler index; bad shard flags are one line, ex
   );
   expect(leak.code).toBe(2);
   expect(oneLine(leak)).toBe('arcinvert: --shard is for --invert (it slices the inversion)');
+}, 120_000);
+
+test("shards run on two worker threads give the single run's images too", async () => {
+  const w0 = await invert('w0', '--shard', '0/1', '--workers', '2');
+  expect(w0.code).toBe(0);
+  const single = JSON.parse(await fsp.readFile(path.join(tmp, 'single', 'report.json'), 'utf8'));
+  for (const im of single.images) {
+    const a = await fsp.readFile(path.join(tmp, 'single', im.file));
+    const b = await fsp.readFile(path.join(tmp, 'w0', im.file));
+    expect(b.equals(a)).toBe(true);
+  }
 }, 120_000);

@@ -90,6 +90,26 @@ test('sign bits by hand: Hamming similarities give the unprotected 75 %; the tab
   expect(bio.accuracy).toBeLessThanOrEqual(1);
 });
 
+test('user keys: rows protected per identity and put back in place; noise σ = 0 gives the unprotected table row', async () => {
+  const r = await cli(
+    'protect-eval',
+    '--model',
+    model,
+    '--pairs',
+    path.join(dir, 'pairs.txt'),
+    '--images',
+    dir,
+    '--scheme',
+    'noise:sigma=0',
+    '--keys',
+    'user',
+    '--backend',
+    'cpu',
+  );
+  expect(r.code).toBe(0);
+  expect(r.out[3]).toBe('| noise:sigma=0 | user | 75.00 % ± 25.00 % | 75.00 % | 75.00 % |');
+});
+
 test('bad scheme specs and output names are one line, exit 2', async () => {
   const base = [
     'protect-eval',

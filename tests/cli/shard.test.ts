@@ -29,6 +29,17 @@ test('resolveShard: a given index as is; auto from Kubernetes, then Slurm (count
   const slurm = resolveShard({ index: 'auto', count: 4 }, { SLURM_ARRAY_TASK_ID: '4', SLURM_ARRAY_TASK_MIN: '1' });
   expect([slurm.index, slurm.from]).toEqual([3, 'SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN (4 − 1)']);
   expect(resolveShard({ index: 'auto', count: 4 }, { SLURM_ARRAY_TASK_ID: '2' }).index).toBe(2);
+  // --array=0-30:10 → task ids 0, 10, 20, 30.
+  const stepped = {
+    SLURM_ARRAY_TASK_ID: '20',
+    SLURM_ARRAY_TASK_MIN: '0',
+    SLURM_ARRAY_TASK_STEP: '10',
+    SLURM_ARRAY_TASK_COUNT: '4',
+  };
+  expect(resolveShard({ index: 'auto', count: 4 }, stepped).index).toBe(2);
+  expect(() => resolveShard({ index: 'auto', count: 8 }, stepped)).toThrow(
+    'the Slurm array has 4 tasks (SLURM_ARRAY_TASK_COUNT); give --shard auto/4',
+  );
   // Kubernetes wins when both are set.
   expect(resolveShard({ index: 'auto', count: 4 }, { JOB_COMPLETION_INDEX: '0', SLURM_ARRAY_TASK_ID: '2' }).index).toBe(
     0,

@@ -37,8 +37,12 @@ test('learning rate: linear warmup, then cosine to 0 (values by hand)', () => {
   expect(scheduleAt({ ...c, lrSchedule: 'constant' }, 9, FULL).lr).toBe(0.2);
 });
 
-test('the Fourier parametrisation has no low-resolution start, whatever multiResolution says', () => {
-  const f = { ...c, parametrisation: 'fourier' as const };
+test.each([
+  ['fourier', 'rgb'],
+  ['fourier', 'decorrelated'],
+  ['pixel', 'decorrelated'],
+] as const)('%s + %s has no low-resolution start, whatever multiResolution says', (parametrisation, colour) => {
+  const f = { ...c, parametrisation, colour };
   expect(lowResolutionSteps(f)).toBe(0);
   expect(startResolution(f, FULL)).toEqual([32, 32]);
   expect([0, 5, 9].map((k) => scheduleAt(f, k, FULL).upsample)).toEqual([false, false, false]);

@@ -39,6 +39,18 @@ test('orthonormalRows: M Mᵀ = I, seeded', () => {
   expect(orthonormalRows(4, 6, 10)).not.toEqual(m);
 });
 
+test('noise: fresh noise per call unless the draws are given; the key does not fix it', () => {
+  const x = unitRows(2, 32, 1);
+  const key = makeKey('noise', 32, 5, { sigma: 0.5 });
+  expect(protect(key, x, 2).data).not.toEqual(protect(key, x, 2).data);
+  expect(protect(key, x, 2, 9).data).toEqual(protect(key, x, 2, 9).data);
+});
+
+test('mlphash with a single layer: layers=16 (a number) is one layer of 16 bits', () => {
+  const p = protect(makeKey('mlphash', 8, 1, { layers: 16 }), unitRows(1, 8, 2), 1);
+  expect(p.dim).toBe(16);
+});
+
 test('noise σ = 0 is the template itself; σ > 0 moves it by about σ and renormalises', () => {
   const x = unitRows(3, 64, 1);
   const same = protect(makeKey('noise', 64, 5, { sigma: 0 }), x, 3);
@@ -150,7 +162,16 @@ test('keys round-trip through JSON and are checked when read', () => {
   const x = unitRows(2, 4, 5);
   expect(protect(back, x, 2).data).toEqual(protect(key, x, 2).data);
   expect(() => checkKey({ format: 'x' }, 'k.json')).toThrow('k.json is not an arcinvert protection key');
-  expect(() => checkKey({ ...key, fitted: undefined }, 'k.json')).toThrow('lacks its fitted thresholds');
+  expect(() => checkKey({ ...key, fitted: undefined }, 'k.json')).toThrow(
+    'the quantize key needs 12 finite fitted thresholds',
+  );
+  expect(() => checkKey({ ...key, fitted: { thresholds: [0, 1] } }, 'k.json')).toThrow(
+    'needs 12 finite fitted thresholds',
+  );
+  expect(() => checkKey({ ...key, options: null }, 'k.json')).toThrow('is not an arcinvert protection key');
+  expect(() => checkKey({ ...key, options: { ...key.options, extra: 1 } }, 'k.json')).toThrow(
+    "the quantize key's options must be exactly bits, mode",
+  );
 });
 
 test('similarity of a template with itself is 1 for every scheme', () => {
