@@ -196,17 +196,20 @@ function invertOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--param <p>',
-        'what the optimiser moves: pixels, or a 1/f-scaled cosine spectrum (fourier; try --lr 0.05)',
+        'what the optimiser moves: a 1/f-scaled cosine spectrum (fourier, default), or the pixels (pixel; try --lr 0.25)',
       ).choices(['pixel', 'fourier']),
     )
     .addOption(
-      new Option('--colour <space>', "colour space optimised: rgb, or real faces' decorrelated channels").choices([
-        'rgb',
-        'decorrelated',
-      ]),
+      new Option(
+        '--colour <space>',
+        "colour space optimised: real faces' decorrelated channels (default), or rgb",
+      ).choices(['rgb', 'decorrelated']),
     )
-    .option('--multi-resolution', 'optimise at half resolution for the first half of the steps (default; pixel + rgb only)')
-    .option('--no-multi-resolution', 'optimise at full resolution from the start')
+    .option(
+      '--multi-resolution',
+      'with --param pixel --colour rgb: optimise at half resolution for the first half of the steps',
+    )
+    .option('--no-multi-resolution', 'optimise at full resolution from the start (default)')
     .option('--seed <n>', 'random seed', nonNegativeInt('--seed'))
     .option(
       '--snapshot-every <k>',

@@ -212,32 +212,19 @@ describe('successful runs', () => {
     expect(report.config).toMatchObject({ steps: 3, tvL2Weight: 0.5, seed: 3 });
   });
 
-  test('multi-resolution is on by default; --no-multi-resolution turns it off, also over --config', async () => {
+  test('multi-resolution is off by default, on from --config, and --no-multi-resolution wins over --config', async () => {
     const cfg = path.join(tmp, 'cfg-mr.json');
-    await fsp.writeFile(cfg, JSON.stringify({ multiResolution: true }));
-    const a = await freshOut();
-    expect((await cli('invert', '--model', modelDir, '--random', '1', '--out', a.out, ...FAST)).code).toBe(0);
-    const b = await freshOut();
-    expect(
-      (
-        await cli(
-          'invert',
-          '--model',
-          modelDir,
-          '--random',
-          '1',
-          '--config',
-          cfg,
-          '--no-multi-resolution',
-          '--out',
-          b.out,
-          ...FAST,
-        )
-      ).code,
-    ).toBe(0);
-    const read = async (d: string) =>
-      JSON.parse(await fsp.readFile(path.join(d, 'report.json'), 'utf8')).config.multiResolution;
-    expect([await read(a.out), await read(b.out)]).toEqual([true, false]);
+    await fsp.writeFile(cfg, JSON.stringify({ multiResolution: true, parametrisation: 'pixel', colour: 'rgb' }));
+    const runs = [[], ['--config', cfg], ['--config', cfg, '--no-multi-resolution']];
+    const flags: boolean[] = [];
+    for (const extra of runs) {
+      const o = await freshOut();
+      expect((await cli('invert', '--model', modelDir, '--random', '1', ...extra, '--out', o.out, ...FAST)).code).toBe(
+        0,
+      );
+      flags.push(JSON.parse(await fsp.readFile(path.join(o.out, 'report.json'), 'utf8')).config.multiResolution);
+    }
+    expect(flags).toEqual([false, true, false]);
   });
 });
 

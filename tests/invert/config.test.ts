@@ -14,10 +14,11 @@ test('no overrides gives the defaults, as a copy', () => {
   c.steps = 3;
   expect(DEFAULT_INVERT_CONFIG.margin.s).toBe(64);
   expect(DEFAULT_INVERT_CONFIG.steps).toBe(1000);
-  // The paper's optimiser and DeepInversion's betas and first-layer multiplier.
+  // Lucid's learning rate for the Fourier, decorrelated parametrisation; DeepInversion's betas and first-layer multiplier.
   expect([DEFAULT_INVERT_CONFIG.lr, DEFAULT_INVERT_CONFIG.beta1, DEFAULT_INVERT_CONFIG.beta2]).toEqual([
-    0.25, 0.5, 0.9,
+    0.05, 0.5, 0.9,
   ]);
+  expect([DEFAULT_INVERT_CONFIG.parametrisation, DEFAULT_INVERT_CONFIG.colour]).toEqual(['fourier', 'decorrelated']);
   expect(DEFAULT_INVERT_CONFIG.bnFirstLayerWeight).toBe(10);
 });
 

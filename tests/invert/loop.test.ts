@@ -103,7 +103,15 @@ test('never writes the moving statistics and leaks no tensors', async () => {
   await invert(
     fm,
     t,
-    { ...quick, steps: 6, multiResolution: true, snapshotEvery: 3, previewEvery: 3 },
+    {
+      ...quick,
+      steps: 6,
+      multiResolution: true,
+      parametrisation: 'pixel',
+      colour: 'rgb',
+      snapshotEvery: 3,
+      previewEvery: 3,
+    },
     { onSnapshot: () => undefined, onProgress: () => undefined },
   );
   expect(tf.memory().numTensors).toBe(n0);
@@ -133,7 +141,7 @@ test('multi-resolution starts at half resolution and ends at full', async () => 
   await invert(
     fm,
     targetsOf(1),
-    { ...quick, steps: 4, multiResolution: true, reportEvery: 1 },
+    { ...quick, steps: 4, multiResolution: true, parametrisation: 'pixel', colour: 'rgb', reportEvery: 1 },
     { onProgress: (p) => res.push(p.resolution) },
   );
   expect(res).toEqual([

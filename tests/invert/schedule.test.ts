@@ -9,6 +9,8 @@ const c = resolveInvertConfig({
   warmupSteps: 2,
   lrSchedule: 'cosine',
   multiResolution: true,
+  parametrisation: 'pixel',
+  colour: 'rgb',
   multiResolutionFraction: 0.5,
 });
 

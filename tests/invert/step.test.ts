@@ -26,7 +26,14 @@ beforeAll(async () => {
 });
 afterAll(() => fm.model.dispose());
 
-const base = resolveInvertConfig({ steps: 4, batchSize: 3, minBatch: 3, multiResolution: true });
+const base = resolveInvertConfig({
+  steps: 4,
+  batchSize: 3,
+  minBatch: 3,
+  multiResolution: true,
+  parametrisation: 'pixel',
+  colour: 'rgb',
+});
 
 /** Three steps of batch 0 from scratch; returns the images and the terms of each step. */
 function threeSteps(config: InvertConfig): { x: Float32Array; terms: number[][]; shape: number[] } {
