@@ -93,7 +93,7 @@ function relaxedLoss(
   const m = c.length;
   const step = m - (key.options.overlap as number);
   const windows = target.shape[1];
-  const unitTarget = tf.div(target, tf.norm(target, 2, 1, true));
+  const unitTarget = tf.tidy(() => tf.div(target, tf.norm(target, 2, 1, true)));
   const loss = (x: tf.Tensor2D): tf.Scalar => {
     const padded = tf.pad(x, [
       [0, 0],
@@ -152,7 +152,9 @@ export function recoverEmbeddings(
           p.n,
         )
       : Float32Array.from(gaussians(p.n * d, mixSeed(key.seed, 0x5ec0)));
-  const x = tf.variable(tf.tensor2d(start, [p.n, d]));
+  const init = tf.tensor2d(start, [p.n, d]);
+  const x = tf.variable(init);
+  init.dispose();
   const target = tf.tensor2d(p.data, [p.n, p.dim]);
   const relaxed = relaxedLoss(key, target, o.sharpness);
   const opt = tf.train.adam(o.lr);
