@@ -3,42 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { saveFaceModel } from '../../src/model/store.js';
-import { colourModel, writeFlat } from '../helpers/colourModel.js';
+import { colourModel, writeColourLfw } from '../helpers/colourModel.js';
 import { cli } from '../helpers/cli.js';
-
-// The fixture of tests/metrics/pairEval.test.ts: flat colours, so every score is known.
-const RED: [number, number, number] = [255, 0, 0];
-const GREEN: [number, number, number] = [0, 255, 0];
-const BLUE: [number, number, number] = [0, 0, 255];
-const CYAN: [number, number, number] = [0, 255, 255];
 
 let dir: string;
 let model: string;
 beforeAll(async () => {
   await tf.setBackend('cpu');
   dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'arcinvert-protect-eval-'));
-  for (const [rel, rgb] of [
-    ['A/A_0001.jpg', RED],
-    ['A/A_0002.jpg', RED],
-    ['A/A_0003.jpg', CYAN],
-    ['B/B_0001.jpg', GREEN],
-    ['B/B_0002.jpg', GREEN],
-    ['C/C_0001.jpg', BLUE],
-    ['C/C_0002.jpg', BLUE],
-  ] as const)
-    await writeFlat(path.join(dir, rel), [...rgb]);
-  const pairs = [
-    '2\t2',
-    'A\t1\t2',
-    'B\t1\t2',
-    'A\t1\tB\t1',
-    'A\t2\tC\t1',
-    'C\t1\t2',
-    'A\t1\t3',
-    'B\t2\tC\t2',
-    'B\t1\tA\t3',
-  ];
-  await fsp.writeFile(path.join(dir, 'pairs.txt'), `${pairs.join('\n')}\n`);
+  await writeColourLfw(dir); // the flat-colour pairs of tests/metrics/pairEval.test.ts
   const fm = colourModel();
   model = path.join(dir, 'model');
   await saveFaceModel(fm, model);

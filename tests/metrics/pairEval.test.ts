@@ -5,44 +5,14 @@ import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../../src/errors.js';
 import { evaluatePairs, evaluatePathPairs, foldCount, sampleVerificationPairs } from '../../src/metrics/pairEval.js';
 import type { Dataset } from '../../src/io/imageFolder.js';
-import { colourModel, writeFlat } from '../helpers/colourModel.js';
-
-const RED: [number, number, number] = [255, 0, 0]; // (1, −1, −1)
-const GREEN: [number, number, number] = [0, 255, 0]; // (−1, 1, −1)
-const BLUE: [number, number, number] = [0, 0, 255]; // (−1, −1, 1)
-const CYAN: [number, number, number] = [0, 255, 255]; // (−1, 1, 1)
+import { colourModel, writeColourLfw } from '../helpers/colourModel.js';
 
 let dir: string;
 const fm = colourModel();
 beforeAll(async () => {
   await tf.setBackend('cpu');
   dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'arcinvert-lfw-'));
-  // A_0003 is "mislabelled": cyan, the opposite of A's red (cos −1).
-  const images: Array<[string, [number, number, number]]> = [
-    ['A/A_0001.jpg', RED],
-    ['A/A_0002.jpg', RED],
-    ['A/A_0003.jpg', CYAN],
-    ['B/B_0001.jpg', GREEN],
-    ['B/B_0002.jpg', GREEN],
-    ['C/C_0001.jpg', BLUE],
-    ['C/C_0002.jpg', BLUE],
-  ];
-  for (const [rel, rgb] of images) await writeFlat(path.join(dir, rel), rgb);
-  // Two folds of 2 matched + 2 mismatched pairs. Cosines:
-  //   fold 0: matched A1–A2 = 1, B1–B2 = 1; mismatched A1–B1 = −1/3, A2–C1 = −1/3
-  //   fold 1: matched C1–C2 = 1, A1–A3 = −1; mismatched B2–C2 = −1/3, B1–A3 = +1/3
-  const pairs = [
-    '2\t2',
-    'A\t1\t2',
-    'B\t1\t2',
-    'A\t1\tB\t1',
-    'A\t2\tC\t1',
-    'C\t1\t2',
-    'A\t1\t3',
-    'B\t2\tC\t2',
-    'B\t1\tA\t3',
-  ];
-  await fsp.writeFile(path.join(dir, 'pairs.txt'), `${pairs.join('\n')}\n`);
+  await writeColourLfw(dir); // cosines in the helper's comment
 });
 afterAll(async () => {
   fm.model.dispose();

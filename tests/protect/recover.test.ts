@@ -1,20 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { recoverEmbeddings } from '../../src/protect/recover.js';
 import { makeKey, protect } from '../../src/protect/schemes.js';
-import { Mulberry32 } from '../../src/util/random.js';
+import { unitRows } from './fixtures.js';
 import { useWasm } from '../helpers/backend.js';
 
 beforeAll(useWasm);
 
-function unitRows(n: number, d: number, seed: number): Float32Array {
-  const rng = new Mulberry32(seed);
-  const x = Float32Array.from({ length: n * d }, () => rng.next() * 2 - 1);
-  for (let r = 0; r < n; r++) {
-    const norm = Math.hypot(...x.subarray(r * d, (r + 1) * d));
-    for (let k = 0; k < d; k++) x[r * d + k] /= norm;
-  }
-  return x;
-}
 const meanCos = (a: Float32Array, b: Float32Array, d: number): number => {
   let s = 0;
   for (let r = 0; r < a.length / d; r++) for (let k = 0; k < d; k++) s += a[r * d + k] * b[r * d + k];

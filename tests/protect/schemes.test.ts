@@ -9,18 +9,8 @@ import {
   similarity,
   type Protected,
 } from '../../src/protect/schemes.js';
-import { Mulberry32 } from '../../src/util/random.js';
+import { unitRows } from './fixtures.js';
 
-/** n random unit rows of dimension d. */
-function unitRows(n: number, d: number, seed: number): Float32Array {
-  const rng = new Mulberry32(seed);
-  const x = Float32Array.from({ length: n * d }, () => rng.next() * 2 - 1);
-  for (let r = 0; r < n; r++) {
-    const norm = Math.hypot(...x.subarray(r * d, (r + 1) * d));
-    for (let k = 0; k < d; k++) x[r * d + k] /= norm;
-  }
-  return x;
-}
 const cos = (x: Float32Array, i: number, j: number, d: number): number => {
   let s = 0;
   for (let k = 0; k < d; k++) s += x[i * d + k] * x[j * d + k];
