@@ -251,34 +251,55 @@ export async function runLeakage(
     distributions[judge.name] = dist;
     perReconstruction.forEach((s, k) => (report.perReconstruction[k].scores[judge.name] = s));
   }
-  let naturalness: NaturalnessReport | undefined;
-  const targetImages = gallery.targets.map((t) => galleryImages[t]);
-  if (inputs.detector) {
-    log('naturalness: running the face detector on the reconstructions and the target photos');
-    naturalness = {
-      reconstructions: await detectorNaturalness(inputs.detector, reconImages),
-      targets: await detectorNaturalness(inputs.detector, targetImages),
-    };
-  }
-  if (inputs.features && naturalness) {
-    // Real faces of people other than the targets' (none without an impostor pairs file).
-    const targetPeople = new Set(gallery.photos.map((p) => p.identity));
-    const pool = inputs.impostorPairs
-      ? impostorImages.filter((_, i) => !targetPeople.has(identityOf(impostorFiles[i])))
-      : [];
-    const m = Math.min(KID_REFERENCE_FACES, pool.length);
-    const reference = Array.from({ length: m }, (_, i) => pool[Math.floor((i * pool.length) / m)]);
-    if (reference.length >= 2 && reconImages.length >= 2 && targetImages.length >= 2) {
-      log(`naturalness: KID against ${reference.length} real faces`);
-      naturalness.kid = await kidReport(inputs.features, {
-        reconstructions: reconImages,
-        targets: targetImages,
-        reference,
-      });
-    } else
-      log(
-        'naturalness: no KID (it needs 2 reconstructions, 2 targets and, from --impostor-pairs, 2 real faces of other people)',
-      );
-  }
+  const naturalness = await measureNaturalness(
+    inputs,
+    gallery,
+    {
+      reconstructions: reconImages,
+      targets: gallery.targets.map((t) => galleryImages[t]),
+      impostors: inputs.impostorPairs ? { images: impostorImages, files: impostorFiles } : null,
+    },
+    log,
+  );
   return { ...report, distributions, naturalness };
+}
+
+/**
+ * The detector's share on the reconstructions and the target photos, and, given `features` and
+ * impostor photos, the KID against real faces of people other than the targets.
+ */
+async function measureNaturalness(
+  inputs: LeakageInputs,
+  gallery: Gallery,
+  images: {
+    reconstructions: RasterImage[];
+    targets: RasterImage[];
+    impostors: { images: RasterImage[]; files: string[] } | null;
+  },
+  log: (line: string) => void,
+): Promise<NaturalnessReport | undefined> {
+  if (!inputs.detector) return undefined;
+  log('naturalness: running the face detector on the reconstructions and the target photos');
+  const naturalness: NaturalnessReport = {
+    reconstructions: await detectorNaturalness(inputs.detector, images.reconstructions),
+    targets: await detectorNaturalness(inputs.detector, images.targets),
+  };
+  if (!inputs.features) return naturalness;
+  const targetPeople = new Set(gallery.photos.map((p) => p.identity));
+  const imp = images.impostors;
+  const pool = imp ? imp.images.filter((_, i) => !targetPeople.has(identityOf(imp.files[i]))) : [];
+  const m = Math.min(KID_REFERENCE_FACES, pool.length);
+  const reference = Array.from({ length: m }, (_, i) => pool[Math.floor((i * pool.length) / m)]);
+  if (reference.length >= 2 && images.reconstructions.length >= 2 && images.targets.length >= 2) {
+    log(`naturalness: KID against ${reference.length} real faces`);
+    naturalness.kid = await kidReport(inputs.features, {
+      reconstructions: images.reconstructions,
+      targets: images.targets,
+      reference,
+    });
+  } else
+    log(
+      'naturalness: no KID (it needs 2 reconstructions, 2 targets and, from --impostor-pairs, 2 real faces of other people)',
+    );
+  return naturalness;
 }
