@@ -231,3 +231,53 @@ withData('--invert on two workers writes the same reconstructions as on one', as
     't001_s0.png',
   ]);
 });
+
+withData(
+  '--invert --shard: each shard writes its reconstructions only; merged, they are the unsharded run',
+  async () => {
+    const cfg = path.join(tmp, 'shard-batches.json');
+    await fsp.writeFile(cfg, JSON.stringify({ batchSize: 2, minBatch: 2 }));
+    const run = (out: string, ...extra: string[]) =>
+      cli(
+        'leakage',
+        '--model',
+        model,
+        '--invert',
+        '--targets',
+        LFW,
+        '--limit',
+        '3',
+        '--steps',
+        '3',
+        '--invert-config',
+        cfg,
+        '--workers',
+        '1',
+        '--judge',
+        'none',
+        '--out',
+        path.join(tmp, out),
+        '--backend',
+        'wasm',
+        ...extra,
+      );
+    const shards = [await run('s0', '--shard', '0/2'), await run('s1', '--shard', '1/2')];
+    for (const [i, r] of shards.entries()) {
+      expect(r.err.filter((l) => l.startsWith('arcinvert:'))).toEqual([]);
+      expect(r.code).toBe(0);
+      expect(r.out.at(-1)).toMatch(
+        new RegExp(`^shard ${i}/2: wrote \\d reconstruction\\(s\\) to .*; once every shard is done: arcinvert merge`),
+      );
+      await expect(fsp.access(path.join(tmp, `s${i}`, 'leakage.json'))).rejects.toThrow();
+    }
+    const m = await cli('merge', '--out', path.join(tmp, 'merged'), path.join(tmp, 's0'), path.join(tmp, 's1'));
+    expect(m.code).toBe(0);
+    const whole = await run('whole');
+    expect(whole.code).toBe(0);
+    for (const f of ['t000_s0.png', 't001_s0.png', 't002_s0.png'])
+      expect(await fsp.readFile(path.join(tmp, 'merged', f))).toEqual(
+        await fsp.readFile(path.join(tmp, 'whole', 'reconstructions', f)),
+      );
+  },
+  120_000,
+);
