@@ -41,9 +41,8 @@ export function zoom(x: tf.Tensor4D, scale: number): tf.Tensor4D {
   if (nh === h && nw === w) return x;
   return tf.tidy(() => {
     const r = resizeBilinear(x, [nh, nw]);
-    const fit = (n: number, size: number): [number, number] => [Math.floor((n - size) / 2), size];
-    const [oy] = fit(nh, h);
-    const [ox] = fit(nw, w);
+    const oy = Math.floor((nh - h) / 2);
+    const ox = Math.floor((nw - w) / 2);
     // Crop what is larger, pad what is smaller (each axis on its own).
     const cropped = tf.slice(r, [0, Math.max(0, oy), Math.max(0, ox), 0], [-1, Math.min(nh, h), Math.min(nw, w), -1]);
     const py = Math.max(0, h - nh);

@@ -38,8 +38,11 @@ export interface RunContext {
   prior: PriorTargets;
   packed: PackedBnPrior | null;
   config: InvertConfig;
-  /** How parameters become images at the start resolution and at full resolution (`param.ts`). */
-  params: { start: ImageParam; full: ImageParam };
+  /**
+   * How parameters become images (`param.ts`), built at full resolution; only pixel + rgb
+   * (the identity, at any size) has a half-resolution start.
+   */
+  param: ImageParam;
 }
 
 /** What to reconstruct in one batch. */
@@ -71,19 +74,12 @@ export function createRunContext(fm: FaceModel, config: InvertConfig): RunContex
         firstLayerWeight: config.bnFirstLayerWeight,
       })
     : null;
-  const full = fm.meta.inputSize;
-  const start = startResolution(config, full);
-  const fullParam = createImageParam(config, full[0], full[1]);
-  const params = {
-    start: start[0] === full[0] ? fullParam : createImageParam(config, start[0], start[1]),
-    full: fullParam,
-  };
-  return { fm, taps, prior, packed, config, params };
+  const param = createImageParam(config, fm.meta.inputSize[0], fm.meta.inputSize[1]);
+  return { fm, taps, prior, packed, config, param };
 }
 
 export function disposeRunContext(run: RunContext): void {
-  run.params.full.dispose();
-  if (run.params.start !== run.params.full) run.params.start.dispose();
+  run.param.dispose();
   run.packed?.dispose();
   tf.dispose(run.prior.owned);
 }
@@ -122,8 +118,6 @@ export interface BatchState {
    * (`toModelInput`) for the pixel + rgb parametrisation, else what `param` renders into them.
    */
   x: tf.Tensor4D;
-  /** The parametrisation at x's resolution. */
-  param: ImageParam;
   adam: AdamState;
   keep: KeepBest;
   /** Draws the augmentation of each step. */
@@ -170,7 +164,7 @@ export function imageAt(images: tf.Tensor4D, index: number): RgbImage {
 export function createBatchState(run: RunContext, batch: BatchSpec): BatchState {
   const { config, fm } = run;
   const [h, w] = startResolution(config, fm.meta.inputSize);
-  const param = h === fm.meta.inputSize[0] ? run.params.full : run.params.start;
+  const { param } = run;
   const x = initialParams(
     param,
     (k, std) => {
@@ -187,7 +181,6 @@ export function createBatchState(run: RunContext, batch: BatchSpec): BatchState 
   return {
     jobs: batch.jobs,
     x,
-    param,
     adam: adamInit(x),
     keep: new KeepBest(tf.tidy(() => toFull(fm, param.render(x)).clone())),
     rng: new Mulberry32(mixSeed(config.seed, batch.index, 0x5eed)),
@@ -210,13 +203,12 @@ export function upsampleBatch(run: RunContext, s: BatchState): void {
   s.x.dispose();
   adamDispose(s.adam);
   s.x = up;
-  s.param = run.params.full;
   s.adam = adamInit(up);
 }
 
 /** The images of `s` at full size, pixels in [−1, 1]; may be `s.x` itself (pixel + rgb at full size). */
 function fullImages(run: RunContext, s: BatchState): tf.Tensor4D {
-  return tf.tidy(() => toFull(run.fm, s.param.render(s.x)));
+  return tf.tidy(() => toFull(run.fm, run.param.render(s.x)));
 }
 
 /**
@@ -225,7 +217,7 @@ function fullImages(run: RunContext, s: BatchState): tf.Tensor4D {
  */
 function objective(run: RunContext, s: BatchState, x: tf.Tensor4D): { total: tf.Scalar; terms: tf.Tensor1D } {
   const { config: c, taps, prior, packed } = run;
-  const img = toFull(run.fm, s.param.render(x));
+  const img = toFull(run.fm, run.param.render(x));
   const out = taps.apply(toModelInput(run.fm, augment(img, drawAugmentation(s.rng, c.jitter, c.flip, c.scaleJitter))));
   const id = identityLoss(c.identityLoss, out.embedding, s.embeddings, s.classes).mean();
   const bn = packed
@@ -262,7 +254,7 @@ export function invertStep(run: RunContext, s: BatchState, lr: number): tf.Tenso
   const next = adamStep(s.x, grad, s.adam, { lr, beta1: c.beta1, beta2: c.beta2, epsilon: c.adamEpsilon });
   const [lo, hi] = PIXEL_RANGE;
   // Pixels are clipped to their range; other parametrisations render into it through tanh.
-  const clipped = (s.param.identity ? tf.tidy(() => tf.clipByValue(next.x, lo, hi)) : next.x) as tf.Tensor4D;
+  const clipped = (run.param.identity ? tf.tidy(() => tf.clipByValue(next.x, lo, hi)) : next.x) as tf.Tensor4D;
   tf.dispose([value, grad, s.x]);
   if (clipped !== next.x) next.x.dispose();
   adamDispose(s.adam);
