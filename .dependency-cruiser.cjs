@@ -3,7 +3,7 @@
  *
  * Rooms are layered; imports flow one way, never in a circle:
  *   src/cli/, src/index.ts                      the commands and the library entry point
- *   → train, invert, eval, leakage, onnx, tfjs, bridge   the jobs (never import each other)
+ *   → train, invert, eval, leakage, onnx, tfjs, bridge, protect   the jobs (never import each other)
  *   → arcface, bnprior, model, align, judge, metrics   shared concepts (may use each other, no circles)
  *   → backbone, io, engine, util, errors.ts      the base (may use each other, no circles)
  * Type-only imports count (tsPreCompilationDeps).
@@ -39,7 +39,7 @@ module.exports = {
       name: 'jobs-do-not-import-jobs',
       severity: 'error',
       comment: "A job that needs another job's piece means the piece belongs in a shared room.",
-      from: { path: '^src/(train|invert|eval|leakage|onnx|tfjs|bridge)/' },
+      from: { path: '^src/(train|invert|eval|leakage|onnx|tfjs|bridge|protect)/' },
       to: { path: JOBS, pathNot: '^src/$1/' },
     },
     { name: 'shared-do-not-import-jobs', severity: 'error', from: { path: SHARED }, to: { path: JOBS } },

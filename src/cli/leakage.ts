@@ -5,14 +5,17 @@
  * Success Attack Rates (src/leakage). Reconstructions come from an `arcinvert invert` output
  * (`--reconstructions DIR`, mapped through its report.json) or are made here (`--invert`,
  * targets = the first photo of each of `--limit` identities under `--targets DIR`, written to
- * `<out>/reconstructions` by the same pipeline as `arcinvert invert`, on `--workers` threads). Writes `<out>/leakage.json` and `<out>/leakage.md` and prints
- * the table. `--out` is staged like `invert`'s (io/staging.ts): checked before any work, refused
+ * `<out>/reconstructions` by the same pipeline as `arcinvert invert`, on `--workers` threads).
+ * With `--protect SPEC` the targets' templates are enrolled in a protected system (src/protect/),
+ * stolen, and recovered by the `--attack` scenario's attacker before they are inverted; the
+ * protected system is scored beside the attacked model. Writes `<out>/leakage.json` and
+ * `<out>/leakage.md` and prints the table. `--out` is staged like `invert`'s (io/staging.ts): checked before any work, refused
  * when not empty unless `--overwrite`, and all files appear together or not at all; SIGINT /
  * SIGTERM during `--invert` keeps the best reconstructions (no report) and exits 130 / 143.
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import type { RasterImage } from '../align/warp.js';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
@@ -45,7 +48,18 @@ import { mergeFlags, readConfigFile } from './config.js';
 import type { CliContext } from './context.js';
 import { invertInto, STOP_SIGNALS, workersOption } from './invertRun.js';
 import { parseShardFlag, resolveShard, type ShardFlag, type ShardSpec } from './shard.js';
-import { backendOption, positiveInt, useBackend } from './options.js';
+import { backendOption, nonNegativeInt, positiveInt, useBackend } from './options.js';
+import { checkSchemeOptions, makeKey, parseSchemeSpec, type ProtectionKey } from '../protect/schemes.js';
+import {
+  ATTACK_SCENARIOS,
+  attackTemplates,
+  describeKey,
+  isKeyless,
+  protectedJudge,
+  type AttackScenario,
+  type TemplateAttack,
+} from '../protect/system.js';
+import { mixSeed } from '../util/random.js';
 
 interface LeakageFlags {
   model: string;
@@ -65,6 +79,9 @@ interface LeakageFlags {
   workers: number;
   backend: BackendPreference;
   shard?: ShardFlag;
+  protect?: string;
+  attack?: AttackScenario;
+  protectSeed?: number;
   /** `shard` with its index resolved (from the flag or the scheduler's environment). */
   resolvedShard?: ShardSpec;
 }
@@ -104,10 +121,15 @@ async function invertTargets(
   staged: StagedOutput,
 ) {
   const config = await readInvertConfig(f);
-  const targets = await targetsFromImages(
+  const photos = await targetsFromImages(
     fm,
     gallery.targets.map((t) => gallery.photos[t].file),
   );
+  // With --protect the attacker inverts what it recovers from the protected templates.
+  const protection = f.protect ? attackProtected(ctx, f, photos.embeddings, photos.n, photos.dim) : undefined;
+  const targets = protection
+    ? { ...photos, embeddings: protection.attack.recovered, kind: 'embedding' as const }
+    : photos;
   const dir = path.join(f.out, RECONSTRUCTIONS);
   const { result, signal } = await invertInto(ctx, {
     fm,
@@ -140,7 +162,63 @@ async function invertTargets(
     images.set(file, { ...im.image, channels: 3 });
     return { file, target: im.target, seed: im.seed };
   });
-  return { refs, images };
+  return { refs, images, protection };
+}
+
+/** The protected system of `--protect` and what its attacker recovered from the targets' stolen templates. */
+interface ProtectedRun {
+  key: ProtectionKey;
+  attack: TemplateAttack;
+}
+
+/**
+ * The targets' templates `x` [n, dim] enrolled in the protected system of `--protect` (one key
+ * from `--protect-seed`; quantize fits its thresholds on these templates, the enrolled
+ * database), stolen, and recovered by the attacker of `--attack` (src/protect/system.ts).
+ */
+function attackProtected(ctx: CliContext, f: LeakageFlags, x: Float32Array, n: number, dim: number): ProtectedRun {
+  const spec = parseSchemeSpec(f.protect!);
+  const seed = f.protectSeed ?? 0;
+  const key = makeKey(spec.scheme, dim, seed, spec.options, { data: x, n });
+  const scenario = f.attack ?? 'key-stolen';
+  ctx.err(`protect: ${n} template(s) enrolled with ${describeKey(key)}; recovering them (${scenario})`);
+  const attack = attackTemplates(key, x, n, scenario, mixSeed(seed, 0x57013));
+  const mean = (v: number[]): string => (v.reduce((a, b) => a + b, 0) / v.length).toFixed(3);
+  ctx.err(
+    `protect: recovered embeddings: mean cosine ${mean(attack.cosineToTrue)} to the true templates, ${mean(attack.protectedSimilarity)} similarity to the stolen ones once protected again`,
+  );
+  return { key, attack };
+}
+
+/** One line saying what was attacked and how close the recovery came. */
+function protectionLine(p: ProtectedRun): string {
+  const mean = (v: number[]): string => (v.reduce((a, b) => a + b, 0) / v.length).toFixed(3);
+  const who =
+    p.attack.scenario === 'key-stolen'
+      ? 'with the stolen key'
+      : isKeyless(p.key)
+        ? 'without a key (the scheme has no secret: the same attack as with it)'
+        : `with a key of its own (seed ${p.attack.attackerSeed})`;
+  return `Protected system: ${describeKey(p.key)} (key seed ${p.key.seed}). The attacker recovered embeddings from the stolen templates ${who}: mean cosine ${mean(p.attack.cosineToTrue)} to the true templates; once protected again, mean similarity ${mean(p.attack.protectedSimilarity)} to the stolen ones. The reconstructions invert the recovered embeddings.`;
+}
+
+/** The report's record of a protected run. */
+function protectionRecord(p: ProtectedRun, f: LeakageFlags) {
+  const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
+  return {
+    spec: f.protect,
+    scheme: p.key.scheme,
+    options: p.key.options,
+    keySeed: p.key.seed,
+    attack: p.attack.scenario,
+    keyless: isKeyless(p.key),
+    attackerSeed: p.attack.attackerSeed,
+    recoveredCosineToTrue: { mean: mean(p.attack.cosineToTrue), perTarget: p.attack.cosineToTrue },
+    recoveredProtectedSimilarity: {
+      mean: mean(p.attack.protectedSimilarity),
+      perTarget: p.attack.protectedSimilarity,
+    },
+  };
 }
 
 /** Adds the flags of `arcinvert leakage` to `cmd`. */
@@ -180,6 +258,17 @@ function leakageOptions(cmd: Command): Command {
     .option('--invert-config <file.json>', 'with --invert: inversion config (any subset of the keys)')
     .addOption(workersOption())
     .option(
+      '--protect <spec>',
+      "with --invert: attack a protected system instead: the targets' templates are protected (name[:key=value…], e.g. biohash:bits=256; docs/PROTECTION.md), the attacker recovers embeddings from them (--attack) and those are inverted; the protected system joins the report as a white-box row",
+    )
+    .addOption(
+      new Option(
+        '--attack <scenario>',
+        'with --protect: the attacker holds the key (key-stolen, default) or not',
+      ).choices(ATTACK_SCENARIOS),
+    )
+    .option('--protect-seed <n>', "with --protect: the system key's seed (default 0)", nonNegativeInt('--protect-seed'))
+    .option(
       '--shard <i/n>',
       'with --invert: only the i-th of n slices of the targets, no report (merge the shards with arcinvert merge, then --reconstructions); auto/n reads the index from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID',
       parseShardFlag,
@@ -196,6 +285,12 @@ function checkFlags(f: LeakageFlags): void {
   if (f.reconstructions && f.targets)
     throw new ArcinvertError('--targets is for --invert; with --reconstructions the targets come from its report.json');
   if (f.shard && !f.invert) throw new ArcinvertError('--shard is for --invert (it slices the inversion)');
+  if (f.protect) {
+    if (!f.invert) throw new ArcinvertError('--protect is for --invert (the attacker inverts the protected templates)');
+    if (f.shard) throw new ArcinvertError('--protect cannot be sharded: run it in one piece');
+    parseSchemeSpec(f.protect);
+  } else if (f.attack || f.protectSeed !== undefined)
+    throw new ArcinvertError('--attack and --protect-seed are for --protect');
 }
 
 /** The gallery and the reconstructions to judge: inverted here (`--invert`) or read from `--reconstructions`. */
@@ -205,7 +300,12 @@ async function reconstructionsFor(
   f: LeakageFlags,
   backend: string,
   staged: StagedOutput,
-): Promise<{ gallery: Gallery; refs: ReconstructionRef[]; images?: Map<string, RasterImage> }> {
+): Promise<{
+  gallery: Gallery;
+  refs: ReconstructionRef[];
+  images?: Map<string, RasterImage>;
+  protection?: ProtectedRun;
+}> {
   if (f.invert) {
     const gallery = await galleryFromDir(f.targets!, f.limit);
     return { gallery, ...(await invertTargets(ctx, fm, gallery, f, backend, staged)) };
@@ -258,6 +358,7 @@ async function writeReport(
   run: Awaited<ReturnType<typeof runLeakage>>,
   systems: Systems,
   backend: string,
+  protection?: ProtectedRun,
 ): Promise<() => void> {
   const { distributions, naturalness: measured, ...report } = run;
   const naturalness = {
@@ -279,6 +380,7 @@ async function writeReport(
     plots: plots.map((p) => p.file),
     model: f.model,
     backend,
+    ...(protection ? { protection: protectionRecord(protection, f) } : {}),
     judges: systems.map((s) => ({
       name: s.judge.name,
       role: s.role,
@@ -292,7 +394,9 @@ async function writeReport(
     ? `KID ×10³ against ${kid.reference} real faces (${kid.network}): reconstructions ${(kid.reconstructions * 1e3).toFixed(2)}; the target photos (real vs real, the floor) ${(kid.realFloor * 1e3).toFixed(2)}; uniform noise (the ceiling) ${(kid.noiseCeiling * 1e3).toFixed(2)}.`
     : null;
   const natLine = `Naturalness proxy (${naturalness.detector}): a face is found in ${pct(naturalness.reconstructions.share)} of the reconstructions (${naturalness.reconstructions.detected}/${naturalness.reconstructions.images}, mean confidence ${naturalness.reconstructions.meanConfidence.toFixed(2)}) and in ${pct(naturalness.targets.share)} of the target photos (${naturalness.targets.detected}/${naturalness.targets.images}, mean confidence ${naturalness.targets.meanConfidence.toFixed(2)}).`;
+  const protLine = protection ? protectionLine(protection) : null;
   const md = [
+    ...(protLine ? [protLine, ''] : []),
     leakageMarkdown(report),
     natLine,
     ...(kidLine ? ['', kidLine] : []),
@@ -303,6 +407,7 @@ async function writeReport(
   await writeFileAtomic(path.join(dir, 'leakage.md'), md);
   await writeFileAtomic(path.join(dir, 'leakage.json'), `${JSON.stringify(json, null, 2)}\n`);
   return () => {
+    if (protLine) ctx.out(protLine);
     for (const line of leakageTable(report)) ctx.out(line);
     ctx.out(natLine);
     if (kidLine) ctx.out(kidLine);
@@ -350,7 +455,11 @@ async function measure(ctx: CliContext, f: LeakageFlags, staged: StagedOutput): 
   const systems: Systems = [{ judge: modelJudge(fm), role: 'white-box' }];
   try {
     const judges = await judgesFor(f, fm);
-    const { gallery, refs, images } = await reconstructionsFor(ctx, fm, f, backend, staged);
+    if (f.protect) {
+      const spec = parseSchemeSpec(f.protect);
+      checkSchemeOptions(spec.scheme, fm.meta.embeddingSize, spec.options);
+    }
+    const { gallery, refs, images, protection } = await reconstructionsFor(ctx, fm, f, backend, staged);
     if (f.resolvedShard) {
       // One slice of a sharded run: its reconstructions only; the report needs them all.
       const { index, count } = f.resolvedShard;
@@ -359,6 +468,11 @@ async function measure(ctx: CliContext, f: LeakageFlags, staged: StagedOutput): 
           `shard ${index}/${count}: wrote ${refs.length} reconstruction(s) to ${path.join(f.out, RECONSTRUCTIONS)}; once every shard is done: arcinvert merge --out DIR <each shard's --out>, then arcinvert leakage --reconstructions DIR`,
         );
     }
+    if (protection)
+      systems.push({
+        judge: protectedJudge(systems[0].judge, protection.key, mixSeed(protection.key.seed, 0x9e7)),
+        role: 'white-box',
+      });
     for (const j of judges) systems.push({ judge: await j.spec.load(), role: j.role, relation: j.relation });
     const detector = await FaceLandmarker.load({ lowLightRetry: false });
     let features;
@@ -377,7 +491,7 @@ async function measure(ctx: CliContext, f: LeakageFlags, staged: StagedOutput): 
       detector.dispose();
       features?.dispose();
     }
-    return await writeReport(ctx, staged.staging, f, run, systems, backend);
+    return await writeReport(ctx, staged.staging, f, run, systems, backend, protection);
   } finally {
     for (const s of systems) s.judge.dispose();
     fm.model.dispose();
