@@ -8,7 +8,9 @@ import { Command } from 'commander';
 import { DEFAULT_NORMALIZATION } from '../io/image.js';
 import { stageOutput } from '../io/staging.js';
 import { checkShards, readShard, writeMerged } from '../invert/merge.js';
+import { BACKEND_PREFERENCES, type BackendPreference } from '../engine/backend.js';
 import type { CliContext } from './context.js';
+import { useBackend } from './options.js';
 
 interface MergeFlags {
   out: string;
@@ -21,6 +23,9 @@ async function runMerge(ctx: CliContext, dirs: string[], f: MergeFlags): Promise
     inputs: dirs.map((d) => ({ key: 'shard', path: d })),
     log: ctx.err,
   });
+  // The sheet is drawn with tensors: on the shards' backend (they share one), else the default.
+  const family = shards[0].report.backend.split(' ')[0] as BackendPreference;
+  await useBackend(ctx, BACKEND_PREFERENCES.includes(family) ? family : 'auto');
   let n: number;
   try {
     n = await writeMerged(staged.staging, shards, DEFAULT_NORMALIZATION);
