@@ -52,7 +52,7 @@ async function sh(command: string, env: Record<string, string>): Promise<void> {
     await run('bash', ['-c', command], { env: { ...process.env, ...env }, maxBuffer: 1 << 26 });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`${command}\n${e.stderr ?? e.message}`);
+    throw new Error(`${command}\n${e.stderr ?? e.message}`, { cause: err });
   }
 }
 
