@@ -69,6 +69,7 @@ interface InvertFlags {
   scaleJitter?: number;
   param?: InvertConfig['parametrisation'];
   colour?: InvertConfig['colour'];
+  outputSize?: number;
   multiResolution?: boolean;
   seed?: number;
   snapshotEvery?: number;
@@ -102,6 +103,7 @@ async function configFromFlags(f: InvertFlags): Promise<InvertConfig> {
     scaleJitter: f.scaleJitter,
     parametrisation: f.param,
     colour: f.colour,
+    outputSize: f.outputSize,
     multiResolution: f.multiResolution,
     seed: f.seed,
     snapshotEvery: f.snapshotEvery,
@@ -204,6 +206,11 @@ function invertOptions(cmd: Command): Command {
         '--colour <space>',
         "colour space optimised: real faces' decorrelated channels (default), or rgb",
       ).choices(['rgb', 'decorrelated']),
+    )
+    .option(
+      '--output-size <px>',
+      "height of the images optimised and written, resized to the model's input for the network (0: the input size)",
+      nonNegativeInt('--output-size'),
     )
     .option(
       '--multi-resolution',

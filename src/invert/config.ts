@@ -73,6 +73,13 @@ export interface InvertConfig {
   fourierDecay: number;
 
   /**
+   * Height in pixels of the images optimised and written (the width follows the model input's
+   * aspect ratio); they are resized (bilinear, exact gradient) to the model's input for the
+   * network. 0: the model's input size.
+   */
+  outputSize: number;
+
+  /**
    * Optimise at half resolution (upsampled for the network) for the first
    * `multiResolutionFraction` of the steps; pixel + rgb parametrisation only (`lowResolutionSteps`).
    */
@@ -122,6 +129,7 @@ export const DEFAULT_INVERT_CONFIG: Readonly<InvertConfig> = {
   parametrisation: 'fourier',
   colour: 'decorrelated',
   fourierDecay: 1,
+  outputSize: 0,
   multiResolution: false,
   multiResolutionFraction: 0.5,
   initStd: 0.25,
@@ -197,6 +205,12 @@ export function resolveInvertConfig(partial: Partial<InvertConfig> = {}): Invert
   check(PARAMETRISATIONS.includes(c.parametrisation), 'parametrisation', "'pixel' or 'fourier'", c.parametrisation);
   check(COLOUR_SPACES.includes(c.colour), 'colour', "'rgb' or 'decorrelated'", c.colour);
   check(isNum(c.fourierDecay, 0, 4), 'fourierDecay', 'in [0, 4]', c.fourierDecay);
+  check(
+    c.outputSize === 0 || (isInt(c.outputSize, 16) && c.outputSize <= 1024 && c.outputSize % 2 === 0),
+    'outputSize',
+    '0 (the model input size) or an even integer in [16, 1024]',
+    c.outputSize,
+  );
   check(isNum(c.multiResolutionFraction, 0, 1), 'multiResolutionFraction', 'in [0, 1]', c.multiResolutionFraction);
   check(isInt(c.evalEvery, 1), 'evalEvery', 'an integer ≥ 1', c.evalEvery);
   check(isInt(c.reportEvery, 1), 'reportEvery', 'an integer ≥ 1', c.reportEvery);
@@ -217,4 +231,13 @@ export function learningRate(
   if (c.lrSchedule === 'constant') return c.lr;
   const t = (step - c.warmupSteps) / Math.max(1, c.steps - c.warmupSteps);
   return 0.5 * c.lr * (1 + Math.cos(Math.PI * Math.min(1, t)));
+}
+
+/**
+ * [H, W] of the images a run optimises and writes: `outputSize` high, at the aspect ratio of the
+ * model's `input` [H, W]; the input itself when `outputSize` is 0.
+ */
+export function canvasSize(c: Pick<InvertConfig, 'outputSize'>, input: readonly [number, number]): [number, number] {
+  if (c.outputSize === 0) return [input[0], input[1]];
+  return [c.outputSize, Math.round((c.outputSize * input[1]) / input[0])];
 }

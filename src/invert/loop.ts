@@ -142,7 +142,7 @@ async function invertBatch(
   let diverged: InvertDivergence | undefined;
   try {
     for (let step = 0; step < c.steps && !aborted; step++) {
-      const { lr, upsample } = scheduleAt(c, step, run.fm.meta.inputSize);
+      const { lr, upsample } = scheduleAt(c, step, run.canvas);
       if (upsample) upsampleBatch(run, s);
       const terms = invertStep(run, s, lr);
       // One scalar read per step: the total loss must stay finite.

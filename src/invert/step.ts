@@ -19,7 +19,7 @@ import { marginFunction } from '../arcface/margin.js';
 import { Mulberry32, mixSeed } from '../util/random.js';
 import { adamDispose, adamInit, adamStep, type AdamState } from './adam.js';
 import { augment, drawAugmentation } from './augment.js';
-import type { InvertConfig } from './config.js';
+import { canvasSize, type InvertConfig } from './config.js';
 import { identityLoss, type ClassTargets } from './identity.js';
 import { rowCosine } from '../arcface/normalize.js';
 import { KeepBest } from './keepBest.js';
@@ -39,10 +39,12 @@ export interface RunContext {
   packed: PackedBnPrior | null;
   config: InvertConfig;
   /**
-   * How parameters become images (`param.ts`), built at full resolution; only pixel + rgb
+   * How parameters become images (`param.ts`), built at the canvas size; only pixel + rgb
    * (the identity, at any size) has a half-resolution start.
    */
   param: ImageParam;
+  /** [H, W] of the images optimised and written (`canvasSize`); resized to the model's input for the network. */
+  canvas: [number, number];
 }
 
 /** What to reconstruct in one batch. */
@@ -74,8 +76,9 @@ export function createRunContext(fm: FaceModel, config: InvertConfig): RunContex
         firstLayerWeight: config.bnFirstLayerWeight,
       })
     : null;
-  const param = createImageParam(config, fm.meta.inputSize[0], fm.meta.inputSize[1]);
-  return { fm, taps, prior, packed, config, param };
+  const canvas = canvasSize(config, fm.meta.inputSize);
+  const param = createImageParam(config, canvas[0], canvas[1]);
+  return { fm, taps, prior, packed, config, param, canvas };
 }
 
 export function disposeRunContext(run: RunContext): void {
@@ -146,11 +149,16 @@ export function toModelInput(fm: FaceModel, t: tf.Tensor4D): tf.Tensor4D {
 }
 
 /**
- * `t` [B, h, w, 3] at the model's input size (bilinear, half-pixel centres, with the exact
- * gradient tfjs's own resize lacks: `engine/resize.ts`), or `t` itself.
+ * `t` [B, h, w, 3] at the canvas size (bilinear, half-pixel centres, with the exact gradient
+ * tfjs's own resize lacks: `engine/resize.ts`), or `t` itself.
  */
-function toFull(fm: FaceModel, t: tf.Tensor4D): tf.Tensor4D {
-  return resizeBilinear(t, fm.meta.inputSize);
+function toFull(run: RunContext, t: tf.Tensor4D): tf.Tensor4D {
+  return resizeBilinear(t, run.canvas);
+}
+
+/** Canvas images `t` as the network takes them: at its input size and in its normalisation. */
+function networkInput(run: RunContext, t: tf.Tensor4D): tf.Tensor4D {
+  return toModelInput(run.fm, resizeBilinear(t, run.fm.meta.inputSize));
 }
 
 /** Row `index` of `images` [B, H, W, 3] as 8-bit RGB. */
@@ -162,8 +170,8 @@ export function imageAt(images: tf.Tensor4D, index: number): RgbImage {
 
 /** Starting noise per job (seeded by target and seed, so a job's start is the same in any batch), Adam, keep-best. */
 export function createBatchState(run: RunContext, batch: BatchSpec): BatchState {
-  const { config, fm } = run;
-  const [h, w] = startResolution(config, fm.meta.inputSize);
+  const { config } = run;
+  const [h, w] = startResolution(config, run.canvas);
   const { param } = run;
   const x = initialParams(
     param,
@@ -182,7 +190,7 @@ export function createBatchState(run: RunContext, batch: BatchSpec): BatchState 
     jobs: batch.jobs,
     x,
     adam: adamInit(x),
-    keep: new KeepBest(tf.tidy(() => toFull(fm, param.render(x)).clone())),
+    keep: new KeepBest(tf.tidy(() => toFull(run, param.render(x)).clone())),
     rng: new Mulberry32(mixSeed(config.seed, batch.index, 0x5eed)),
     embeddings: batch.embeddings,
     labels: batch.labels,
@@ -199,7 +207,7 @@ export function disposeBatchState(s: BatchState): void {
 
 /** The multi-resolution switch: the parameters upsampled to full size, with a fresh Adam. */
 export function upsampleBatch(run: RunContext, s: BatchState): void {
-  const up = tf.tidy(() => toFull(run.fm, s.x));
+  const up = tf.tidy(() => toFull(run, s.x));
   s.x.dispose();
   adamDispose(s.adam);
   s.x = up;
@@ -208,7 +216,7 @@ export function upsampleBatch(run: RunContext, s: BatchState): void {
 
 /** The images of `s` at full size, pixels in [−1, 1]; may be `s.x` itself (pixel + rgb at full size). */
 function fullImages(run: RunContext, s: BatchState): tf.Tensor4D {
-  return tf.tidy(() => toFull(run.fm, run.param.render(s.x)));
+  return tf.tidy(() => toFull(run, run.param.render(s.x)));
 }
 
 /**
@@ -217,8 +225,13 @@ function fullImages(run: RunContext, s: BatchState): tf.Tensor4D {
  */
 function objective(run: RunContext, s: BatchState, x: tf.Tensor4D): { total: tf.Scalar; terms: tf.Tensor1D } {
   const { config: c, taps, prior, packed } = run;
-  const img = toFull(run.fm, run.param.render(x));
-  const out = taps.apply(toModelInput(run.fm, augment(img, drawAugmentation(s.rng, c.jitter, c.flip, c.scaleJitter))));
+  const img = toFull(run, run.param.render(x));
+  // Priors on the canvas; the network sees an augmented view at its input size.
+  const view = augment(
+    resizeBilinear(img, run.fm.meta.inputSize),
+    drawAugmentation(s.rng, c.jitter, c.flip, c.scaleJitter),
+  );
+  const out = taps.apply(toModelInput(run.fm, view));
   const id = identityLoss(c.identityLoss, out.embedding, s.embeddings, s.classes).mean();
   const bn = packed
     ? packedBnStatLoss(
@@ -267,7 +280,7 @@ export function invertStep(run: RunContext, s: BatchState, lr: number): tf.Tenso
 export function evaluateBatch(run: RunContext, s: BatchState, step: number): void {
   const full = fullImages(run, s);
   const cos = tf.tidy(() =>
-    rowCosine(run.fm.model.apply(toModelInput(run.fm, full), { training: false }) as tf.Tensor2D, s.embeddings),
+    rowCosine(run.fm.model.apply(networkInput(run, full), { training: false }) as tf.Tensor2D, s.embeddings),
   );
   s.keep.update(full, Float32Array.from(cos.dataSync()), step);
   cos.dispose();

@@ -1,5 +1,6 @@
 import { ArcinvertError } from '../../src/errors.js';
 import {
+  canvasSize,
   DEFAULT_INVERT_CONFIG,
   learningRate,
   resolveInvertConfig,
@@ -83,6 +84,17 @@ const BAD: Array<[string, Partial<InvertConfig> | Record<string, unknown>, strin
   ['parametrisation dct', { parametrisation: 'dct' }, `parametrisation must be 'pixel' or 'fourier', got "dct"`],
   ['colour hsv', { colour: 'hsv' }, `colour must be 'rgb' or 'decorrelated', got "hsv"`],
   ['fourierDecay 5', { fourierDecay: 5 }, 'fourierDecay must be in [0, 4], got 5'],
+  [
+    'outputSize 17',
+    { outputSize: 17 },
+    'outputSize must be 0 (the model input size) or an even integer in [16, 1024], got 17',
+  ],
+  [
+    'outputSize 8',
+    { outputSize: 8 },
+    'outputSize must be 0 (the model input size) or an even integer in [16, 1024], got 8',
+  ],
+  ['outputSize 2048', { outputSize: 2048 }, 'outputSize must be 0 (the model input size) or an even integer'],
   ['multiResolutionFraction 1.5', { multiResolutionFraction: 1.5 }, 'multiResolutionFraction must be in [0, 1]'],
   ['evalEvery 0', { evalEvery: 0 }, 'evalEvery must be an integer ≥ 1'],
   ['reportEvery 0', { reportEvery: 0 }, 'reportEvery must be an integer ≥ 1'],
@@ -154,4 +166,11 @@ describe('learningRate', () => {
     expect(learningRate({ lr: 0.25, steps: 4, warmupSteps: 0, lrSchedule: 'cosine' }, 0)).toBe(0.25);
     expect(learningRate({ lr: 0.25, steps: 4, warmupSteps: 0, lrSchedule: 'cosine' }, 2)).toBeCloseTo(0.125, 12);
   });
+});
+
+test('the canvas: the model input at outputSize 0, else outputSize high at the input aspect ratio', () => {
+  expect(canvasSize({ outputSize: 0 }, [64, 64])).toEqual([64, 64]);
+  expect(canvasSize({ outputSize: 128 }, [64, 64])).toEqual([128, 128]);
+  expect(canvasSize({ outputSize: 128 }, [112, 96])).toEqual([128, 110]); // 128 · 96 / 112 = 109.7
+  expect(DEFAULT_INVERT_CONFIG.outputSize).toBe(0);
 });

@@ -16,6 +16,7 @@ import {
   invertStep,
   upsampleBatch,
 } from '../../src/invert/step.js';
+import { rowCosine } from '../../src/arcface/normalize.js';
 import { useWasm } from '../helpers/backend.js';
 import { calibratedTinyMobileFaceNet, noiseTargets } from '../helpers/tiny.js';
 
@@ -139,4 +140,73 @@ test('the Fourier parametrisation starts from a near-uniform image of the mean f
   expect(mean[1]).toBeGreaterThan(mean[2]);
   disposeBatchState(s);
   disposeRunContext(run);
+});
+
+describe('a canvas larger than the model input (outputSize)', () => {
+  const fourier = resolveInvertConfig({ steps: 4, batchSize: 3, minBatch: 3 });
+
+  test('at the input size it is the default run, bit for bit', () => {
+    const a = threeSteps(fourier);
+    const b = threeSteps({ ...fourier, outputSize: 32 }); // the tiny model takes 32×32
+    expect(b.shape).toEqual(a.shape);
+    expect(b.x).toEqual(a.x);
+    expect(b.terms).toEqual(a.terms);
+  });
+
+  test('twice the input: parameters, kept images and written images at 64×64; seeded; no leaks', () => {
+    const n0 = tf.memory().numTensors;
+    const config = { ...fourier, outputSize: 64 };
+    const a = threeSteps(config);
+    expect(a.shape).toEqual([3, 64, 64, 3]);
+    expect(threeSteps(config).x).toEqual(a.x);
+    expect(threeSteps({ ...config, seed: 2 }).x).not.toEqual(a.x);
+    const run = createRunContext(fm, config);
+    const s = createBatchState(run, batchSpec(noiseTargets(fm, 3, 11), planBatches(3, 1, 3, 3)[0], 0, config));
+    invertStep(run, s, 0.05).dispose();
+    evaluateBatch(run, s, 1);
+    expect(s.keep.images.shape).toEqual([3, 64, 64, 3]);
+    // The cosines kept are those of the canvas images as the network sees them (resized to 32).
+    const seen = tf.tidy(() =>
+      rowCosine(
+        fm.model.apply(tf.image.resizeBilinear(s.keep.images, [32, 32], false, true), {
+          training: false,
+        }) as tf.Tensor2D,
+        s.embeddings,
+      ).dataSync(),
+    );
+    Array.from(seen).forEach((c, i) => expect(s.keep.cosine[i]).toBeCloseTo(c, 4));
+    disposeBatchState(s);
+    disposeRunContext(run);
+    expect(tf.memory().numTensors).toBe(n0);
+  });
+
+  /** One step's move of the parameters; with a large Adam ε the move is lr·g/ε, the gradient itself. */
+  function firstMove(config: InvertConfig): Float32Array {
+    const c = { ...config, adamEpsilon: 1e3 };
+    const run = createRunContext(fm, c);
+    const s = createBatchState(run, batchSpec(noiseTargets(fm, 3, 11), planBatches(3, 1, 3, 3)[0], 0, c));
+    const x0 = s.x.dataSync().slice() as Float32Array;
+    invertStep(run, s, 1).dispose();
+    const move = (s.x.dataSync() as Float32Array).map((v, k) => v - x0[k]);
+    disposeBatchState(s);
+    disposeRunContext(run);
+    return move;
+  }
+
+  test('the gradient on a 64×64 canvas is the same on wasm and on the cpu backend', async () => {
+    const config = { ...fourier, outputSize: 64 };
+    const wasm = firstMove(config);
+    await tf.setBackend('cpu');
+    let cpu: Float32Array;
+    try {
+      cpu = firstMove(config);
+    } finally {
+      await useWasm();
+    }
+    const scale = Math.max(...wasm.map(Math.abs));
+    expect(scale).toBeGreaterThan(0);
+    let worst = 0;
+    for (let k = 0; k < cpu.length; k++) worst = Math.max(worst, Math.abs(cpu[k] - wasm[k]));
+    expect(worst / scale).toBeLessThan(1e-3);
+  });
 });
