@@ -84,21 +84,23 @@ const pct = (x) => (x === null || x === undefined ? '—' : `${Math.round(x * 10
 const lines = [
   '| scheme | attacker | TAR @1e-3 shared key · user keys | recovered cos | system SAR I · II @1e-3 | dlib SAR I @1e-3 · 1e-2 | dlib SAR II @1e-3 | faces detected | KID ×10³ |',
   '|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) =>
-    [
-      r.spec,
-      r.attack,
-      r.spec === 'unprotected'
-        ? pct(r.utility.shared?.tarAtFar1e3.tar)
-        : `${pct(r.utility.shared?.tarAtFar1e3.tar)} · ${pct(r.utility.user?.tarAtFar1e3.tar)}`,
-      r.recoveredCosine.toFixed(3),
-      `${pct(r.system.at1e3?.typeI)} · ${pct(r.system.at1e3?.typeII)}`,
-      `${pct(r.judge.at1e3?.typeI)} · ${pct(r.judge.at1e2?.typeI)}`,
-      pct(r.judge.at1e3?.typeII),
-      pct(r.detected),
-      r.kid === null ? '—' : (r.kid * 1e3).toFixed(2),
-    ].join(' | '),
-  ).map((l) => `| ${l} |`),
+  ...rows
+    .map((r) =>
+      [
+        r.spec,
+        r.attack,
+        r.spec === 'unprotected'
+          ? pct(r.utility.shared?.tarAtFar1e3.tar)
+          : `${pct(r.utility.shared?.tarAtFar1e3.tar)} · ${pct(r.utility.user?.tarAtFar1e3.tar)}`,
+        r.recoveredCosine.toFixed(3),
+        `${pct(r.system.at1e3?.typeI)} · ${pct(r.system.at1e3?.typeII)}`,
+        `${pct(r.judge.at1e3?.typeI)} · ${pct(r.judge.at1e2?.typeI)}`,
+        pct(r.judge.at1e3?.typeII),
+        pct(r.detected),
+        r.kid === null ? '—' : (r.kid * 1e3).toFixed(2),
+      ].join(' | '),
+    )
+    .map((l) => `| ${l} |`),
 ];
 console.log(lines.join('\n'));
 
@@ -108,7 +110,9 @@ const H = 480;
 const m = { l: 70, r: 20, t: 40, b: 60 };
 const x = (v) => m.l + v * (W - m.l - m.r);
 const y = (v) => H - m.b - v * (H - m.t - m.b);
-const svg = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`];
+const svg = [
+  `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+];
 svg.push(`<rect width="${W}" height="${H}" fill="white"/>`);
 svg.push(
   `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">Leakage against utility: ${judge} SAR (type-I, FMR 1e-3) vs TAR @ FMR 1e-3</text>`,
@@ -182,7 +186,7 @@ await writeFileAtomic(`${outPrefix}-sheet.jpg`, await sharp(png).jpeg({ quality:
 await writeFileAtomic(
   `${outPrefix}.json`,
   `${JSON.stringify(
-    rows.map(({ perReconstruction, ...r }) => r),
+    rows.map(({ perReconstruction: _per, ...r }) => r),
     null,
     2,
   )}\n`,
