@@ -58,13 +58,13 @@ async function row(dir, unprotected) {
     dir,
     spec,
     attack: unprotected ? '—' : p.keyless ? 'keyless' : p.attack,
+    scenario: unprotected ? null : p.attack,
     utility: {
       shared: unprotected ? utilityOf('unprotected', null) : utilityOf(spec, 'shared'),
       user: unprotected ? utilityOf('unprotected', null) : utilityOf(spec, 'user'),
     },
     recoveredCosine: p ? p.recoveredCosineToTrue.mean : 1,
     system: { name: protectedName, at1e3: sar(report, protectedName, 1e-3), at1e2: sar(report, protectedName, 1e-2) },
-    attacked: sar(report, 'attacked', 1e-3),
     judge: { at1e3: sar(report, judge, 1e-3), at1e2: sar(report, judge, 1e-2) },
     detected: report.naturalness?.reconstructions.share ?? null,
     kid: report.naturalness?.kid?.reconstructions ?? null,
@@ -160,19 +160,20 @@ await writeFileAtomic(`${outPrefix}-plot.png`, await svgToPng(svg.join('\n')));
 await tf.setBackend('wasm');
 const norm = { mean: 127.5, std: 127.5 };
 const size = [112, 112];
-const unprotectedReport = await readJson(path.join(unprotectedDir, 'leakage.json'));
-const sheetRows = rows.filter((r) => r.attack !== 'key-unknown');
+// One column per scheme: the key-stolen runs (a keyless scheme's key-unknown run is the same attack).
+const sheetRows = rows.filter((r) => r.scenario !== 'key-unknown');
+const unprotectedTargets = (await readJson(path.join(unprotectedDir, 'reconstructions', 'report.json'))).targets;
 const grid = [];
 const labels = [];
 for (let t = 0; t < Math.min(sheetTargets, rows[0].targets); t++) {
   const cells = [];
   const names = [];
-  const photo = unprotectedReport.perReconstruction.find((r) => r.target === t);
-  const photoFile = (await readJson(path.join(unprotectedDir, 'reconstructions', 'report.json'))).targets[t].source;
+  const photoFile = unprotectedTargets[t].source;
   cells.push(await readImageTensor(photoFile, { size, normalization: norm }));
-  names.push(`target ${photo ? '' : '?'}${path.basename(path.dirname(photoFile))}`.slice(0, 22));
+  names.push(`target ${path.basename(path.dirname(photoFile))}`.slice(0, 22));
   for (const r of sheetRows) {
     const rec = r.perReconstruction.find((p) => p.target === t && p.seed === 0);
+    if (!rec) throw new Error(`${r.dir}: no reconstruction of target ${t}, seed 0`);
     cells.push(await readImageTensor(rec.file, { size, normalization: norm }));
     names.push(`${r.spec.split(':')[0]} ${rec.judgeTypeI === null ? '' : rec.judgeTypeI.toFixed(2)}`);
   }

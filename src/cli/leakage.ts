@@ -457,7 +457,12 @@ async function measure(ctx: CliContext, f: LeakageFlags, staged: StagedOutput): 
     const judges = await judgesFor(f, fm);
     if (f.protect) {
       const spec = parseSchemeSpec(f.protect);
-      checkSchemeOptions(spec.scheme, fm.meta.embeddingSize, spec.options);
+      const o = checkSchemeOptions(spec.scheme, fm.meta.embeddingSize, spec.options);
+      // Quantile thresholds are fitted on the enrolled templates: the --limit targets.
+      if (spec.scheme === 'quantize' && o.mode === 'quantile' && f.limit < 2 ** (o.bits as number))
+        throw new ArcinvertError(
+          `quantize: quantile thresholds are fitted on the ${f.limit} enrolled target template(s); they need at least ${2 ** (o.bits as number)} (raise --limit, or use mode=uniform)`,
+        );
     }
     const { gallery, refs, images, protection } = await reconstructionsFor(ctx, fm, f, backend, staged);
     if (f.resolvedShard) {

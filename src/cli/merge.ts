@@ -23,11 +23,9 @@ async function runMerge(ctx: CliContext, dirs: string[], f: MergeFlags): Promise
     inputs: dirs.map((d) => ({ key: 'shard', path: d })),
     log: ctx.err,
   });
-  // The sheet is drawn with tensors: on the shards' backend (they share one), else the default.
-  const family = shards[0].report.backend.split(' ')[0] as BackendPreference;
-  await useBackend(ctx, BACKEND_PREFERENCES.includes(family) ? family : 'auto');
   let n: number;
   try {
+    await sheetBackend(ctx, shards[0].report.backend);
     n = await writeMerged(staged.staging, shards, DEFAULT_NORMALIZATION);
     await staged.commit();
   } catch (err) {
@@ -38,6 +36,23 @@ async function runMerge(ctx: CliContext, dirs: string[], f: MergeFlags): Promise
   ctx.out(`merged ${shards.length} shards, ${n} image(s), into ${f.out}`);
   if (aborted.length > 0)
     ctx.err(`shard(s) ${aborted.join(', ')} stopped early (a signal): their best images so far are in`);
+}
+
+/**
+ * The sheet is drawn with tensors: on the shards' backend (they share one) when this machine has
+ * it, else the default one (the sheet only composes the images).
+ */
+async function sheetBackend(ctx: CliContext, shardBackend: string): Promise<void> {
+  const family = shardBackend.split(' ')[0] as BackendPreference;
+  if (BACKEND_PREFERENCES.includes(family) && family !== 'auto') {
+    try {
+      await useBackend(ctx, family);
+      return;
+    } catch {
+      ctx.err(`the shards' backend (${shardBackend}) is not available here: drawing the sheet with the default one`);
+    }
+  }
+  await useBackend(ctx, 'auto');
 }
 
 export function mergeCommand(ctx: CliContext): Command {

@@ -235,9 +235,10 @@ export function learningRate(
 
 /**
  * [H, W] of the images a run optimises and writes: `outputSize` high, at the aspect ratio of the
- * model's `input` [H, W]; the input itself when `outputSize` is 0.
+ * model's `input` [H, W] (the width rounded to an even number, as the height is: a
+ * multi-resolution start halves both); the input itself when `outputSize` is 0.
  */
 export function canvasSize(c: Pick<InvertConfig, 'outputSize'>, input: readonly [number, number]): [number, number] {
   if (c.outputSize === 0) return [input[0], input[1]];
-  return [c.outputSize, Math.round((c.outputSize * input[1]) / input[0])];
+  return [c.outputSize, 2 * Math.round((c.outputSize * input[1]) / input[0] / 2)];
 }

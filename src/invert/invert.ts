@@ -50,6 +50,7 @@ export function invert(
   if (!runsInParallel(targets, config, workers, batches))
     return invertSerial(fm, targets, config, { ...hooks, batches });
   return invertParallel(fm, targets, config, {
+    members: hooks.members,
     workers,
     backend,
     workerScript,

@@ -37,6 +37,7 @@ import {
 import type {
   InvertDivergence,
   InvertedImage,
+  InvertMember,
   InvertProgress,
   InvertResult,
   InvertSnapshot,
@@ -49,6 +50,8 @@ export type { InvertResult, InvertSnapshot, InvertTargets };
 export interface InvertHooks {
   /** The trained classifier, for `identityLoss: 'arcface'`. */
   head?: ArcFaceHead;
+  /** Other models the images must satisfy too (an ensemble; `InvertMember`); default none. */
+  members?: readonly InvertMember[];
   onProgress?: (p: InvertProgress) => void;
   onSnapshot?: (s: InvertSnapshot) => void | Promise<void>;
   signal?: AbortSignal;
@@ -71,6 +74,17 @@ function checkTargets(fm: FaceModel, targets: InvertTargets, config: InvertConfi
     );
   }
   if (!Number.isInteger(n) || n < 1) throw new ArcinvertError('no targets to invert');
+  (hooks.members ?? []).forEach((m, k) => {
+    const rows = m.targets.embeddings.length / m.targets.dim;
+    if (m.targets.dim !== m.fm.meta.embeddingSize || rows !== n)
+      throw new ArcinvertError(
+        `ensemble member ${k + 1}: its targets are ${rows}×${m.targets.dim}, the run needs ${n}×${m.fm.meta.embeddingSize} (one row per target in its embedding space)`,
+      );
+    if (!(m.weight >= 0 && Number.isFinite(m.weight)))
+      throw new ArcinvertError(`ensemble member ${k + 1}: weight must be a number ≥ 0, got ${m.weight}`);
+  });
+  if ((hooks.members ?? []).length > 0 && config.identityLoss === 'arcface')
+    throw new ArcinvertError('identity loss arcface (closed set) is for one model; an ensemble uses cosine or l2');
   if (config.identityLoss === 'arcface') {
     if (hooks.head === undefined)
       throw new ArcinvertError('identity loss arcface needs the model classifier (head), which this model lacks');
@@ -101,10 +115,11 @@ export async function invertSerial(
   const images: InvertedImage[] = [];
   let aborted = false;
   let diverged: InvertDivergence | undefined;
-  const run = createRunContext(fm, config);
+  const members = options.members ?? [];
+  const run = createRunContext(fm, config, members);
   try {
     for (let i = 0; i < selected.length && !aborted && !diverged; i++) {
-      const spec = batchSpec(targets, plan[selected[i]], selected[i], config, options.head);
+      const spec = batchSpec(targets, plan[selected[i]], selected[i], config, options.head, members);
       const out = await invertBatch(run, spec, { ...options, batches: plan.length, clock });
       images.push(...out.images);
       aborted = out.aborted;

@@ -18,7 +18,14 @@ import { ArcinvertError } from '../errors.js';
 import { workerScript } from '../util/workerScript.js';
 import type { InvertConfig } from './config.js';
 import { planBatches } from './plan.js';
-import type { InvertDivergence, InvertedImage, InvertProgress, InvertResult, InvertTargets } from './types.js';
+import type {
+  InvertDivergence,
+  InvertedImage,
+  InvertMember,
+  InvertProgress,
+  InvertResult,
+  InvertTargets,
+} from './types.js';
 
 export interface ParallelInvertOptions {
   /** Worker threads (default: the machine's available parallelism); never more than batches. */
@@ -33,6 +40,8 @@ export interface ParallelInvertOptions {
   workerScript?: URL;
   /** Only these batches of the plan (a shard, `shardBatches`); default all. */
   batches?: readonly number[];
+  /** Other models the images must satisfy too (an ensemble), rebuilt in every worker. */
+  members?: readonly InvertMember[];
 }
 
 /**
@@ -52,6 +61,14 @@ export interface WorkerInit {
   targets: InvertTargets;
   config: InvertConfig;
   backend: BackendPreference;
+  /** The ensemble's other members, as the model above. */
+  members: Array<{
+    artifacts: tf.io.ModelArtifacts;
+    meta: FaceModel['meta'];
+    calibration?: FaceModel['calibration'];
+    targets: InvertTargets;
+    weight: number;
+  }>;
 }
 
 /** Messages from a worker. */
@@ -92,6 +109,15 @@ export async function invertParallel(
     targets,
     config,
     backend: options.backend ?? 'wasm',
+    members: await Promise.all(
+      (options.members ?? []).map(async (m) => ({
+        artifacts: await modelArtifacts(m.fm.model),
+        meta: m.fm.meta,
+        calibration: m.fm.calibration,
+        targets: m.targets,
+        weight: m.weight,
+      })),
+    ),
   };
   const script = options.workerScript ?? defaultWorkerScript();
   const perBatch = new Map<number, InvertedImage[]>();

@@ -18,14 +18,23 @@ try {
   await selectBackend(init.backend);
   const model = await tf.loadLayersModel(tf.io.fromMemory(init.artifacts));
   const fm = { model, meta: init.meta, calibration: init.calibration };
+  const members = await Promise.all(
+    init.members.map(async (m) => ({
+      fm: { model: await tf.loadLayersModel(tf.io.fromMemory(m.artifacts)), meta: m.meta, calibration: m.calibration },
+      targets: m.targets,
+      weight: m.weight,
+    })),
+  );
   port.on('message', (m: ToWorker) => {
     if (m.type === 'abort') controller.abort();
     else if (m.type === 'stop') {
       model.dispose();
+      for (const m of members) m.fm.model.dispose();
       port.close();
     } else {
       invertSerial(fm, init.targets, init.config, {
         signal: controller.signal,
+        members,
         onProgress: (progress) => send({ type: 'progress', progress }),
         batches: [m.batch],
       })

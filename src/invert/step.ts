@@ -12,13 +12,13 @@ import { packBnPrior, packedBnStatLoss, type PackedBnPrior } from '../bnprior/lo
 import { priorTargets, type PriorTargets } from '../bnprior/targets.js';
 import { BnTaps } from '../bnprior/taps.js';
 import { channelStats } from '../engine/moments.js';
-import { resizeBilinear } from '../engine/resize.js';
+import { resizeArea, resizeBilinear } from '../engine/resize.js';
 import { DEFAULT_NORMALIZATION, denormalizeToBytes } from '../io/image.js';
 import type { ArcFaceHead } from '../arcface/head.js';
 import { marginFunction } from '../arcface/margin.js';
 import { Mulberry32, mixSeed } from '../util/random.js';
 import { adamDispose, adamInit, adamStep, type AdamState } from './adam.js';
-import { augment, drawAugmentation } from './augment.js';
+import { augment, drawAugmentation, type Augmentation } from './augment.js';
 import { canvasSize, type InvertConfig } from './config.js';
 import { identityLoss, type ClassTargets } from './identity.js';
 import { rowCosine } from '../arcface/normalize.js';
@@ -27,7 +27,7 @@ import type { Job } from './plan.js';
 import { pixelL2, totalVariationL1, totalVariationL2 } from './priors.js';
 import { createImageParam, initialParams, type ImageParam } from './param.js';
 import { startResolution } from './schedule.js';
-import type { InvertTargets, RgbImage } from './types.js';
+import type { InvertMember, InvertTargets, RgbImage } from './types.js';
 
 /** What every batch of a run shares, built once per run. */
 export interface RunContext {
@@ -45,6 +45,36 @@ export interface RunContext {
   param: ImageParam;
   /** [H, W] of the images optimised and written (`canvasSize`); resized to the model's input for the network. */
   canvas: [number, number];
+  /** The ensemble's other members (`InvertMember`), each with its taps and packed prior; [] for one model. */
+  members: MemberContext[];
+}
+
+/** One ensemble member's share of the run context. */
+export interface MemberContext {
+  fm: FaceModel;
+  taps: BnTaps;
+  prior: PriorTargets;
+  packed: PackedBnPrior | null;
+  weight: number;
+}
+
+/** The taps and the BN prior's statistics of `fm`, chosen and packed once per run. */
+function tapModel(
+  fm: FaceModel,
+  config: InvertConfig,
+): { taps: BnTaps; prior: PriorTargets; packed: PackedBnPrior | null } {
+  const taps = new BnTaps(fm.model);
+  const prior: PriorTargets = config.bnPrior
+    ? priorTargets(taps, config.priorStats, fm.calibration)
+    : { indices: [], stats: [], owned: [] };
+  const packed = config.bnPrior
+    ? packBnPrior(prior.stats, {
+        form: config.bnForm,
+        reduction: config.bnReduction,
+        firstLayerWeight: config.bnFirstLayerWeight,
+      })
+    : null;
+  return { taps, prior, packed };
 }
 
 /** What to reconstruct in one batch. */
@@ -57,6 +87,8 @@ export interface BatchSpec {
   /** [B] int32 class of each job, for the `arcface` identity loss; taken over by the state. */
   labels?: tf.Tensor1D;
   head?: ArcFaceHead;
+  /** Per ensemble member, [B, D_m] its targets, one row per job; taken over by the state. */
+  memberEmbeddings: tf.Tensor2D[];
 }
 
 /**
@@ -64,27 +96,24 @@ export interface BatchSpec {
  * (the running statistics are constants of the run); fails before any work when calibrated
  * statistics are asked for and missing.
  */
-export function createRunContext(fm: FaceModel, config: InvertConfig): RunContext {
-  const taps = new BnTaps(fm.model);
-  const prior: PriorTargets = config.bnPrior
-    ? priorTargets(taps, config.priorStats, fm.calibration)
-    : { indices: [], stats: [], owned: [] };
-  const packed = config.bnPrior
-    ? packBnPrior(prior.stats, {
-        form: config.bnForm,
-        reduction: config.bnReduction,
-        firstLayerWeight: config.bnFirstLayerWeight,
-      })
-    : null;
+export function createRunContext(
+  fm: FaceModel,
+  config: InvertConfig,
+  members: readonly Pick<InvertMember, 'fm' | 'weight'>[] = [],
+): RunContext {
+  const { taps, prior, packed } = tapModel(fm, config);
   const canvas = canvasSize(config, fm.meta.inputSize);
   const param = createImageParam(config, canvas[0], canvas[1]);
-  return { fm, taps, prior, packed, config, param, canvas };
+  const others = members.map((m) => ({ fm: m.fm, weight: m.weight, ...tapModel(m.fm, config) }));
+  return { fm, taps, prior, packed, config, param, canvas, members: others };
 }
 
 export function disposeRunContext(run: RunContext): void {
   run.param.dispose();
-  run.packed?.dispose();
-  tf.dispose(run.prior.owned);
+  for (const m of [run, ...run.members]) {
+    m.packed?.dispose();
+    tf.dispose(m.prior.owned);
+  }
 }
 
 /** The targets of one batch's jobs as tensors. */
@@ -94,10 +123,14 @@ export function batchSpec(
   index: number,
   c: InvertConfig,
   head?: ArcFaceHead,
+  members: readonly Pick<InvertMember, 'targets'>[] = [],
 ): BatchSpec {
-  const d = t.dim;
-  const rows = new Float32Array(jobs.length * d);
-  jobs.forEach((j, i) => rows.set(t.embeddings.subarray(j.target * d, (j.target + 1) * d), i * d));
+  const rowsOf = (e: InvertTargets): tf.Tensor2D => {
+    const d = e.dim;
+    const rows = new Float32Array(jobs.length * d);
+    jobs.forEach((j, i) => rows.set(e.embeddings.subarray(j.target * d, (j.target + 1) * d), i * d));
+    return tf.tensor2d(rows, [jobs.length, d]);
+  };
   const labels = t.classes
     ? tf.tensor1d(
         jobs.map((j) => t.classes![j.target]),
@@ -107,9 +140,10 @@ export function batchSpec(
   return {
     index,
     jobs,
-    embeddings: tf.tensor2d(rows, [jobs.length, d]),
+    embeddings: rowsOf(t),
     labels,
     head: c.identityLoss === 'arcface' ? head : undefined,
+    memberEmbeddings: members.map((m) => rowsOf(m.targets)),
   };
 }
 
@@ -128,6 +162,8 @@ export interface BatchState {
   embeddings: tf.Tensor2D;
   labels?: tf.Tensor1D;
   classes?: ClassTargets;
+  /** Per ensemble member, its targets [B, D_m]. */
+  memberEmbeddings: tf.Tensor2D[];
 }
 
 /**
@@ -156,9 +192,17 @@ function toFull(run: RunContext, t: tf.Tensor4D): tf.Tensor4D {
   return resizeBilinear(t, run.canvas);
 }
 
+/**
+ * Canvas images `t` at a network's input size: shrunk by area, so that every canvas pixel reaches
+ * the network (bilinear sampling skips pixels beyond a 2× shrink); bilinear where it grows.
+ */
+function toInputSize(fm: FaceModel, t: tf.Tensor4D): tf.Tensor4D {
+  return resizeArea(t, fm.meta.inputSize);
+}
+
 /** Canvas images `t` as the network takes them: at its input size and in its normalisation. */
 function networkInput(run: RunContext, t: tf.Tensor4D): tf.Tensor4D {
-  return toModelInput(run.fm, resizeBilinear(t, run.fm.meta.inputSize));
+  return toModelInput(run.fm, toInputSize(run.fm, t));
 }
 
 /** Row `index` of `images` [B, H, W, 3] as 8-bit RGB. */
@@ -195,11 +239,12 @@ export function createBatchState(run: RunContext, batch: BatchSpec): BatchState 
     embeddings: batch.embeddings,
     labels: batch.labels,
     classes,
+    memberEmbeddings: batch.memberEmbeddings,
   };
 }
 
 export function disposeBatchState(s: BatchState): void {
-  tf.dispose([s.x, s.embeddings]);
+  tf.dispose([s.x, s.embeddings, ...s.memberEmbeddings]);
   s.labels?.dispose();
   s.keep.dispose();
   adamDispose(s.adam);
@@ -224,32 +269,59 @@ function fullImages(run: RunContext, s: BatchState): tf.Tensor4D {
  * of one augmented view. Returns the total and the stacked terms [6] (`TERM_NAMES` order).
  */
 function objective(run: RunContext, s: BatchState, x: tf.Tensor4D): { total: tf.Scalar; terms: tf.Tensor1D } {
-  const { config: c, taps, prior, packed } = run;
+  const c = run.config;
   const img = toFull(run, run.param.render(x));
-  // Priors on the canvas; the network sees an augmented view at its input size.
-  const view = augment(
-    resizeBilinear(img, run.fm.meta.inputSize),
-    drawAugmentation(s.rng, c.jitter, c.flip, c.scaleJitter),
-  );
-  const out = taps.apply(toModelInput(run.fm, view));
-  const id = identityLoss(c.identityLoss, out.embedding, s.embeddings, s.classes).mean();
-  const bn = packed
-    ? packedBnStatLoss(
-        prior.indices.map((k) => channelStats(out.bnInputs[k])),
-        packed,
-      ).total
-    : tf.scalar(0);
+  // Priors on the canvas; each network sees the same augmented view at its input size.
+  const a = drawAugmentation(s.rng, c.jitter, c.flip, c.scaleJitter);
+  const { id, bn } = modelTerms(run, c.identityLoss, img, a, s.embeddings, s.classes);
   const tv1 = totalVariationL1(img).mean();
   const tv2 = totalVariationL2(img).mean();
   const l2 = pixelL2(img).mean();
+  // The ensemble's other members: their weighted identity and BN-prior terms join the total.
+  const members = run.members.map((m, k) => {
+    const t = modelTerms(m, 'cosine', img, scaledAugmentation(a, run.fm, m.fm), s.memberEmbeddings[k]);
+    return tf.mul(tf.add(t.id.mul(c.identityWeight), t.bn.mul(c.bnWeight)), m.weight);
+  });
   const total = tf.addN([
     id.mul(c.identityWeight),
     bn.mul(c.bnWeight),
     tv1.mul(c.tvL1Weight),
     tv2.mul(c.tvL2Weight),
     l2.mul(c.l2Weight),
+    ...members,
   ]) as tf.Scalar;
   return { total, terms: tf.stack([total, id, bn, tv1, tv2, l2]) as tf.Tensor1D };
+}
+
+/**
+ * One model's identity loss and BN prior on the canvas images `img`, seen through augmentation
+ * `a` at its input size.
+ */
+function modelTerms(
+  m: Pick<MemberContext, 'fm' | 'taps' | 'prior' | 'packed'>,
+  loss: InvertConfig['identityLoss'],
+  img: tf.Tensor4D,
+  a: Augmentation,
+  targets: tf.Tensor2D,
+  classes?: ClassTargets,
+): { id: tf.Scalar; bn: tf.Scalar } {
+  const view = augment(toInputSize(m.fm, img), a);
+  const out = m.taps.apply(toModelInput(m.fm, view));
+  const id = identityLoss(loss, out.embedding, targets, classes).mean() as tf.Scalar;
+  const bn = m.packed
+    ? packedBnStatLoss(
+        m.prior.indices.map((k) => channelStats(out.bnInputs[k])),
+        m.packed,
+      ).total
+    : tf.scalar(0);
+  return { id, bn: bn as tf.Scalar };
+}
+
+/** Augmentation `a` of the attacked model for a member of another input size: the same flip and zoom, the shift in its pixels. */
+function scaledAugmentation(a: Augmentation, primary: FaceModel, member: FaceModel): Augmentation {
+  const [h0, w0] = primary.meta.inputSize;
+  const [h, w] = member.meta.inputSize;
+  return { ...a, dy: Math.round((a.dy * h) / h0), dx: Math.round((a.dx * w) / w0) };
 }
 
 /**

@@ -2,6 +2,7 @@
  * Types of the inversion API: what `invert()` takes, reports while it runs, and returns.
  * The core emits these; the CLI renders them (Ink on a TTY, plain or JSON lines otherwise).
  */
+import type { FaceModel } from '../model/types.js';
 
 /** Loss terms of one step, each averaged over the batch's images (the BN prior is per batch). */
 export interface LossTerms {
@@ -76,6 +77,20 @@ export interface InvertTargets {
   dim: number;
   /** Class id of each target (required by the `arcface` identity loss). */
   classes?: Int32Array;
+}
+
+/**
+ * Another model the images must satisfy too (an ensemble member): its own identity loss
+ * towards its own targets (the same identities, in its embedding space: the photos embedded by
+ * it, or the attacked model's templates mapped by a bridge) and its own BN prior, on the same
+ * images resized to its input.
+ */
+export interface InvertMember {
+  fm: FaceModel;
+  /** One row per target of the run, in the member's embedding space. */
+  targets: InvertTargets;
+  /** Multiplies the member's identity and BN-prior terms (the attacked model's are 1). */
+  weight: number;
 }
 
 /** Snapshot of a batch's current images. */

@@ -47,8 +47,11 @@ export function describeKey(key: ProtectionKey): string {
 
 /**
  * The system `inner` protected with `key`, as a judge named `protected-<scheme>`. `draws` seeds
- * the per-call randomness (the noise scheme's noise), one fresh value per `embed` call. It does
- * not own `inner` (the white-box row's judge, usually): disposing it leaves `inner` alone.
+ * the per-call randomness (the noise scheme's noise), one fresh value per `embed` call: the
+ * enrolled photos are protected afresh rather than compared with the very templates that were
+ * stolen (for the deterministic schemes that is the same template; for `noise`, another draw of
+ * the same noise). It does not own `inner` (the white-box row's judge, usually): disposing it
+ * leaves `inner` alone.
  */
 export function protectedJudge(inner: Judge, key: ProtectionKey, draws: number): Judge {
   const dim = protect(key, new Float32Array(key.dim), 1, 0).dim;

@@ -60,6 +60,17 @@ it('bad --protect input: one line, exit 2, nothing written', async () => {
   expect(existsSync(out)).toBe(false);
 });
 
+it('quantile quantisation with fewer enrolled targets than levels is refused before any work, nothing written', async () => {
+  const out = path.join(tmp, 'few-targets');
+  // 2 bits: 4 levels, fitted on the --limit 3 enrolled templates (the targets are never read).
+  const r = await cli(...base(out), '--invert', '--targets', tmp, '--limit', '3', '--protect', 'quantize:bits=2');
+  expect(r.code).toBe(2);
+  expect(r.err.filter((l) => l.startsWith('arcinvert:'))).toEqual([
+    'arcinvert: quantize: quantile thresholds are fitted on the 3 enrolled target template(s); they need at least 4 (raise --limit, or use mode=uniform)',
+  ]);
+  expect(existsSync(out)).toBe(false);
+});
+
 withData(
   'options that do not fit the model are refused before any inversion, nothing written',
   async () => {

@@ -46,10 +46,13 @@ function manifestCommand(manifest: string): string {
   return body.join(' ');
 }
 
-/** Runs a shell command line in the repository root with `env` added; fails the test on a non-zero exit. */
-async function sh(command: string, env: Record<string, string>): Promise<void> {
+/**
+ * Runs a command line in the repository root with `env` added, under `shell` (the manifests'
+ * `bash -c`; sbatch --wrap's /bin/sh); fails the test on a non-zero exit.
+ */
+async function sh(command: string, env: Record<string, string>, shell = 'bash'): Promise<void> {
   try {
-    await run('bash', ['-c', command], { env: { ...process.env, ...env }, maxBuffer: 1 << 26 });
+    await run(shell, ['-c', command], { env: { ...process.env, ...env }, maxBuffer: 1 << 26 });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`${command}\n${e.stderr ?? e.message}`, { cause: err });
@@ -113,7 +116,7 @@ it('the Slurm array script and its dependent merge reproduce the single run', as
       SLURM_ARRAY_TASK_MIN: '0',
       SLURM_ARRAY_TASK_COUNT: '3',
     });
-  await sh(wrap![1], env(results));
+  await sh(wrap![1], env(results), '/bin/sh');
   const single = await singleRun(invert, results);
   expect(await pngs(path.join(results, 'merged'))).toEqual(await pngs(single));
   expect(existsSync(path.join(results, 'merged', 'report.json'))).toBe(true);

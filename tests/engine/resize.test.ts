@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { bilinearMatrix, resizeBilinear } from '../../src/engine/resize.js';
+import { areaMatrix, bilinearMatrix, resizeArea, resizeBilinear } from '../../src/engine/resize.js';
 import { useWasm } from '../helpers/backend.js';
 
 beforeAll(useWasm);
@@ -75,6 +75,39 @@ test('same size returns the input; no tensor leaks', () => {
   const before = tf.memory().numTensors;
   const g = tf.grad((v: tf.Tensor) => tf.sum(resizeBilinear(v as tf.Tensor4D, [8, 8])))(x);
   g.dispose();
+  expect(tf.memory().numTensors).toBe(before);
+  x.dispose();
+});
+
+test('areaMatrix 6 → 4 by hand: each output averages 1.5 inputs by overlap; rows sum to 1', () => {
+  const m = Array.from(areaMatrix(6, 4));
+  const third = 1 / 3;
+  const expected = [
+    [2 * third, third, 0, 0, 0, 0],
+    [0, third, 2 * third, 0, 0, 0],
+    [0, 0, 0, 2 * third, third, 0],
+    [0, 0, 0, 0, third, 2 * third],
+  ].flat();
+  m.forEach((v, k) => expect(v).toBeCloseTo(expected[k], 6));
+});
+
+test('areaMatrix: bilinear at a 2× shrink and when growing; at 3× every input counts, where bilinear skips two in three', () => {
+  expect(Array.from(areaMatrix(8, 4))).toEqual(Array.from(bilinearMatrix(8, 4)));
+  expect(Array.from(areaMatrix(4, 8))).toEqual(Array.from(bilinearMatrix(4, 8)));
+  const colSums = (m: Float32Array, n: number): number[] =>
+    Array.from({ length: n }, (_, k) => m.filter((_, i) => i % n === k).reduce((a, b) => a + b, 0));
+  expect(colSums(areaMatrix(12, 4), 12).every((s) => s > 0.3)).toBe(true);
+  expect(colSums(bilinearMatrix(12, 4), 12).filter((s) => s === 0)).toHaveLength(8);
+});
+
+test('resizeArea shrinks a 2×6 ramp by area; same size returns the input; no leaks', () => {
+  const x = tf.tensor4d([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [1, 2, 6, 1]);
+  const before = tf.memory().numTensors;
+  const y = resizeArea(x, [1, 2]);
+  // Each output: the mean of 3 columns × 2 rows.
+  expect(Array.from(y.dataSync()).map((v) => Math.round(v * 1e5) / 1e5)).toEqual([4, 7]);
+  y.dispose();
+  expect(resizeArea(x, [2, 6])).toBe(x);
   expect(tf.memory().numTensors).toBe(before);
   x.dispose();
 });

@@ -172,5 +172,6 @@ test('the canvas: the model input at outputSize 0, else outputSize high at the i
   expect(canvasSize({ outputSize: 0 }, [64, 64])).toEqual([64, 64]);
   expect(canvasSize({ outputSize: 128 }, [64, 64])).toEqual([128, 128]);
   expect(canvasSize({ outputSize: 128 }, [112, 96])).toEqual([128, 110]); // 128 · 96 / 112 = 109.7
+  expect(canvasSize({ outputSize: 18 }, [112, 96])).toEqual([18, 16]); // 15.4: even, as a half-size start needs
   expect(DEFAULT_INVERT_CONFIG.outputSize).toBe(0);
 });

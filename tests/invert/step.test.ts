@@ -193,6 +193,25 @@ describe('a canvas larger than the model input (outputSize)', () => {
     return move;
   }
 
+  test('three times the input: every canvas pixel gets a gradient from the network (shrunk by area)', () => {
+    const pixels = resolveInvertConfig({
+      steps: 4,
+      batchSize: 3,
+      minBatch: 3,
+      parametrisation: 'pixel',
+      colour: 'rgb',
+      outputSize: 96,
+      tvL1Weight: 0,
+      tvL2Weight: 0,
+      l2Weight: 0,
+      jitter: 0,
+      initStd: 0, // from a grey image, so that no move is lost to float rounding
+    });
+    const move = firstMove(pixels);
+    expect(move.length).toBe(3 * 96 * 96 * 3);
+    expect(move.filter((v) => v === 0).length).toBe(0);
+  });
+
   test('the gradient on a 64×64 canvas is the same on wasm and on the cpu backend', async () => {
     const config = { ...fourier, outputSize: 64 };
     const wasm = firstMove(config);
