@@ -27,6 +27,8 @@ import type { ArcFaceHead } from '../arcface/head.js';
 import { HEAD_BASENAME, loadHeadIfPresent } from '../model/directory.js';
 import { mergeFlags, readConfigFile } from './config.js';
 import type { CliContext } from './context.js';
+import { checkEnsembleFlags, loadMembers, memberTargets, membersRecord, type LoadedMember } from './ensemble.js';
+import type { FaceModel } from '../model/types.js';
 import type { AlignMode } from '../align/align.js';
 import {
   alignOption,
@@ -41,7 +43,10 @@ import { invertInto, STOP_SIGNALS, workersOption, type InvertRun } from './inver
 import { parseShardFlag, resolveShard, type ShardFlag } from './shard.js';
 
 interface InvertFlags {
-  model: string;
+  /** The attacked model, then the ensemble's other members. */
+  model: string[];
+  bridge?: string[];
+  memberWeight: number;
   embedding?: string;
   listingRoot?: string;
   image?: string[];
@@ -120,37 +125,64 @@ function checkFlags(f: InvertFlags, config: InvertConfig): void {
     throw new ArcinvertError('give exactly one target source: --embedding, --image, --class or --random');
   if (config.identityLoss === 'arcface' && f.class === undefined)
     throw new ArcinvertError('--identity-loss arcface needs class targets (--class)');
+  if (f.model.length > 1 && f.class !== undefined)
+    throw new ArcinvertError(
+      "--class targets are the first model's classes: an ensemble (several --model) inverts --embedding, --image or --random targets",
+    );
+  checkEnsembleFlags(f.model, f.bridge, f.image === undefined);
 }
 
+/**
+ * The targets, and for `--image` a function that embeds the same photos with another model
+ * (an ensemble member's targets).
+ */
 async function gatherTargets(
   ctx: CliContext,
   f: InvertFlags,
   fm: Awaited<ReturnType<typeof loadFaceModel>>,
   head: ArcFaceHead | undefined,
   seed: number,
-): Promise<TargetSet> {
+): Promise<{ targets: TargetSet; embedPhotos?: (other: FaceModel) => Promise<Float32Array> }> {
   if (f.embedding) {
     const t = await targetsFromNpy(f.embedding, fm.meta.embeddingSize, { listingRoot: f.listingRoot });
     for (const note of t.notes ?? []) ctx.err(`skipped ${note}`);
-    return t;
+    return { targets: t };
   }
-  if (f.image)
-    return targetsFromImages(fm, await preparePhotos(ctx, await listImages(f.image), f.align, fm.meta.inputSize));
+  if (f.image) {
+    const photos = await preparePhotos(ctx, await listImages(f.image), f.align, fm.meta.inputSize);
+    return {
+      targets: await targetsFromImages(fm, photos),
+      embedPhotos: async (other) => (await targetsFromImages(other, photos)).embeddings,
+    };
+  }
   if (f.class) {
     if (!head)
       throw new ArcinvertError(
-        `--class needs the model's classifier (${HEAD_BASENAME}.json/.bin in the model directory), which ${f.model} lacks`,
+        `--class needs the model's classifier (${HEAD_BASENAME}.json/.bin in the model directory), which ${f.model[0]} lacks`,
       );
-    return targetsFromClasses(head, f.class);
+    return { targets: targetsFromClasses(head, f.class) };
   }
-  return randomTargets(f.random as number, fm.meta.embeddingSize, seed);
+  return { targets: randomTargets(f.random as number, fm.meta.embeddingSize, seed) };
 }
 
 /** Adds the flags of `arcinvert invert` to `cmd`. */
 function invertOptions(cmd: Command): Command {
   const int = (flag: string) => positiveInt(flag);
   return cmd
-    .requiredOption('--model <dir>', 'model directory')
+    .requiredOption(
+      '--model <dirs...>',
+      "model directory; several: an ensemble, one image satisfying each model's identity loss and BN prior (the first is the attacked one: its targets, its cosine)",
+    )
+    .option(
+      '--bridge <dirs...>',
+      'with several --model and --embedding or --random targets: a bridge from the first model to each further one, in order (arcinvert bridge fit)',
+    )
+    .option(
+      '--member-weight <x>',
+      "weight of each further --model's identity and prior terms (the first model's are 1)",
+      nonNegativeNumber('--member-weight'),
+      1,
+    )
     .option('--embedding <file.npy>', 'target embeddings: 1-D (one) or N×D (N targets)')
     .option(
       '--listing-root <dir>',
@@ -236,7 +268,8 @@ function invertOptions(cmd: Command): Command {
 /** What `invert` reads: with `--overwrite`, an `--out` holding one of them is refused. */
 function inputsOf(f: InvertFlags): Array<{ key: string; path: string | undefined }> {
   return [
-    { key: 'model', path: f.model },
+    ...f.model.map((m) => ({ key: 'model', path: m })),
+    ...(f.bridge ?? []).map((b) => ({ key: 'bridge', path: b })),
     { key: 'embedding', path: f.embedding },
     { key: 'config', path: f.config },
     ...(f.image ?? []).map((p) => ({ key: 'image', path: p })),
@@ -255,17 +288,21 @@ async function runInvert(ctx: CliContext, f: InvertFlags): Promise<void> {
   let run: InvertRun;
   try {
     const backend = await useBackend(ctx, f.backend);
-    const fm = await loadFaceModel(f.model);
-    const head = await loadHeadIfPresent(f.model);
+    const fm = await loadFaceModel(f.model[0]);
+    const head = await loadHeadIfPresent(f.model[0]);
+    let members: LoadedMember[] = [];
     try {
-      const targets = await gatherTargets(ctx, f, fm, head, config.seed);
+      members = await loadMembers({ dir: f.model[0], fm }, f.model.slice(1), f.bridge, f.memberWeight);
+      const { targets, embedPhotos } = await gatherTargets(ctx, f, fm, head, config.seed);
+      const list = await memberTargets(members, targets, embedPhotos);
       run = await invertInto(ctx, {
         fm,
         head,
         targets,
         config,
         backend,
-        model: f.model,
+        model: f.model[0],
+        members: members.length > 0 ? { list, record: membersRecord(members) } : undefined,
         dir: staged.staging,
         staged,
         workers: f.workers,
@@ -277,6 +314,7 @@ async function runInvert(ctx: CliContext, f: InvertFlags): Promise<void> {
     } finally {
       head?.dispose();
       fm.model.dispose();
+      for (const m of members) m.fm.model.dispose();
     }
     await staged.commit();
   } catch (err) {

@@ -19,7 +19,7 @@ import { modelFingerprint, writeInvertOutputs, writeSnapshot } from '../invert/o
 import { ensureDir } from '../io/atomic.js';
 import type { StagedOutput } from '../io/staging.js';
 import type { TargetSet } from '../invert/targets.js';
-import type { InvertResult } from '../invert/types.js';
+import type { InvertMember, InvertResult } from '../invert/types.js';
 import type { ArcFaceHead } from '../arcface/head.js';
 import type { CliContext } from './context.js';
 import { positiveInt } from './options.js';
@@ -55,6 +55,8 @@ export interface InvertJob {
   title: string;
   /** Only this shard's batches (`--shard`); default all. */
   shard?: ShardSpec;
+  /** The ensemble's other models (`--model A B …`), and their record for the report. */
+  members?: { list: InvertMember[]; record: Array<Record<string, unknown>> };
 }
 
 /** The signals that stop an inversion early, and the exit status each gives (128 + its number). */
@@ -117,6 +119,7 @@ export async function invertInto(ctx: CliContext, job: InvertJob): Promise<Inver
     const startedAt = new Date().toISOString();
     const result = await invert(job.fm, job.targets, config, {
       head: job.head,
+      members: job.members?.list,
       workers: job.workers,
       backend: job.workerBackend,
       signal: ctrl.signal,
@@ -136,6 +139,7 @@ export async function invertInto(ctx: CliContext, job: InvertJob): Promise<Inver
       config: job.config,
       startedAt,
       shard,
+      ...(job.members ? { members: job.members.record } : {}),
     };
     await ensureDir(job.dir);
     await writeInvertOutputs(job.dir, result, job.targets, run, job.fm.meta.normalization);

@@ -48,7 +48,8 @@ import { mergeFlags, readConfigFile } from './config.js';
 import type { CliContext } from './context.js';
 import { invertInto, STOP_SIGNALS, workersOption } from './invertRun.js';
 import { parseShardFlag, resolveShard, type ShardFlag, type ShardSpec } from './shard.js';
-import { backendOption, nonNegativeInt, positiveInt, useBackend } from './options.js';
+import { backendOption, nonNegativeInt, nonNegativeNumber, positiveInt, useBackend } from './options.js';
+import { checkEnsembleFlags, loadMembers, memberTargets, membersRecord, type LoadedMember } from './ensemble.js';
 import { checkSchemeOptions, makeKey, parseSchemeSpec, type ProtectionKey } from '../protect/schemes.js';
 import {
   ATTACK_SCENARIOS,
@@ -62,7 +63,12 @@ import {
 import { mixSeed } from '../util/random.js';
 
 interface LeakageFlags {
-  model: string;
+  /** The attacked model, then the ensemble's other members (their templates through --bridge). */
+  model: string[];
+  bridge?: string[];
+  memberWeight: number;
+  /** The members, once loaded (`measure`). */
+  members?: LoadedMember[];
   reconstructions?: string;
   invert?: boolean;
   targets?: string;
@@ -136,7 +142,10 @@ async function invertTargets(
     targets,
     config,
     backend,
-    model: f.model,
+    model: f.model[0],
+    members: f.members?.length
+      ? { list: await memberTargets(f.members, targets), record: membersRecord(f.members) }
+      : undefined,
     dir: path.join(staged.staging, RECONSTRUCTIONS),
     staged,
     workers: f.workers,
@@ -224,7 +233,17 @@ function protectionRecord(p: ProtectedRun, f: LeakageFlags) {
 /** Adds the flags of `arcinvert leakage` to `cmd`. */
 function leakageOptions(cmd: Command): Command {
   return cmd
-    .requiredOption('--model <dir>', 'the attacked model')
+    .requiredOption(
+      '--model <dirs...>',
+      'the attacked model; with --invert, further models make an ensemble attack (their targets are the templates through --bridge)',
+    )
+    .option('--bridge <dirs...>', 'with several --model: a bridge from the first model to each further one, in order')
+    .option(
+      '--member-weight <x>',
+      "weight of each further --model's identity and prior terms",
+      nonNegativeNumber('--member-weight'),
+      1,
+    )
     .option('--reconstructions <dir>', "an 'arcinvert invert' output directory (t{target}_s{seed}.png + report.json)")
     .option('--invert', 'invert the targets here (with --targets), writing <out>/reconstructions')
     .option('--targets <dir>', 'aligned photos in identity folders (e.g. ../shared/data/lfw), for --invert')
@@ -285,6 +304,9 @@ function checkFlags(f: LeakageFlags): void {
   if (f.reconstructions && f.targets)
     throw new ArcinvertError('--targets is for --invert; with --reconstructions the targets come from its report.json');
   if (f.shard && !f.invert) throw new ArcinvertError('--shard is for --invert (it slices the inversion)');
+  if (f.model.length > 1 && !f.invert)
+    throw new ArcinvertError('several --model make an ensemble attack, which --invert runs');
+  checkEnsembleFlags(f.model, f.bridge, true);
   if (f.protect) {
     if (!f.invert) throw new ArcinvertError('--protect is for --invert (the attacker inverts the protected templates)');
     if (f.shard) throw new ArcinvertError('--protect cannot be sharded: run it in one piece');
@@ -326,13 +348,18 @@ async function judgesFor(
   fm: Awaited<ReturnType<typeof loadFaceModel>>,
 ): Promise<Array<{ spec: JudgeSpec; role: SystemRole; relation?: string }>> {
   const specs = f.judge.includes('none') ? [] : [...new Set(f.judge)];
-  const attacked = await modelDirLineage(f.model, fm.meta);
+  const attacked = await modelDirLineage(f.model[0], fm.meta);
   const out: Array<{ spec: JudgeSpec; role: SystemRole; relation?: string }> = [];
   // Names key the report's rows, scores and plot files: two judges may not share one.
-  const names = new Map<string, string>([['attacked', f.model]]);
+  const names = new Map<string, string>([['attacked', f.model[0]]]);
   for (const name of specs) {
     const spec = await resolveJudge(name, f.humanModels);
     if (out.some((o) => relation(spec.lineage, o.spec.lineage).kind === 'same')) continue;
+    const member = f.members?.find((m) => relation(spec.lineage, m.lineage).kind === 'same');
+    if (member)
+      throw new ArcinvertError(
+        `judge '${name}' is an ensemble member of the attack (--model ${member.dir}): the judge is never one; leave it out of --judge or of --model`,
+      );
     const rel = relation(spec.lineage, attacked);
     if (rel.kind === 'same')
       throw new ArcinvertError(
@@ -378,7 +405,8 @@ async function writeReport(
     ...report,
     naturalness,
     plots: plots.map((p) => p.file),
-    model: f.model,
+    model: f.model[0],
+    ...(f.members?.length ? { ensemble: membersRecord(f.members) } : {}),
     backend,
     ...(protection ? { protection: protectionRecord(protection, f) } : {}),
     judges: systems.map((s) => ({
@@ -418,7 +446,8 @@ async function writeReport(
 /** What `leakage` reads: with `--overwrite`, an `--out` holding one of them is refused. */
 function inputsOf(f: LeakageFlags): Array<{ key: string; path: string | undefined }> {
   return [
-    { key: 'model', path: f.model },
+    ...f.model.map((m) => ({ key: 'model', path: m })),
+    ...(f.bridge ?? []).map((b) => ({ key: 'bridge', path: b })),
     { key: 'reconstructions', path: f.reconstructions },
     { key: 'targets', path: f.targets },
     { key: 'impostorPairs', path: f.impostorPairs },
@@ -447,23 +476,27 @@ async function runLeakageCommand(ctx: CliContext, f: LeakageFlags): Promise<void
   printTable();
 }
 
+/** `--protect`'s options against the model, before any work. */
+function checkProtectFits(f: LeakageFlags, dim: number): void {
+  const spec = parseSchemeSpec(f.protect!);
+  const o = checkSchemeOptions(spec.scheme, dim, spec.options);
+  // Quantile thresholds are fitted on the enrolled templates: the --limit targets.
+  if (spec.scheme === 'quantize' && o.mode === 'quantile' && f.limit < 2 ** (o.bits as number))
+    throw new ArcinvertError(
+      `quantize: quantile thresholds are fitted on the ${f.limit} enrolled target template(s); they need at least ${2 ** (o.bits as number)} (raise --limit, or use mode=uniform)`,
+    );
+}
+
 /** Everything between staging and commit: returns what prints the table once committed. */
 async function measure(ctx: CliContext, f: LeakageFlags, staged: StagedOutput): Promise<() => void> {
   const impostorPairs = f.impostorPairs ? await impostorPairsFromFile(f.impostorPairs) : undefined;
   const backend = await useBackend(ctx, f.backend);
-  const fm = await loadFaceModel(f.model);
+  const fm = await loadFaceModel(f.model[0]);
   const systems: Systems = [{ judge: modelJudge(fm), role: 'white-box' }];
   try {
+    f.members = await loadMembers({ dir: f.model[0], fm }, f.model.slice(1), f.bridge, f.memberWeight);
     const judges = await judgesFor(f, fm);
-    if (f.protect) {
-      const spec = parseSchemeSpec(f.protect);
-      const o = checkSchemeOptions(spec.scheme, fm.meta.embeddingSize, spec.options);
-      // Quantile thresholds are fitted on the enrolled templates: the --limit targets.
-      if (spec.scheme === 'quantize' && o.mode === 'quantile' && f.limit < 2 ** (o.bits as number))
-        throw new ArcinvertError(
-          `quantize: quantile thresholds are fitted on the ${f.limit} enrolled target template(s); they need at least ${2 ** (o.bits as number)} (raise --limit, or use mode=uniform)`,
-        );
-    }
+    if (f.protect) checkProtectFits(f, fm.meta.embeddingSize);
     const { gallery, refs, images, protection } = await reconstructionsFor(ctx, fm, f, backend, staged);
     if (f.resolvedShard) {
       // One slice of a sharded run: its reconstructions only; the report needs them all.
@@ -500,6 +533,7 @@ async function measure(ctx: CliContext, f: LeakageFlags, staged: StagedOutput): 
   } finally {
     for (const s of systems) s.judge.dispose();
     fm.model.dispose();
+    for (const m of f.members ?? []) m.fm.model.dispose();
   }
 }
 
