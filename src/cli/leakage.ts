@@ -61,6 +61,8 @@ import {
   type TemplateAttack,
 } from '../protect/system.js';
 import { mixSeed } from '../util/random.js';
+import { fitEmbeddingPrior, type EmbeddingPrior } from '../protect/prior.js';
+import { listImages } from '../io/image.js';
 
 interface LeakageFlags {
   /** The attacked model, then the ensemble's other members (their templates through --bridge). */
@@ -88,6 +90,8 @@ interface LeakageFlags {
   protect?: string;
   attack?: AttackScenario;
   protectSeed?: number;
+  attackerFaces?: string;
+  attackerFacesN: number;
   /** `shard` with its index resolved (from the flag or the scheduler's environment). */
   resolvedShard?: ShardSpec;
 }
@@ -132,7 +136,9 @@ async function invertTargets(
     gallery.targets.map((t) => gallery.photos[t].file),
   );
   // With --protect the attacker inverts what it recovers from the protected templates.
-  const protection = f.protect ? attackProtected(ctx, f, photos.embeddings, photos.n, photos.dim) : undefined;
+  const protection = f.protect
+    ? attackProtected(ctx, f, photos, f.attackerFaces ? await attackerPrior(ctx, fm, f) : undefined)
+    : undefined;
   const targets = protection
     ? { ...photos, embeddings: protection.attack.recovered, kind: 'embedding' as const }
     : photos;
@@ -178,6 +184,8 @@ async function invertTargets(
 interface ProtectedRun {
   key: ProtectionKey;
   attack: TemplateAttack;
+  /** The attacker's embedding prior (`--attacker-faces`): where its faces came from, and how many. */
+  prior?: { faces: string; n: number };
 }
 
 /**
@@ -185,18 +193,46 @@ interface ProtectedRun {
  * from `--protect-seed`; quantize fits its thresholds on these templates, the enrolled
  * database), stolen, and recovered by the attacker of `--attack` (src/protect/system.ts).
  */
-function attackProtected(ctx: CliContext, f: LeakageFlags, x: Float32Array, n: number, dim: number): ProtectedRun {
+function attackProtected(
+  ctx: CliContext,
+  f: LeakageFlags,
+  targets: { embeddings: Float32Array; n: number; dim: number },
+  prior?: EmbeddingPrior,
+): ProtectedRun {
+  const { embeddings: x, n, dim } = targets;
   const spec = parseSchemeSpec(f.protect!);
   const seed = f.protectSeed ?? 0;
   const key = makeKey(spec.scheme, dim, seed, spec.options, { data: x, n });
   const scenario = f.attack ?? 'key-stolen';
   ctx.err(`protect: ${n} template(s) enrolled with ${describeKey(key)}; recovering them (${scenario})`);
-  const attack = attackTemplates(key, x, n, scenario, mixSeed(seed, 0x57013));
+  const attack = attackTemplates(key, x, n, scenario, mixSeed(seed, 0x57013), { prior });
   const mean = (v: number[]): string => (v.reduce((a, b) => a + b, 0) / v.length).toFixed(3);
   ctx.err(
     `protect: recovered embeddings: mean cosine ${mean(attack.cosineToTrue)} to the true templates, ${mean(attack.protectedSimilarity)} similarity to the stolen ones once protected again`,
   );
-  return { key, attack };
+  return { key, attack, prior: prior && { faces: f.attackerFaces!, n: prior.n } };
+}
+
+/**
+ * The attacker's knowledge of face embeddings (`--attacker-faces`): the attacked model's
+ * embeddings of up to `--attacker-faces-n` faces of that folder, evenly spaced over its sorted
+ * files, as a Gaussian (src/protect/prior.ts).
+ */
+async function attackerPrior(
+  ctx: CliContext,
+  fm: Awaited<ReturnType<typeof loadFaceModel>>,
+  f: LeakageFlags,
+): Promise<EmbeddingPrior> {
+  const files = (await listImages([f.attackerFaces!])).sort();
+  const m = Math.min(files.length, f.attackerFacesN);
+  if (m < 2)
+    throw new ArcinvertError(
+      `--attacker-faces ${f.attackerFaces} holds ${files.length} image(s); at least 2 are needed`,
+    );
+  const picked = Array.from({ length: m }, (_, i) => files[Math.floor((i * files.length) / m)]);
+  ctx.err(`protect: the attacker's prior: embedding ${m} faces of ${f.attackerFaces}`);
+  const t = await targetsFromImages(fm, picked);
+  return fitEmbeddingPrior(t.embeddings, t.n, t.dim);
 }
 
 /** One line saying what was attacked and how close the recovery came. */
@@ -208,7 +244,8 @@ function protectionLine(p: ProtectedRun): string {
       : isKeyless(p.key)
         ? 'without a key (the scheme has no secret: the same attack as with it)'
         : `with a key of its own (seed ${p.attack.attackerSeed})`;
-  return `Protected system: ${describeKey(p.key)} (key seed ${p.key.seed}). The attacker recovered embeddings from the stolen templates ${who}: mean cosine ${mean(p.attack.cosineToTrue)} to the true templates; once protected again, mean similarity ${mean(p.attack.protectedSimilarity)} to the stolen ones. The reconstructions invert the recovered embeddings.`;
+  const prior = p.prior ? ` and a prior of face embeddings (${p.prior.n} faces of ${p.prior.faces})` : '';
+  return `Protected system: ${describeKey(p.key)} (key seed ${p.key.seed}). The attacker recovered embeddings from the stolen templates ${who}${prior}: mean cosine ${mean(p.attack.cosineToTrue)} to the true templates; once protected again, mean similarity ${mean(p.attack.protectedSimilarity)} to the stolen ones. The reconstructions invert the recovered embeddings.`;
 }
 
 /** The report's record of a protected run. */
@@ -222,6 +259,7 @@ function protectionRecord(p: ProtectedRun, f: LeakageFlags) {
     attack: p.attack.scenario,
     keyless: isKeyless(p.key),
     attackerSeed: p.attack.attackerSeed,
+    ...(p.prior ? { attackerPrior: p.prior } : {}),
     recoveredCosineToTrue: { mean: mean(p.attack.cosineToTrue), perTarget: p.attack.cosineToTrue },
     recoveredProtectedSimilarity: {
       mean: mean(p.attack.protectedSimilarity),
@@ -288,6 +326,16 @@ function leakageOptions(cmd: Command): Command {
     )
     .option('--protect-seed <n>', "with --protect: the system key's seed (default 0)", nonNegativeInt('--protect-seed'))
     .option(
+      '--attacker-faces <dir>',
+      "with --protect: public faces (aligned) the attacker embeds with the attacked model to learn how embeddings are distributed; the linear schemes (noise, sign, project, biohash) are then recovered as that Gaussian's posterior mean",
+    )
+    .option(
+      '--attacker-faces-n <n>',
+      'with --attacker-faces: how many of its faces',
+      positiveInt('--attacker-faces-n'),
+      2000,
+    )
+    .option(
       '--shard <i/n>',
       'with --invert: only the i-th of n slices of the targets, no report (merge the shards with arcinvert merge, then --reconstructions); auto/n reads the index from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID',
       parseShardFlag,
@@ -311,8 +359,8 @@ function checkFlags(f: LeakageFlags): void {
     if (!f.invert) throw new ArcinvertError('--protect is for --invert (the attacker inverts the protected templates)');
     if (f.shard) throw new ArcinvertError('--protect cannot be sharded: run it in one piece');
     parseSchemeSpec(f.protect);
-  } else if (f.attack || f.protectSeed !== undefined)
-    throw new ArcinvertError('--attack and --protect-seed are for --protect');
+  } else if (f.attack || f.protectSeed !== undefined || f.attackerFaces)
+    throw new ArcinvertError('--attack, --protect-seed and --attacker-faces are for --protect');
 }
 
 /** The gallery and the reconstructions to judge: inverted here (`--invert`) or read from `--reconstructions`. */
@@ -452,6 +500,7 @@ function inputsOf(f: LeakageFlags): Array<{ key: string; path: string | undefine
     { key: 'targets', path: f.targets },
     { key: 'impostorPairs', path: f.impostorPairs },
     { key: 'invertConfig', path: f.invertConfig },
+    { key: 'attackerFaces', path: f.attackerFaces },
     { key: 'humanModels', path: f.humanModels },
     ...f.judge.filter((j) => existsSync(j)).map((j) => ({ key: 'judge', path: j })),
   ];

@@ -16,12 +16,20 @@ import * as tf from '@tensorflow/tfjs';
 import { mixSeed } from '../util/random.js';
 import { gaussians, normalizeRows, orthonormalRows } from './linalg.js';
 import { polyKey, type Protected, type ProtectionKey } from './schemes.js';
+import { denoise, linearPosterior, signedMean, type EmbeddingPrior } from './prior.js';
+import { ArcinvertError } from '../errors.js';
 
 export interface RecoverOptions {
   steps: number;
   lr: number;
   /** Sharpness α of the sigmoid that stands in for a threshold. */
   sharpness: number;
+  /**
+   * What the attacker knows about face embeddings (`prior.ts`): with it, the linear schemes
+   * (noise, sign, project, biohash) are recovered as the prior's posterior mean, in closed form;
+   * the others ignore it.
+   */
+  prior?: EmbeddingPrior;
 }
 
 export const DEFAULT_RECOVER_OPTIONS: Readonly<RecoverOptions> = { steps: 300, lr: 0.01, sharpness: 20 };
@@ -127,6 +135,13 @@ export function recoverEmbeddings(
 ): Float32Array {
   const o = { ...DEFAULT_RECOVER_OPTIONS, ...options };
   const d = key.dim;
+  if (o.prior && ['noise', 'sign', 'project', 'biohash'].includes(key.scheme)) {
+    if (o.prior.dim !== d)
+      throw new ArcinvertError(
+        `the embedding prior is ${o.prior.dim}-d, the ${key.scheme} key is for ${d}-d templates`,
+      );
+    return normalizeRows(posteriorMean(key, p, o.prior), d);
+  }
   switch (key.scheme) {
     case 'noise':
       return normalizeRows(p.data, d);
@@ -167,4 +182,43 @@ export function recoverEmbeddings(
     relaxed.dispose();
     tf.dispose([x, target]);
   }
+}
+
+/**
+ * The prior's posterior mean of the embeddings behind `p` (`prior.ts`): noise is filtered (the
+ * template rescaled to its expected norm √(1 + σ²) first), sign and biohash bits become their
+ * expected pre-threshold values, a projection is rescaled to its expected norm, then the
+ * measurements are conditioned on.
+ */
+function posteriorMean(key: ProtectionKey, p: Protected, prior: EmbeddingPrior): Float32Array {
+  const d = key.dim;
+  if (key.scheme === 'noise') {
+    const sigma = key.options.sigma as number;
+    const scaled = p.data.map((v) => v * Math.sqrt(1 + sigma * sigma));
+    return denoise(prior, scaled, p.n, (sigma * sigma) / d);
+  }
+  const k = p.dim;
+  const m = key.scheme === 'sign' ? identity(d) : orthonormalRows(k, d, key.seed);
+  const post = linearPosterior(prior, m, k);
+  const out = new Float32Array(p.n * d);
+  // The expected norm of M·x under the prior, for a projection normalised by the scheme.
+  let norm = 0;
+  for (let i = 0; i < k; i++) norm += post.yMean[i] ** 2 + post.ySd[i] ** 2;
+  norm = Math.sqrt(norm);
+  for (let r = 0; r < p.n; r++) {
+    const row = p.data.subarray(r * k, (r + 1) * k);
+    const y =
+      key.scheme === 'project'
+        ? Float64Array.from(row, (v) => v * norm)
+        : Float64Array.from(row, (b, i) => signedMean(b > 0, post.yMean[i], post.ySd[i]));
+    out.set(post.mean(y), r * d);
+  }
+  return out;
+}
+
+/** The [d, d] identity, row-major. */
+function identity(d: number): Float64Array {
+  const m = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) m[i * d + i] = 1;
+  return m;
 }

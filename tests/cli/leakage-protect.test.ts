@@ -11,6 +11,7 @@ import { saveFaceModel } from '../../src/model/store.js';
 import { useWasm } from '../helpers/backend.js';
 import { calibratedTinyMobileFaceNet } from '../helpers/tiny.js';
 import { cli } from '../helpers/cli.js';
+import { makeFaceFolder } from '../train/faces.js';
 
 const LFW = path.resolve(process.cwd(), '../shared/data/lfw');
 const withData = existsSync(LFW) ? it : it.skip;
@@ -39,8 +40,18 @@ it('bad --protect input: one line, exit 2, nothing written', async () => {
       ['--reconstructions', tmp, '--protect', 'sign'],
       '--protect is for --invert (the attacker inverts the protected templates)',
     ],
-    [['--invert', '--targets', LFW, '--attack', 'key-stolen'], '--attack and --protect-seed are for --protect'],
-    [['--invert', '--targets', LFW, '--protect-seed', '3'], '--attack and --protect-seed are for --protect'],
+    [
+      ['--invert', '--targets', LFW, '--attack', 'key-stolen'],
+      '--attack, --protect-seed and --attacker-faces are for --protect',
+    ],
+    [
+      ['--invert', '--targets', LFW, '--protect-seed', '3'],
+      '--attack, --protect-seed and --attacker-faces are for --protect',
+    ],
+    [
+      ['--invert', '--targets', LFW, '--attacker-faces', tmp],
+      '--attack, --protect-seed and --attacker-faces are for --protect',
+    ],
     [
       ['--invert', '--targets', LFW, '--protect', 'rot13'],
       "unknown protection scheme 'rot13' in 'rot13': one of noise, quantize, sign, project, biohash, mlphash, polyprotect",
@@ -128,6 +139,29 @@ withData(
     expect(report2.protection.attackerSeed).not.toBe(5);
     expect(report2.protection.recoveredProtectedSimilarity.mean).toBeLessThan(p.recoveredProtectedSimilarity.mean);
     expect(report2.systems[1].thresholds).toEqual(report.systems[1].thresholds);
+  },
+  240_000,
+);
+
+withData(
+  '--attacker-faces: the recovery uses a prior of the model embeddings of those faces, and the report says so',
+  async () => {
+    const faces = await makeFaceFolder(6, 4, 32);
+    try {
+      const out = path.join(tmp, 'biohash-prior');
+      const args = ['--invert', '--targets', LFW, '--limit', '3', '--steps', '2', '--protect', 'biohash:bits=8'];
+      const r = await cli(...base(out), ...args, '--attacker-faces', faces, '--attacker-faces-n', '20');
+      expect(r.err.filter((l) => l.startsWith('arcinvert:'))).toEqual([]);
+      expect(r.code).toBe(0);
+      const report = JSON.parse(await fsp.readFile(path.join(out, 'leakage.json'), 'utf8'));
+      expect(report.protection.attackerPrior).toEqual({ faces, n: 20 });
+      const md = await fsp.readFile(path.join(out, 'leakage.md'), 'utf8');
+      expect(md).toContain(`with the stolen key and a prior of face embeddings (20 faces of ${faces})`);
+      const few = await cli(...base(path.join(tmp, 'few')), ...args, '--attacker-faces', path.join(faces, 'missing'));
+      expect(few.code).toBe(2);
+    } finally {
+      await fsp.rm(faces, { recursive: true, force: true });
+    }
   },
   240_000,
 );
