@@ -70,9 +70,7 @@ for (const s of specs) {
   rows.push({
     scheme: s,
     stolen: cell('key-stolen'),
-    stolenWithPrior: ['noise', 'sign', 'project', 'biohash'].includes(spec.scheme)
-      ? cell('key-stolen', { prior })
-      : null,
+    stolenWithPrior: spec.scheme === 'quantize' ? null : cell('key-stolen', { prior }),
     unknown: cell('key-unknown'),
   });
   const r = rows[rows.length - 1];

@@ -327,7 +327,7 @@ function leakageOptions(cmd: Command): Command {
     .option('--protect-seed <n>', "with --protect: the system key's seed (default 0)", nonNegativeInt('--protect-seed'))
     .option(
       '--attacker-faces <dir>',
-      "with --protect: public faces (aligned) the attacker embeds with the attacked model to learn how embeddings are distributed; the linear schemes (noise, sign, project, biohash) are then recovered as that Gaussian's posterior mean",
+      'with --protect: public faces (aligned) the attacker embeds with the attacked model to learn how embeddings are distributed (a Gaussian); the recovery then uses it: the posterior mean for noise, sign, project and biohash, an optimisation in its whitened coordinates for mlphash and polyprotect',
     )
     .option(
       '--attacker-faces-n <n>',

@@ -9,8 +9,9 @@
  *
  * and when only sign(y) is observed (BioHash, sign), each yᵢ is replaced by its expectation
  * given its sign under the prior's marginal N((Mμ)ᵢ, (MΣMᵀ)ᵢᵢ) (a truncated normal's mean).
- * On the default model, BioHash-256 of 512: the published recovery reaches cosine 0.56 to the
- * true template, this one 0.82 (docs/PROTECTION.md).
+ * The non-linear schemes are recovered by optimisation in the prior's whitened coordinates
+ * (`recover.ts`). On the default model (docs/PROTECTION.md): BioHash-256 of 512 is recovered to
+ * cosine 0.82 against 0.57 without the prior, MLP-Hash to 0.83 against 0.17.
  */
 import { ArcinvertError } from '../errors.js';
 
@@ -187,4 +188,9 @@ export function denoise(prior: EmbeddingPrior, y: Float32Array, n: number, noise
     }
   }
   return out;
+}
+
+/** The lower Cholesky factor L of the prior's covariance (Σ = L·Lᵀ), [dim, dim] row-major. */
+export function priorFactor(prior: EmbeddingPrior): Float64Array {
+  return cholesky(prior.cov, prior.dim);
 }

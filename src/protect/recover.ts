@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mixSeed } from '../util/random.js';
 import { gaussians, normalizeRows, orthonormalRows } from './linalg.js';
 import { polyKey, type Protected, type ProtectionKey } from './schemes.js';
-import { denoise, linearPosterior, signedMean, type EmbeddingPrior } from './prior.js';
+import { denoise, linearPosterior, priorFactor, signedMean, type EmbeddingPrior } from './prior.js';
 import { ArcinvertError } from '../errors.js';
 
 export interface RecoverOptions {
@@ -26,13 +26,23 @@ export interface RecoverOptions {
   sharpness: number;
   /**
    * What the attacker knows about face embeddings (`prior.ts`): with it, the linear schemes
-   * (noise, sign, project, biohash) are recovered as the prior's posterior mean, in closed form;
-   * the others ignore it.
+   * (noise, sign, project, biohash) are recovered as the prior's posterior mean, in closed form,
+   * and the optimised ones (mlphash, polyprotect) in the prior's whitened coordinates with its
+   * penalty (`recoverWithPrior`); quantize keeps its closed form.
    */
   prior?: EmbeddingPrior;
+  /** With a prior, for the optimised schemes: Adam's learning rate on the whitened coordinates, and the prior's weight. */
+  priorLr: number;
+  priorWeight: number;
 }
 
-export const DEFAULT_RECOVER_OPTIONS: Readonly<RecoverOptions> = { steps: 300, lr: 0.01, sharpness: 20 };
+export const DEFAULT_RECOVER_OPTIONS: Readonly<RecoverOptions> = {
+  steps: 300,
+  lr: 0.01,
+  sharpness: 20,
+  priorLr: 0.05,
+  priorWeight: 1,
+};
 
 const f32 = (a: Float64Array): Float32Array => Float32Array.from(a);
 
@@ -167,6 +177,7 @@ export function recoverEmbeddings(
           p.n,
         )
       : Float32Array.from(gaussians(p.n * d, mixSeed(key.seed, 0x5ec0)));
+  if (o.prior) return recoverWithPrior(key, p, o, o.prior);
   const init = tf.tensor2d(start, [p.n, d]);
   const x = tf.variable(init);
   init.dispose();
@@ -181,6 +192,45 @@ export function recoverEmbeddings(
     opt.dispose();
     relaxed.dispose();
     tf.dispose([x, target]);
+  }
+}
+
+/**
+ * The optimised recovery with a prior: x = μ + L·z (L the Cholesky factor of the prior's
+ * covariance), starting at the prior mean; Adam moves z, whitened coordinates in which every
+ * direction has the spread faces give it, and a penalty ‖z‖²/(2d) (the prior's negative
+ * log-density per dimension, weighted by `priorWeight`) keeps x where face embeddings are.
+ */
+function recoverWithPrior(key: ProtectionKey, p: Protected, o: RecoverOptions, prior: EmbeddingPrior): Float32Array {
+  const d = key.dim;
+  if (prior.dim !== d)
+    throw new ArcinvertError(`the embedding prior is ${prior.dim}-d, the ${key.scheme} key is for ${d}-d templates`);
+  const lower = tf.tensor2d(Float32Array.from(priorFactor(prior)), [d, d]);
+  const mean = tf.tensor2d(Float32Array.from(prior.mean), [1, d]);
+  const zeros = tf.zeros([p.n, d]);
+  const z = tf.variable(zeros);
+  zeros.dispose();
+  const target = tf.tensor2d(p.data, [p.n, p.dim]);
+  const relaxed = relaxedLoss(key, target, o.sharpness);
+  const opt = tf.train.adam(o.priorLr);
+  const embed = (): tf.Tensor2D => tf.add(mean, tf.matMul(z, lower, false, true));
+  try {
+    for (let s = 0; s < o.steps; s++)
+      opt
+        .minimize(() => {
+          const x = embed();
+          const fit = relaxed.loss(tf.div(x, tf.norm(x, 2, 1, true)) as tf.Tensor2D);
+          return tf.add(fit, tf.mul(tf.mean(tf.sum(tf.square(z), 1)), o.priorWeight / (2 * d))) as tf.Scalar;
+        })
+        ?.dispose();
+    const x = tf.tidy(embed);
+    const out = normalizeRows(x.dataSync() as Float32Array, d);
+    x.dispose();
+    return out;
+  } finally {
+    opt.dispose();
+    relaxed.dispose();
+    tf.dispose([z, target, lower, mean]);
   }
 }
 
