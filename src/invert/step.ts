@@ -18,7 +18,7 @@ import type { ArcFaceHead } from '../arcface/head.js';
 import { marginFunction } from '../arcface/margin.js';
 import { Mulberry32, mixSeed } from '../util/random.js';
 import { adamDispose, adamInit, adamStep, type AdamState } from './adam.js';
-import { augment, drawAugmentation, type Augmentation } from './augment.js';
+import { augment, drawAugmentation } from './augment.js';
 import { canvasSize, type InvertConfig } from './config.js';
 import { identityLoss, type ClassTargets } from './identity.js';
 import { rowCosine } from '../arcface/normalize.js';
@@ -271,15 +271,18 @@ function fullImages(run: RunContext, s: BatchState): tf.Tensor4D {
 function objective(run: RunContext, s: BatchState, x: tf.Tensor4D): { total: tf.Scalar; terms: tf.Tensor1D } {
   const c = run.config;
   const img = toFull(run, run.param.render(x));
-  // Priors on the canvas; each network sees the same augmented view at its input size.
-  const a = drawAugmentation(s.rng, c.jitter, c.flip, c.scaleJitter);
-  const { id, bn } = modelTerms(run, c.identityLoss, img, a, s.embeddings, s.classes);
+  // Priors on the canvas. The augmentation moves the canvas by whole canvas pixels (the jitter
+  // scaled to it: on a larger canvas, shifts that do not line up with the shrink to the network
+  // show it what lies between its pixels), then each network sees the view at its input size.
+  const a = drawAugmentation(s.rng, canvasJitter(run), c.flip, c.scaleJitter);
+  const view = augment(img, a);
+  const { id, bn } = modelTerms(run, c.identityLoss, view, s.embeddings, s.classes);
   const tv1 = totalVariationL1(img).mean();
   const tv2 = totalVariationL2(img).mean();
   const l2 = pixelL2(img).mean();
   // The ensemble's other members: their weighted identity and BN-prior terms join the total.
   const members = run.members.map((m, k) => {
-    const t = modelTerms(m, 'cosine', img, scaledAugmentation(a, run.fm, m.fm), s.memberEmbeddings[k]);
+    const t = modelTerms(m, 'cosine', view, s.memberEmbeddings[k]);
     return tf.mul(tf.add(t.id.mul(c.identityWeight), t.bn.mul(c.bnWeight)), m.weight);
   });
   const total = tf.addN([
@@ -293,20 +296,20 @@ function objective(run: RunContext, s: BatchState, x: tf.Tensor4D): { total: tf.
   return { total, terms: tf.stack([total, id, bn, tv1, tv2, l2]) as tf.Tensor1D };
 }
 
-/**
- * One model's identity loss and BN prior on the canvas images `img`, seen through augmentation
- * `a` at its input size.
- */
+/** `jitter` (in the attacked model's input pixels) in canvas pixels. */
+function canvasJitter(run: RunContext): number {
+  return Math.round((run.config.jitter * run.canvas[0]) / run.fm.meta.inputSize[0]);
+}
+
+/** One model's identity loss and BN prior on the augmented canvas images `view`, shrunk to its input size. */
 function modelTerms(
   m: Pick<MemberContext, 'fm' | 'taps' | 'prior' | 'packed'>,
   loss: InvertConfig['identityLoss'],
-  img: tf.Tensor4D,
-  a: Augmentation,
+  view: tf.Tensor4D,
   targets: tf.Tensor2D,
   classes?: ClassTargets,
 ): { id: tf.Scalar; bn: tf.Scalar } {
-  const view = augment(toInputSize(m.fm, img), a);
-  const out = m.taps.apply(toModelInput(m.fm, view));
+  const out = m.taps.apply(toModelInput(m.fm, toInputSize(m.fm, view)));
   const id = identityLoss(loss, out.embedding, targets, classes).mean() as tf.Scalar;
   const bn = m.packed
     ? packedBnStatLoss(
@@ -315,13 +318,6 @@ function modelTerms(
       ).total
     : tf.scalar(0);
   return { id, bn: bn as tf.Scalar };
-}
-
-/** Augmentation `a` of the attacked model for a member of another input size: the same flip and zoom, the shift in its pixels. */
-function scaledAugmentation(a: Augmentation, primary: FaceModel, member: FaceModel): Augmentation {
-  const [h0, w0] = primary.meta.inputSize;
-  const [h, w] = member.meta.inputSize;
-  return { ...a, dy: Math.round((a.dy * h) / h0), dx: Math.round((a.dx * w) / w0) };
 }
 
 /**
