@@ -10,6 +10,7 @@
  * per output, d_B right-hand sides.
  */
 import { ArcinvertError } from '../errors.js';
+import { choleskyInPlace, choleskySolveInPlace } from '../util/cholesky.js';
 
 /** Row-major matrices as flat arrays, with their shape. */
 export interface Rows {
@@ -43,39 +44,6 @@ function unitRow(src: Float32Array, i: number, dim: number, out: Float64Array): 
   for (let k = 0; k < dim; k++) out[k] = src[i * dim + k] * inv;
 }
 
-/** In-place Cholesky of the symmetric positive-definite m×m `a` (lower triangle); throws if not SPD. */
-function cholesky(a: Float64Array, m: number): void {
-  for (let j = 0; j < m; j++) {
-    let d = a[j * m + j];
-    for (let k = 0; k < j; k++) d -= a[j * m + k] ** 2;
-    if (!(d > 0))
-      throw new ArcinvertError('the bridge fit is singular: too few faces for the dimension, or a ridge of 0');
-    const l = Math.sqrt(d);
-    a[j * m + j] = l;
-    for (let i = j + 1; i < m; i++) {
-      let s = a[i * m + j];
-      for (let k = 0; k < j; k++) s -= a[i * m + k] * a[j * m + k];
-      a[i * m + j] = s / l;
-    }
-  }
-}
-
-/** Solves L Lᵀ X = R in place for R [m × r] row-major (L from `cholesky`). */
-function choleskySolve(l: Float64Array, m: number, r: Float64Array, cols: number): void {
-  for (let i = 0; i < m; i++)
-    for (let c = 0; c < cols; c++) {
-      let s = r[i * cols + c];
-      for (let k = 0; k < i; k++) s -= l[i * m + k] * r[k * cols + c];
-      r[i * cols + c] = s / l[i * m + i];
-    }
-  for (let i = m - 1; i >= 0; i--)
-    for (let c = 0; c < cols; c++) {
-      let s = r[i * cols + c];
-      for (let k = i + 1; k < m; k++) s -= l[k * m + i] * r[k * cols + c];
-      r[i * cols + c] = s / l[i * m + i];
-    }
-}
-
 /**
  * Fits the bridge from `a` to `b` (the same faces, row for row; rows are normalised first).
  * @param ridge λ relative to the number of faces: the penalty is ridge · n / d_A per weight.
@@ -101,8 +69,9 @@ export function fitLinearBridge(a: Rows, b: Rows, ridge: number): LinearBridge {
     if (p < a.dim) gram[p * m + p] += lambda;
     for (let q = p + 1; q < m; q++) gram[p * m + q] = gram[q * m + p];
   }
-  cholesky(gram, m);
-  choleskySolve(gram, m, rhs, b.dim);
+  if (!choleskyInPlace(gram, m))
+    throw new ArcinvertError('the bridge fit is singular: too few faces for the dimension, or a ridge of 0');
+  choleskySolveInPlace(gram, m, rhs, b.dim);
   return { from: a.dim, to: b.dim, weights: Float32Array.from(rhs), ridge };
 }
 

@@ -130,6 +130,8 @@ function checkFlags(f: InvertFlags, config: InvertConfig): void {
       "--class targets are the first model's classes: an ensemble (several --model) inverts --embedding, --image or --random targets",
     );
   checkEnsembleFlags(f.model, f.bridge, f.image === undefined);
+  if (f.memberWeight !== 1 && f.model.length === 1)
+    throw new ArcinvertError('--member-weight weighs the further --model of an ensemble: give more than one --model');
 }
 
 /**

@@ -15,7 +15,7 @@ import type { InvertConfig } from '../invert/config.js';
 import { invert } from '../invert/invert.js';
 import { planBatches, shardBatches } from '../invert/plan.js';
 import type { ShardSpec } from './shard.js';
-import { modelFingerprint, writeInvertOutputs, writeSnapshot } from '../invert/outputs.js';
+import { modelFingerprint, targetsFingerprint, writeInvertOutputs, writeSnapshot } from '../invert/outputs.js';
 import { ensureDir } from '../io/atomic.js';
 import type { StagedOutput } from '../io/staging.js';
 import type { TargetSet } from '../invert/targets.js';
@@ -139,7 +139,15 @@ export async function invertInto(ctx: CliContext, job: InvertJob): Promise<Inver
       config: job.config,
       startedAt,
       shard,
-      ...(job.members ? { members: job.members.record } : {}),
+      // Each member's targets fingerprinted too: they depend on its bridge (or its embedding of the photos).
+      ...(job.members
+        ? {
+            members: job.members.record.map((r, k) => ({
+              ...r,
+              targetsSha256: targetsFingerprint(job.members!.list[k].targets),
+            })),
+          }
+        : {}),
     };
     await ensureDir(job.dir);
     await writeInvertOutputs(job.dir, result, job.targets, run, job.fm.meta.normalization);

@@ -96,6 +96,9 @@ interface LeakageFlags {
   resolvedShard?: ShardSpec;
 }
 
+/** `--attacker-faces-n`'s default. */
+const DEFAULT_ATTACKER_FACES = 2000;
+
 /** Where `--invert` puts its reconstructions, inside `--out`. */
 const RECONSTRUCTIONS = 'reconstructions';
 
@@ -137,7 +140,7 @@ async function invertTargets(
   );
   // With --protect the attacker inverts what it recovers from the protected templates.
   const protection = f.protect
-    ? attackProtected(ctx, f, photos, f.attackerFaces ? await attackerPrior(ctx, fm, f) : undefined)
+    ? attackProtected(ctx, f, photos, f.attackerFaces ? await attackerPrior(ctx, fm, f, gallery) : undefined)
     : undefined;
   const targets = protection
     ? { ...photos, embeddings: protection.attack.recovered, kind: 'embedding' as const }
@@ -222,8 +225,16 @@ async function attackerPrior(
   ctx: CliContext,
   fm: Awaited<ReturnType<typeof loadFaceModel>>,
   f: LeakageFlags,
+  gallery: Gallery,
 ): Promise<EmbeddingPrior> {
   const files = (await listImages([f.attackerFaces!])).sort();
+  // The prior must come from other people: none of the targets' photos.
+  const own = new Set(gallery.photos.map((p) => path.resolve(p.file)));
+  const overlap = files.filter((file) => own.has(path.resolve(file)));
+  if (overlap.length > 0)
+    throw new ArcinvertError(
+      `--attacker-faces ${f.attackerFaces} holds ${overlap.length} of the targets' photos (e.g. ${overlap[0]}): the attacker's prior must come from other people's faces`,
+    );
   const m = Math.min(files.length, f.attackerFacesN);
   if (m < 2)
     throw new ArcinvertError(
@@ -333,7 +344,7 @@ function leakageOptions(cmd: Command): Command {
       '--attacker-faces-n <n>',
       'with --attacker-faces: how many of its faces',
       positiveInt('--attacker-faces-n'),
-      2000,
+      DEFAULT_ATTACKER_FACES,
     )
     .option(
       '--shard <i/n>',
@@ -359,8 +370,16 @@ function checkFlags(f: LeakageFlags): void {
     if (!f.invert) throw new ArcinvertError('--protect is for --invert (the attacker inverts the protected templates)');
     if (f.shard) throw new ArcinvertError('--protect cannot be sharded: run it in one piece');
     parseSchemeSpec(f.protect);
+    if (f.attackerFaces && parseSchemeSpec(f.protect).scheme === 'quantize')
+      throw new ArcinvertError(
+        '--attacker-faces does not apply to quantize (its templates are dequantised bin by bin)',
+      );
   } else if (f.attack || f.protectSeed !== undefined || f.attackerFaces)
     throw new ArcinvertError('--attack, --protect-seed and --attacker-faces are for --protect');
+  if (f.attackerFacesN !== DEFAULT_ATTACKER_FACES && !f.attackerFaces)
+    throw new ArcinvertError('--attacker-faces-n is for --attacker-faces');
+  if (f.memberWeight !== 1 && f.model.length === 1)
+    throw new ArcinvertError('--member-weight weighs the further --model of an ensemble: give more than one --model');
 }
 
 /** The gallery and the reconstructions to judge: inverted here (`--invert`) or read from `--reconstructions`. */

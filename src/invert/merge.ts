@@ -32,7 +32,7 @@ interface ShardReport {
   targets: Array<{ index: number; kind: string; source: string | null; class: number | null }>;
   images: Array<{ file: string; target: number; seed: number; bestCosine: number } & Record<string, unknown>>;
   shard?: ShardInfo;
-  members?: Array<{ modelSha256?: string; weight?: number } & Record<string, unknown>>;
+  members?: Array<{ modelSha256?: string; weight?: number; targetsSha256?: string } & Record<string, unknown>>;
 }
 
 /** A shard directory: its report and the folder its images are in. */
@@ -75,7 +75,7 @@ export function checkShards(shards: ShardOutput[]): ShardOutput[] {
   };
   same('shard counts', (r) => r.shard!.count);
   same('models', (r) => r.modelSha256 ?? r.model);
-  same('ensemble members', (r) => (r.members ?? []).map((m) => [m.modelSha256, m.weight]));
+  same('ensemble members', (r) => (r.members ?? []).map((m) => [m.modelSha256, m.weight, m.targetsSha256]));
   same('targets', (r) => r.targetsSha256 ?? r.targets);
   same('inversion configs', (r) => r.config);
   same('backends (images are identical only on one backend)', (r) => r.backend);

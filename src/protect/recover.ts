@@ -205,21 +205,27 @@ function recoverWithPrior(key: ProtectionKey, p: Protected, o: RecoverOptions, p
   const d = key.dim;
   if (prior.dim !== d)
     throw new ArcinvertError(`the embedding prior is ${prior.dim}-d, the ${key.scheme} key is for ${d}-d templates`);
-  const lower = tf.tensor2d(Float32Array.from(priorFactor(prior)), [d, d]);
-  const mean = tf.tensor2d(Float32Array.from(prior.mean), [1, d]);
-  const zeros = tf.zeros([p.n, d]);
-  const z = tf.variable(zeros);
-  zeros.dispose();
-  const target = tf.tensor2d(p.data, [p.n, p.dim]);
-  const relaxed = relaxedLoss(key, target, o.sharpness);
-  const opt = tf.train.adam(o.priorLr);
-  const embed = (): tf.Tensor2D => tf.add(mean, tf.matMul(z, lower, false, true));
+  const factor = priorFactor(prior);
+  const owned: tf.Tensor[] = [];
+  const keep = <T extends tf.Tensor>(t: T): T => (owned.push(t), t);
+  let relaxed: ReturnType<typeof relaxedLoss> | undefined;
+  let opt: tf.AdamOptimizer | undefined;
   try {
+    const lower = keep(tf.tensor2d(Float32Array.from(factor), [d, d]));
+    const mean = keep(tf.tensor2d(Float32Array.from(prior.mean), [1, d]));
+    const zeros = tf.zeros([p.n, d]);
+    const z = keep(tf.variable(zeros));
+    zeros.dispose();
+    const target = keep(tf.tensor2d(p.data, [p.n, p.dim]));
+    relaxed = relaxedLoss(key, target, o.sharpness);
+    const fitLoss = relaxed.loss;
+    opt = tf.train.adam(o.priorLr);
+    const embed = (): tf.Tensor2D => tf.add(mean, tf.matMul(z, lower, false, true));
     for (let s = 0; s < o.steps; s++)
       opt
         .minimize(() => {
           const x = embed();
-          const fit = relaxed.loss(tf.div(x, tf.norm(x, 2, 1, true)) as tf.Tensor2D);
+          const fit = fitLoss(tf.div(x, tf.norm(x, 2, 1, true)) as tf.Tensor2D);
           return tf.add(fit, tf.mul(tf.mean(tf.sum(tf.square(z), 1)), o.priorWeight / (2 * d))) as tf.Scalar;
         })
         ?.dispose();
@@ -228,9 +234,9 @@ function recoverWithPrior(key: ProtectionKey, p: Protected, o: RecoverOptions, p
     x.dispose();
     return out;
   } finally {
-    opt.dispose();
-    relaxed.dispose();
-    tf.dispose([z, target, lower, mean]);
+    opt?.dispose();
+    relaxed?.dispose();
+    tf.dispose(owned);
   }
 }
 

@@ -52,6 +52,15 @@ it('bad --protect input: one line, exit 2, nothing written', async () => {
       ['--invert', '--targets', LFW, '--attacker-faces', tmp],
       '--attack, --protect-seed and --attacker-faces are for --protect',
     ],
+    [['--invert', '--targets', LFW, '--attacker-faces-n', '5'], '--attacker-faces-n is for --attacker-faces'],
+    [
+      ['--invert', '--targets', LFW, '--protect', 'quantize', '--attacker-faces', tmp],
+      '--attacker-faces does not apply to quantize (its templates are dequantised bin by bin)',
+    ],
+    [
+      ['--invert', '--targets', LFW, '--member-weight', '2'],
+      '--member-weight weighs the further --model of an ensemble: give more than one --model',
+    ],
     [
       ['--invert', '--targets', LFW, '--protect', 'rot13'],
       "unknown protection scheme 'rot13' in 'rot13': one of noise, quantize, sign, project, biohash, mlphash, polyprotect",
@@ -159,6 +168,13 @@ withData(
       expect(md).toContain(`with the stolen key and a prior of face embeddings (20 faces of ${faces})`);
       const few = await cli(...base(path.join(tmp, 'few')), ...args, '--attacker-faces', path.join(faces, 'missing'));
       expect(few.code).toBe(2);
+      // The targets' own photos are no prior: refused, nothing written.
+      const own = await cli(...base(path.join(tmp, 'own')), ...args, '--attacker-faces', LFW);
+      expect(own.code).toBe(2);
+      expect(own.err.filter((l) => l.startsWith('arcinvert:'))[0]).toMatch(
+        /^arcinvert: --attacker-faces .* holds \d+ of the targets' photos \(e\.g\. .*\): the attacker's prior must come from other people's faces$/,
+      );
+      expect(existsSync(path.join(tmp, 'own'))).toBe(false);
     } finally {
       await fsp.rm(faces, { recursive: true, force: true });
     }

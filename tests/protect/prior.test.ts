@@ -5,7 +5,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Mulberry32 } from '../../src/util/random.js';
-import { denoise, fitEmbeddingPrior, linearPosterior, normalCdf, signedMean } from '../../src/protect/prior.js';
+import {
+  denoise,
+  fitEmbeddingPrior,
+  linearPosterior,
+  normalCdf,
+  priorFactor,
+  signedMean,
+} from '../../src/protect/prior.js';
 import { recoverEmbeddings } from '../../src/protect/recover.js';
 import { makeKey, protect } from '../../src/protect/schemes.js';
 import { useWasm } from '../helpers/backend.js';
@@ -121,3 +128,15 @@ test('the optimised schemes with a prior: MLP-Hash recovered in whitened coordin
   expect(informed).toBeGreaterThan(0.85);
   expect(informed).toBeGreaterThan(plain + 0.2);
 }, 60_000);
+
+test('the prior factor is lower triangular and L·Lᵀ gives the covariance back', () => {
+  const prior = fitEmbeddingPrior(lowRankRows(50, 6, 3, 4), 50, 6);
+  const l = priorFactor(prior);
+  for (let i = 0; i < 6; i++)
+    for (let j = 0; j < 6; j++) {
+      if (j > i) expect(l[i * 6 + j]).toBe(0);
+      let s = 0;
+      for (let k = 0; k < 6; k++) s += l[i * 6 + k] * l[j * 6 + k];
+      expect(s).toBeCloseTo(prior.cov[i * 6 + j], 10);
+    }
+});
