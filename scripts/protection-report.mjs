@@ -57,7 +57,7 @@ async function row(dir, unprotected) {
   return {
     dir,
     spec,
-    attack: unprotected ? '—' : p.keyless ? 'keyless' : p.attack,
+    attack: unprotected ? '—' : `${p.keyless ? 'keyless' : p.attack}${p.attackerPrior ? ' + prior' : ''}`,
     scenario: unprotected ? null : p.attack,
     utility: {
       shared: unprotected ? utilityOf('unprotected', null) : utilityOf(spec, 'shared'),
@@ -131,7 +131,14 @@ svg.push(
 svg.push(
   `<text transform="translate(18 ${(y(0) + y(1)) / 2}) rotate(-90)" text-anchor="middle">leakage: ${judge} SAR type-I @ FMR 1e-3</text>`,
 );
-const colour = { '—': '#000', keyless: '#1f77b4', 'key-stolen': '#d62728', 'key-unknown': '#2ca02c' };
+const colour = {
+  '—': '#000',
+  keyless: '#1f77b4',
+  'keyless + prior': '#17becf',
+  'key-stolen': '#d62728',
+  'key-stolen + prior': '#9467bd',
+  'key-unknown': '#2ca02c',
+};
 for (const r of rows) {
   const u = r.utility.shared?.tarAtFar1e3.tar;
   const s = r.judge.at1e3?.typeI;
@@ -148,6 +155,7 @@ const legend = [
   ['unprotected', '#000'],
   ['keyless scheme', colour.keyless],
   ['key stolen', colour['key-stolen']],
+  ['key stolen + prior of face embeddings', colour['key-stolen + prior']],
   ['key unknown (hollow)', colour['key-unknown']],
 ];
 legend.forEach(([name, c], i) =>
@@ -175,7 +183,8 @@ for (let t = 0; t < Math.min(sheetTargets, rows[0].targets); t++) {
     const rec = r.perReconstruction.find((p) => p.target === t && p.seed === 0);
     if (!rec) throw new Error(`${r.dir}: no reconstruction of target ${t}, seed 0`);
     cells.push(await readImageTensor(rec.file, { size, normalization: norm }));
-    names.push(`${r.spec.split(':')[0]} ${rec.judgeTypeI === null ? '' : rec.judgeTypeI.toFixed(2)}`);
+    const name = `${r.spec.split(':')[0]}${r.attack.endsWith('+ prior') ? '+prior' : ''}`;
+    names.push(`${name} ${rec.judgeTypeI === null ? '' : rec.judgeTypeI.toFixed(2)}`);
   }
   grid.push(cells);
   labels.push(names);
