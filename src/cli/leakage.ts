@@ -63,6 +63,9 @@ import {
 import { mixSeed } from '../util/random.js';
 import { fitEmbeddingPrior, type EmbeddingPrior } from '../protect/prior.js';
 import { listImages } from '../io/image.js';
+import { readPairsFile } from '../metrics/verification.js';
+import { protectedUtility, unprotectedUtility, type KeyPolicy, type Utility } from '../protect/utility.js';
+import { embedPairRows } from './pairRows.js';
 
 interface LeakageFlags {
   /** The attacked model, then the ensemble's other members (their templates through --bridge). */
@@ -92,6 +95,7 @@ interface LeakageFlags {
   protectSeed?: number;
   attackerFaces?: string;
   attackerFacesN: number;
+  utility?: boolean;
   /** `shard` with its index resolved (from the flag or the scheduler's environment). */
   resolvedShard?: ShardSpec;
 }
@@ -259,6 +263,53 @@ function protectionLine(p: ProtectedRun): string {
   return `Protected system: ${describeKey(p.key)} (key seed ${p.key.seed}). The attacker recovered embeddings from the stolen templates ${who}${prior}: mean cosine ${mean(p.attack.cosineToTrue)} to the true templates; once protected again, mean similarity ${mean(p.attack.protectedSimilarity)} to the stolen ones. The reconstructions invert the recovered embeddings.`;
 }
 
+/** One row of `--utility`: verification with and without the protection. */
+interface UtilityRow {
+  system: string;
+  keys: KeyPolicy | null;
+  utility: Utility;
+}
+
+/**
+ * `--utility`: what the protection costs, on every pair of the `--impostor-pairs` file (flip
+ * TTA, as `protect-eval`): the unprotected model, and the protected system with one shared key
+ * (the system's, `--protect-seed`) and with a key per identity.
+ */
+async function utilityRows(
+  ctx: CliContext,
+  f: LeakageFlags,
+  fm: Awaited<ReturnType<typeof loadFaceModel>>,
+): Promise<UtilityRow[]> {
+  const parsed = await readPairsFile(f.impostorPairs!);
+  const rows = await embedPairRows(fm, parsed.pairs, path.dirname(f.impostorPairs!), true);
+  ctx.err(`utility: embedded ${rows.identities.length} images of ${rows.pairs.length} pairs`);
+  const spec = parseSchemeSpec(f.protect!);
+  const seed = f.protectSeed ?? 0;
+  return [
+    { system: 'unprotected', keys: null, utility: unprotectedUtility(rows.x, rows.dim, rows.pairs) },
+    ...(['shared', 'user'] as const).map((policy) => ({
+      system: f.protect!,
+      keys: policy,
+      utility: protectedUtility(rows.x, rows.dim, rows.identities, rows.pairs, { ...spec, seed, policy }),
+    })),
+  ];
+}
+
+/** The utility rows as a markdown table. */
+function utilityTable(rows: UtilityRow[], pairs: string): string[] {
+  const pct = (v: number): string => `${(v * 100).toFixed(2)} %`;
+  return [
+    `Utility on the ${rows[0].utility.pairs} pairs of ${pairs} (10-fold accuracy, TAR at FAR 1e-2 / 1e-3):`,
+    '',
+    '| system | keys | accuracy | TAR @ FAR 1e-2 | TAR @ FAR 1e-3 |',
+    '|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.system} | ${r.keys ?? '—'} | ${pct(r.utility.accuracy)} ± ${pct(r.utility.std)} | ${pct(r.utility.tarAtFar1e2.tar)} | ${pct(r.utility.tarAtFar1e3.tar)} |`,
+    ),
+  ];
+}
+
 /** The report's record of a protected run. */
 function protectionRecord(p: ProtectedRun, f: LeakageFlags) {
   const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
@@ -341,6 +392,10 @@ function leakageOptions(cmd: Command): Command {
       'with --protect: public faces (aligned) the attacker embeds with the attacked model to learn how embeddings are distributed (a Gaussian); the recovery then uses it: the posterior mean for noise, sign, project and biohash, an optimisation in its whitened coordinates for mlphash and polyprotect',
     )
     .option(
+      '--utility',
+      'with --protect: also what the protection costs: verification accuracy and TAR on every pair of --impostor-pairs, unprotected and protected (one shared key, a key per identity)',
+    )
+    .option(
       '--attacker-faces-n <n>',
       'with --attacker-faces: how many of its faces',
       positiveInt('--attacker-faces-n'),
@@ -370,12 +425,14 @@ function checkFlags(f: LeakageFlags): void {
     if (!f.invert) throw new ArcinvertError('--protect is for --invert (the attacker inverts the protected templates)');
     if (f.shard) throw new ArcinvertError('--protect cannot be sharded: run it in one piece');
     parseSchemeSpec(f.protect);
+    if (f.utility && !f.impostorPairs)
+      throw new ArcinvertError('--utility measures verification on the --impostor-pairs file: give it');
     if (f.attackerFaces && parseSchemeSpec(f.protect).scheme === 'quantize')
       throw new ArcinvertError(
         '--attacker-faces does not apply to quantize (its templates are dequantised bin by bin)',
       );
-  } else if (f.attack || f.protectSeed !== undefined || f.attackerFaces)
-    throw new ArcinvertError('--attack, --protect-seed and --attacker-faces are for --protect');
+  } else if (f.attack || f.protectSeed !== undefined || f.attackerFaces || f.utility)
+    throw new ArcinvertError('--attack, --protect-seed, --attacker-faces and --utility are for --protect');
   if (f.attackerFacesN !== DEFAULT_ATTACKER_FACES && !f.attackerFaces)
     throw new ArcinvertError('--attacker-faces-n is for --attacker-faces');
   if (f.memberWeight !== 1 && f.model.length === 1)
@@ -452,8 +509,10 @@ async function writeReport(
   run: Awaited<ReturnType<typeof runLeakage>>,
   systems: Systems,
   backend: string,
-  protection?: ProtectedRun,
+  protected_?: { run: ProtectedRun; utility?: UtilityRow[] },
 ): Promise<() => void> {
+  const protection = protected_?.run;
+  const utility = protected_?.utility;
   const { distributions, naturalness: measured, ...report } = run;
   const naturalness = {
     detector: DETECTION_PROTOCOL,
@@ -476,6 +535,7 @@ async function writeReport(
     ...(f.members?.length ? { ensemble: membersRecord(f.members) } : {}),
     backend,
     ...(protection ? { protection: protectionRecord(protection, f) } : {}),
+    ...(utility ? { utility } : {}),
     judges: systems.map((s) => ({
       name: s.judge.name,
       role: s.role,
@@ -492,6 +552,7 @@ async function writeReport(
   const protLine = protection ? protectionLine(protection) : null;
   const md = [
     ...(protLine ? [protLine, ''] : []),
+    ...(utility ? [...utilityTable(utility, f.impostorPairs!), ''] : []),
     leakageMarkdown(report),
     natLine,
     ...(kidLine ? ['', kidLine] : []),
@@ -597,7 +658,8 @@ async function measure(ctx: CliContext, f: LeakageFlags, staged: StagedOutput): 
       detector.dispose();
       features?.dispose();
     }
-    return await writeReport(ctx, staged.staging, f, run, systems, backend, protection);
+    const utility = protection && f.utility ? await utilityRows(ctx, f, fm) : undefined;
+    return await writeReport(ctx, staged.staging, f, run, systems, backend, protection && { run: protection, utility });
   } finally {
     for (const s of systems) s.judge.dispose();
     fm.model.dispose();

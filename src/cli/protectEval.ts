@@ -9,17 +9,11 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import type { BackendPreference } from '../engine/backend.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { embedUnique } from '../metrics/pairEval.js';
-import { lfwImagePath, readPairsFile } from '../metrics/verification.js';
+import { readPairsFile } from '../metrics/verification.js';
 import { loadFaceModel } from '../model/store.js';
 import { checkSchemeOptions, parseSchemeSpec } from '../protect/schemes.js';
-import {
-  protectedUtility,
-  unprotectedUtility,
-  type KeyPolicy,
-  type RowPair,
-  type Utility,
-} from '../protect/utility.js';
+import { protectedUtility, unprotectedUtility, type KeyPolicy, type Utility } from '../protect/utility.js';
+import { embedPairRows, type PairRows } from './pairRows.js';
 import { ArcinvertError } from '../errors.js';
 import type { CliContext } from './context.js';
 import { backendOption, nonNegativeInt, useBackend } from './options.js';
@@ -36,42 +30,20 @@ interface ProtectEvalFlags {
   backend: BackendPreference;
 }
 
-/** The pairs as rows of one embedding matrix, with each row's identity. */
-async function embedPairs(
-  ctx: CliContext,
-  f: ProtectEvalFlags,
-): Promise<{ x: Float32Array; dim: number; identities: string[]; pairs: RowPair[] }> {
+/** The pairs as rows of one embedding matrix (`embedPairRows`), every scheme's options checked first. */
+async function embedPairs(ctx: CliContext, f: ProtectEvalFlags): Promise<PairRows> {
   const parsed = await readPairsFile(f.pairs);
   const fm = await loadFaceModel(f.model);
-  // Every scheme's options, before the embedding work.
-  for (const spec of f.scheme.map(parseSchemeSpec))
-    checkSchemeOptions(spec.scheme, fm.meta.embeddingSize, spec.options);
-  const files: string[] = [];
-  const identities: string[] = [];
-  const rowOf = new Map<string, number>();
-  const row = (ref: { name: string; index: number }): number => {
-    const file = lfwImagePath(f.images, ref);
-    if (!rowOf.has(file)) {
-      rowOf.set(file, files.length);
-      files.push(file);
-      identities.push(ref.name);
-    }
-    return rowOf.get(file)!;
-  };
-  const refs = parsed.pairs.map((p) => ({ a: row(p.a), b: row(p.b), same: p.same, fold: p.fold }));
-  const bad: string[] = [];
-  let emb: Map<string, Float32Array>;
   try {
-    emb = await embedUnique(fm, files, { flip: f.flip, batchSize: 32 }, bad);
+    // Every scheme's options, before the embedding work.
+    for (const spec of f.scheme.map(parseSchemeSpec))
+      checkSchemeOptions(spec.scheme, fm.meta.embeddingSize, spec.options);
+    const rows = await embedPairRows(fm, parsed.pairs, f.images, f.flip);
+    ctx.err(`embedded ${rows.identities.length} images of ${rows.pairs.length} pairs with ${f.model}`);
+    return rows;
   } finally {
     fm.model.dispose();
   }
-  if (bad.length > 0) throw new ArcinvertError(`${bad.length} pair image(s) cannot be read, e.g. ${bad[0]}`);
-  const dim = fm.meta.embeddingSize;
-  const x = new Float32Array(files.length * dim);
-  files.forEach((file, i) => x.set(emb.get(file)!, i * dim));
-  ctx.err(`embedded ${files.length} images of ${refs.length} pairs with ${f.model}`);
-  return { x, dim, identities, pairs: refs };
 }
 
 const pct = (v: number): string => `${(v * 100).toFixed(2)} %`;

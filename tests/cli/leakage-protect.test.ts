@@ -42,17 +42,25 @@ it('bad --protect input: one line, exit 2, nothing written', async () => {
     ],
     [
       ['--invert', '--targets', LFW, '--attack', 'key-stolen'],
-      '--attack, --protect-seed and --attacker-faces are for --protect',
+      '--attack, --protect-seed, --attacker-faces and --utility are for --protect',
     ],
     [
       ['--invert', '--targets', LFW, '--protect-seed', '3'],
-      '--attack, --protect-seed and --attacker-faces are for --protect',
+      '--attack, --protect-seed, --attacker-faces and --utility are for --protect',
     ],
     [
       ['--invert', '--targets', LFW, '--attacker-faces', tmp],
-      '--attack, --protect-seed and --attacker-faces are for --protect',
+      '--attack, --protect-seed, --attacker-faces and --utility are for --protect',
     ],
     [['--invert', '--targets', LFW, '--attacker-faces-n', '5'], '--attacker-faces-n is for --attacker-faces'],
+    [
+      ['--invert', '--targets', LFW, '--utility'],
+      '--attack, --protect-seed, --attacker-faces and --utility are for --protect',
+    ],
+    [
+      ['--invert', '--targets', LFW, '--protect', 'sign', '--utility'],
+      '--utility measures verification on the --impostor-pairs file: give it',
+    ],
     [
       ['--invert', '--targets', LFW, '--protect', 'quantize', '--attacker-faces', tmp],
       '--attacker-faces does not apply to quantize (its templates are dequantised bin by bin)',
@@ -178,6 +186,56 @@ withData(
     } finally {
       await fsp.rm(faces, { recursive: true, force: true });
     }
+  },
+  240_000,
+);
+
+withData(
+  '--utility: the protected system verifies every pair of the pairs file, beside the unprotected model',
+  async () => {
+    // A small LFW-format pairs file over four LFW people (2 folds of 2 matched + 2 mismatched pairs).
+    const mini = path.join(tmp, 'lfw-mini');
+    await fsp.mkdir(mini, { recursive: true });
+    // Each person with the indices of their first two photos (LFW numbers are not contiguous).
+    const people: Array<[string, number, number]> = [];
+    for (const name of (await fsp.readdir(LFW)).sort()) {
+      const dir = path.join(LFW, name);
+      if (!(await fsp.stat(dir)).isDirectory()) continue;
+      const idx = (await fsp.readdir(dir)).map((f) => Number(/_(\d{4})\.\w+$/.exec(f)?.[1])).filter((i) => i > 0);
+      if (idx.length < 2) continue;
+      await fsp.symlink(dir, path.join(mini, name));
+      people.push([name, ...idx.sort((x, y) => x - y).slice(0, 2)] as [string, number, number]);
+      if (people.length === 4) break;
+    }
+    const [a, b, c, d] = people;
+    const same = (p: [string, number, number]): string => `${p[0]}\t${p[1]}\t${p[2]}`;
+    const diff = (p: [string, number, number], i: 1 | 2, q: [string, number, number], j: 1 | 2): string =>
+      `${p[0]}\t${p[i]}\t${q[0]}\t${q[j]}`;
+    const pairs = ['2\t2', same(a), same(b), diff(a, 1, c, 1), diff(b, 1, d, 1)];
+    pairs.push(same(c), same(d), diff(a, 2, d, 2), diff(c, 2, b, 2));
+    await fsp.writeFile(path.join(mini, 'pairs.txt'), `${pairs.join('\n')}\n`);
+    const out = path.join(tmp, 'utility');
+    const r = await cli(
+      ...base(out),
+      ...['--invert', '--targets', LFW, '--limit', '3', '--steps', '2', '--protect', 'biohash:bits=8', '--utility'],
+      ...['--impostor-pairs', path.join(mini, 'pairs.txt')],
+    );
+    expect(r.err.filter((l) => l.startsWith('arcinvert:'))).toEqual([]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(await fsp.readFile(path.join(out, 'leakage.json'), 'utf8'));
+    expect(report.utility.map((u: { system: string; keys: string | null }) => [u.system, u.keys])).toEqual([
+      ['unprotected', null],
+      ['biohash:bits=8', 'shared'],
+      ['biohash:bits=8', 'user'],
+    ]);
+    for (const u of report.utility) {
+      expect(u.utility.pairs).toBe(8);
+      expect(u.utility.accuracy).toBeGreaterThanOrEqual(0);
+      expect(u.utility.accuracy).toBeLessThanOrEqual(1);
+    }
+    const md = await fsp.readFile(path.join(out, 'leakage.md'), 'utf8');
+    expect(md).toContain(`Utility on the 8 pairs of ${path.join(mini, 'pairs.txt')}`);
+    expect(md).toContain('| biohash:bits=8 | user |');
   },
   240_000,
 );
