@@ -170,6 +170,34 @@ async function gatherTargets(
 /** Adds the flags of `arcinvert invert` to `cmd`. */
 function invertOptions(cmd: Command): Command {
   const int = (flag: string) => positiveInt(flag);
+  return objectiveOptions(
+    targetOptions(cmd)
+      .requiredOption('--out <dir>', 'output directory (refused if not empty, unless --overwrite)')
+      .option('--overwrite', 'replace a non-empty --out once the new output is complete', false)
+      .option('--config <file.json>', 'inversion config (JSON, any subset of the keys); flags override it')
+      .option('--seeds <n>', 'starting noises per target', int('--seeds'))
+      .option('--steps <n>', 'Adam steps per batch', int('--steps'))
+      .option('--batch-size <n>', 'images optimised together', int('--batch-size'))
+      .option('--lr <x>', 'Adam learning rate', nonNegativeNumber('--lr')),
+  )
+    .option('--seed <n>', 'random seed', nonNegativeInt('--seed'))
+    .option(
+      '--snapshot-every <k>',
+      'write the current images every k steps to <out>/snapshots',
+      nonNegativeInt('--snapshot-every'),
+    )
+    .addOption(workersOption())
+    .option(
+      '--shard <i/n>',
+      "only the i-th (0-based) of n slices of the targets' batches, with the images a single run gives them (arcinvert merge joins the shards); auto/n reads the index from JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm)",
+      parseShardFlag,
+    )
+    .option('--json', 'progress as JSON lines (when not on a TTY)')
+    .addOption(backendOption());
+}
+
+/** The models and the targets of `arcinvert invert`. */
+function targetOptions(cmd: Command): Command {
   return cmd
     .requiredOption(
       '--model <dirs...>',
@@ -199,14 +227,12 @@ function invertOptions(cmd: Command): Command {
       ...acc,
       nonNegativeInt('--class')(v),
     ])
-    .option('--random <n>', 'n random identities', int('--random'))
-    .requiredOption('--out <dir>', 'output directory (refused if not empty, unless --overwrite)')
-    .option('--overwrite', 'replace a non-empty --out once the new output is complete', false)
-    .option('--config <file.json>', 'inversion config (JSON, any subset of the keys); flags override it')
-    .option('--seeds <n>', 'starting noises per target', int('--seeds'))
-    .option('--steps <n>', 'Adam steps per batch', int('--steps'))
-    .option('--batch-size <n>', 'images optimised together', int('--batch-size'))
-    .option('--lr <x>', 'Adam learning rate', nonNegativeNumber('--lr'))
+    .option('--random <n>', 'n random identities', positiveInt('--random'));
+}
+
+/** The objective's and the image's flags of `arcinvert invert`. */
+function objectiveOptions(cmd: Command): Command {
+  return cmd
     .addOption(new Option('--identity-loss <name>', 'identity loss').choices(['cosine', 'l2', 'arcface']))
     .option('--no-bn-prior', 'disable the BatchNorm-statistics prior (ablation)')
     .addOption(new Option('--bn-form <form>', 'BN prior distance').choices(['arcface', 'deepinversion']))
@@ -250,21 +276,7 @@ function invertOptions(cmd: Command): Command {
       '--multi-resolution',
       'with --param pixel --colour rgb: optimise at half resolution for the first half of the steps',
     )
-    .option('--no-multi-resolution', 'optimise at full resolution from the start (default)')
-    .option('--seed <n>', 'random seed', nonNegativeInt('--seed'))
-    .option(
-      '--snapshot-every <k>',
-      'write the current images every k steps to <out>/snapshots',
-      nonNegativeInt('--snapshot-every'),
-    )
-    .addOption(workersOption())
-    .option(
-      '--shard <i/n>',
-      "only the i-th (0-based) of n slices of the targets' batches, with the images a single run gives them (arcinvert merge joins the shards); auto/n reads the index from JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm)",
-      parseShardFlag,
-    )
-    .option('--json', 'progress as JSON lines (when not on a TTY)')
-    .addOption(backendOption());
+    .option('--no-multi-resolution', 'optimise at full resolution from the start (default)');
 }
 
 /** What `invert` reads: with `--overwrite`, an `--out` holding one of them is refused. */

@@ -139,15 +139,7 @@ export async function invertInto(ctx: CliContext, job: InvertJob): Promise<Inver
       config: job.config,
       startedAt,
       shard,
-      // Each member's targets fingerprinted too: they depend on its bridge (or its embedding of the photos).
-      ...(job.members
-        ? {
-            members: job.members.record.map((r, k) => ({
-              ...r,
-              targetsSha256: targetsFingerprint(job.members!.list[k].targets),
-            })),
-          }
-        : {}),
+      ...(job.members ? { members: membersWithTargets(job.members) } : {}),
     };
     await ensureDir(job.dir);
     await writeInvertOutputs(job.dir, result, job.targets, run, job.fm.meta.normalization);
@@ -156,4 +148,9 @@ export async function invertInto(ctx: CliContext, job: InvertJob): Promise<Inver
     for (const [s, h] of handlers) process.off(s, h);
     reporter?.unmount();
   }
+}
+
+/** The members' record with each one's targets fingerprinted: they depend on its bridge (or its embedding of the photos). */
+function membersWithTargets(members: NonNullable<InvertJob['members']>): Array<Record<string, unknown>> {
+  return members.record.map((r, k) => ({ ...r, targetsSha256: targetsFingerprint(members.list[k].targets) }));
 }
