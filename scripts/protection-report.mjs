@@ -139,6 +139,7 @@ const colour = {
   'key-stolen + prior': '#9467bd',
   'key-unknown': '#2ca02c',
 };
+const placed = [];
 for (const r of rows) {
   const u = r.utility.shared?.tarAtFar1e3.tar;
   const s = r.judge.at1e3?.typeI;
@@ -149,7 +150,18 @@ for (const r of rows) {
       ? `<rect x="${x(u) - 6}" y="${y(s) - 6}" width="12" height="12" fill="${c}"/>`
       : `<circle cx="${x(u)}" cy="${y(s)}" r="5" fill="${r.attack === 'key-unknown' ? 'white' : c}" stroke="${c}" stroke-width="2"/>`;
   svg.push(shape);
-  svg.push(`<text x="${x(u) + 8}" y="${y(s) - 6}" fill="${c}">${r.spec}</text>`);
+  // The first of four places around the point whose box overlaps no label placed before.
+  const w = 6.6 * r.spec.length;
+  const places = [
+    [x(u) + 8, y(s) - 6],
+    [x(u) + 8, y(s) + 16],
+    [x(u) - 8 - w, y(s) - 6],
+    [x(u) - 8 - w, y(s) + 16],
+  ];
+  const free = ([lx, ly]) => placed.every(([px, py, pw]) => lx + w < px || px + pw < lx || Math.abs(ly - py) >= 14);
+  const [lx, ly] = places.find(free) ?? places[0];
+  placed.push([lx, ly, w]);
+  svg.push(`<text x="${lx}" y="${ly}" fill="${c}">${r.spec}</text>`);
 }
 const legend = [
   ['unprotected', '#000'],
@@ -158,9 +170,17 @@ const legend = [
   ['key stolen + prior of face embeddings', colour['key-stolen + prior']],
   ['key unknown (hollow)', colour['key-unknown']],
 ];
-legend.forEach(([name, c], i) =>
-  svg.push(`<text x="${x(0) + 10}" y="${y(1) + 18 + 16 * i}" fill="${c}">■ ${name}</text>`),
-);
+const shown = new Set(rows.map((r) => r.attack));
+const wanted = {
+  unprotected: '—',
+  'keyless scheme': 'keyless',
+  'key stolen': 'key-stolen',
+  'key stolen + prior of face embeddings': 'key-stolen + prior',
+  'key unknown (hollow)': 'key-unknown',
+};
+legend
+  .filter(([name]) => shown.has(wanted[name]))
+  .forEach(([name, c], i) => svg.push(`<text x="${x(0) + 10}" y="${y(1) + 18 + 16 * i}" fill="${c}">■ ${name}</text>`));
 svg.push('</svg>');
 await writeFileAtomic(`${outPrefix}-plot.png`, await svgToPng(svg.join('\n')));
 
