@@ -100,6 +100,9 @@ interface LeakageFlags {
   resolvedShard?: ShardSpec;
 }
 
+/** The mean of `v`. */
+const mean = (v: readonly number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
+
 /** `--attacker-faces-n`'s default. */
 const DEFAULT_ATTACKER_FACES = 2000;
 
@@ -213,9 +216,8 @@ function attackProtected(
   const scenario = f.attack ?? 'key-stolen';
   ctx.err(`protect: ${n} template(s) enrolled with ${describeKey(key)}; recovering them (${scenario})`);
   const attack = attackTemplates(key, x, n, scenario, mixSeed(seed, 0x57013), { prior });
-  const mean = (v: number[]): string => (v.reduce((a, b) => a + b, 0) / v.length).toFixed(3);
   ctx.err(
-    `protect: recovered embeddings: mean cosine ${mean(attack.cosineToTrue)} to the true templates, ${mean(attack.protectedSimilarity)} similarity to the stolen ones once protected again`,
+    `protect: recovered embeddings: mean cosine ${mean(attack.cosineToTrue).toFixed(3)} to the true templates, ${mean(attack.protectedSimilarity).toFixed(3)} similarity to the stolen ones once protected again`,
   );
   return { key, attack, prior: prior && { faces: f.attackerFaces!, n: prior.n } };
 }
@@ -252,7 +254,6 @@ async function attackerPrior(
 
 /** One line saying what was attacked and how close the recovery came. */
 function protectionLine(p: ProtectedRun): string {
-  const mean = (v: number[]): string => (v.reduce((a, b) => a + b, 0) / v.length).toFixed(3);
   const who =
     p.attack.scenario === 'key-stolen'
       ? 'with the stolen key'
@@ -260,7 +261,7 @@ function protectionLine(p: ProtectedRun): string {
         ? 'without a key (the scheme has no secret: the same attack as with it)'
         : `with a key of its own (seed ${p.attack.attackerSeed})`;
   const prior = p.prior ? ` and a prior of face embeddings (${p.prior.n} faces of ${p.prior.faces})` : '';
-  return `Protected system: ${describeKey(p.key)} (key seed ${p.key.seed}). The attacker recovered embeddings from the stolen templates ${who}${prior}: mean cosine ${mean(p.attack.cosineToTrue)} to the true templates; once protected again, mean similarity ${mean(p.attack.protectedSimilarity)} to the stolen ones. The reconstructions invert the recovered embeddings.`;
+  return `Protected system: ${describeKey(p.key)} (key seed ${p.key.seed}). The attacker recovered embeddings from the stolen templates ${who}${prior}: mean cosine ${mean(p.attack.cosineToTrue).toFixed(3)} to the true templates; once protected again, mean similarity ${mean(p.attack.protectedSimilarity).toFixed(3)} to the stolen ones. The reconstructions invert the recovered embeddings.`;
 }
 
 /** One row of `--utility`: verification with and without the protection. */
@@ -312,7 +313,6 @@ function utilityTable(rows: UtilityRow[], pairs: string): string[] {
 
 /** The report's record of a protected run. */
 function protectionRecord(p: ProtectedRun, f: LeakageFlags) {
-  const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
   return {
     spec: f.protect,
     scheme: p.key.scheme,

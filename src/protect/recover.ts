@@ -145,12 +145,16 @@ export function recoverEmbeddings(
 ): Float32Array {
   const o = { ...DEFAULT_RECOVER_OPTIONS, ...options };
   const d = key.dim;
-  if (o.prior && ['noise', 'sign', 'project', 'biohash'].includes(key.scheme)) {
+  // With a prior: the posterior mean for the linear schemes, the whitened optimisation for the
+  // others; quantize keeps its closed form.
+  if (o.prior && key.scheme !== 'quantize') {
     if (o.prior.dim !== d)
       throw new ArcinvertError(
         `the embedding prior is ${o.prior.dim}-d, the ${key.scheme} key is for ${d}-d templates`,
       );
-    return normalizeRows(posteriorMean(key, p, o.prior), d);
+    if (['noise', 'sign', 'project', 'biohash'].includes(key.scheme))
+      return normalizeRows(posteriorMean(key, p, o.prior), d);
+    return recoverWithPrior(key, p, o, o.prior);
   }
   switch (key.scheme) {
     case 'noise':
@@ -177,7 +181,6 @@ export function recoverEmbeddings(
           p.n,
         )
       : Float32Array.from(gaussians(p.n * d, mixSeed(key.seed, 0x5ec0)));
-  if (o.prior) return recoverWithPrior(key, p, o, o.prior);
   const init = tf.tensor2d(start, [p.n, d]);
   const x = tf.variable(init);
   init.dispose();
@@ -203,8 +206,6 @@ export function recoverEmbeddings(
  */
 function recoverWithPrior(key: ProtectionKey, p: Protected, o: RecoverOptions, prior: EmbeddingPrior): Float32Array {
   const d = key.dim;
-  if (prior.dim !== d)
-    throw new ArcinvertError(`the embedding prior is ${prior.dim}-d, the ${key.scheme} key is for ${d}-d templates`);
   const factor = priorFactor(prior);
   const owned: tf.Tensor[] = [];
   const keep = <T extends tf.Tensor>(t: T): T => (owned.push(t), t);
