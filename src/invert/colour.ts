@@ -10,6 +10,7 @@
  * once from the training faces and shipped here (`FACE_COLOUR`, `faceColourStatistics`).
  */
 import { decodeRgb } from '../io/image.js';
+import { symmetricEigen } from '../util/eigen.js';
 
 /** Mean RGB and RGB covariance of pixels in [−1, 1] ((byte − 127.5) / 127.5). */
 export interface ColourStatistics {
@@ -51,48 +52,7 @@ export async function faceColourStatistics(files: readonly string[]): Promise<Co
 
 /** Eigen-decomposition of a symmetric 3×3 matrix (cyclic Jacobi): values descending, vectors as columns. */
 export function symmetricEigen3(a: readonly number[]): { values: number[]; vectors: number[] } {
-  const m = [...a];
-  const v = [1, 0, 0, 0, 1, 0, 0, 0, 1];
-  for (let sweep = 0; sweep < 50; sweep++) {
-    const off = m[1] ** 2 + m[2] ** 2 + m[5] ** 2;
-    if (off < 1e-30) break;
-    for (const [p, q] of [
-      [0, 1],
-      [0, 2],
-      [1, 2],
-    ]) {
-      const apq = m[p * 3 + q];
-      if (Math.abs(apq) < 1e-300) continue;
-      const theta = (m[q * 3 + q] - m[p * 3 + p]) / (2 * apq);
-      const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-      const c = 1 / Math.sqrt(t * t + 1);
-      const s = t * c;
-      for (let k = 0; k < 3; k++) {
-        // m ← Jᵀ m J, column then row rotation; v ← v J.
-        const mkp = m[k * 3 + p];
-        const mkq = m[k * 3 + q];
-        m[k * 3 + p] = c * mkp - s * mkq;
-        m[k * 3 + q] = s * mkp + c * mkq;
-      }
-      for (let k = 0; k < 3; k++) {
-        const mpk = m[p * 3 + k];
-        const mqk = m[q * 3 + k];
-        m[p * 3 + k] = c * mpk - s * mqk;
-        m[q * 3 + k] = s * mpk + c * mqk;
-      }
-      for (let k = 0; k < 3; k++) {
-        const vkp = v[k * 3 + p];
-        const vkq = v[k * 3 + q];
-        v[k * 3 + p] = c * vkp - s * vkq;
-        v[k * 3 + q] = s * vkp + c * vkq;
-      }
-    }
-  }
-  const order = [0, 1, 2].sort((i, j) => m[j * 4] - m[i * 4]);
-  return {
-    values: order.map((i) => m[i * 4]),
-    vectors: [0, 1, 2].flatMap((r) => order.map((i) => v[r * 3 + i])),
-  };
+  return symmetricEigen(a, 3);
 }
 
 /**

@@ -6,9 +6,10 @@
  * (uint16 LE in v1, uint32 LE in v2/v3), a Python dict literal
  * `{'descr': '<f4', 'fortran_order': False, 'shape': (N, D), }` padded with spaces and a
  * newline so the data starts on a 64-byte boundary, then the raw C-order data.
- * Reading accepts '<f4' '<f8' '>f4' '>f8' (and '=' / '|' meaning native order, as NumPy does);
- * float64 and big-endian data are converted to little-endian float32. Writing produces
- * exactly the bytes `np.save` writes for a C-order float32 array.
+ * Reading accepts '<f2' '<f4' '<f8' and their big-endian forms (and '=' / '|' meaning native
+ * order, as NumPy does); float16, float64 and big-endian data are converted to float32. Writing
+ * produces exactly the bytes `np.save` writes for a C-order float32 array, or for the same array
+ * cast to float16 (`astype(np.float16)`: round to nearest, ties to even).
  */
 
 import { endianness } from 'node:os';
@@ -22,9 +23,12 @@ export interface NpyArray {
   data: Float32Array;
   /** `[n]` or `[rows, cols]`. */
   shape: number[];
-  /** The element type stored in the file (float64 is narrowed to float32 in `data`). */
-  dtype: 'float32' | 'float64';
+  /** The element type stored in the file (float16 is widened, float64 narrowed, to float32 in `data`). */
+  dtype: NpyDtype;
 }
+
+/** The element types a .npy file may hold here. */
+export type NpyDtype = 'float16' | 'float32' | 'float64';
 
 /** Embeddings ready for comparison: `n` rows of length `dim`, each with unit L2 norm. */
 export interface Embeddings {
@@ -40,6 +44,46 @@ const ARRAY_ALIGN = 64;
 /** NumPy leaves room for the leading axis to grow to this many digits in place. */
 const GROWTH_AXIS_MAX_DIGITS = 21;
 const HOST_LITTLE = endianness() === 'LE';
+
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+/** IEEE 754 binary16 bits → the number they hold (exactly representable in float32). */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return sign * m * 2 ** -24;
+  if (e === 0x1f) return m ? NaN : sign * Infinity;
+  return sign * (1024 + m) * 2 ** (e - 25);
+}
+
+/**
+ * A float32 value → IEEE 754 binary16 bits, rounded to nearest with ties to even, as NumPy's
+ * `astype(np.float16)`: overflow gives ±Inf, values below half the smallest subnormal ±0.
+ */
+export function floatToHalf(x: number): number {
+  F32[0] = x;
+  const b = U32[0];
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  const mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
+  const e = exp - 112; // rebias 127 → 15
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    // Subnormal (or zero) in half precision: |x| / 2⁻²⁴ rounded, exact in a double.
+    const v = Math.abs(F32[0]) * 2 ** 24;
+    let r = Math.floor(v);
+    const f = v - r;
+    if (f > 0.5 || (f === 0.5 && r & 1)) r++;
+    return sign | r;
+  }
+  let m = mant >>> 13;
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && m & 1)) m++;
+  return sign | ((e << 10) + m); // a carry out of the mantissa bumps the exponent (up to Inf)
+}
 
 type PyValue = string | number | boolean | null | PyValue[];
 
@@ -161,10 +205,12 @@ export function parseNpy(bytes: Uint8Array, source = '<buffer>', opts: { maxRank
   }
   const dims = shape as number[];
 
-  const m = typeof descr === 'string' ? /^([<>|=])f([48])$/.exec(descr) : null;
+  const m = typeof descr === 'string' ? /^([<>|=])f([248])$/.exec(descr) : null;
   if (!m) {
     const what = typeof descr === 'string' ? describeDescr(descr) : 'a structured dtype';
-    throw new ArcinvertError(`${source} has dtype ${what}; only float32 and float64 ('<f4', '<f8') are supported`);
+    throw new ArcinvertError(
+      `${source} has dtype ${what}; only float16, float32 and float64 ('<f2', '<f4', '<f8') are supported`,
+    );
   }
   if (fortran) {
     throw new ArcinvertError(`${source} is stored in Fortran order; re-save it in C order (np.ascontiguousarray)`);
@@ -177,7 +223,7 @@ export function parseNpy(bytes: Uint8Array, source = '<buffer>', opts: { maxRank
   }
 
   const itemSize = Number(m[2]);
-  const dtype = itemSize === 4 ? 'float32' : 'float64';
+  const dtype = ({ 2: 'float16', 4: 'float32', 8: 'float64' } as const)[itemSize as 2 | 4 | 8];
   const little = m[1] === '<' || (m[1] !== '>' && HOST_LITTLE);
   const count = dims.reduce((a, b) => a * b, 1);
   const expected = count * itemSize;
@@ -201,7 +247,12 @@ export function parseNpy(bytes: Uint8Array, source = '<buffer>', opts: { maxRank
 
   const data = new Float32Array(count);
   for (let k = 0, off = dataStart; k < count; k++, off += itemSize) {
-    data[k] = itemSize === 4 ? view.getFloat32(off, little) : view.getFloat64(off, little);
+    data[k] =
+      itemSize === 4
+        ? view.getFloat32(off, little)
+        : itemSize === 8
+          ? view.getFloat64(off, little)
+          : halfToFloat(view.getUint16(off, little));
   }
   return { data, shape: dims.slice(), dtype };
 }
@@ -213,12 +264,17 @@ export async function readNpy(file: string, opts: { maxRank?: number } = {}): Pr
 
 /**
  * Encodes a float32 array as a .npy v1.0 file, byte-identical to `np.save` of a C-order
- * '<f4' array of the same shape (same header text, growth padding and 64-byte alignment).
+ * '<f4' array of the same shape (same header text, growth padding and 64-byte alignment), or
+ * with `dtype` 'float16' of that array `.astype(np.float16)` ('<f2', half the bytes).
  *
  * @param data row-major values, `shape.reduce(*)` long.
  * @param shape any shape of non-negative integers (`[]` for a scalar).
  */
-export function encodeNpy(data: Float32Array, shape: readonly number[]): Uint8Array {
+export function encodeNpy(
+  data: Float32Array,
+  shape: readonly number[],
+  dtype: 'float32' | 'float16' = 'float32',
+): Uint8Array {
   if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
     throw new ArcinvertError(`cannot encode .npy: invalid shape [${shape.join(', ')}]`);
   }
@@ -226,14 +282,15 @@ export function encodeNpy(data: Float32Array, shape: readonly number[]): Uint8Ar
   if (count !== data.length) {
     throw new ArcinvertError(`cannot encode .npy: shape ${pyShape(shape)} needs ${count} values, got ${data.length}`);
   }
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${pyShape(shape)}, }`;
+  const itemSize = dtype === 'float16' ? 2 : 4;
+  let header = `{'descr': '<f${itemSize}', 'fortran_order': False, 'shape': ${pyShape(shape)}, }`;
   if (shape.length > 0) header += ' '.repeat(Math.max(0, GROWTH_AXIS_MAX_DIGITS - String(shape[0]).length));
   // Same arithmetic as numpy.lib.format._wrap_header (a full 64 spaces when already aligned).
   const padLen = ARRAY_ALIGN - ((MAGIC.length + 2 + 2 + header.length + 1) % ARRAY_ALIGN);
   header += ' '.repeat(padLen) + '\n';
   if (header.length > 0xffff) throw new ArcinvertError(`cannot encode .npy: shape ${pyShape(shape)} is too long`);
 
-  const out = new Uint8Array(10 + header.length + data.length * 4);
+  const out = new Uint8Array(10 + header.length + data.length * itemSize);
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
   out[6] = 1;
@@ -241,13 +298,19 @@ export function encodeNpy(data: Float32Array, shape: readonly number[]): Uint8Ar
   view.setUint16(8, header.length, true);
   for (let k = 0; k < header.length; k++) out[10 + k] = header.charCodeAt(k);
   const dataStart = 10 + header.length;
-  for (let k = 0; k < data.length; k++) view.setFloat32(dataStart + 4 * k, data[k], true);
+  if (itemSize === 4) for (let k = 0; k < data.length; k++) view.setFloat32(dataStart + 4 * k, data[k], true);
+  else for (let k = 0; k < data.length; k++) view.setUint16(dataStart + 2 * k, floatToHalf(data[k]), true);
   return out;
 }
 
-/** Writes `data` with `shape` as a float32 .npy file, atomically (see `writeFileAtomic`). */
-export async function writeNpy(file: string, data: Float32Array, shape: readonly number[]): Promise<void> {
-  await writeFileAtomic(file, encodeNpy(data, shape));
+/** Writes `data` with `shape` as a float32 (or float16) .npy file, atomically (see `writeFileAtomic`). */
+export async function writeNpy(
+  file: string,
+  data: Float32Array,
+  shape: readonly number[],
+  dtype: 'float32' | 'float16' = 'float32',
+): Promise<void> {
+  await writeFileAtomic(file, encodeNpy(data, shape, dtype));
 }
 
 /**

@@ -10,7 +10,16 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { ArcinvertError } from '../../src/errors.js';
-import { embeddingsFromNpy, encodeNpy, parseNpy, readEmbeddings, readNpy, writeNpy } from '../../src/io/npy.js';
+import {
+  embeddingsFromNpy,
+  encodeNpy,
+  floatToHalf,
+  halfToFloat,
+  parseNpy,
+  readEmbeddings,
+  readNpy,
+  writeNpy,
+} from '../../src/io/npy.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/npy/', import.meta.url));
 const fx = (name: string): string => path.join(FIXTURES, name);
@@ -63,6 +72,19 @@ describe('parseNpy / readNpy on NumPy-written files', () => {
     expect(Array.from(f8.data)).toEqual([1.5, -2, 0, 3.25]);
   });
 
+  test('float16 is widened to float32 exactly as NumPy widens it', async () => {
+    const a = await readNpy(fx('f2.npy'));
+    const widened = await readNpy(fx('f2_widened_f4.npy'));
+    expect(a.dtype).toBe('float16');
+    expect(a.shape).toEqual([4019]);
+    expect(Array.from(a.data)).toEqual(Array.from(widened.data));
+    // Spot values: 65519.996 rounds down to the largest half, 65520 up to Inf, 2⁻²⁵ ties to 0.
+    expect(Array.from(a.data.subarray(3, 9))).toEqual([65504, 65504, Infinity, -Infinity, 2 ** -24, 0]);
+    const be = await readNpy(fx('be_f2.npy'));
+    expect(be.shape).toEqual([4, 4]);
+    expect(Array.from(be.data)).toEqual(Array.from(widened.data.subarray(0, 16)));
+  });
+
   test('format versions 2.0 and 3.0', async () => {
     const v2 = bytesOf('v2_f4.npy');
     expect([v2[6], v2[7]]).toEqual([2, 0]);
@@ -91,7 +113,7 @@ describe('parseNpy / readNpy on NumPy-written files', () => {
 describe('parseNpy / readNpy errors', () => {
   test.each([
     ['fortran.npy', /fortran\.npy is stored in Fortran order; re-save it in C order/],
-    ['i4.npy', /i4\.npy has dtype '<i4' \(int32\); only float32 and float64/],
+    ['i4.npy', /i4\.npy has dtype '<i4' \(int32\); only float16, float32 and float64/],
     ['f4_3d.npy', /f4_3d\.npy has shape \(2, 2, 2\); expected a 1-D vector or a 2-D matrix$/],
     ['f4_0d.npy', /f4_0d\.npy has shape \(\); expected a 1-D vector/],
     ['truncated.npy', /truncated\.npy is truncated: expected 48 data bytes for shape \(3, 4\) float32, found 44$/],
@@ -164,6 +186,32 @@ describe('encodeNpy / writeNpy', () => {
     ['f4_3d.npy', new Array(8).fill(0), [2, 2, 2]],
   ])('byte-identical to np.save: %s', (name, values, shape) => {
     expect(encodeNpy(new Float32Array(values), shape)).toEqual(bytesOf(name));
+  });
+
+  test("float16: byte-identical to np.save of NumPy's astype(np.float16), every rounding case", async () => {
+    const src = await readNpy(fx('f2_source_f4.npy'));
+    expect(encodeNpy(src.data, src.shape, 'float16')).toEqual(bytesOf('f2.npy'));
+  });
+
+  test('floatToHalf / halfToFloat by hand', () => {
+    expect([1, -2, 65504, 2 ** -24, 2 ** -14, 0.5].map(floatToHalf)).toEqual([
+      0x3c00, 0xc000, 0x7bff, 0x0001, 0x0400, 0x3800,
+    ]);
+    expect(floatToHalf(1 + 2 ** -11)).toBe(0x3c00); // tie → even mantissa 0
+    expect(floatToHalf(1 + 3 * 2 ** -11)).toBe(0x3c02); // tie → even mantissa 2
+    expect(floatToHalf(-0)).toBe(0x8000);
+    expect(floatToHalf(NaN) & 0x7e00).toBe(0x7e00);
+    expect([0x3c00, 0xc000, 0x7bff, 0x0001, 0x03ff, 0x7c00, 0xfc00].map(halfToFloat)).toEqual([
+      1,
+      -2,
+      65504,
+      2 ** -24,
+      1023 * 2 ** -24,
+      Infinity,
+      -Infinity,
+    ]);
+    expect(halfToFloat(0x7e00)).toBeNaN();
+    for (let h = 0; h < 0x7c00; h += 7) expect(floatToHalf(halfToFloat(h))).toBe(h);
   });
 
   test('header is padded to 64-byte alignment', () => {
