@@ -142,8 +142,18 @@ export function packedBnStatLoss(
       );
     }
   });
+  return tf.tidy(() => packedBnStatLossOf(tf.concat(batch as tf.Tensor2D[], 1), prior));
+}
+
+/**
+ * `packedBnStatLoss` of the layers' statistics already side by side: [2, Σ C_l] in layer order
+ * (what one concat of the per-layer [2, C_l] gives).
+ */
+export function packedBnStatLossOf(
+  stats: tf.Tensor2D,
+  prior: PackedBnPrior,
+): { total: tf.Scalar; perLayer: tf.Tensor1D } {
   return tf.tidy(() => {
-    const stats = tf.concat(batch as tf.Tensor2D[], 1);
     const [ss, cc] = stats.shape;
     // arcface compares standard deviations: the variance row goes through √(σ̃² + ε).
     const compared =

@@ -28,7 +28,10 @@ import { plainReporter, type ProgressReporter } from './ui/plain.js';
 
 /** `--workers <n>` of the commands that invert (default: the machine's available parallelism). */
 export function workersOption(): Option {
-  return new Option('--workers <n>', 'worker threads sharing the batches (each with its own engine)')
+  return new Option(
+    '--workers <n>',
+    'worker threads sharing the batches, each with its own engine (fewer batches than workers: each batch is cut into parts that run together)',
+  )
     .argParser(positiveInt('--workers'))
     .default(availableParallelism());
 }

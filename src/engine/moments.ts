@@ -42,3 +42,22 @@ const channelStatsOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc
 export function channelStats(x: tf.Tensor): tf.Tensor2D {
   return channelStatsOp(x);
 }
+
+/**
+ * The statistics of a batch cut into parts, from each part's `channelStats` [2, C] and image
+ * count, in part order: μ = Σ wᵢ μᵢ and σ² = Σ wᵢ (σᵢ² + (μᵢ − μ)²) with wᵢ = nᵢ / Σ n (exact for
+ * biased variances; no E[x²] − μ² cancellation). Gradients flow into every part given as a
+ * tensor, so a part that holds the others as constants gets its own share of the gradient.
+ */
+export function pooledStats(parts: readonly tf.Tensor2D[], counts: readonly number[]): tf.Tensor2D {
+  if (parts.length !== counts.length) throw new Error(`pooledStats: ${parts.length} parts, ${counts.length} counts`);
+  const total = counts.reduce((a, b) => a + b, 0);
+  return tf.tidy(() => {
+    const rows = parts.map((p) => tf.unstack(p));
+    const mean = tf.addN(rows.map(([m], i) => tf.mul(m, counts[i] / total)));
+    const variance = tf.addN(
+      rows.map(([m, v], i) => tf.mul(tf.add(v, tf.squaredDifference(m, mean)), counts[i] / total)),
+    );
+    return tf.stack([mean, variance]) as tf.Tensor2D;
+  });
+}

@@ -1,8 +1,10 @@
 /**
  * The library's inversion entry point: `invert(model, targets, config, options)` runs on this
- * thread, or shares the batches out between worker threads when `workers` > 1, there is more
- * than one batch, and nothing needs this thread's model (snapshots, the classifier of the
- * `arcface` identity loss). Both give the same images for the same seed, config and backend.
+ * thread, or shares the batches out between worker threads when `workers` > 1 and nothing
+ * needs this thread's model (snapshots, the classifier of the `arcface` identity loss); with
+ * fewer batches than workers, each batch is cut into parts that run together. Whole batches
+ * give the same images for the same seed, config and backend; batches in parts the same up to
+ * float rounding.
  */
 import type { FaceModel } from '../model/types.js';
 import type { BackendPreference } from '../engine/backend.js';
@@ -31,8 +33,11 @@ export function runsInParallel(
   selected?: readonly number[],
 ): boolean {
   const n = targets.embeddings.length / targets.dim;
-  const batches = selected?.length ?? planBatches(n, config.seeds, config.batchSize, config.minBatch).length;
-  return workers > 1 && batches > 1 && config.snapshotEvery === 0 && config.identityLoss !== 'arcface';
+  const plan = planBatches(n, config.seeds, config.batchSize, config.minBatch);
+  const batches = selected ?? plan.map((_, b) => b);
+  // One batch of several images is cut into parts, one per worker (parallel.ts).
+  const shared = batches.length > 1 || (batches.length === 1 && plan[batches[0]].length > 1);
+  return workers > 1 && shared && config.snapshotEvery === 0 && config.identityLoss !== 'arcface';
 }
 
 /**

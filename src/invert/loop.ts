@@ -16,7 +16,8 @@ import type { FaceModel } from '../model/types.js';
 import { ArcinvertError } from '../errors.js';
 import type { ArcFaceHead } from '../arcface/head.js';
 import type { InvertConfig } from './config.js';
-import { planBatches } from './plan.js';
+import { partSizes, type PartExchange } from './exchange.js';
+import { planBatches, type Job } from './plan.js';
 import { cosineSummary, lossTerms, NO_LOSSES, throughput, type RunClock } from './progress.js';
 import { scheduleAt } from './schedule.js';
 import {
@@ -64,6 +65,12 @@ export interface SerialInvertOptions extends InvertHooks {
    * them; this is how `invertParallel` shares the batches out between workers. Default: all.
    */
   batches?: readonly number[];
+  /**
+   * Run only this thread's part of the one selected batch; the other parts run on other threads
+   * and join each step through `exchange` (exchange.ts, how `invertParallel` puts one batch on
+   * several cores). The images are those of this part's jobs.
+   */
+  split?: { exchange: PartExchange };
 }
 
 function checkTargets(fm: FaceModel, targets: InvertTargets, config: InvertConfig, hooks: InvertHooks): number {
@@ -110,6 +117,8 @@ export async function invertSerial(
   if (selected.some((b) => !Number.isInteger(b) || b < 0 || b >= plan.length)) {
     throw new ArcinvertError(`batch indices [${selected.join(', ')}] outside the ${plan.length} planned batches`);
   }
+  if (options.split && selected.length !== 1)
+    throw new ArcinvertError(`a batch split into parts runs alone, not with ${selected.length} batches`);
   const started = performance.now();
   const clock: RunClock = { globalStep: 0, totalSteps: selected.length * config.steps, started };
   const images: InvertedImage[] = [];
@@ -119,7 +128,9 @@ export async function invertSerial(
   const run = createRunContext(fm, config, members);
   try {
     for (let i = 0; i < selected.length && !aborted && !diverged; i++) {
-      const spec = batchSpec(targets, plan[selected[i]], selected[i], config, options.head, members);
+      const spec = options.split
+        ? splitSpec(targets, plan[selected[i]], selected[i], config, options.split.exchange, options)
+        : batchSpec(targets, plan[selected[i]], selected[i], config, options.head, members);
       const out = await invertBatch(run, spec, { ...options, batches: plan.length, clock });
       images.push(...out.images);
       aborted = out.aborted;
@@ -129,6 +140,27 @@ export async function invertSerial(
     disposeRunContext(run);
   }
   return { images, aborted, ...(diverged && { diverged }), seconds: (performance.now() - started) / 1000 };
+}
+
+/** This thread's part of batch `index` (`jobs`): its share of the jobs, and the exchange with the other parts. */
+function splitSpec(
+  targets: InvertTargets,
+  jobs: Job[],
+  index: number,
+  config: InvertConfig,
+  exchange: PartExchange,
+  options: SerialInvertOptions,
+): BatchSpec {
+  const sizes = partSizes(jobs.length, exchange.parts);
+  if (sizes.some((n) => n === 0))
+    throw new ArcinvertError(`a batch of ${jobs.length} images cannot be cut into ${exchange.parts} parts`);
+  const start = sizes.slice(0, exchange.part).reduce((a, b) => a + b, 0);
+  const mine = jobs.slice(start, start + sizes[exchange.part]);
+  const signal = options.signal;
+  return {
+    ...batchSpec(targets, mine, index, config, options.head, options.members ?? []),
+    split: { exchange, sizes, stopRequested: () => signal?.aborted ?? false, stop: false },
+  };
 }
 
 interface BatchHooks extends InvertHooks {
@@ -169,7 +201,8 @@ async function invertBatch(
       }
       stepsDone = step + 1;
       hooks.clock.globalStep++;
-      aborted = hooks.signal?.aborted ?? false;
+      // A part of a split batch stops when any part was asked to (all after the same step).
+      aborted = s.split ? s.split.stop : (hooks.signal?.aborted ?? false);
       const last = stepsDone === c.steps || aborted;
       if (due(stepsDone, c.evalEvery) || last) evaluateBatch(run, s, stepsDone);
       const report = due(stepsDone, c.reportEvery) || last;
@@ -199,6 +232,7 @@ function progress(
 ): InvertProgress {
   const c = run.config;
   const wantPreview = c.previewEvery > 0 && (at.stepsDone % c.previewEvery === 0 || at.last);
+  const first = s.jobs.findIndex((j) => !j.filler);
   return {
     batch,
     batches: hooks.batches,
@@ -211,12 +245,8 @@ function progress(
     losses: at.losses,
     cosine: cosineSummary(s.jobs, s.keep.last, s.keep.cosine),
     ...throughput(hooks.clock),
-    preview: wantPreview
-      ? imageAt(
-          s.keep.images,
-          s.jobs.findIndex((j) => !j.filler),
-        )
-      : undefined,
+    // A part of a split batch may hold only fillers: it has no preview to give.
+    preview: wantPreview && first >= 0 ? imageAt(s.keep.images, first) : undefined,
   };
 }
 

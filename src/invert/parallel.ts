@@ -5,6 +5,11 @@
  * finish one, and every batch gives exactly the images a serial `invertSerial` gives it (same
  * plan, same per-batch seeds), returned in the serial order.
  *
+ * With fewer batches than workers (the README's 8 targets are one batch), each batch is cut
+ * into parts, one per worker, that run together and pool their BatchNorm statistics and loss
+ * terms every step (exchange.ts): the images are the serial run's up to float rounding (the
+ * batch statistics are summed in another order), on all cores.
+ *
  * Not for closed-set (`identityLoss: 'arcface'`) inversion, which needs the classifier in
  * every worker, nor for snapshots; `invert` (invert.ts) runs those serially.
  */
@@ -17,7 +22,9 @@ import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { workerScript } from '../util/workerScript.js';
 import type { InvertConfig } from './config.js';
-import { planBatches } from './plan.js';
+import { exchangeBuffer, partSizes } from './exchange.js';
+import { planBatches, type Job } from './plan.js';
+import { createRunContext, disposeRunContext, exchangeLength } from './step.js';
 import type {
   InvertDivergence,
   InvertedImage,
@@ -78,8 +85,92 @@ export type FromWorker =
   | { type: 'batch'; batch: number; images: InvertedImage[]; aborted: boolean; diverged?: InvertDivergence }
   | { type: 'error'; message: string };
 
+/** Which part of a batch a worker runs, and the memory the parts exchange through (`exchange.ts`). */
+export interface PartSpec {
+  index: number;
+  parts: number;
+  buffer: SharedArrayBuffer;
+  length: number;
+}
+
 /** Messages to a worker. */
-export type ToWorker = { type: 'run'; batch: number } | { type: 'abort' } | { type: 'stop' };
+export type ToWorker = { type: 'run'; batch: number; part?: PartSpec } | { type: 'abort' } | { type: 'stop' };
+
+/** What every worker of a run starts with. */
+async function workerInit(
+  fm: FaceModel,
+  targets: InvertTargets,
+  config: InvertConfig,
+  options: ParallelInvertOptions,
+): Promise<WorkerInit> {
+  return {
+    artifacts: await modelArtifacts(fm.model),
+    meta: fm.meta,
+    calibration: fm.calibration,
+    targets,
+    config,
+    backend: options.backend ?? 'wasm',
+    members: await Promise.all(
+      (options.members ?? []).map(async (m) => ({
+        artifacts: await modelArtifacts(m.fm.model),
+        meta: m.fm.meta,
+        calibration: m.fm.calibration,
+        targets: m.targets,
+        weight: m.weight,
+      })),
+    ),
+  };
+}
+
+/** `exchangeLength` of a run of `fm` with `config` and `members`, from a context built and freed here. */
+function exchangeLengthOf(fm: FaceModel, config: InvertConfig, members: readonly InvertMember[]): number {
+  const run = createRunContext(fm, config, members);
+  try {
+    return exchangeLength(run);
+  } finally {
+    disposeRunContext(run);
+  }
+}
+
+/**
+ * Progress from the workers, as `(worker, progress)`. A batch in parts is reported once every
+ * part has reported the same step: the losses are the batch's in every part, the cosines are
+ * pooled over the parts' real images, the preview is the first part's that has one.
+ */
+function partProgress(
+  plan: Job[][],
+  parts: number,
+  emit: (worker: number, p: InvertProgress) => void,
+): (worker: number, part: number, p: InvertProgress) => void {
+  if (parts === 1) return (worker, _part, p) => emit(worker, p);
+  const pending = new Map<number, InvertProgress[]>();
+  return (worker, part, p) => {
+    const got = pending.get(p.batch) ?? [];
+    got[part] = p;
+    pending.set(p.batch, got);
+    if (got.filter((q) => q?.step === p.step).length < parts) return;
+    pending.delete(p.batch);
+    const sizes = partSizes(plan[p.batch].length, parts);
+    const reals = sizes.map((n, k) => {
+      const start = sizes.slice(0, k).reduce((a, b) => a + b, 0);
+      return plan[p.batch].slice(start, start + n).filter((j) => !j.filler).length;
+    });
+    const counted = got.filter((_, k) => reals[k] > 0);
+    const weights = reals.filter((r) => r > 0);
+    const pool = (f: (q: InvertProgress) => number): number =>
+      counted.reduce((acc, q, k) => acc + f(q) * weights[k], 0) / weights.reduce((a, b) => a + b, 0);
+    emit(worker, {
+      ...got[0],
+      cosine: {
+        mean: pool((q) => q.cosine.mean),
+        min: Math.min(...counted.map((q) => q.cosine.min)),
+        max: Math.max(...counted.map((q) => q.cosine.max)),
+        bestMean: pool((q) => q.cosine.bestMean),
+      },
+      preview: got.find((q) => q.preview)?.preview,
+    });
+  };
+}
 
 /**
  * `invertSerial(fm, targets, config)` with the batches shared out between worker threads; see the
@@ -97,30 +188,22 @@ export async function invertParallel(
   }
   const started = performance.now();
   const n = targets.embeddings.length / targets.dim;
-  const planned = planBatches(n, config.seeds, config.batchSize, config.minBatch).length;
-  const queue = options.batches ?? Array.from({ length: planned }, (_, b) => b);
-  if (queue.some((b) => !Number.isInteger(b) || b < 0 || b >= planned))
-    throw new ArcinvertError(`batch indices [${queue.join(', ')}] outside the ${planned} planned batches`);
-  const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), queue.length));
-  const init: WorkerInit = {
-    artifacts: await modelArtifacts(fm.model),
-    meta: fm.meta,
-    calibration: fm.calibration,
-    targets,
-    config,
-    backend: options.backend ?? 'wasm',
-    members: await Promise.all(
-      (options.members ?? []).map(async (m) => ({
-        artifacts: await modelArtifacts(m.fm.model),
-        meta: m.fm.meta,
-        calibration: m.fm.calibration,
-        targets: m.targets,
-        weight: m.weight,
-      })),
-    ),
-  };
+  const plan = planBatches(n, config.seeds, config.batchSize, config.minBatch);
+  const planned = plan.length;
+  const batches = options.batches ?? Array.from({ length: planned }, (_, b) => b);
+  if (batches.some((b) => !Number.isInteger(b) || b < 0 || b >= planned))
+    throw new ArcinvertError(`batch indices [${batches.join(', ')}] outside the ${planned} planned batches`);
+  const wanted = Math.max(1, options.workers ?? availableParallelism());
+  // Fewer batches than workers: each batch in as many parts as fit (at least one image each).
+  const parts = Math.max(1, Math.min(Math.floor(wanted / batches.length), ...batches.map((b) => plan[b].length)));
+  const units = batches.flatMap((batch) => Array.from({ length: parts }, (_, part) => ({ batch, part })));
+  const workers = Math.min(wanted, units.length);
+  const init = await workerInit(fm, targets, config, options);
   const script = options.workerScript ?? defaultWorkerScript();
-  const perBatch = new Map<number, InvertedImage[]>();
+  const length = parts > 1 ? exchangeLengthOf(fm, config, options.members ?? []) : 0;
+  const buffers = new Map(batches.map((b) => [b, parts > 1 ? exchangeBuffer(parts, length) : undefined]));
+  const progress = partProgress(plan, parts, (worker, p) => options.onProgress?.(worker, p));
+  const perUnit = new Map<number, InvertedImage[]>();
   let next = 0;
   let aborted = false;
   // The first batch (in plan order) whose loss went non-finite; no batch is started after one.
@@ -130,17 +213,26 @@ export async function invertParallel(
   options.signal?.addEventListener('abort', abortAll, { once: true });
   const runWorker = (worker: Worker, index: number): Promise<void> =>
     new Promise((resolve, reject) => {
+      let unit = -1;
       const give = (): void => {
-        const message: ToWorker =
-          next < queue.length && !aborted && !diverged ? { type: 'run', batch: queue[next++] } : { type: 'stop' };
-        worker.postMessage(message);
-        if (message.type === 'stop') resolve();
+        if (next >= units.length || aborted || diverged) {
+          worker.postMessage({ type: 'stop' } satisfies ToWorker);
+          return resolve();
+        }
+        unit = next++;
+        const { batch, part } = units[unit];
+        const buffer = buffers.get(batch);
+        worker.postMessage({
+          type: 'run',
+          batch,
+          ...(buffer && { part: { index: part, parts, buffer, length } }),
+        } satisfies ToWorker);
       };
       worker.on('message', (m: FromWorker) => {
         if (m.type === 'ready') give();
-        else if (m.type === 'progress') options.onProgress?.(index, m.progress);
+        else if (m.type === 'progress') progress(index, units[unit].part, m.progress);
         else if (m.type === 'batch') {
-          perBatch.set(m.batch, m.images);
+          perUnit.set(unit, m.images);
           aborted ||= m.aborted;
           if (m.diverged && (!diverged || m.diverged.batch < diverged.batch)) diverged = m.diverged;
           give();
@@ -157,6 +249,6 @@ export async function invertParallel(
     options.signal?.removeEventListener('abort', abortAll);
     await Promise.all(pool.map((w) => w.terminate()));
   }
-  const images = [...perBatch.keys()].sort((a, b) => a - b).flatMap((b) => perBatch.get(b)!);
+  const images = [...perUnit.keys()].sort((a, b) => a - b).flatMap((u) => perUnit.get(u)!);
   return { images, aborted, ...(diverged && { diverged }), seconds: (performance.now() - started) / 1000 };
 }

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../engine/backend.js';
+import { PartExchange } from './exchange.js';
 import { invertSerial } from './loop.js';
 import type { FromWorker, ToWorker, WorkerInit } from './parallel.js';
 
@@ -37,6 +38,7 @@ try {
         members,
         onProgress: (progress) => send({ type: 'progress', progress }),
         batches: [m.batch],
+        split: m.part && { exchange: new PartExchange(m.part.buffer, m.part.index, m.part.parts, m.part.length) },
       })
         .then((r) =>
           send({ type: 'batch', batch: m.batch, images: r.images, aborted: r.aborted, diverged: r.diverged }),

@@ -8,10 +8,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../model/types.js';
-import { packBnPrior, packedBnStatLoss, type PackedBnPrior } from '../bnprior/loss.js';
+import { packBnPrior, packedBnStatLoss, packedBnStatLossOf, type PackedBnPrior } from '../bnprior/loss.js';
 import { priorTargets, type PriorTargets } from '../bnprior/targets.js';
 import { BnTaps } from '../bnprior/taps.js';
-import { channelStats } from '../engine/moments.js';
+import { channelStats, pooledStats } from '../engine/moments.js';
 import { resizeArea, resizeBilinear } from '../engine/resize.js';
 import { DEFAULT_NORMALIZATION, denormalizeToBytes } from '../io/image.js';
 import type { ArcFaceHead } from '../arcface/head.js';
@@ -23,6 +23,7 @@ import { canvasSize, type InvertConfig } from './config.js';
 import { identityLoss, type ClassTargets } from './identity.js';
 import { rowCosine } from '../arcface/normalize.js';
 import { KeepBest } from './keepBest.js';
+import type { PartExchange } from './exchange.js';
 import type { Job } from './plan.js';
 import { pixelL2, totalVariationL1, totalVariationL2 } from './priors.js';
 import { createImageParam, initialParams, type ImageParam } from './param.js';
@@ -89,6 +90,19 @@ export interface BatchSpec {
   head?: ArcFaceHead;
   /** Per ensemble member, [B, D_m] its targets, one row per job; taken over by the state. */
   memberEmbeddings: tf.Tensor2D[];
+  /** Set when these jobs are one part of a batch run on several threads. */
+  split?: BatchSplit;
+}
+
+/** A batch cut into parts, one per thread, from one part's side (`exchange.ts`). */
+export interface BatchSplit {
+  exchange: PartExchange;
+  /** Images in each part, in part order, fillers included; this part's jobs are its share. */
+  sizes: number[];
+  /** Read at each step's exchange: whether this part has been asked to stop. */
+  stopRequested: () => boolean;
+  /** Set by each step's exchange: whether any part asked to stop, so that all stop after the same step. */
+  stop: boolean;
 }
 
 /**
@@ -164,6 +178,7 @@ export interface BatchState {
   classes?: ClassTargets;
   /** Per ensemble member, its targets [B, D_m]. */
   memberEmbeddings: tf.Tensor2D[];
+  split?: BatchSplit;
 }
 
 /**
@@ -240,6 +255,7 @@ export function createBatchState(run: RunContext, batch: BatchSpec): BatchState 
     labels: batch.labels,
     classes,
     memberEmbeddings: batch.memberEmbeddings,
+    split: batch.split,
   };
 }
 
@@ -267,6 +283,11 @@ function fullImages(run: RunContext, s: BatchState): tf.Tensor4D {
 /**
  * The objective on images `x` [B, h, w, 3]: weighted identity loss, BN prior and image priors
  * of one augmented view. Returns the total and the stacked terms [6] (`TERM_NAMES` order).
+ *
+ * A batch cut into parts (`s.split`) computes, in each part, the objective of the whole batch
+ * with the other parts' images held constant: its per-image means count its own images over
+ * the whole batch's, and the BN prior sees the pooled statistics of all parts. The gradient is
+ * then the whole batch's for this part's pixels, and every part reports the same terms.
  */
 function objective(run: RunContext, s: BatchState, x: tf.Tensor4D): { total: tf.Scalar; terms: tf.Tensor1D } {
   const c = run.config;
@@ -276,24 +297,99 @@ function objective(run: RunContext, s: BatchState, x: tf.Tensor4D): { total: tf.
   // show it what lies between its pixels), then each network sees the view at its input size.
   const a = drawAugmentation(s.rng, canvasJitter(run), c.flip, c.scaleJitter);
   const view = augment(img, a);
-  const { id, bn } = modelTerms(run, c.identityLoss, view, s.embeddings, s.classes);
-  const tv1 = totalVariationL1(img).mean();
-  const tv2 = totalVariationL2(img).mean();
-  const l2 = pixelL2(img).mean();
-  // The ensemble's other members: their weighted identity and BN-prior terms join the total.
-  const members = run.members.map((m, k) => {
-    const t = modelTerms(m, 'cosine', view, s.memberEmbeddings[k]);
-    return tf.mul(tf.add(t.id.mul(c.identityWeight), t.bn.mul(c.bnWeight)), m.weight);
+  const share = s.split ? s.split.sizes[s.split.exchange.part] / sum(s.split.sizes) : 1;
+  const part = (t: tf.Scalar): tf.Scalar => (share === 1 ? t : (t.mul(share) as tf.Scalar));
+  const models = [
+    { m: run as ModelContext, weight: 1, out: modelOutputs(run, c.identityLoss, view, s.embeddings, s.classes) },
+    ...run.members.map((m, k) => ({
+      m,
+      weight: m.weight,
+      out: modelOutputs(m, 'cosine', view, s.memberEmbeddings[k]),
+    })),
+  ];
+  // Per-image terms, as this part's share of the batch mean: [identity per model, tv1, tv2, l2].
+  const local = [
+    ...models.map(({ out }) => part(out.id)),
+    part(totalVariationL1(img).mean()),
+    part(totalVariationL2(img).mean()),
+    part(pixelL2(img).mean()),
+  ];
+  const pooled = s.split ? exchangeParts(s.split, local, models) : undefined;
+  const bns = models.map(({ m, out }, k) =>
+    !m.packed
+      ? tf.scalar(0)
+      : pooled
+        ? packedBnStatLossOf(pooled.stats[k], m.packed).total
+        : packedBnStatLoss(out.stats, m.packed).total,
+  );
+  const weighted = (terms: tf.Scalar[]): tf.Scalar => {
+    const [tv1, tv2, l2] = terms.slice(models.length);
+    return tf.addN([
+      terms[0].mul(c.identityWeight),
+      bns[0].mul(c.bnWeight),
+      tv1.mul(c.tvL1Weight),
+      tv2.mul(c.tvL2Weight),
+      l2.mul(c.l2Weight),
+      // The ensemble's other members: their weighted identity and BN-prior terms join the total.
+      ...models
+        .slice(1)
+        .map(({ weight }, k) => tf.mul(tf.add(terms[k + 1].mul(c.identityWeight), bns[k + 1].mul(c.bnWeight)), weight)),
+    ]) as tf.Scalar;
+  };
+  const total = weighted(local);
+  // The terms reported: this batch's (every part's, summed), and a total of those.
+  const shown = pooled ? pooled.terms.map((v) => tf.scalar(v)) : local;
+  const [tv1, tv2, l2] = shown.slice(models.length);
+  const reportedTotal = pooled ? weighted(shown) : total;
+  return { total, terms: tf.stack([reportedTotal, shown[0], bns[0], tv1, tv2, l2]) as tf.Tensor1D };
+}
+
+/** Σ of `values`. */
+const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
+
+/**
+ * One round of a split batch's exchange: this part's per-image terms and, per model, its BN
+ * inputs' statistics side by side go out with its stop request; back come the batch's terms
+ * (summed over parts in part order, so every part gets the same numbers) and, per model, the
+ * pooled statistics, this part's own as the tensor that carries its gradient.
+ */
+function exchangeParts(
+  split: BatchSplit,
+  local: readonly tf.Scalar[],
+  models: ReadonlyArray<{ m: ModelContext; out: { stats: tf.Tensor2D[] } }>,
+): { terms: number[]; stats: tf.Tensor2D[] } {
+  const { exchange, sizes } = split;
+  const stats = models.map(({ out }) => (out.stats.length ? tf.concat(out.stats, 1) : tf.zeros([2, 0])) as tf.Tensor2D);
+  const row = tf.tidy(() =>
+    tf
+      .concat([
+        tf.tensor1d([split.stopRequested() ? 1 : 0]),
+        tf.stack([...local]),
+        ...stats.map((t) => t.reshape([-1])),
+      ])
+      .dataSync(),
+  ) as Float32Array;
+  const all = exchange.allGather(row);
+  const rows = sizes.map((_, p) => all.subarray(p * exchange.length, (p + 1) * exchange.length));
+  split.stop = rows.some((r) => r[0] !== 0);
+  const terms = local.map((_, k) => rows.reduce((acc, r) => acc + r[1 + k], 0));
+  let at = 1 + local.length;
+  const pooled = stats.map((mine) => {
+    const width = mine.size;
+    const parts = rows.map((r, p) =>
+      p === exchange.part ? mine : tf.tensor2d(r.subarray(at, at + width), mine.shape as [number, number]),
+    );
+    at += width;
+    return pooledStats(parts, sizes);
   });
-  const total = tf.addN([
-    id.mul(c.identityWeight),
-    bn.mul(c.bnWeight),
-    tv1.mul(c.tvL1Weight),
-    tv2.mul(c.tvL2Weight),
-    l2.mul(c.l2Weight),
-    ...members,
-  ]) as tf.Scalar;
-  return { total, terms: tf.stack([total, id, bn, tv1, tv2, l2]) as tf.Tensor1D };
+  return { terms, stats: pooled };
+}
+
+/** The number of floats a split batch's parts exchange each step (`exchangeParts`) for this run. */
+export function exchangeLength(run: RunContext): number {
+  const models: ModelContext[] = [run, ...run.members];
+  const channels = models.reduce((acc, m) => acc + sum(m.packed?.channels ?? []), 0);
+  return 1 + models.length + 3 + 2 * channels;
 }
 
 /** `jitter` (in the attacked model's input pixels) in canvas pixels. */
@@ -301,23 +397,24 @@ function canvasJitter(run: RunContext): number {
   return Math.round((run.config.jitter * run.canvas[0]) / run.fm.meta.inputSize[0]);
 }
 
-/** One model's identity loss and BN prior on the augmented canvas images `view`, shrunk to its input size. */
-function modelTerms(
-  m: Pick<MemberContext, 'fm' | 'taps' | 'prior' | 'packed'>,
+/** What `modelOutputs` needs of a model: the run itself or an ensemble member. */
+type ModelContext = Pick<MemberContext, 'fm' | 'taps' | 'prior' | 'packed'>;
+
+/**
+ * One model on the augmented canvas images `view`, shrunk to its input size: its identity loss
+ * (mean over the images) and its prior's BN inputs' batch statistics ([2, C] per layer).
+ */
+function modelOutputs(
+  m: ModelContext,
   loss: InvertConfig['identityLoss'],
   view: tf.Tensor4D,
   targets: tf.Tensor2D,
   classes?: ClassTargets,
-): { id: tf.Scalar; bn: tf.Scalar } {
+): { id: tf.Scalar; stats: tf.Tensor2D[] } {
   const out = m.taps.apply(toModelInput(m.fm, toInputSize(m.fm, view)));
   const id = identityLoss(loss, out.embedding, targets, classes).mean() as tf.Scalar;
-  const bn = m.packed
-    ? packedBnStatLoss(
-        m.prior.indices.map((k) => channelStats(out.bnInputs[k])),
-        m.packed,
-      ).total
-    : tf.scalar(0);
-  return { id, bn: bn as tf.Scalar };
+  const stats = m.packed ? m.prior.indices.map((k) => channelStats(out.bnInputs[k])) : [];
+  return { id, stats };
 }
 
 /**

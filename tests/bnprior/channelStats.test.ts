@@ -14,7 +14,7 @@ import {
   type BnReduction,
 } from '../../src/bnprior/loss.js';
 import { channelMoments } from '../../src/bnprior/taps.js';
-import { channelStats } from '../../src/engine/moments.js';
+import { channelStats, pooledStats } from '../../src/engine/moments.js';
 import { selectBackend } from '../../src/engine/backend.js';
 import { compareGrads, random, randomMapped, relErr, type Named } from '../engine/compare.js';
 
@@ -179,4 +179,56 @@ test('packedBnStatLoss names a layer whose statistics have the wrong shape', () 
   expect(() => packedBnStatLoss([], p)).toThrow('0 batch statistics for 1 layers');
   p.dispose();
   tf.dispose([bad, run[0]!.mean, run[0]!.variance]);
+});
+
+describe('pooledStats: a batch cut into parts', () => {
+  // Three parts of 3, 1 and 2 images with different channel means, so the pooling weights and
+  // the between-part variance both matter.
+  const parts = [3, 1, 2].map((n, k) => randomMapped([n, 4, 3, 5], 20 + k, (v) => (1 + k) * v + k - 0.5));
+
+  test("values equal the whole batch's channelStats, in float64 terms by hand on one channel", () => {
+    const before = tf.memory().numTensors;
+    const [pooled, whole] = tf.tidy(() => {
+      const xs = parts.map((p) => tf.tensor(p.data, p.shape));
+      return [
+        pooledStats(
+          xs.map((x) => channelStats(x)),
+          [3, 1, 2],
+        ).dataSync(),
+        channelStats(tf.concat(xs, 0)).dataSync(),
+      ];
+    });
+    expect(relErr(pooled, whole)).toBeLessThan(1e-5);
+    // Channel 0 by hand: all values of the three parts in one list.
+    const values = parts.flatMap((p) => Array.from(p.data).filter((_, i) => i % 5 === 0));
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length;
+    expect(pooled[0]).toBeCloseTo(mean, 5);
+    expect(pooled[5]).toBeCloseTo(variance, 5);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  test("a part holding the others as constants gets the whole batch's gradient for its own images", () => {
+    const dy = random([2, 5], 30);
+    const [mine, ref] = tf.tidy(() => {
+      const xs = parts.map((p) => tf.tensor(p.data, p.shape));
+      const dyt = tf.tensor(dy.data, dy.shape);
+      const others = xs.map((x) => channelStats(x));
+      // Part 1's gradient: only its own statistics are a function of its input.
+      const g = tf.grad((x1: tf.Tensor) =>
+        pooledStats([others[0]!, channelStats(x1), others[2]!] as tf.Tensor2D[], [3, 1, 2]),
+      )(xs[1]!, dyt);
+      const whole = tf.grads((...x: tf.Tensor[]) => channelStats(tf.concat(x, 0)))(xs, dyt);
+      return [g.dataSync(), whole[1]!.dataSync()];
+    });
+    expect(relErr(mine, ref)).toBeLessThan(1e-4);
+  });
+
+  test('one part is its own statistics; counts must match the parts', () => {
+    tf.tidy(() => {
+      const s = channelStats(tf.tensor(parts[0]!.data, parts[0]!.shape));
+      expect(relErr(pooledStats([s], [3]).dataSync(), s.dataSync())).toBeLessThan(1e-7);
+      expect(() => pooledStats([s], [3, 1])).toThrow('1 parts, 2 counts');
+    });
+  });
 });

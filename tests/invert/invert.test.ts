@@ -20,11 +20,13 @@ afterAll(() => fm.model.dispose());
 // Two batches of two targets.
 const config = resolveInvertConfig({ steps: 3, batchSize: 2, minBatch: 2, evalEvery: 1, reportEvery: 1 });
 
-test('workers only when asked for, with more than one batch, no snapshots and no classifier loss', () => {
+test('workers only when asked for, with more than one image, no snapshots and no classifier loss', () => {
   const four = noiseTargets(fm, 4, 5);
   expect(runsInParallel(four, config, 2)).toBe(true);
   expect(runsInParallel(four, config, 1)).toBe(false);
-  expect(runsInParallel(noiseTargets(fm, 2, 5), config, 2)).toBe(false); // one batch
+  expect(runsInParallel(noiseTargets(fm, 2, 5), config, 2)).toBe(true); // one batch, cut into parts
+  const single = resolveInvertConfig({ ...config, batchSize: 1, minBatch: 1 });
+  expect(runsInParallel(noiseTargets(fm, 1, 5), single, 2)).toBe(false); // one image
   expect(runsInParallel(four, { ...config, snapshotEvery: 1 }, 2)).toBe(false);
   expect(runsInParallel(four, { ...config, identityLoss: 'arcface' }, 2)).toBe(false);
 });

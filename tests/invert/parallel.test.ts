@@ -53,3 +53,73 @@ test('rejects the closed-set identity loss', async () => {
   const closed = resolveInvertConfig({ ...config, identityLoss: 'arcface' });
   await expect(invertParallel(fm, targetsOf(1), closed)).rejects.toThrow(/arcface/);
 });
+
+describe('one batch cut into parts, one per worker', () => {
+  // One batch of four images, three of them real (the fourth a filler seed of target 0).
+  const one = resolveInvertConfig({
+    steps: 6,
+    batchSize: 4,
+    minBatch: 4,
+    seeds: 1,
+    evalEvery: 2,
+    reportEvery: 3,
+    previewEvery: 3,
+  });
+
+  test('gives the serial images up to float rounding, and one progress report per step', async () => {
+    const targets = targetsOf(3);
+    const serialProgress: InvertProgress[] = [];
+    const serial = await invert(fm, targets, one, { onProgress: (p) => serialProgress.push(p) });
+    const progress: InvertProgress[] = [];
+    const split = await invertParallel(fm, targets, one, { workers: 2, onProgress: (_w, p) => progress.push(p) });
+    expect(split.images.map((i) => [i.target, i.seed])).toEqual([
+      [0, 0],
+      [1, 0],
+      [2, 0],
+    ]);
+    split.images.forEach((img, i) => {
+      const ref = serial.images[i]!;
+      const diff = img.image.data.reduce((m, v, k) => Math.max(m, Math.abs(v - ref.image.data[k]!)), 0);
+      expect(diff).toBeLessThanOrEqual(1);
+      expect(img.bestCosine).toBeCloseTo(ref.bestCosine, 5);
+      for (const k of ['total', 'identity', 'bn', 'tvL1', 'tvL2', 'l2'] as const)
+        expect(img.finalLosses[k]).toBeCloseTo(ref.finalLosses[k], 4);
+    });
+    // The parts' reports pooled into one per reported step, as the serial run gives them.
+    expect(progress.map((p) => p.step)).toEqual(serialProgress.map((p) => p.step));
+    progress.forEach((p, k) => {
+      expect(p.cosine.mean).toBeCloseTo(serialProgress[k]!.cosine.mean, 5);
+      expect(p.cosine.min).toBeCloseTo(serialProgress[k]!.cosine.min, 5);
+      expect(p.losses.total).toBeCloseTo(serialProgress[k]!.losses.total, 4);
+      expect(p.preview?.width).toBe(serialProgress[k]!.preview?.width);
+    });
+  });
+
+  test('a part of fillers only gives no images and no preview; the run gives the real ones', async () => {
+    // One target, two seeds' worth of batch: part 1 holds the filler alone.
+    const cfg = resolveInvertConfig({ ...one, batchSize: 2, minBatch: 2 });
+    const serial = await invert(fm, targetsOf(1), cfg);
+    const split = await invertParallel(fm, targetsOf(1), cfg, { workers: 2 });
+    expect(split.images.map((i) => [i.target, i.seed])).toEqual([[0, 0]]);
+    expect(split.images[0]!.bestCosine).toBeCloseTo(serial.images[0]!.bestCosine, 5);
+  });
+
+  test('an abort stops every part after the same step, with the best images so far', async () => {
+    const controller = new AbortController();
+    const long = resolveInvertConfig({ ...one, steps: 400, reportEvery: 1 });
+    const steps: number[] = [];
+    const split = await invertParallel(fm, targetsOf(3), long, {
+      workers: 2,
+      signal: controller.signal,
+      onProgress: (_w, p) => {
+        steps.push(p.step);
+        if (p.step === 3) controller.abort();
+      },
+    });
+    expect(split.aborted).toBe(true);
+    expect(split.images).toHaveLength(3);
+    const last = Math.max(...steps);
+    expect(last).toBeLessThan(400);
+    expect(new Set(split.images.map((i) => i.steps))).toEqual(new Set([last]));
+  });
+});

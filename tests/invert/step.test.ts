@@ -17,6 +17,8 @@ import {
   upsampleBatch,
 } from '../../src/invert/step.js';
 import { rowCosine } from '../../src/arcface/normalize.js';
+import { exchangeLength, type BatchSpec } from '../../src/invert/step.js';
+import type { PartExchange } from '../../src/invert/exchange.js';
 import { useWasm } from '../helpers/backend.js';
 import { calibratedTinyMobileFaceNet, noiseTargets } from '../helpers/tiny.js';
 
@@ -73,6 +75,53 @@ test('a step is deterministic for a seed, changes with it, and returns the weigh
     expect(total).toBeCloseTo(weighted, 5);
     expect(bn).toBeGreaterThan(0);
   }
+});
+
+test("a part whose sibling holds the same images: the whole batch's terms and the same Adam step; no leaks", () => {
+  // The sibling part is this part mirrored: the whole batch is the three images twice, whose
+  // per-image means and BN statistics are those of the three, and whose objective's gradient
+  // for one copy is half the three's own: one Adam step (blind to the gradient's scale) moves
+  // the pixels alike. (tests/invert/parallel.test.ts checks the split against the serial run.)
+  const config = resolveInvertConfig({ ...base, multiResolution: false });
+  const targets = noiseTargets(fm, 3, 11);
+  const jobs = planBatches(3, 1, 3, 3)[0]!;
+  const n0 = tf.memory().numTensors;
+  const run = createRunContext(fm, config);
+  const gathered: Float32Array[] = [];
+  const mirror = {
+    part: 0,
+    parts: 2,
+    length: exchangeLength(run),
+    allGather: (row: Float32Array) => {
+      gathered.push(row.slice());
+      const all = new Float32Array(2 * row.length);
+      all.set(row);
+      all.set(row, row.length);
+      return all;
+    },
+  } as unknown as PartExchange;
+  let asked = false;
+  const split: BatchSpec['split'] = { exchange: mirror, sizes: [3, 3], stopRequested: () => asked, stop: false };
+  const whole = createBatchState(run, batchSpec(targets, jobs, 0, config));
+  const half = createBatchState(run, { ...batchSpec(targets, jobs, 0, config), split });
+  for (const lr of [0.05, 0.1]) {
+    const [a, b] = [invertStep(run, whole, lr), invertStep(run, half, lr)];
+    const [ta, tb] = [a.dataSync(), b.dataSync()];
+    ta.forEach((v, k) => expect(tb[k]).toBeCloseTo(v, 5));
+    tf.dispose([a, b]);
+    asked = true;
+  }
+  expect(gathered).toHaveLength(2);
+  expect(gathered[0]![0]).toBe(0); // the stop flag, raised for the second step
+  expect(gathered[1]![0]).toBe(1);
+  expect(half.split!.stop).toBe(true);
+  expect(gathered[0]!.length).toBe(exchangeLength(run));
+  const [xa, xb] = [whole.x.dataSync() as Float32Array, half.x.dataSync() as Float32Array];
+  expect(xa.reduce((m, v, k) => Math.max(m, Math.abs(v - xb[k]!)), 0)).toBeLessThan(1e-3);
+  disposeBatchState(whole);
+  disposeBatchState(half);
+  disposeRunContext(run);
+  expect(tf.memory().numTensors).toBe(n0);
 });
 
 test('upsampling goes to full size with a fresh Adam; keep-best records the cosines; all freed', () => {
