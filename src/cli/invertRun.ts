@@ -142,6 +142,7 @@ export async function invertInto(ctx: CliContext, job: InvertJob): Promise<Inver
       config: job.config,
       startedAt,
       shard,
+      ...(result.batchParts && { batchParts: result.batchParts }),
       ...(job.members ? { members: membersWithTargets(job.members) } : {}),
     };
     await ensureDir(job.dir);

@@ -10,7 +10,7 @@ import type { FaceModel } from '../model/types.js';
 import type { BackendPreference } from '../engine/backend.js';
 import type { InvertConfig } from './config.js';
 import { invertSerial, type InvertHooks } from './loop.js';
-import { invertParallel } from './parallel.js';
+import { batchParts, invertParallel } from './parallel.js';
 import { planBatches } from './plan.js';
 import type { InvertResult, InvertTargets } from './types.js';
 
@@ -35,8 +35,8 @@ export function runsInParallel(
   const n = targets.embeddings.length / targets.dim;
   const plan = planBatches(n, config.seeds, config.batchSize, config.minBatch);
   const batches = selected ?? plan.map((_, b) => b);
-  // One batch of several images is cut into parts, one per worker (parallel.ts).
-  const shared = batches.length > 1 || (batches.length === 1 && plan[batches[0]].length > 1);
+  // Fewer batches than workers: each batch is cut into parts, one per worker (parallel.ts).
+  const shared = batches.length > 1 || batchParts(plan, workers) > 1;
   return workers > 1 && shared && config.snapshotEvery === 0 && config.identityLoss !== 'arcface';
 }
 

@@ -32,6 +32,7 @@ interface ShardReport {
   targets: Array<{ index: number; kind: string; source: string | null; class: number | null }>;
   images: Array<{ file: string; target: number; seed: number; bestCosine: number } & Record<string, unknown>>;
   shard?: ShardInfo;
+  batchParts?: number;
   members?: Array<{ modelSha256?: string; weight?: number; targetsSha256?: string } & Record<string, unknown>>;
 }
 
@@ -80,6 +81,7 @@ export function checkShards(shards: ShardOutput[]): ShardOutput[] {
   same('inversion configs', (r) => r.config);
   same('backends (images are identical only on one backend)', (r) => r.backend);
   same('batch plans', (r) => r.shard!.plannedBatches);
+  same('batch parts (--workers with fewer batches than workers)', (r) => r.batchParts ?? 1);
   const count = first.report.shard!.count;
   const byIndex = new Map<number, ShardOutput>();
   for (const s of shards) {

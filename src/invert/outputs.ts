@@ -66,6 +66,8 @@ export interface RunInfo {
   startedAt: string;
   /** Set for one shard of a run (`--shard`): which, and its batches of the plan. */
   shard?: ShardInfo;
+  /** Set when each batch ran in this many parts (`InvertResult.batchParts`). */
+  batchParts?: number;
 }
 
 /** A shard's place in its run (`arcinvert merge` checks these). */

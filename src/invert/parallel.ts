@@ -194,8 +194,7 @@ export async function invertParallel(
   if (batches.some((b) => !Number.isInteger(b) || b < 0 || b >= planned))
     throw new ArcinvertError(`batch indices [${batches.join(', ')}] outside the ${planned} planned batches`);
   const wanted = Math.max(1, options.workers ?? availableParallelism());
-  // Fewer batches than workers: each batch in as many parts as fit (at least one image each).
-  const parts = Math.max(1, Math.min(Math.floor(wanted / batches.length), ...batches.map((b) => plan[b].length)));
+  const parts = batchParts(plan, wanted);
   const units = batches.flatMap((batch) => Array.from({ length: parts }, (_, part) => ({ batch, part })));
   const workers = Math.min(wanted, units.length);
   const init = await workerInit(fm, targets, config, options);
@@ -250,5 +249,21 @@ export async function invertParallel(
     await Promise.all(pool.map((w) => w.terminate()));
   }
   const images = [...perUnit.keys()].sort((a, b) => a - b).flatMap((u) => perUnit.get(u)!);
-  return { images, aborted, ...(diverged && { diverged }), seconds: (performance.now() - started) / 1000 };
+  return {
+    images,
+    aborted,
+    ...(diverged && { diverged }),
+    ...(parts > 1 && { batchParts: parts }),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/**
+ * Into how many parts each batch of `plan` is cut on `workers` workers: with fewer batches in
+ * the plan than workers, as many as fit (each part at least one image), else 1. Decided by the
+ * whole plan, not by a shard's batches, so that a shard gives the images the whole run gives.
+ */
+export function batchParts(plan: readonly Job[][], workers: number): number {
+  if (plan.length >= workers) return 1;
+  return Math.max(1, Math.min(Math.floor(workers / plan.length), ...plan.map((b) => b.length)));
 }

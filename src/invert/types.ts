@@ -117,5 +117,11 @@ export interface InvertResult {
    * evaluated before, all finite), and no further batch was started.
    */
   diverged?: InvertDivergence;
+  /**
+   * Set when each batch ran cut into this many parts on as many workers (`batchParts`): the
+   * images then depend on it (the batch statistics are summed in another order, and over many
+   * steps the runs drift apart), so a report records it.
+   */
+  batchParts?: number;
   seconds: number;
 }

@@ -106,6 +106,7 @@ test('merge refuses missing, overlapping, foreign and unsharded outputs with one
   for (const [name, edit] of [
     ['stopped', (r: { aborted: boolean }) => (r.aborted = true)],
     ['escaping', (r: { images: Array<{ file: string }> }) => (r.images[0].file = `../${r.images[0].file}`)],
+    ['parts', (r: { batchParts?: number }) => (r.batchParts = 2)],
   ] as const) {
     await fsp.cp(path.join(tmp, 'a2'), path.join(tmp, name), { recursive: true });
     const file = path.join(tmp, name, 'report.json');
@@ -123,6 +124,7 @@ test('merge refuses missing, overlapping, foreign and unsharded outputs with one
     [['a0', 'nowhere'], 'holds no report.json'],
     [['a0', 'a1', 'stopped'], 'shard 2/3 was stopped early; run it again before merging'],
     [['a0', 'a1', 'escaping'], "report.json lists '../t002_s0.png' for target 2, seed 0"],
+    [['a0', 'a1', 'parts'], 'their batch parts (--workers with fewer batches than workers) differ'],
   ];
   for (const [dirs, message] of cases) {
     const out = path.join(tmp, 'refused');

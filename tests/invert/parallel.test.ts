@@ -5,7 +5,8 @@
  */
 import { resolveInvertConfig } from '../../src/invert/config.js';
 import { invertSerial as invert, type InvertTargets } from '../../src/invert/loop.js';
-import { invertParallel } from '../../src/invert/parallel.js';
+import { batchParts, invertParallel } from '../../src/invert/parallel.js';
+import { planBatches } from '../../src/invert/plan.js';
 import type { InvertProgress } from '../../src/invert/types.js';
 import { useWasm } from '../helpers/backend.js';
 import { calibratedTinyMobileFaceNet, noiseTargets } from '../helpers/tiny.js';
@@ -54,6 +55,16 @@ test('rejects the closed-set identity loss', async () => {
   await expect(invertParallel(fm, targetsOf(1), closed)).rejects.toThrow(/arcface/);
 });
 
+test('batchParts: decided by the whole plan, at most one part per image', () => {
+  const plan = (targets: number, batch: number) => planBatches(targets, 1, batch, Math.min(batch, 2));
+  expect(batchParts(plan(8, 8), 2)).toBe(2);
+  expect(batchParts(plan(8, 8), 1)).toBe(1);
+  expect(batchParts(plan(8, 8), 3)).toBe(3);
+  expect(batchParts(plan(16, 8), 2)).toBe(1); // as many batches as workers: whole batches
+  expect(batchParts(plan(16, 8), 5)).toBe(2);
+  expect(batchParts(plan(2, 2), 8)).toBe(2); // a batch of two images: two parts at most
+});
+
 describe('one batch cut into parts, one per worker', () => {
   // One batch of four images, three of them real (the fourth a filler seed of target 0).
   const one = resolveInvertConfig({
@@ -72,6 +83,8 @@ describe('one batch cut into parts, one per worker', () => {
     const serial = await invert(fm, targets, one, { onProgress: (p) => serialProgress.push(p) });
     const progress: InvertProgress[] = [];
     const split = await invertParallel(fm, targets, one, { workers: 2, onProgress: (_w, p) => progress.push(p) });
+    expect(split.batchParts).toBe(2);
+    expect(serial.batchParts).toBeUndefined();
     expect(split.images.map((i) => [i.target, i.seed])).toEqual([
       [0, 0],
       [1, 0],
