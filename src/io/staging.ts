@@ -1,7 +1,8 @@
 /**
  * Output directories written all-or-nothing: the one staging mechanism of every command that
- * writes a directory (`invert`, `leakage`, `import`). Files go into `.NAME.partial-PID` beside
- * `--out`, which is renamed into place at the end; an existing output is only replaced with
+ * writes a directory (`invert`, `leakage`, `import`). Files go into `.NAME.partial-PID@HOST`
+ * beside `--out` (HOST: 8 hex digits of the host name's SHA-256, since containers on one shared
+ * volume all run as PID 1), which is renamed into place at the end; an existing output is only replaced with
  * `--overwrite`, and only once the new one is complete.
  *
  * Everything that would make the final rename fail, or make `--overwrite` destroy something the
@@ -14,10 +15,13 @@
  * A symlinked `--out` is written through: the staging directory goes beside the link's target,
  * the target is replaced, and the link is left as it was (still pointing at the new output).
  *
- * Staging directories of earlier runs whose process is gone (killed, or quit on a second
- * Ctrl-C) are removed when the next run stages the same `--out`, with one line saying so.
+ * Staging directories of earlier runs on this host whose process is gone (killed, or quit on a
+ * second Ctrl-C) are removed when the next run stages the same `--out`, with one line saying
+ * so; those of other hosts are left, with one line naming them (their process cannot be checked).
  */
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
+import { hostname } from 'node:os';
 import * as path from 'node:path';
 
 import { ConfigError } from '../errors.js';
@@ -48,8 +52,11 @@ export interface StageOptions {
   log?: (line: string) => void;
 }
 
-/** Longest `--out` base name, in bytes: `.NAME.partial-PID.old` must fit NAME_MAX (255) for any PID (≤ 7 digits on Linux). */
-export const MAX_OUT_NAME_BYTES = 255 - '.'.length - '.partial-'.length - 7 - '.old'.length;
+/** This host in staging names: 8 hex digits of the SHA-256 of its name. */
+const HOST = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+
+/** Longest `--out` base name, in bytes: `.NAME.partial-PID@HOST.old` must fit NAME_MAX (255) for any PID (≤ 7 digits on Linux). */
+export const MAX_OUT_NAME_BYTES = 255 - '.'.length - '.partial-'.length - 7 - '@'.length - 8 - '.old'.length;
 
 /**
  * Checks that `out` may be written (absent, empty, or `overwrite`) and can be staged and renamed
@@ -78,7 +85,7 @@ export async function stageOutput(out: string, overwrite: boolean, opts: StageOp
   }
   if (existing !== undefined) await refuseMountPoint(out, target, parent);
   await removeStale(parent, path.basename(target), opts.log);
-  const staging = path.join(parent, `.${path.basename(target)}.partial-${process.pid}`);
+  const staging = path.join(parent, `.${path.basename(target)}.partial-${process.pid}@${HOST}`);
   await fsp.rm(staging, { recursive: true, force: true });
   try {
     await fsp.mkdir(staging);
@@ -137,7 +144,7 @@ async function renameableTarget(out: string): Promise<string> {
   const bytes = Buffer.byteLength(path.basename(target));
   if (bytes > MAX_OUT_NAME_BYTES)
     refuse(
-      `its name is ${bytes} bytes long; at most ${MAX_OUT_NAME_BYTES} leave room for the staging directory beside it (.NAME.partial-PID)`,
+      `its name is ${bytes} bytes long; at most ${MAX_OUT_NAME_BYTES} leave room for the staging directory beside it (.NAME.partial-PID@HOST)`,
     );
   return target;
 }
@@ -171,18 +178,26 @@ async function refuseInputsInside(
   }
 }
 
-/** Removes `.NAME.partial-PID[.old]` beside `NAME` whose PID is no longer running (this process's own included). */
+/**
+ * Removes `.NAME.partial-PID@HOST[.old]` beside `NAME` of this host whose PID is no longer
+ * running (this process's own included; names without `@HOST`, of older versions, count as this
+ * host's); names those of other hosts.
+ */
 async function removeStale(parent: string, name: string, log: ((line: string) => void) | undefined): Promise<void> {
   const prefix = `.${name}.partial-`;
   const entries = await fsp.readdir(parent).catch(() => [] as string[]);
   for (const entry of entries) {
     if (!entry.startsWith(prefix)) continue;
-    const m = /^(\d+)(\.old)?$/.exec(entry.slice(prefix.length));
+    const m = /^(\d+)(?:@([0-9a-f]{8}))?(\.old)?$/.exec(entry.slice(prefix.length));
     if (!m) continue;
     const pid = Number(m[1]);
-    // Another run's that is still going, or this run's own (replaced silently by the caller).
-    if (pid === process.pid ? !m[2] : processAlive(pid)) continue;
     const stale = path.join(parent, entry);
+    if (m[2] !== undefined && m[2] !== HOST) {
+      log?.(`left ${stale}: a run on another host wrote it (delete it by hand once no run writes ${name})`);
+      continue;
+    }
+    // Another run's that is still going, or this run's own (replaced silently by the caller).
+    if (pid === process.pid ? !m[3] : processAlive(pid)) continue;
     const stuck = await removeTree(stale);
     log?.(
       stuck

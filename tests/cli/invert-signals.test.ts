@@ -96,7 +96,7 @@ describe.each([
     expect(await fsp.readdir(out)).toEqual(['keep.txt']);
     // The staging directory is removed, unless a write in flight recreated part of it: then the
     // next run into --out removes it (tests/io/staging.test.ts).
-    for (const f of await fsp.readdir(parent)) expect(f).toMatch(/^(out|\.out\.partial-\d+)$/);
+    for (const f of await fsp.readdir(parent)) expect(f).toMatch(/^(out|\.out\.partial-\d+@[0-9a-f]{8})$/);
   }, 60000);
 });
 

@@ -45,7 +45,7 @@ describe('stageOutput', () => {
     const out = path.join(parent, 'run');
     const staged = await stageOutput(out, false);
     expect(path.dirname(staged.staging)).toBe(parent);
-    expect(path.basename(staged.staging)).toBe(`.run.partial-${process.pid}`);
+    expect(path.basename(staged.staging)).toMatch(new RegExp(`^\\.run\\.partial-${process.pid}@[0-9a-f]{8}$`));
     await fsp.writeFile(path.join(staged.staging, 'a.txt'), 'new');
     await expect(fsp.stat(out)).rejects.toThrow();
     await staged.commit();

@@ -4,6 +4,7 @@
  * staging directories of dead runs, and an old output that cannot be deleted.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promises as fsp, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -67,7 +68,7 @@ describe('an --out that cannot be staged and renamed is refused before anything 
     for (const n of [MAX_OUT_NAME_BYTES + 1, 241, 255]) {
       const out = path.join(parent, 'x'.repeat(n));
       expect(await refusal(out)).toBe(
-        `--out ${out} cannot be used: its name is ${n} bytes long; at most ${MAX_OUT_NAME_BYTES} leave room for the staging directory beside it (.NAME.partial-PID)`,
+        `--out ${out} cannot be used: its name is ${n} bytes long; at most ${MAX_OUT_NAME_BYTES} leave room for the staging directory beside it (.NAME.partial-PID@HOST)`,
       );
     }
     expect(await fsp.readdir(parent)).toEqual([]);
@@ -163,14 +164,19 @@ describe('a symlinked --out is written through: the link stays, its target holds
   });
 });
 
-test('staging directories of runs whose process is gone are removed and mentioned; a live one is kept', async () => {
+test("staging directories of this host's runs whose process is gone are removed and mentioned; live ones and other hosts' are kept", async () => {
   const parent = await freshParent();
   const out = path.join(parent, 'run');
   const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const host = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+  const elsewhere = host === '00000000' ? '11111111' : '00000000';
   for (const name of [
-    `.run.partial-${dead}`,
-    `.run.partial-${dead}.old`,
-    `.run.partial-${process.ppid}`,
+    `.run.partial-${dead}@${host}`,
+    `.run.partial-${dead}`, // an older version's name: this host's
+    `.run.partial-${dead}@${host}.old`,
+    `.run.partial-${process.ppid}@${host}`,
+    // Another container on a shared volume: PID 1 there as here, alive or not, is not this one's.
+    `.run.partial-${process.pid}@${elsewhere}`,
     '.other.partial-1',
   ]) {
     await fsp.mkdir(path.join(parent, name));
@@ -179,11 +185,22 @@ test('staging directories of runs whose process is gone are removed and mentione
   const lines: string[] = [];
   const s = await stageOutput(out, false, { log: (l) => lines.push(l) });
   await s.commit();
-  expect((await fsp.readdir(parent)).sort()).toEqual(['.other.partial-1', `.run.partial-${process.ppid}`, 'run']);
-  expect(lines.sort()).toEqual([
-    `removed ${path.join(parent, `.run.partial-${dead}`)}, left by an earlier run (process ${dead}) that did not finish`,
-    `removed ${path.join(parent, `.run.partial-${dead}.old`)}, left by an earlier run (process ${dead}) that did not finish`,
-  ]);
+  expect((await fsp.readdir(parent)).sort()).toEqual(
+    [
+      '.other.partial-1',
+      `.run.partial-${process.pid}@${elsewhere}`,
+      `.run.partial-${process.ppid}@${host}`,
+      'run',
+    ].sort(),
+  );
+  expect(lines.sort()).toEqual(
+    [
+      `left ${path.join(parent, `.run.partial-${process.pid}@${elsewhere}`)}: a run on another host wrote it (delete it by hand once no run writes run)`,
+      `removed ${path.join(parent, `.run.partial-${dead}`)}, left by an earlier run (process ${dead}) that did not finish`,
+      `removed ${path.join(parent, `.run.partial-${dead}@${host}`)}, left by an earlier run (process ${dead}) that did not finish`,
+      `removed ${path.join(parent, `.run.partial-${dead}@${host}.old`)}, left by an earlier run (process ${dead}) that did not finish`,
+    ].sort(),
+  );
 });
 
 /** Makes `file` undeletable (immutable as root, a read-only directory otherwise); `undo` takes where it is now. */
