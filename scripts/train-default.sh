@@ -5,8 +5,9 @@
 #   for m in faceres mobileface; do   # i = 0, 1 in parallel, then once without --shard to merge
 #     node scripts/teacher-embeddings.mjs <human-models>/models/$m.json ../shared/data/train RUNS/teachers/$m.npy --shard i/2
 #   done
-#   node scripts/teacher-ensemble.mjs RUNS/teachers/ensemble.npy RUNS/teachers/faceres.npy RUNS/teachers/mobileface.npy
-# Checkpoints every 10 min; kill it at any moment and run this script again to continue.
+#   node scripts/teacher-ensemble.mjs training/teachers/ensemble-pca512.npy RUNS/teachers/faceres.npy RUNS/teachers/mobileface.npy --pca 512 --float16
+# (training/README.md: the run in progress and its committed targets). Checkpoints every 10 min;
+# kill it at any moment and run this script again to continue.
 # Usage: scripts/train-default.sh RUN_DIR TEACHER_NPY [WIDTH]
 # Environment: INPUT_SIZE (112), EPOCHS (16), K (sub-centres, 1), DISTILL_WEIGHT (64), LR (0.1),
 # WARMUP (1 epoch), INIT (a saved model to warm-start from, e.g. samples/models/mobilefacenet-w64-64px;
