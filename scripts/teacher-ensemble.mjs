@@ -26,7 +26,11 @@ const flag = (name) => {
 const pca = flag('--pca');
 const float16 = flag('--float16') !== undefined;
 const [out, ...teachers] = args;
-if (!out?.endsWith('.npy') || teachers.length < 2 || (pca !== undefined && !(Number(pca) >= 1)))
+if (
+  !out?.endsWith('.npy') ||
+  teachers.length < 2 ||
+  (pca !== undefined && !(Number.isInteger(Number(pca)) && Number(pca) >= 1))
+)
   throw new Error('usage: teacher-ensemble.mjs OUT.npy A.npy B.npy [C.npy…] [--pca D] [--float16]');
 const listingOf = (f) => f.replace(/\.npy$/, '.txt');
 const listing = await fsp.readFile(listingOf(teachers[0]), 'utf8');

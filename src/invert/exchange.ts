@@ -77,3 +77,10 @@ export class PartExchange {
 export function partSizes(n: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, k) => Math.floor(n / parts) + (k < n % parts ? 1 : 0));
 }
+
+/** Part `k` of `items` cut into `parts` contiguous parts (`partSizes`). */
+export function partOf<T>(items: readonly T[], parts: number, k: number): T[] {
+  const sizes = partSizes(items.length, parts);
+  const start = sizes.slice(0, k).reduce((a, b) => a + b, 0);
+  return items.slice(start, start + sizes[k]);
+}

@@ -16,7 +16,7 @@ import type { FaceModel } from '../model/types.js';
 import { ArcinvertError } from '../errors.js';
 import type { ArcFaceHead } from '../arcface/head.js';
 import type { InvertConfig } from './config.js';
-import { partSizes, type PartExchange } from './exchange.js';
+import { partOf, partSizes, type PartExchange } from './exchange.js';
 import { planBatches, type Job } from './plan.js';
 import { cosineSummary, lossTerms, NO_LOSSES, throughput, type RunClock } from './progress.js';
 import { scheduleAt } from './schedule.js';
@@ -154,8 +154,7 @@ function splitSpec(
   const sizes = partSizes(jobs.length, exchange.parts);
   if (sizes.some((n) => n === 0))
     throw new ArcinvertError(`a batch of ${jobs.length} images cannot be cut into ${exchange.parts} parts`);
-  const start = sizes.slice(0, exchange.part).reduce((a, b) => a + b, 0);
-  const mine = jobs.slice(start, start + sizes[exchange.part]);
+  const mine = partOf(jobs, exchange.parts, exchange.part);
   const signal = options.signal;
   return {
     ...batchSpec(targets, mine, index, config, options.head, options.members ?? []),

@@ -22,7 +22,7 @@ import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { workerScript } from '../util/workerScript.js';
 import type { InvertConfig } from './config.js';
-import { exchangeBuffer, partSizes } from './exchange.js';
+import { exchangeBuffer, partOf } from './exchange.js';
 import { planBatches, type Job } from './plan.js';
 import { createRunContext, disposeRunContext, exchangeLength } from './step.js';
 import type {
@@ -143,18 +143,19 @@ function partProgress(
   emit: (worker: number, p: InvertProgress) => void,
 ): (worker: number, part: number, p: InvertProgress) => void {
   if (parts === 1) return (worker, _part, p) => emit(worker, p);
-  const pending = new Map<number, InvertProgress[]>();
+  // Keyed by batch and step: a worker may report its next step before another reports this one.
+  const pending = new Map<string, InvertProgress[]>();
   return (worker, part, p) => {
-    const got = pending.get(p.batch) ?? [];
+    const key = `${p.batch}:${p.step}`;
+    const got = pending.get(key) ?? [];
     got[part] = p;
-    pending.set(p.batch, got);
-    if (got.filter((q) => q?.step === p.step).length < parts) return;
-    pending.delete(p.batch);
-    const sizes = partSizes(plan[p.batch].length, parts);
-    const reals = sizes.map((n, k) => {
-      const start = sizes.slice(0, k).reduce((a, b) => a + b, 0);
-      return plan[p.batch].slice(start, start + n).filter((j) => !j.filler).length;
-    });
+    pending.set(key, got);
+    if (got.filter(Boolean).length < parts) return;
+    pending.delete(key);
+    const reals = Array.from(
+      { length: parts },
+      (_, k) => partOf(plan[p.batch], parts, k).filter((j) => !j.filler).length,
+    );
     const counted = got.filter((_, k) => reals[k] > 0);
     const weights = reals.filter((r) => r > 0);
     const pool = (f: (q: InvertProgress) => number): number =>
@@ -214,7 +215,10 @@ export async function invertParallel(
     new Promise((resolve, reject) => {
       let unit = -1;
       const give = (): void => {
-        if (next >= units.length || aborted || diverged) {
+        // After an abort or a divergence no batch is started, but every part of a started one
+        // is: its parts wait for each other at every step.
+        if (next < units.length && units[next].part === 0 && (aborted || diverged)) next = units.length;
+        if (next >= units.length) {
           worker.postMessage({ type: 'stop' } satisfies ToWorker);
           return resolve();
         }
@@ -264,6 +268,6 @@ export async function invertParallel(
  * whole plan, not by a shard's batches, so that a shard gives the images the whole run gives.
  */
 export function batchParts(plan: readonly Job[][], workers: number): number {
-  if (plan.length >= workers) return 1;
+  if (plan.length === 0 || plan.length >= workers) return 1;
   return Math.max(1, Math.min(Math.floor(workers / plan.length), ...plan.map((b) => b.length)));
 }

@@ -196,8 +196,9 @@ async function removeStale(parent: string, name: string, log: ((line: string) =>
       log?.(`left ${stale}: a run on another host wrote it (delete it by hand once no run writes ${name})`);
       continue;
     }
-    // Another run's that is still going, or this run's own (replaced silently by the caller).
-    if (pid === process.pid ? !m[3] : processAlive(pid)) continue;
+    // Another run's that is still going, or this run's own (replaced silently by the caller); an
+    // older version's name with this PID is not this run's (containers: every run is PID 1).
+    if (pid === process.pid ? m[2] === HOST && !m[3] : processAlive(pid)) continue;
     const stuck = await removeTree(stale);
     log?.(
       stuck

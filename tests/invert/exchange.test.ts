@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { exchangeBuffer, PartExchange, partSizes } from '../../src/invert/exchange.js';
+import { exchangeBuffer, PartExchange, partOf, partSizes } from '../../src/invert/exchange.js';
 
 const DIST = fileURLToPath(new URL('../../dist/invert/exchange.js', import.meta.url));
 
@@ -68,4 +68,6 @@ test('partSizes: as equal as can be, larger parts first', () => {
   expect(partSizes(8, 3)).toEqual([3, 3, 2]);
   expect(partSizes(5, 4)).toEqual([2, 1, 1, 1]);
   expect(partSizes(2, 2)).toEqual([1, 1]);
+  const items = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+  expect([0, 1, 2].map((k) => partOf(items, 3, k).join(''))).toEqual(['abc', 'def', 'gh']);
 });

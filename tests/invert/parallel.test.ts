@@ -63,6 +63,7 @@ test('batchParts: decided by the whole plan, at most one part per image', () => 
   expect(batchParts(plan(16, 8), 2)).toBe(1); // as many batches as workers: whole batches
   expect(batchParts(plan(16, 8), 5)).toBe(2);
   expect(batchParts(plan(2, 2), 8)).toBe(2); // a batch of two images: two parts at most
+  expect(batchParts([], 2)).toBe(1);
 });
 
 describe('one batch cut into parts, one per worker', () => {

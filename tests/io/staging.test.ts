@@ -173,6 +173,7 @@ test("staging directories of this host's runs whose process is gone are removed 
   for (const name of [
     `.run.partial-${dead}@${host}`,
     `.run.partial-${dead}`, // an older version's name: this host's
+    `.run.partial-${process.pid}`, // an older version's name with this PID (containers: all PID 1): not this run's
     `.run.partial-${dead}@${host}.old`,
     `.run.partial-${process.ppid}@${host}`,
     // Another container on a shared volume: PID 1 there as here, alive or not, is not this one's.
@@ -197,6 +198,7 @@ test("staging directories of this host's runs whose process is gone are removed 
     [
       `left ${path.join(parent, `.run.partial-${process.pid}@${elsewhere}`)}: a run on another host wrote it (delete it by hand once no run writes run)`,
       `removed ${path.join(parent, `.run.partial-${dead}`)}, left by an earlier run (process ${dead}) that did not finish`,
+      `removed ${path.join(parent, `.run.partial-${process.pid}`)}, left by an earlier run (process ${process.pid}) that did not finish`,
       `removed ${path.join(parent, `.run.partial-${dead}@${host}`)}, left by an earlier run (process ${dead}) that did not finish`,
       `removed ${path.join(parent, `.run.partial-${dead}@${host}.old`)}, left by an earlier run (process ${dead}) that did not finish`,
     ].sort(),
