@@ -188,16 +188,7 @@ export async function invertParallel(
     throw new ArcinvertError('parallel inversion does not support identity loss arcface; invert serially');
   }
   const started = performance.now();
-  const n = targets.embeddings.length / targets.dim;
-  const plan = planBatches(n, config.seeds, config.batchSize, config.minBatch);
-  const planned = plan.length;
-  const batches = options.batches ?? Array.from({ length: planned }, (_, b) => b);
-  if (batches.some((b) => !Number.isInteger(b) || b < 0 || b >= planned))
-    throw new ArcinvertError(`batch indices [${batches.join(', ')}] outside the ${planned} planned batches`);
-  const wanted = Math.max(1, options.workers ?? availableParallelism());
-  const parts = batchParts(plan, wanted);
-  const units = batches.flatMap((batch) => Array.from({ length: parts }, (_, part) => ({ batch, part })));
-  const workers = Math.min(wanted, units.length);
+  const { plan, batches, parts, units, workers } = planUnits(targets, config, options);
   const init = await workerInit(fm, targets, config, options);
   const script = options.workerScript ?? defaultWorkerScript();
   const length = parts > 1 ? exchangeLengthOf(fm, config, options.members ?? []) : 0;
@@ -260,6 +251,29 @@ export async function invertParallel(
     ...(parts > 1 && { batchParts: parts }),
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/** The plan, its selected batches, and what the workers run of them: each batch, or each part of each. */
+function planUnits(
+  targets: InvertTargets,
+  config: InvertConfig,
+  options: ParallelInvertOptions,
+): {
+  plan: Job[][];
+  batches: readonly number[];
+  parts: number;
+  units: Array<{ batch: number; part: number }>;
+  workers: number;
+} {
+  const n = targets.embeddings.length / targets.dim;
+  const plan = planBatches(n, config.seeds, config.batchSize, config.minBatch);
+  const batches = options.batches ?? plan.map((_, b) => b);
+  if (batches.some((b) => !Number.isInteger(b) || b < 0 || b >= plan.length))
+    throw new ArcinvertError(`batch indices [${batches.join(', ')}] outside the ${plan.length} planned batches`);
+  const wanted = Math.max(1, options.workers ?? availableParallelism());
+  const parts = batchParts(plan, wanted);
+  const units = batches.flatMap((batch) => Array.from({ length: parts }, (_, part) => ({ batch, part })));
+  return { plan, batches, parts, units, workers: Math.min(wanted, units.length) };
 }
 
 /**
