@@ -15,9 +15,12 @@ import { ArcinvertError } from '../errors.js';
 /** How long a part waits for the others before it gives up (a crashed sibling must not hang it forever). */
 const WAIT_MS = 10 * 60 * 1000;
 
+/** Bytes of the exchange of `parts` parts of `length` floats: the two int32, then two banks. */
+const bytesFor = (parts: number, length: number): number => 8 + 2 * parts * length * 4;
+
 /** The buffer for `parts` parts exchanging `length` floats each per round. */
 export function exchangeBuffer(parts: number, length: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(8 + 2 * parts * length * 4);
+  return new SharedArrayBuffer(bytesFor(parts, length));
 }
 
 /** A part's handle on the exchange of one batch. */
@@ -36,7 +39,7 @@ export class PartExchange {
     readonly length: number,
     private readonly waitMs = WAIT_MS,
   ) {
-    if (buffer.byteLength !== 8 + 2 * parts * length * 4)
+    if (buffer.byteLength !== bytesFor(parts, length))
       throw new Error(`exchange buffer of ${buffer.byteLength} bytes does not hold ${parts} × ${length} floats`);
     this.ctrl = new Int32Array(buffer, 0, 2);
     this.banks = new Float32Array(buffer, 8, 2 * parts * length);
