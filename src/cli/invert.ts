@@ -72,6 +72,7 @@ interface InvertFlags {
   jitter?: number;
   flip: boolean;
   scaleJitter?: number;
+  colourShift?: number;
   param?: InvertConfig['parametrisation'];
   colour?: InvertConfig['colour'];
   outputSize?: number;
@@ -106,6 +107,7 @@ async function configFromFlags(f: InvertFlags): Promise<InvertConfig> {
     l2Weight: f.l2,
     jitter: f.jitter,
     scaleJitter: f.scaleJitter,
+    colourShift: f.colourShift,
     parametrisation: f.param,
     colour: f.colour,
     outputSize: f.outputSize,
@@ -254,6 +256,11 @@ function objectiveOptions(cmd: Command): Command {
       '--scale-jitter <s>',
       'random zoom each step, scale in [1 − s, 1 + s] (0: off)',
       nonNegativeNumber('--scale-jitter'),
+    )
+    .option(
+      '--colour-shift <s>',
+      'random colour shift each step: per channel x·e^u + v, u and v in [−s, s] (0: off)',
+      nonNegativeNumber('--colour-shift'),
     )
     .addOption(
       new Option(

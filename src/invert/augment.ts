@@ -1,7 +1,8 @@
 /**
  * Augmentation of the images being optimised (DeepInversion: random roll jitter and random
  * horizontal flip each step; feature visualisation's transformation robustness adds a random
- * zoom), so that the solution does not depend on exact pixel positions or scale.
+ * zoom; Plug-In Inversion adds a random colour shift), so that the solution does not depend on
+ * exact pixel positions, scale or colour balance.
  * The random choices are drawn by the caller from a seeded `Rng` and passed in: these
  * functions are pure.
  */
@@ -16,16 +17,32 @@ export interface Augmentation {
   flip: boolean;
   /** Zoom factor (absent or 1: none). */
   scale?: number;
+  /** Colour shift (absent: none): per channel, pixels become x·gain[c] + offset[c]. */
+  gain?: [number, number, number];
+  offset?: [number, number, number];
 }
 
 /**
- * Draws a step's augmentation: shifts uniform in [−jitter, jitter], flip with p = 0.5 and,
- * when `scaleJitter` > 0, a zoom uniform in [1 − scaleJitter, 1 + scaleJitter] (drawn last,
- * so runs without zoom draw what they always drew).
+ * Draws a step's augmentation: shifts uniform in [−jitter, jitter], flip with p = 0.5; when
+ * `scaleJitter` > 0, a zoom uniform in [1 − scaleJitter, 1 + scaleJitter]; when `colourShift`
+ * > 0, Plug-In Inversion's ColorShift (Ghiasi et al. 2022): per channel a gain e^u and an
+ * offset v, u and v uniform in [−colourShift, colourShift]. Each optional part is drawn after
+ * the ones before it, so runs without it draw what they always drew.
  */
-export function drawAugmentation(rng: Mulberry32, jitter: number, flip: boolean, scaleJitter = 0): Augmentation {
+export function drawAugmentation(
+  rng: Mulberry32,
+  jitter: number,
+  flip: boolean,
+  scaleJitter = 0,
+  colourShift = 0,
+): Augmentation {
   const a: Augmentation = { dy: rng.int(-jitter, jitter), dx: rng.int(-jitter, jitter), flip: flip && rng.chance(0.5) };
   if (scaleJitter > 0) a.scale = 1 + (2 * rng.next() - 1) * scaleJitter;
+  if (colourShift > 0) {
+    const u = (): number => (2 * rng.next() - 1) * colourShift;
+    a.gain = [Math.exp(u()), Math.exp(u()), Math.exp(u())];
+    a.offset = [u(), u(), u()];
+  }
   return a;
 }
 
@@ -70,13 +87,15 @@ export function roll(x: tf.Tensor4D, shift: number, axis: 1 | 2): tf.Tensor4D {
 /**
  * Applies an augmentation to a batch.
  *
- * @param x [B, H, W, C].
- * @returns [B, H, W, C], zoomed, shifted and maybe mirrored (differentiable).
+ * @param x [B, H, W, 3] when the augmentation shifts colour, else [B, H, W, C].
+ * @returns [B, H, W, C], zoomed, shifted, maybe mirrored, then colour-shifted (differentiable).
  */
 export function augment(x: tf.Tensor4D, a: Augmentation): tf.Tensor4D {
   return tf.tidy(() => {
     const zoomed = a.scale === undefined || a.scale === 1 ? x : zoom(x, a.scale);
     const shifted = roll(roll(zoomed, a.dy, 1), a.dx, 2);
-    return a.flip ? (tf.reverse(shifted, 2) as tf.Tensor4D) : shifted;
+    const mirrored = a.flip ? (tf.reverse(shifted, 2) as tf.Tensor4D) : shifted;
+    if (!a.gain || !a.offset) return mirrored;
+    return tf.add(tf.mul(mirrored, tf.tensor1d(a.gain)), tf.tensor1d(a.offset)) as tf.Tensor4D;
   });
 }

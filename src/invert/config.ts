@@ -65,6 +65,11 @@ export interface InvertConfig {
   flip: boolean;
   /** Random zoom each step: scale uniform in [1 − s, 1 + s] about the centre (0 = off). */
   scaleJitter: number;
+  /**
+   * Random colour shift each step (Plug-In Inversion's ColorShift): per channel, the network
+   * sees x·e^u + v, u and v uniform in [−s, s] (pixels in [−1, 1]; 0 = off).
+   */
+  colourShift: number;
 
   /** What the optimiser moves (`param.ts`): pixels or a 1/f-scaled cosine spectrum, in RGB or decorrelated colour. */
   parametrisation: Parametrisation;
@@ -126,6 +131,7 @@ export const DEFAULT_INVERT_CONFIG: Readonly<InvertConfig> = {
   jitter: 4,
   flip: true,
   scaleJitter: 0,
+  colourShift: 0,
   parametrisation: 'fourier',
   colour: 'decorrelated',
   fourierDecay: 1,
@@ -202,6 +208,7 @@ export function resolveInvertConfig(partial: Partial<InvertConfig> = {}): Invert
   check(typeof c.multiResolution === 'boolean', 'multiResolution', 'a boolean', c.multiResolution);
   check(isInt(c.jitter, 0), 'jitter', 'an integer ≥ 0', c.jitter);
   check(isNum(c.scaleJitter, 0, 0.5), 'scaleJitter', 'in [0, 0.5]', c.scaleJitter);
+  check(isNum(c.colourShift, 0, 1), 'colourShift', 'in [0, 1]', c.colourShift);
   check(PARAMETRISATIONS.includes(c.parametrisation), 'parametrisation', "'pixel' or 'fourier'", c.parametrisation);
   check(COLOUR_SPACES.includes(c.colour), 'colour', "'rgb' or 'decorrelated'", c.colour);
   check(isNum(c.fourierDecay, 0, 4), 'fourierDecay', 'in [0, 4]', c.fourierDecay);

@@ -295,7 +295,7 @@ function objective(run: RunContext, s: BatchState, x: tf.Tensor4D): { total: tf.
   // Priors on the canvas. The augmentation moves the canvas by whole canvas pixels (the jitter
   // scaled to it: on a larger canvas, shifts that do not line up with the shrink to the network
   // show it what lies between its pixels), then each network sees the view at its input size.
-  const a = drawAugmentation(s.rng, canvasJitter(run), c.flip, c.scaleJitter);
+  const a = drawAugmentation(s.rng, canvasJitter(run), c.flip, c.scaleJitter, c.colourShift);
   const view = augment(img, a);
   const share = s.split ? s.split.sizes[s.split.exchange.part] / sum(s.split.sizes) : 1;
   const part = (t: tf.Scalar): tf.Scalar => (share === 1 ? t : (t.mul(share) as tf.Scalar));

@@ -197,3 +197,55 @@ test('drawAugmentation with a zoom: the same shifts and flips as without, scales
   expect(Math.max(...scales)).toBeGreaterThan(1.18);
   expect(drawAugmentation(new Mulberry32(1), 2, true)).not.toHaveProperty('scale');
 });
+
+test('augment with a colour shift: x·gain[c] + offset[c] after the mirror, by hand', () => {
+  // One row 0 1 2 in channel 0, 10 11 12 in channel 1, 20 21 22 in channel 2; mirrored: 2 1 0 …
+  const x = tf.tensor4d([0, 10, 20, 1, 11, 21, 2, 12, 22], [1, 1, 3, 3]);
+  const before = tf.memory().numTensors;
+  const y = augment(x, { dy: 0, dx: 0, flip: true, gain: [2, 0.5, 1], offset: [0.25, -1, 0] });
+  expect(values(y)).toEqual([4.25, 5, 22, 2.25, 4.5, 21, 0.25, 4, 20]);
+  y.dispose();
+  expect(tf.memory().numTensors).toBe(before);
+  x.dispose();
+});
+
+test('the colour shift is differentiable: the gradient of Σ w·augment(x) is gain[c]·w moved back', () => {
+  const x = tf.randomNormal([2, 3, 4, 3], 0, 1, 'float32', 8) as tf.Tensor4D;
+  const w = tf.randomNormal([2, 3, 4, 3], 0, 1, 'float32', 9) as tf.Tensor4D;
+  const a = {
+    dy: 1,
+    dx: -1,
+    flip: true,
+    gain: [1.5, 0.8, 1.1] as [number, number, number],
+    offset: [0.1, -0.2, 0.3] as [number, number, number],
+  };
+  const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(augment(v as tf.Tensor4D, a), w)))(x);
+  // The same gradient by hand: w scaled per channel, then the roll and mirror undone.
+  const plain = { dy: 1, dx: -1, flip: true };
+  const expected = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(augment(v as tf.Tensor4D, plain), tf.mul(w, a.gain))))(x);
+  const gv = values(g);
+  values(expected).forEach((e, k) => expect(gv[k]).toBeCloseTo(e, 5));
+  tf.dispose([x, w, g, expected]);
+});
+
+test('drawAugmentation with a colour shift: the same shifts, flips and zooms as without; gains e^[−s, s], offsets in [−s, s]', () => {
+  const plain = new Mulberry32(11);
+  const shifted = new Mulberry32(11);
+  const logGains: number[] = [];
+  const offsets: number[] = [];
+  for (let i = 0; i < 500; i++) {
+    const a = drawAugmentation(plain, 3, true, 0.1);
+    const b = drawAugmentation(shifted, 3, true, 0.1, 0.2);
+    expect([b.dy, b.dx, b.flip, b.scale]).toEqual([a.dy, a.dx, a.flip, a.scale]);
+    logGains.push(...b.gain!.map(Math.log));
+    offsets.push(...b.offset!);
+    for (let k = 0; k < 6; k++) plain.next(); // the colour shift's draws
+  }
+  for (const v of [logGains, offsets]) {
+    expect(Math.min(...v)).toBeGreaterThanOrEqual(-0.2 - 1e-12);
+    expect(Math.max(...v)).toBeLessThanOrEqual(0.2 + 1e-12);
+    expect(Math.min(...v)).toBeLessThan(-0.19);
+    expect(Math.max(...v)).toBeGreaterThan(0.19);
+  }
+  expect(drawAugmentation(new Mulberry32(1), 2, true, 0.1)).not.toHaveProperty('gain');
+});

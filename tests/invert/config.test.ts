@@ -81,6 +81,8 @@ const BAD: Array<[string, Partial<InvertConfig> | Record<string, unknown>, strin
   ['jitter -1', { jitter: -1 }, 'jitter must be an integer ≥ 0'],
   ['scaleJitter 0.6', { scaleJitter: 0.6 }, 'scaleJitter must be in [0, 0.5], got 0.6'],
   ['scaleJitter -0.1', { scaleJitter: -0.1 }, 'scaleJitter must be in [0, 0.5]'],
+  ['colourShift 1.5', { colourShift: 1.5 }, 'colourShift must be in [0, 1], got 1.5'],
+  ['colourShift -0.1', { colourShift: -0.1 }, 'colourShift must be in [0, 1]'],
   ['parametrisation dct', { parametrisation: 'dct' }, `parametrisation must be 'pixel' or 'fourier', got "dct"`],
   ['colour hsv', { colour: 'hsv' }, `colour must be 'rgb' or 'decorrelated', got "hsv"`],
   ['fourierDecay 5', { fourierDecay: 5 }, 'fourierDecay must be in [0, 4], got 5'],

@@ -151,6 +151,10 @@ test.each([
     { parametrisation: 'pixel', colour: 'decorrelated', multiResolution: true },
   ],
   ['pixel + rgb with zoom', { scaleJitter: 0.15 }],
+  [
+    'fourier + decorrelated with a colour shift',
+    { parametrisation: 'fourier', colour: 'decorrelated', lr: 0.05, colourShift: 0.3 },
+  ],
 ] as const)('%s: 40 steps raise the cosine, images stay in (−1, 1), nothing leaks', (_name, extra) => {
   const n0 = tf.memory().numTensors;
   const config = resolveInvertConfig({ steps: 40, batchSize: 2, minBatch: 2, jitter: 0, flip: false, ...extra });
@@ -275,6 +279,24 @@ describe('a canvas larger than the model input (outputSize)', () => {
     expect(scale).toBeGreaterThan(0);
     let worst = 0;
     for (let k = 0; k < cpu.length; k++) worst = Math.max(worst, Math.abs(cpu[k] - wasm[k]));
+    expect(worst / scale).toBeLessThan(1e-3);
+  });
+
+  test('a colour shift: seeded, a different step than without it, the same on wasm and on cpu', async () => {
+    const shifted = { ...fourier, outputSize: 64, colourShift: 0.3 };
+    const a = firstMove(shifted);
+    expect(Buffer.from(firstMove(shifted).buffer).equals(Buffer.from(a.buffer))).toBe(true);
+    expect(Buffer.from(firstMove({ ...shifted, colourShift: 0 }).buffer).equals(Buffer.from(a.buffer))).toBe(false);
+    await tf.setBackend('cpu');
+    let cpu: Float32Array;
+    try {
+      cpu = firstMove(shifted);
+    } finally {
+      await useWasm();
+    }
+    const scale = Math.max(...a.map(Math.abs));
+    let worst = 0;
+    for (let k = 0; k < cpu.length; k++) worst = Math.max(worst, Math.abs(cpu[k] - a[k]));
     expect(worst / scale).toBeLessThan(1e-3);
   });
 });
