@@ -73,6 +73,9 @@ for (const [name, config] of Object.entries(settings)) {
       '--out',
       dir,
       '--overwrite',
+      // The photos' embeddings are the same for every setting: computed by the first, reused after.
+      '--cache',
+      path.join(out, '.embeddings'),
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );

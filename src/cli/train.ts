@@ -18,7 +18,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { findCheckpoint, readTrainState, type TrainState } from '../train/checkpoint.js';
 import { DEFAULT_TRAIN_CONFIG, resolveTrainConfig, type TrainConfig, type TrainConfigInput } from '../train/config.js';
 import { loadCsvManifest, loadImageFolder, type Dataset } from '../io/imageFolder.js';
-import { train, type TrainOptions, type TrainResult } from '../train/loop.js';
+import { resumedConfig, train, type ResumeOverrides, type TrainOptions, type TrainResult } from '../train/loop.js';
 import { defaultWorkers, workerShare } from '../train/parallel.js';
 import { resolveMarginConfig, type MarginPresetName } from '../arcface/margin.js';
 import { mergeFlags, readConfigFile } from './config.js';
@@ -55,6 +55,7 @@ interface TrainFlags {
   resume?: string;
   evalPairs?: string;
   evalImages?: string;
+  evalEvery?: number;
   /** Undefined unless `--no-flip` is given (or true when no `--config` can set it). */
   flip?: boolean;
   distill?: string;
@@ -76,7 +77,6 @@ const CONFIG_FLAGS = [
   'backboneConfig',
   'batchSize',
   'microBatch',
-  'epochs',
   'lr',
   'warmupEpochs',
   'k',
@@ -155,6 +155,7 @@ export function configFromFlags(f: TrainFlags, fromFile: TrainConfigInput = {}):
       f.evalPairs !== undefined
         ? { pairsFile: path.resolve(f.evalPairs), imagesDir: path.resolve(f.evalImages!) }
         : undefined,
+    evalPairsEvery: f.evalEvery,
     init: f.init !== undefined ? path.resolve(f.init) : undefined,
     distill: distillFromFlags(f, fromFile),
   };
@@ -190,6 +191,11 @@ function dataOptions(cmd: Command): Command {
     .option('--resume <dir>', 'continue a run from its last checkpoint')
     .option('--eval-pairs <file>', 'LFW-format pairs evaluated at each epoch end (reported only)')
     .option('--eval-images <dir>', 'image folder of --eval-pairs')
+    .option(
+      '--eval-every <epochs>',
+      'score --eval-pairs every N epochs and after the last (default 1); also with --resume, as it leaves the weights alone',
+      positiveInt('--eval-every'),
+    )
     .option(
       '--init <modelDir>',
       'start from the weights of a saved model (backbone; class centres too when its identities match): a new run, not a resume',
@@ -238,7 +244,11 @@ function optimisationOptions(cmd: Command): Command {
       'worker threads sharing each batch, BN per share of batch-size / n (default: the cores, lowered to a divisor of --batch-size)',
       positiveInt('--workers'),
     )
-    .option('--epochs <n>', 'epochs (default 20)', positiveInt('--epochs'))
+    .option(
+      '--epochs <n>',
+      'epochs (default 20); with --resume, a new end for the run (its learning-rate schedule changes from here on)',
+      positiveInt('--epochs'),
+    )
     .option(
       '--lr <x>',
       'peak SGD learning rate (default 0.1)',
@@ -276,7 +286,13 @@ function optimisationOptions(cmd: Command): Command {
 async function planRun(
   cmd: Command,
   flags: TrainFlags,
-): Promise<{ cfg: TrainConfig; source: NonNullable<TrainState['source']>; outDir: string; workers?: number }> {
+): Promise<{
+  cfg: TrainConfig;
+  source: NonNullable<TrainState['source']>;
+  outDir: string;
+  workers?: number;
+  overrides?: ResumeOverrides;
+}> {
   if (flags.data !== undefined && flags.csv !== undefined) throw new ArcinvertError('give --data or --csv, not both');
   const given =
     flags.data !== undefined
@@ -291,8 +307,14 @@ async function planRun(
     const state = await readTrainState(await findCheckpoint(flags.resume));
     const source = given ?? state.source;
     if (source === null) throw new ArcinvertError('the checkpoint does not record its data; give --data or --csv');
+    // What a resume may change (`ResumeOverrides`): the run's length and how often LFW is scored.
+    const overrides: ResumeOverrides = {
+      ...(flags.epochs !== undefined ? { epochs: flags.epochs } : {}),
+      ...(flags.evalEvery !== undefined ? { evalPairsEvery: flags.evalEvery } : {}),
+    };
     return {
-      cfg: resolveTrainConfig(state.config),
+      cfg: resumedConfig(state, overrides),
+      overrides,
       source,
       outDir: path.resolve(flags.out ?? flags.resume),
       workers: state.workers,
@@ -398,7 +420,7 @@ export function trainCommand(ctx: CliContext): Command {
   );
   optimisationOptions(modelOptions(dataOptions(cmd)));
   return cmd.action(async (flags: TrainFlags) => {
-    const { cfg, source, outDir, workers: saved } = await planRun(cmd, flags);
+    const { cfg, source, outDir, workers: saved, overrides } = await planRun(cmd, flags);
     await checkEvalPairs(cfg);
     // A resumed run keeps its worker count (the gradient sums' order), unless --workers says otherwise.
     const workers = flags.workers ?? saved ?? defaultWorkers(cfg, availableParallelism());
@@ -408,6 +430,10 @@ export function trainCommand(ctx: CliContext): Command {
     ctx.err(`workers: ${workers}`);
     if (saved !== undefined && workers !== saved)
       ctx.err(`the run trained on ${saved} worker(s): with ${workers}, the weights differ from an uninterrupted run`);
+    if (overrides?.epochs !== undefined)
+      ctx.err(
+        `the run now ends after ${overrides.epochs} epoch(s): its learning-rate schedule changes from here on, so the weights differ from an uninterrupted run`,
+      );
     const data = await loadData(source);
     const result = await runTraining(ctx, {
       config: cfg,
@@ -415,6 +441,7 @@ export function trainCommand(ctx: CliContext): Command {
       source,
       outDir,
       resumeFrom: flags.resume,
+      resumeOverrides: overrides,
       maxSteps: flags.maxSteps,
       workers,
     });

@@ -68,6 +68,11 @@ export interface TrainConfig {
   maxClasses: number;
   /** Reported-only benchmark (e.g. LFW); never used to choose a checkpoint. */
   evalPairs: EvalPairsConfig | null;
+  /**
+   * Score `evalPairs` every this many epochs, and always after the last (its images take most of
+   * an epoch-end's time at 112 px; the held-out pairs are scored every epoch).
+   */
+  evalPairsEvery: number;
   /** Images per forward pass when evaluating. */
   evalBatchSize: number;
   /** Batches decoded ahead of training. */
@@ -105,6 +110,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = {
   valPairs: 600,
   maxClasses: 0,
   evalPairs: null,
+  evalPairsEvery: 1,
   evalBatchSize: 64,
   prefetch: 2,
   distill: null,
@@ -173,6 +179,7 @@ export function resolveTrainConfig(partial: TrainConfigInput = {}): TrainConfig 
   checkNumber(cfg, 'valFraction', (v) => v >= 0 && v < 1, 'in [0, 1)');
   checkNumber(cfg, 'valPairs', (v) => int(v) && v >= 2, 'an integer ≥ 2');
   checkNumber(cfg, 'maxClasses', (v) => int(v) && v >= 0, 'a non-negative integer (0 = all)');
+  checkNumber(cfg, 'evalPairsEvery', (v) => int(v) && v >= 1, 'a positive integer');
   checkNumber(cfg, 'evalBatchSize', (v) => int(v) && v >= 1, 'a positive integer');
   checkNumber(cfg, 'prefetch', (v) => int(v) && v >= 1, 'a positive integer');
   if (cfg.evalPairs !== null) {

@@ -33,7 +33,7 @@ import { readPairsFile } from '../metrics/verification.js';
 import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { mixSeed } from '../util/random.js';
 import { loadCheckpoint, saveBest, saveCheckpoint, type LoadedCheckpoint, type TrainState } from './checkpoint.js';
-import { scheduleSpec, type TrainConfig } from './config.js';
+import { resolveTrainConfig, scheduleSpec, type TrainConfig } from './config.js';
 import { splitByIdentity, type Dataset } from '../io/imageFolder.js';
 import { TeacherTargets } from './distill.js';
 import { ArcFaceHead } from '../arcface/head.js';
@@ -99,8 +99,14 @@ export interface TrainOptions {
   source?: TrainState['source'];
   /** Run directory (checkpoints, logs, best/). */
   outDir: string;
-  /** Continue from this run directory or checkpoint; its config replaces `config`. */
+  /** Continue from this run directory or checkpoint; its config replaces `config`, but for `resumeOverrides`. */
   resumeFrom?: string;
+  /**
+   * With `resumeFrom`: keys of the run's config to change from here on. `evalPairsEvery` leaves
+   * the weights alone; `epochs` (more than the epochs already begun) moves the end of the
+   * learning-rate schedule, so the weights from here on differ from an uninterrupted run.
+   */
+  resumeOverrides?: ResumeOverrides;
   /** Stop after this many steps in total (for quick runs and tests). */
   maxSteps?: number;
   /**
@@ -248,6 +254,25 @@ interface SessionParts {
   resumedFrom: string | null;
 }
 
+/** What a resume may change in a run's config (`TrainOptions.resumeOverrides`). */
+export type ResumeOverrides = Partial<Pick<TrainConfig, 'epochs' | 'evalPairsEvery'>>;
+
+/**
+ * The config a resumed run continues with: its own, with `overrides` checked and applied (and
+ * recorded in its state, so later checkpoints carry them).
+ * @throws ArcinvertError when the run has already begun the epoch that `epochs` would end it before.
+ */
+export function resumedConfig(state: TrainState, overrides: ResumeOverrides): TrainConfig {
+  const begun = state.position.epoch + (state.position.batch > 0 ? 1 : 0);
+  if (overrides.epochs !== undefined && overrides.epochs < Math.max(1, begun))
+    throw new ArcinvertError(
+      `--epochs ${overrides.epochs}: the run has already begun epoch ${begun}; give at least ${begun}`,
+    );
+  const cfg = resolveTrainConfig({ ...state.config, ...overrides });
+  state.config = cfg;
+  return cfg;
+}
+
 /** Loads or builds everything a run needs, writes its config and starts the workers. */
 async function setUp(
   opts: TrainOptions,
@@ -256,7 +281,7 @@ async function setUp(
   owned: Owned,
 ): Promise<Session> {
   const say = hooks.onMessage ?? (() => undefined);
-  const cfg = resumed?.state.config ?? opts.config;
+  const cfg = resumed ? resumedConfig(resumed.state, opts.resumeOverrides ?? {}) : opts.config;
   const { trainSet, valSet, teacher } = await prepareData(opts, cfg, resumed);
   const { fm, head } = await prepareModel(cfg, trainSet.classNames, teacher?.dim ?? 0, owned, say);
   const p = trainables(fm, head);
@@ -437,15 +462,20 @@ class Session {
     });
   }
 
-  /** Scores the epoch on the validation pairs (keeping the best in best/) and the benchmark. */
+  /**
+   * Scores the epoch on the validation pairs (keeping the best in best/) and, every
+   * `evalPairsEvery` epochs and after the last, on the benchmark.
+   */
   async endEpoch(epoch: number): Promise<void> {
     const { cfg, fm, head, valPairs, opts } = this.s;
     const evalOpts = { flip: true, batchSize: cfg.evalBatchSize };
     const val =
       valPairs.length > 0 ? await evaluatePathPairs(fm, valPairs, foldCount(valPairs.length), evalOpts) : null;
-    const bench = cfg.evalPairs
-      ? await evaluatePairs(fm, cfg.evalPairs.pairsFile, cfg.evalPairs.imagesDir, evalOpts)
-      : null;
+    const benchDue = (epoch + 1) % cfg.evalPairsEvery === 0 || epoch + 1 === cfg.epochs;
+    const bench =
+      cfg.evalPairs && benchDue
+        ? await evaluatePairs(fm, cfg.evalPairs.pairsFile, cfg.evalPairs.imagesDir, evalOpts)
+        : null;
     const state = this.state;
     const isBest = val !== null && (state.best === null || val.accuracy > state.best.accuracy);
     if (isBest) {

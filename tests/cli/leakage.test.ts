@@ -177,6 +177,40 @@ withData(
   90000,
 );
 
+withData(
+  '--cache: a second run over the same photos embeds none of them again and reports the same numbers',
+  async () => {
+    const recon = path.join(tmp, 'run', 'reconstructions'); // the first end-to-end test's
+    const cache = path.join(tmp, 'cache');
+    const runs = [];
+    for (const name of ['cached-1', 'cached-2']) {
+      const r = await cli(
+        'leakage',
+        '--model',
+        model,
+        '--reconstructions',
+        recon,
+        '--cache',
+        cache,
+        '--out',
+        path.join(tmp, name),
+        '--backend',
+        'wasm',
+      );
+      expect(r.code).toBe(0);
+      runs.push({ r, report: JSON.parse(await fsp.readFile(path.join(tmp, name, 'leakage.json'), 'utf8')) });
+    }
+    // 7 photos and 3 reconstructions per system (attacked, dlib-resnet), then the KID network's … none here:
+    // without --impostor-pairs there is no KID.
+    expect(runs[0].r.err).toContain(`cache ${cache}: 0 embedding(s) reused, 20 computed`);
+    expect(runs[1].r.err).toContain(`cache ${cache}: 20 embedding(s) reused, 0 computed`);
+    expect(runs[1].report.systems).toEqual(runs[0].report.systems);
+    expect(runs[1].report.perReconstruction).toEqual(runs[0].report.perReconstruction);
+    expect((await fsp.readdir(cache)).filter((f) => f.endsWith('.bin'))).toHaveLength(2);
+  },
+  90000,
+);
+
 withData('--invert on two workers writes the same reconstructions as on one', async () => {
   const cfg = path.join(tmp, 'two-batches.json');
   await fsp.writeFile(cfg, JSON.stringify({ batchSize: 2, minBatch: 2 }));

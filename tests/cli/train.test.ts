@@ -109,6 +109,61 @@ test('eval prints a table and JSON for an LFW-format pairs file', async () => {
   expect(obj.folds).toHaveLength(2);
 });
 
+test('--eval-every N scores --eval-pairs every N epochs and after the last; a resume may change N', async () => {
+  const lfw = path.join(tmp, 'lfw-every');
+  for (const [c, name] of ['P', 'Q', 'R'].entries()) {
+    for (let i = 1; i <= 2; i++)
+      await writeColourPng(path.join(lfw, name, `${name}_000${i}.jpg`), identityColour(c, 3), 16, 70 + c * 10 + i);
+  }
+  await fsp.writeFile(path.join(lfw, 'pairs.txt'), '2\t1\nP\t1\t2\nP\t1\tQ\t1\nQ\t1\t2\nQ\t2\tR\t1\n');
+  const out = path.join(tmp, 'every');
+  const bench = ['--eval-pairs', path.join(lfw, 'pairs.txt'), '--eval-images', lfw];
+  const first = fakeCtx();
+  // 6 steps an epoch: stop after the first epoch, then resume with another N.
+  const args = ['train', '--data', root, '--out', out, ...QUICK, '--epochs', '3', ...bench, '--eval-every', '3'];
+  expect(await runCli([...args, '--max-steps', '6'], first)).toBe(0);
+  const again = fakeCtx();
+  expect(await runCli(['train', '--resume', out, '--eval-every', '1', '--backend', 'wasm'], again)).toBe(0);
+  const epochs = (await fsp.readFile(path.join(out, 'eval-log.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  // Epoch 1 of 3 under N = 3: none; epochs 2 and 3 under N = 1: scored.
+  expect(epochs.map((e) => [e.epoch, e.bench === null])).toEqual([
+    [0, true],
+    [1, false],
+    [2, false],
+  ]);
+  expect(epochs[2].bench.pairs).toBe(4);
+  expect(JSON.parse(await fsp.readFile(path.join(out, 'config.json'), 'utf8')).evalPairsEvery).toBe(1);
+});
+
+test('--resume --epochs N gives the run a new end; fewer than the epochs begun is refused', async () => {
+  const out = path.join(tmp, 'longer');
+  const first = fakeCtx();
+  // 6 steps an epoch: stop 2 steps into the second.
+  expect(await runCli(['train', '--data', root, '--out', out, ...QUICK, '--max-steps', '8'], first)).toBe(0);
+  const short = fakeCtx();
+  expect(await runCli(['train', '--resume', out, '--epochs', '1', '--backend', 'wasm'], short)).toBe(2);
+  expect(short.lines.err.filter((l) => l.startsWith('arcinvert:'))).toEqual([
+    'arcinvert: --epochs 1: the run has already begun epoch 2; give at least 2',
+  ]);
+  const longer = fakeCtx();
+  expect(await runCli(['train', '--resume', out, '--epochs', '3', '--backend', 'wasm'], longer)).toBe(0);
+  expect(longer.lines.err).toContain(
+    'the run now ends after 3 epoch(s): its learning-rate schedule changes from here on, so the weights differ from an uninterrupted run',
+  );
+  expect(longer.lines.out[0]).toMatch(/^trained 18 steps/);
+  const log = (await fsp.readFile(path.join(out, 'train-log.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  expect(log.map((r) => r.step)).toEqual(Array.from({ length: 18 }, (_, i) => i + 1));
+  // The poly schedule now runs to step 18: lr 0.05·(1 − t/18)² at the step after the resume.
+  expect(log[8].lr).toBeCloseTo(0.05 * (1 - 8 / 18) ** 2, 6);
+  expect(JSON.parse(await fsp.readFile(path.join(out, 'config.json'), 'utf8')).epochs).toBe(3);
+});
+
 test('purify writes a clean manifest that train --csv reads back', async () => {
   const ctx = fakeCtx();
   const out = path.join(tmp, 'clean', 'clean.csv');
