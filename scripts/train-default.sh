@@ -9,7 +9,7 @@
 # (training/README.md: the run in progress and its committed targets). Checkpoints every 10 min;
 # kill it at any moment and run this script again to continue.
 # Usage: scripts/train-default.sh RUN_DIR TEACHER_NPY [WIDTH]
-# Environment: INPUT_SIZE (112), EPOCHS (16), K (sub-centres, 1), DISTILL_WEIGHT (64), LR (0.1),
+# Environment: INPUT_SIZE (112), EPOCHS (16; on a resume, a new end for the run), K (sub-centres, 1), DISTILL_WEIGHT (64), LR (0.1),
 # WARMUP (1 epoch), EVAL_EVERY (score LFW every N epochs and after the last; on a resume too), INIT (a saved model to warm-start from, e.g. samples/models/mobilefacenet-w64-64px;
 # default none), DIST (the compiled CLI's folder, default dist).
 set -euo pipefail
@@ -17,7 +17,7 @@ run=$1; teacher=$2; width=${3:-64}
 data=${DATA:-../shared/data}
 cli="${DIST:-dist}/cli/main.js"
 if [ -f "$run/checkpoint.json" ]; then
-  exec node "$cli" train --resume "$run" --workers 2 ${EVAL_EVERY:+--eval-every "$EVAL_EVERY"}
+  exec node "$cli" train --resume "$run" --workers 2 ${EPOCHS:+--epochs "$EPOCHS"} ${EVAL_EVERY:+--eval-every "$EVAL_EVERY"}
 fi
 exec node "$cli" train --data "$data/train" --out "$run" \
   --backbone mobilefacenet --width "$width" --input-size "${INPUT_SIZE:-112}" --margin arcface --k "${K:-1}" \
