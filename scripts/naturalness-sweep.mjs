@@ -6,7 +6,8 @@
 // first --limit identities with ≥ 2 photos; thresholds from pairs.txt's mismatched pairs).
 // A setting whose OUT/<name>/leakage.json exists is not rerun: the sweep resumes.
 // Usage: npm run build && node scripts/naturalness-sweep.mjs MODEL OUT_DIR SETTINGS.json
-//          [--limit 20] [--judge dlib …] [--workers 2] [--sheet-targets 6] [--only a,b]
+//          [--limit 20] [--judge dlib …] [--workers 2] [--sheet-targets 6] [--only a,b] [--cache DIR]
+//   --cache: where the photos' embeddings are kept between settings and sweeps (default OUT_DIR/.embeddings).
 //   SETTINGS.json: {"name": {invert config keys…}, …}, e.g. {"pixels": {}, "fourier": {"parametrisation": "fourier", "colour": "decorrelated", "lr": 0.05}}
 // Writes OUT_DIR/sweep.md (the table) and OUT_DIR/sweep.jpg (target | one reconstruction per setting).
 import { existsSync } from 'node:fs';
@@ -34,7 +35,9 @@ const judges = opt('--judge', ['dlib']);
 const workers = opt('--workers', ['2'])[0];
 const sheetTargets = Number(opt('--sheet-targets', ['6'])[0]);
 const only = opt('--only', [''])[0].split(',').filter(Boolean);
+const cacheOpt = opt('--cache', [])[0];
 const [model, out, settingsFile] = args;
+const cache = cacheOpt ?? path.join(out, '.embeddings');
 if (!settingsFile)
   throw new Error('usage: naturalness-sweep.mjs MODEL OUT_DIR SETTINGS.json [--limit 20] [--judge …] [--workers 2]');
 const lfw = process.env.LFW ?? '../shared/data/lfw';
@@ -75,7 +78,7 @@ for (const [name, config] of Object.entries(settings)) {
       '--overwrite',
       // The photos' embeddings are the same for every setting: computed by the first, reused after.
       '--cache',
-      path.join(out, '.embeddings'),
+      cache,
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
