@@ -37,9 +37,13 @@ const sheetTargets = Number(opt('--sheet-targets', ['6'])[0]);
 const only = opt('--only', [''])[0].split(',').filter(Boolean);
 const cacheOpt = opt('--cache', [])[0];
 const [model, out, settingsFile] = args;
+if (!settingsFile) {
+  console.error(
+    'usage: naturalness-sweep.mjs MODEL OUT_DIR SETTINGS.json [--limit 20] [--judge …] [--workers 2] [--sheet-targets 6] [--only a,b] [--cache DIR]',
+  );
+  process.exit(2);
+}
 const cache = cacheOpt ?? path.join(out, '.embeddings');
-if (!settingsFile)
-  throw new Error('usage: naturalness-sweep.mjs MODEL OUT_DIR SETTINGS.json [--limit 20] [--judge …] [--workers 2]');
 const lfw = process.env.LFW ?? '../shared/data/lfw';
 const settings = JSON.parse(await fsp.readFile(settingsFile, 'utf8'));
 await fsp.mkdir(out, { recursive: true });

@@ -15,6 +15,7 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { Command, Option } from 'commander';
 import type { RasterImage } from '../align/warp.js';
 import type { BackendPreference } from '../engine/backend.js';
@@ -84,6 +85,8 @@ interface LeakageFlags {
   judge: string[];
   humanModels?: string;
   cache?: string;
+  /** `--cache`, opened (and checked writable) before staging. */
+  openCache?: EmbeddingCache;
   fmr: number[];
   out: string;
   overwrite: boolean;
@@ -423,6 +426,12 @@ function protectOptions(cmd: Command): Command {
 }
 
 /** Flag combinations that cannot work, checked before anything is loaded. */
+/** Whether path `a` is `b` or lies inside it. */
+function within(a: string, b: string): boolean {
+  const rel = path.relative(path.resolve(b), path.resolve(a));
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
 function checkFlags(f: LeakageFlags): void {
   if (Boolean(f.reconstructions) === Boolean(f.invert))
     throw new ArcinvertError('give exactly one of --reconstructions DIR or --invert');
@@ -448,6 +457,10 @@ function checkFlags(f: LeakageFlags): void {
     throw new ArcinvertError('--attack, --protect-seed, --attacker-faces and --utility are for --protect');
   if (f.attackerFacesN !== DEFAULT_ATTACKER_FACES && !f.attackerFaces)
     throw new ArcinvertError('--attacker-faces-n is for --attacker-faces');
+  if (f.cache !== undefined && (within(f.cache, f.out) || within(f.out, f.cache)))
+    throw new ArcinvertError(
+      `--cache ${f.cache} and --out ${f.out} overlap: the report's folder is replaced as a whole; keep the cache elsewhere`,
+    );
   if (f.memberWeight !== 1 && f.model.length === 1)
     throw new ArcinvertError('--member-weight weighs the further --model of an ensemble: give more than one --model');
 }
@@ -595,7 +608,6 @@ function inputsOf(f: LeakageFlags): Array<{ key: string; path: string | undefine
     { key: 'invertConfig', path: f.invertConfig },
     { key: 'attackerFaces', path: f.attackerFaces },
     { key: 'humanModels', path: f.humanModels },
-    { key: 'cache', path: f.cache },
     ...f.judge.filter((j) => existsSync(j)).map((j) => ({ key: 'judge', path: j })),
   ];
 }
@@ -607,6 +619,8 @@ function inputsOf(f: LeakageFlags): Array<{ key: string; path: string | undefine
 async function runLeakageCommand(ctx: CliContext, f: LeakageFlags): Promise<void> {
   checkFlags(f);
   if (f.shard) f.resolvedShard = resolveShard(f.shard);
+  // The cache is checked before staging: a cache that cannot be written fails now, not after the inversion.
+  if (f.cache !== undefined) f.openCache = await EmbeddingCache.open(path.resolve(f.cache));
   const staged = await stageOutput(f.out, f.overwrite, { inputs: inputsOf(f), log: ctx.err });
   let printTable: () => void;
   try {
@@ -632,11 +646,11 @@ function checkProtectFits(f: LeakageFlags, dim: number): void {
 
 /**
  * The embedding cache's key of a system: its weights' fingerprints, its description (network,
- * input, preprocessing), the backend and face-api's version (the dlib judge's and the KID
- * network's weights ship with it).
+ * input, preprocessing), the backend with tfjs's version, and face-api's version (the dlib
+ * judge's and the KID network's weights ship with it).
  */
 function cacheKey(fingerprints: readonly string[], description: string, backend: string): string {
-  return [...fingerprints, description, backend, `face-api ${faceApiVersion()}`].join('|');
+  return [...fingerprints, description, `${backend} tfjs ${tf.version_core}`, `face-api ${faceApiVersion()}`].join('|');
 }
 
 /** Wraps a judge in `cache` when there is one and the judge's weights have a fingerprint. */
@@ -652,7 +666,7 @@ async function measure(ctx: CliContext, f: LeakageFlags, staged: StagedOutput): 
   const impostorPairs = f.impostorPairs ? await impostorPairsFromFile(f.impostorPairs) : undefined;
   const backend = await useBackend(ctx, f.backend);
   const fm = await loadFaceModel(f.model[0]);
-  const cache = f.cache !== undefined ? new EmbeddingCache(path.resolve(f.cache)) : undefined;
+  const cache = f.openCache;
   const cached = cachingFor(cache, backend);
   const systems: Systems = [
     { judge: cached(modelJudge(fm), (await modelDirLineage(f.model[0], fm.meta)).fingerprints), role: 'white-box' },

@@ -308,9 +308,12 @@ async function planRun(
     const source = given ?? state.source;
     if (source === null) throw new ArcinvertError('the checkpoint does not record its data; give --data or --csv');
     // What a resume may change (`ResumeOverrides`): the run's length and how often LFW is scored.
+    // Only what differs from the run's config counts as a change (a script may pass the same values on every resume).
     const overrides: ResumeOverrides = {
-      ...(flags.epochs !== undefined ? { epochs: flags.epochs } : {}),
-      ...(flags.evalEvery !== undefined ? { evalPairsEvery: flags.evalEvery } : {}),
+      ...(flags.epochs !== undefined && flags.epochs !== state.config.epochs ? { epochs: flags.epochs } : {}),
+      ...(flags.evalEvery !== undefined && flags.evalEvery !== state.config.evalPairsEvery
+        ? { evalPairsEvery: flags.evalEvery }
+        : {}),
     };
     return {
       cfg: resumedConfig(state, overrides),

@@ -16,9 +16,10 @@
  * A file that does not parse, or whose header names another key, is ignored and replaced.
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { RasterImage } from '../align/warp.js';
+import { ArcinvertError } from '../errors.js';
 import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import type { Judge } from '../judge/types.js';
 import type { FaceFeatures } from './kid.js';
@@ -56,6 +57,23 @@ export class EmbeddingCache {
   readonly stats: CacheStats = { hits: 0, misses: 0 };
 
   constructor(readonly dir: string) {}
+
+  /**
+   * The cache at `dir`, created if need be and checked writable now, before any work whose
+   * embeddings it would store.
+   * @throws ArcinvertError when `dir` cannot be created or written.
+   */
+  static async open(dir: string): Promise<EmbeddingCache> {
+    await ensureDir(dir);
+    try {
+      await fsp.access(dir, fsConstants.W_OK);
+    } catch (err) {
+      throw new ArcinvertError(
+        `cannot write to the embedding cache ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+    return new EmbeddingCache(dir);
+  }
 
   /**
    * The rows of `images` under `key`: cached ones read back, the others computed by `compute`

@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import { buildBackbone } from '../model/build.js';
 import { probeNonFinite } from '../model/check.js';
 import type { FaceModel } from '../model/types.js';
-import { ArcinvertError } from '../errors.js';
+import { ArcinvertError, ConfigError } from '../errors.js';
 import {
   evaluatePairs,
   evaluatePathPairs,
@@ -260,13 +260,20 @@ export type ResumeOverrides = Partial<Pick<TrainConfig, 'epochs' | 'evalPairsEve
 /**
  * The config a resumed run continues with: its own, with `overrides` checked and applied (and
  * recorded in its state, so later checkpoints carry them).
- * @throws ArcinvertError when the run has already begun the epoch that `epochs` would end it before.
+ * @throws ConfigError when `epochs` would end the run before the epoch in progress, or at an epoch
+ *   boundary before one more epoch.
  */
 export function resumedConfig(state: TrainState, overrides: ResumeOverrides): TrainConfig {
-  const begun = state.position.epoch + (state.position.batch > 0 ? 1 : 0);
-  if (overrides.epochs !== undefined && overrides.epochs < Math.max(1, begun))
-    throw new ArcinvertError(
-      `--epochs ${overrides.epochs}: the run has already begun epoch ${begun}; give at least ${begun}`,
+  const { epoch, batch } = state.position;
+  // The epoch in progress must end; at an epoch boundary the finished epochs already ran their
+  // end-of-epoch evaluations under the old end, so the new end needs at least one more.
+  const least = epoch + 1;
+  const n = overrides.epochs;
+  if (n !== undefined && n !== state.config.epochs && n < least)
+    throw new ConfigError(
+      ['epochs'],
+      (k) =>
+        `${k('epochs')} ${n}: the run has ${batch > 0 ? `already begun epoch ${least}` : `finished ${epoch} epoch(s)`}; give at least ${least}`,
     );
   const cfg = resolveTrainConfig({ ...state.config, ...overrides });
   state.config = cfg;

@@ -177,6 +177,29 @@ withData(
   90000,
 );
 
+it('a --cache that cannot be a folder, or that overlaps --out, is refused before any work', async () => {
+  const noReport = path.join(tmp, 'cache-no-report');
+  await fsp.mkdir(noReport, { recursive: true });
+  const file = path.join(tmp, 'cache-is-a-file');
+  await fsp.writeFile(file, 'x');
+  const base = ['leakage', '--model', model, '--reconstructions', noReport, '--judge', 'none'];
+  const out = path.join(tmp, 'cache-out');
+  const r = await cli(...base, '--cache', file, '--out', out);
+  expect(r.code).toBe(2);
+  expect(r.err).toHaveLength(1);
+  expect(r.err[0]).toMatch(new RegExp(`^arcinvert: cannot create directory ${file}`));
+  const inside = await cli(...base, '--cache', path.join(out, 'cache'), '--out', out);
+  expect(inside.code).toBe(2);
+  expect(inside.err).toEqual([
+    `arcinvert: --cache ${path.join(out, 'cache')} and --out ${out} overlap: the report's folder is replaced as a whole; keep the cache elsewhere`,
+  ]);
+  const around = await cli(...base, '--cache', tmp, '--out', out);
+  expect(around.code).toBe(2);
+  // Nothing was staged or written.
+  expect(existsSync(out)).toBe(false);
+  expect((await fsp.readdir(tmp)).filter((f) => f.includes('.partial-'))).toEqual([]);
+});
+
 withData(
   '--cache: a second run over the same photos embeds none of them again and reports the same numbers',
   async () => {

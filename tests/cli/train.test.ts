@@ -164,6 +164,22 @@ test('--resume --epochs N gives the run a new end; fewer than the epochs begun i
   expect(JSON.parse(await fsp.readFile(path.join(out, 'config.json'), 'utf8')).epochs).toBe(3);
 });
 
+test("--resume at an epoch boundary: --epochs must add an epoch; the run's own values change nothing", async () => {
+  const out = path.join(tmp, 'boundary');
+  // 6 steps an epoch: stop exactly at the end of the first.
+  expect(await runCli(['train', '--data', root, '--out', out, ...QUICK, '--max-steps', '6'], fakeCtx())).toBe(0);
+  const short = fakeCtx();
+  expect(await runCli(['train', '--resume', out, '--epochs', '1', '--backend', 'wasm'], short)).toBe(2);
+  expect(short.lines.err.filter((l) => l.startsWith('arcinvert:'))).toEqual([
+    'arcinvert: --epochs 1: the run has finished 1 epoch(s); give at least 2',
+  ]);
+  // The run's own --epochs 2 is no change: no schedule warning, the steps an uninterrupted run takes.
+  const same = fakeCtx();
+  expect(await runCli(['train', '--resume', out, '--epochs', '2', '--backend', 'wasm'], same)).toBe(0);
+  expect(same.lines.err.filter((l) => l.startsWith('the run now ends'))).toEqual([]);
+  expect(same.lines.out[0]).toMatch(/^trained 12 steps/);
+});
+
 test('purify writes a clean manifest that train --csv reads back', async () => {
   const ctx = fakeCtx();
   const out = path.join(tmp, 'clean', 'clean.csv');
