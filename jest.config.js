@@ -1,6 +1,10 @@
-/** Jest runs the TypeScript sources directly through ts-jest in ESM mode. */
+/**
+ * Jest runs the TypeScript sources directly through ts-jest in ESM mode, in Node's environment
+ * with the host realm's typed arrays (`tests/helpers/realmEnvironment.cjs`): `embed`, `eval` and
+ * `train` run onnxruntime by default, whose native outputs fail `instanceof` checks otherwise.
+ */
 export default {
-  testEnvironment: 'node',
+  testEnvironment: '<rootDir>/tests/helpers/realmEnvironment.cjs',
   extensionsToTreatAsEsm: ['.ts', '.tsx'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {

@@ -10,6 +10,8 @@
  *                    [--compare-pytorch [--python python3]] [--no-write] [--doc FILE]
  *   npm run bench -- --profile [--width 32] [--sizes 112] [--batches 8]
  *                    (per-kernel times of one step of each; no table)
+ *   npm run bench -- --inference [--width 64] [--sizes 112,64] [--batches 8,32]
+ *                    (embedding forward passes: tfjs against onnxruntime; `inference.ts`)
  *   npm run bench -- --kernels [--compare-pytorch]
  *                    (single kernels at MobileFaceNet's shapes, GFLOP/s or GB/s; `kernels.ts`)
  *
@@ -41,6 +43,7 @@ import { writeFileAtomic } from '../src/io/atomic.js';
 import { describeMachine } from './machine.js';
 import type { MeasureRequest, MeasureResult } from './measure.js';
 import { timeKernels, type KernelTiming } from './kernels.js';
+import { inferenceTable, timeInference } from './inference.js';
 import { formatProfile, profileInversionStep, profileTrainingStep } from './profile.js';
 
 const MARKERS = {
@@ -234,6 +237,7 @@ async function main(): Promise<void> {
       'no-write': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       kernels: { type: 'boolean', default: false },
+      inference: { type: 'boolean', default: false },
       doc: { type: 'string', default: 'docs/PERFORMANCE.md' },
     },
   });
@@ -255,6 +259,12 @@ async function main(): Promise<void> {
         console.log(formatProfile(`training step, ${size}×${size}, batch ${b}`, await profileTrainingStep(fm, b)));
       fm.model.dispose();
     }
+    return;
+  }
+  if (values.inference) {
+    const threads = [...new Set([1, workers])];
+    const rows = await timeInference(width, sizes, batches, threads);
+    console.log(`ms per image, embedding forward pass, MobileFaceNet width ${width}\n${inferenceTable(rows, threads)}`);
     return;
   }
   if (values.kernels) {

@@ -21,6 +21,7 @@ export {
   embedFiles,
   DEFAULT_EMBED_OPTIONS,
   type EmbedOptions,
+  type Embedder,
   type FaceModel,
   type FaceModelMeta,
   type FaceModelSummary,

@@ -9,14 +9,23 @@ import { Command } from 'commander';
 import type { BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import type { AlignMode } from '../align/align.js';
-import { embedPrepared } from '../model/embed.js';
+import { embedPrepared, type Embedder } from '../model/embed.js';
 import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { listImages } from '../io/image.js';
 import { encodeListing, listingPathFor } from '../io/listing.js';
 import { loadFaceModel } from '../model/store.js';
 import { writeNpy } from '../io/npy.js';
+import type { EmbedRuntime } from '../onnx/runtime.js';
 import type { CliContext } from './context.js';
-import { alignOption, backendOption, positiveInt, preparePhotos, useBackend } from './options.js';
+import {
+  alignOption,
+  backendOption,
+  positiveInt,
+  preparePhotos,
+  runtimeOption,
+  useBackend,
+  useEmbedder,
+} from './options.js';
 
 interface EmbedFlags {
   model: string;
@@ -27,6 +36,7 @@ interface EmbedFlags {
   batchSize: number;
   align: AlignMode;
   backend: BackendPreference;
+  runtime: EmbedRuntime;
 }
 
 /** `emb.npy` → `emb.jsonl`. */
@@ -48,18 +58,22 @@ export function embedCommand(ctx: CliContext): Command {
     .option('--batch-size <n>', 'images per forward pass', positiveInt('--batch-size'), 32)
     .addOption(alignOption())
     .addOption(backendOption())
+    .addOption(runtimeOption())
     .action(async (flags: EmbedFlags) => {
       if (!flags.out.endsWith('.npy')) throw new ArcinvertError(`--out must name a .npy file, got '${flags.out}'`);
       const labels = flags.labels ?? defaultLabelsPath(flags.out);
       await useBackend(ctx, flags.backend);
       const fm = await loadFaceModel(flags.model);
+      let embedder: Embedder | undefined;
       try {
         const photos = await preparePhotos(ctx, await listImages(flags.images), flags.align, fm.meta.inputSize);
+        embedder = await useEmbedder(ctx, fm, flags.runtime);
         const files = photos.map((p) => p.source);
         const d = fm.meta.embeddingSize;
         const data = await embedPrepared(fm, photos, {
           flip: flags.flip,
           batchSize: flags.batchSize,
+          embedder,
           onProgress: (done, total) => ctx.err(`embedded ${done}/${total}`),
         });
         await ensureDir(path.dirname(path.resolve(flags.out)));
@@ -67,6 +81,7 @@ export function embedCommand(ctx: CliContext): Command {
         await writeFileAtomic(labels, encodeListing(labels, files));
         ctx.out(`wrote ${flags.out} (${files.length}×${d} float32) and ${labels}`);
       } finally {
+        await embedder?.dispose();
         fm.model.dispose();
       }
     });

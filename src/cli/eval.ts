@@ -6,10 +6,12 @@
 import { Command } from 'commander';
 import type { BackendPreference } from '../engine/backend.js';
 import { evaluatePairs, type VerificationReport } from '../eval/index.js';
+import type { Embedder } from '../model/embed.js';
 import { loadFaceModel } from '../model/store.js';
 import { resolveModelDir } from '../train/checkpoint.js';
+import type { EmbedRuntime } from '../onnx/runtime.js';
 import type { CliContext } from './context.js';
-import { backendOption, positiveInt, useBackend } from './options.js';
+import { backendOption, positiveInt, runtimeOption, useBackend, useEmbedder } from './options.js';
 
 interface EvalFlags {
   model: string;
@@ -19,6 +21,7 @@ interface EvalFlags {
   json?: boolean;
   batchSize: number;
   backend: BackendPreference;
+  runtime: EmbedRuntime;
 }
 
 /** The human-readable report, one line per entry. */
@@ -56,16 +59,20 @@ export function evalCommand(ctx: CliContext): Command {
     .option('--json', 'print one JSON object instead of a table')
     .option('--batch-size <n>', 'images per forward pass', positiveInt('--batch-size'), 32)
     .addOption(backendOption())
+    .addOption(runtimeOption())
     .action(async (flags: EvalFlags) => {
       const dir = await resolveModelDir(flags.model);
       await useBackend(ctx, flags.backend);
       const fm = await loadFaceModel(dir);
       let report: VerificationReport;
+      let embedder: Embedder | undefined;
       try {
+        embedder = await useEmbedder(ctx, fm, flags.runtime);
         let shown = 0;
         report = await evaluatePairs(fm, flags.pairs, flags.images, {
           flip: flags.flip,
           batchSize: flags.batchSize,
+          embedder,
           onProgress: (done, total) => {
             if (done === total || done - shown >= 1000) {
               shown = done;
@@ -74,9 +81,11 @@ export function evalCommand(ctx: CliContext): Command {
           },
         });
       } finally {
+        await embedder?.dispose();
         fm.model.dispose();
       }
-      if (flags.json) ctx.out(JSON.stringify({ model: dir, flip: flags.flip, ...report }));
+      const runtime = embedder?.runtime ?? 'tfjs';
+      if (flags.json) ctx.out(JSON.stringify({ model: dir, flip: flags.flip, runtime, ...report }));
       else for (const line of formatReport(report, dir)) ctx.out(line);
     });
 }

@@ -2,11 +2,15 @@
  * Option parsers shared by the commands: each turns a flag's string into a typed value or
  * throws a one-line `ArcinvertError` naming the flag.
  */
+import { availableParallelism } from 'node:os';
 import { Option } from 'commander';
 import { ALIGN_MODES, maybeAlign, type AlignMode, type PreparedImage } from '../align/align.js';
 import { BACKEND_PREFERENCES, selectBackend, type BackendPreference } from '../engine/backend.js';
 import { ArcinvertError } from '../errors.js';
 import { requireUsableImages, type ImageSkip } from '../io/image.js';
+import type { Embedder } from '../model/embed.js';
+import type { FaceModel } from '../model/types.js';
+import { EMBED_RUNTIMES, embedderFor, type EmbedRuntime } from '../onnx/runtime.js';
 import type { CliContext } from './context.js';
 
 /** `--backend auto|tensorflow|wasm|cpu`, on every command that computes. */
@@ -19,6 +23,28 @@ export async function useBackend(ctx: CliContext, preference: BackendPreference)
   const info = await selectBackend(preference);
   ctx.err(`backend: ${info.device}`);
   return info.device;
+}
+
+/** `--runtime`: what runs the forward passes of a command that only embeds. */
+export function runtimeOption(): Option {
+  return new Option(
+    '--runtime <name>',
+    'what runs the forward passes: onnxruntime (native, multi-threaded; auto: where installed), or tfjs on --backend',
+  )
+    .choices(EMBED_RUNTIMES)
+    .default('auto');
+}
+
+/** The embedder `--runtime` asks for, its choice printed once on stderr; undefined: tfjs. */
+export async function useEmbedder(
+  ctx: CliContext,
+  fm: FaceModel,
+  runtime: EmbedRuntime,
+): Promise<Embedder | undefined> {
+  const { embedder, why } = await embedderFor(fm, runtime);
+  if (embedder) ctx.err(`runtime: onnxruntime (${availableParallelism()} threads)`);
+  else ctx.err(`runtime: tfjs${why ? ` (${why})` : ''}`);
+  return embedder;
 }
 
 /** Parses a positive integer flag. */

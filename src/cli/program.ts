@@ -16,6 +16,7 @@ import { alignCommand } from './align.js';
 import { leakageCommand } from './leakage.js';
 import { calibrateCommand } from './calibrate.js';
 import { importCommand } from './import.js';
+import { exportCommand } from './export.js';
 import { bridgeCommand } from './bridge.js';
 import { mergeCommand } from './merge.js';
 import { protectCommand } from './protect.js';
@@ -40,6 +41,7 @@ export function createProgram(ctx: CliContext): Command {
     leakageCommand,
     calibrateCommand,
     importCommand,
+    exportCommand,
     bridgeCommand,
     mergeCommand,
     protectCommand,

@@ -24,7 +24,8 @@ import { resolveMarginConfig, type MarginPresetName } from '../arcface/margin.js
 import { mergeFlags, readConfigFile } from './config.js';
 import type { CliContext } from './context.js';
 import { kebabFlag } from './flags.js';
-import { backendOption, finiteNumber, positiveInt, useBackend } from './options.js';
+import { embedderFor, type EmbedRuntime } from '../onnx/runtime.js';
+import { backendOption, finiteNumber, positiveInt, runtimeOption, useBackend } from './options.js';
 import { formatDuration } from './ui/format.js';
 import { plainTrainReporter, type TrainReporter } from './ui/trainPlain.js';
 
@@ -62,6 +63,7 @@ interface TrainFlags {
   distillWeight?: number;
   init?: string;
   backend: BackendPreference;
+  runtime: EmbedRuntime;
 }
 
 /** λ of `--distill` when `--distill-weight` is not given. */
@@ -209,7 +211,8 @@ function dataOptions(cmd: Command): Command {
       `weight of the distillation term (default ${DEFAULT_DISTILL_WEIGHT})`,
       finiteNumber('--distill-weight', (n) => n > 0, 'a positive number'),
     )
-    .addOption(backendOption());
+    .addOption(backendOption())
+    .addOption(evalRuntimeOption());
 }
 
 /** The backbone and the margin head. */
@@ -345,6 +348,25 @@ const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143 } as const;
  * killing a job) asks it to checkpoint and stop (a second signal kills the process at once: the
  * last checkpoint written stays, as after SIGKILL). Returns the signal that stopped it, if any.
  */
+/** `--runtime` for the held-out and benchmark scores (the training steps always run on tfjs). */
+function evalRuntimeOption(): Option {
+  const o = runtimeOption();
+  o.description =
+    'what runs the forward passes of the held-out and benchmark scores: onnxruntime (auto: where installed), or tfjs';
+  return o;
+}
+
+/** `TrainOptions.evalEmbedder` for `--runtime`: says once which runtime scores the epochs. */
+function evalEmbedderFor(ctx: CliContext, runtime: EmbedRuntime): TrainOptions['evalEmbedder'] {
+  let said = false;
+  return async (fm) => {
+    const { embedder, why } = await embedderFor(fm, runtime);
+    if (!said) ctx.err(`scores on: ${embedder ? 'onnxruntime' : `tfjs${why ? ` (${why})` : ''}`}`);
+    said = true;
+    return embedder;
+  };
+}
+
 async function runTraining(
   ctx: CliContext,
   options: TrainOptions,
@@ -447,6 +469,7 @@ export function trainCommand(ctx: CliContext): Command {
       resumeOverrides: overrides,
       maxSteps: flags.maxSteps,
       workers,
+      evalEmbedder: evalEmbedderFor(ctx, flags.runtime),
     });
     await reportResult(ctx, result, outDir);
   });

@@ -9,13 +9,12 @@
  * TAR at FAR 1e-2 and 1e-3 is computed over all pairs with `tarAtFar`. An image that cannot be
  * read is skipped with its pairs, and counted; the evaluation fails only when no pair is left.
  */
-import * as tf from '@tensorflow/tfjs';
 import type { FaceModel } from '../model/types.js';
 import { ArcinvertError } from '../errors.js';
 import { readImageBatchSkipping } from '../io/image.js';
 import type { Dataset } from '../io/imageFolder.js';
 import { Mulberry32, mixSeed, shuffleInPlace } from '../util/random.js';
-import { embedBatch } from '../model/embed.js';
+import { embedBatchWith, type Embedder } from '../model/embed.js';
 import {
   kFoldAssignment,
   lfwImagePath,
@@ -40,6 +39,8 @@ export interface PairEvalOptions {
   batchSize: number;
   /** Called after each batch with the number of images embedded so far. */
   onProgress?: (done: number, total: number) => void;
+  /** Another runtime for the forward passes (default: tfjs runs the model). */
+  embedder?: Embedder;
 }
 
 export const DEFAULT_PAIR_EVAL_OPTIONS: Readonly<PairEvalOptions> = { flip: true, batchSize: 32 };
@@ -81,9 +82,8 @@ export async function embedUnique(
     });
     bad.push(...read.skipped.map((s) => s.source));
     if (read.images) {
-      const e = embedBatch(fm.model, read.images, opts.flip);
-      const values = (await e.data()) as Float32Array;
-      tf.dispose([e, read.images]);
+      const values = await embedBatchWith(fm, read.images, opts.flip, opts.embedder);
+      read.images.dispose();
       read.ok.forEach((f, i) => out.set(f, values.slice(i * d, (i + 1) * d)));
     }
     opts.onProgress?.(Math.min(files.length, start + opts.batchSize), files.length);

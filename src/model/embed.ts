@@ -8,12 +8,64 @@ import { l2Normalize } from '../arcface/normalize.js';
 import type { FaceModel } from '../model/types.js';
 import { preparedBatch, type PreparedImage } from '../align/align.js';
 
+/**
+ * What runs a model's forward pass for embedding: another runtime serving the same network
+ * (`OnnxEmbedder` in `src/onnx/runtime.ts`); without one, tfjs runs the model itself.
+ */
+export interface Embedder {
+  /** The runtime's name, for reports ('onnxruntime'). */
+  readonly runtime: string;
+  /**
+   * Raw embeddings (not normalised) of `images` [B, H, W, 3] in the model's normalisation,
+   * and, with `flip`, of their mirror images after them: [B, D] or [2B, D], row-major.
+   * Does not dispose `images`.
+   */
+  forward(images: tf.Tensor4D, flip: boolean): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Unit embeddings [B·D] from an embedder's raw output for B images: with `flip`, row i plus
+ * row B + i (insightface's flip test), then L2-normalised.
+ */
+export function normaliseRows(raw: Float32Array, b: number, d: number, flip: boolean): Float32Array {
+  const out = new Float32Array(b * d);
+  for (let i = 0; i < b; i++) {
+    let ss = 0;
+    for (let k = 0; k < d; k++) {
+      const v = raw[i * d + k] + (flip ? raw[(b + i) * d + k] : 0);
+      out[i * d + k] = v;
+      ss += v * v;
+    }
+    const inv = 1 / Math.max(Math.sqrt(ss), 1e-12);
+    for (let k = 0; k < d; k++) out[i * d + k] *= inv;
+  }
+  return out;
+}
+
+/** Unit embeddings [B·D] of a batch: by `embedder` when given, else by tfjs (`embedBatch`). */
+export async function embedBatchWith(
+  fm: FaceModel,
+  images: tf.Tensor4D,
+  flip: boolean,
+  embedder: Embedder | undefined,
+): Promise<Float32Array> {
+  if (embedder)
+    return normaliseRows(await embedder.forward(images, flip), images.shape[0], fm.meta.embeddingSize, flip);
+  const e = embedBatch(fm.model, images, flip);
+  const data = (await e.data()) as Float32Array;
+  e.dispose();
+  return data;
+}
+
 /** How to embed a set of images. */
 export interface EmbedOptions {
   /** Add the flipped image's embedding before normalising (test-time augmentation). */
   flip: boolean;
   /** Images per forward pass. */
   batchSize: number;
+  /** Another runtime for the forward passes (default: tfjs runs the model). */
+  embedder?: Embedder;
   /** Called after each batch with the number of images done so far. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -53,9 +105,8 @@ export async function embedPrepared(
   for (let start = 0; start < images.length; start += opts.batchSize) {
     const chunk = images.slice(start, start + opts.batchSize);
     const batch = await preparedBatch(chunk, { size: fm.meta.inputSize, normalization: fm.meta.normalization });
-    const e = embedBatch(fm.model, batch, opts.flip);
-    out.set(await e.data(), start * d);
-    tf.dispose([batch, e]);
+    out.set(await embedBatchWith(fm, batch, opts.flip, opts.embedder), start * d);
+    batch.dispose();
     opts.onProgress?.(start + chunk.length, images.length);
   }
   return out;

@@ -20,6 +20,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { buildBackbone } from '../model/build.js';
 import { probeNonFinite } from '../model/check.js';
+import type { Embedder } from '../model/embed.js';
 import type { FaceModel } from '../model/types.js';
 import { ArcinvertError, ConfigError } from '../errors.js';
 import {
@@ -115,6 +116,12 @@ export interface TrainOptions {
    * so a resumed run may use another count.
    */
   workers?: number;
+  /**
+   * What runs the forward passes of the held-out and benchmark scores: called at each epoch's
+   * end with the model as it is then, disposed after; undefined (or none given) is tfjs.
+   * (The CLI passes onnxruntime's, `src/onnx/runtime.ts`; not part of the config.)
+   */
+  evalEmbedder?: (fm: FaceModel) => Promise<Embedder | undefined>;
   /** Milliseconds clock (tests); default `performance.now`. */
   now?: () => number;
 }
@@ -469,20 +476,32 @@ class Session {
     });
   }
 
+  /** The held-out pairs' scores and, when due (every `evalPairsEvery` epochs and after the last), the benchmark's. */
+  private async scores(epoch: number): Promise<{ val: VerificationReport | null; bench: VerificationReport | null }> {
+    const { cfg, fm, valPairs, opts } = this.s;
+    const embedder = await opts.evalEmbedder?.(fm);
+    const evalOpts = { flip: true, batchSize: cfg.evalBatchSize, embedder };
+    try {
+      const val =
+        valPairs.length > 0 ? await evaluatePathPairs(fm, valPairs, foldCount(valPairs.length), evalOpts) : null;
+      const benchDue = (epoch + 1) % cfg.evalPairsEvery === 0 || epoch + 1 === cfg.epochs;
+      const bench =
+        cfg.evalPairs && benchDue
+          ? await evaluatePairs(fm, cfg.evalPairs.pairsFile, cfg.evalPairs.imagesDir, evalOpts)
+          : null;
+      return { val, bench };
+    } finally {
+      await embedder?.dispose();
+    }
+  }
+
   /**
    * Scores the epoch on the validation pairs (keeping the best in best/) and, every
    * `evalPairsEvery` epochs and after the last, on the benchmark.
    */
   async endEpoch(epoch: number): Promise<void> {
-    const { cfg, fm, head, valPairs, opts } = this.s;
-    const evalOpts = { flip: true, batchSize: cfg.evalBatchSize };
-    const val =
-      valPairs.length > 0 ? await evaluatePathPairs(fm, valPairs, foldCount(valPairs.length), evalOpts) : null;
-    const benchDue = (epoch + 1) % cfg.evalPairsEvery === 0 || epoch + 1 === cfg.epochs;
-    const bench =
-      cfg.evalPairs && benchDue
-        ? await evaluatePairs(fm, cfg.evalPairs.pairsFile, cfg.evalPairs.imagesDir, evalOpts)
-        : null;
+    const { cfg, fm, head, opts } = this.s;
+    const { val, bench } = await this.scores(epoch);
     const state = this.state;
     const isBest = val !== null && (state.best === null || val.accuracy > state.best.accuracy);
     if (isBest) {

@@ -180,6 +180,22 @@ test("--resume at an epoch boundary: --epochs must add an epoch; the run's own v
   expect(same.lines.out[0]).toMatch(/^trained 12 steps/);
 });
 
+test('--runtime: the held-out scores on onnxruntime equal those on tfjs (same weights, same verdicts)', async () => {
+  const logs = [];
+  for (const runtime of ['tfjs', 'onnx']) {
+    const out = path.join(tmp, `runtime-${runtime}`);
+    const c = fakeCtx();
+    expect(
+      await runCli(['train', '--data', root, '--out', out, ...QUICK, '--max-steps', '6', '--runtime', runtime], c),
+    ).toBe(0);
+    expect(c.lines.err).toContain(`scores on: ${runtime === 'onnx' ? 'onnxruntime' : 'tfjs'}`);
+    logs.push(JSON.parse((await fsp.readFile(path.join(out, 'eval-log.jsonl'), 'utf8')).trim().split('\n')[0]));
+  }
+  expect(logs[1].val.accuracy).toBe(logs[0].val.accuracy);
+  expect(logs[1].val.threshold).toBeCloseTo(logs[0].val.threshold, 4);
+  expect(logs[1].val.tarAtFar1e2.tar).toBe(logs[0].val.tarAtFar1e2.tar);
+});
+
 test('purify writes a clean manifest that train --csv reads back', async () => {
   const ctx = fakeCtx();
   const out = path.join(tmp, 'clean', 'clean.csv');
