@@ -440,6 +440,10 @@ function checkFlags(f: LeakageFlags): void {
   if (f.reconstructions && f.targets)
     throw new ArcinvertError('--targets is for --invert; with --reconstructions the targets come from its report.json');
   if (f.shard && !f.invert) throw new ArcinvertError('--shard is for --invert (it slices the inversion)');
+  if (f.shard && f.cache !== undefined)
+    throw new ArcinvertError(
+      "--cache keeps the report's embeddings; a --shard run writes reconstructions only: drop it",
+    );
   if (f.model.length > 1 && !f.invert)
     throw new ArcinvertError('several --model make an ensemble attack, which --invert runs');
   checkEnsembleFlags(f.model, f.bridge, true);

@@ -446,6 +446,10 @@ export function trainCommand(ctx: CliContext): Command {
   optimisationOptions(modelOptions(dataOptions(cmd)));
   return cmd.action(async (flags: TrainFlags) => {
     const { cfg, source, outDir, workers: saved, overrides } = await planRun(cmd, flags);
+    if (flags.evalEvery !== undefined && cfg.evalPairs === null)
+      throw new ArcinvertError(
+        '--eval-every says how often --eval-pairs is scored: give --eval-pairs and --eval-images',
+      );
     await checkEvalPairs(cfg);
     // A resumed run keeps its worker count (the gradient sums' order), unless --workers says otherwise.
     const workers = flags.workers ?? saved ?? defaultWorkers(cfg, availableParallelism());

@@ -195,6 +195,23 @@ it('a --cache that cannot be a folder, or that overlaps --out, is refused before
   ]);
   const around = await cli(...base, '--cache', tmp, '--out', out);
   expect(around.code).toBe(2);
+  const sharded = await cli(
+    'leakage',
+    '--model',
+    model,
+    '--invert',
+    '--targets',
+    noReport,
+    '--shard',
+    '0/2',
+    '--cache',
+    file,
+    '--out',
+    out,
+  );
+  expect(sharded.err).toEqual([
+    "arcinvert: --cache keeps the report's embeddings; a --shard run writes reconstructions only: drop it",
+  ]);
   // Nothing was staged or written.
   expect(existsSync(out)).toBe(false);
   expect((await fsp.readdir(tmp)).filter((f) => f.includes('.partial-'))).toEqual([]);

@@ -164,6 +164,16 @@ test('--resume --epochs N gives the run a new end; fewer than the epochs begun i
   expect(JSON.parse(await fsp.readFile(path.join(out, 'config.json'), 'utf8')).epochs).toBe(3);
 });
 
+test('--eval-every without --eval-pairs is refused before any work', async () => {
+  const out = path.join(tmp, 'no-bench');
+  const c = fakeCtx();
+  expect(await runCli(['train', '--data', root, '--out', out, ...QUICK, '--eval-every', '2'], c)).toBe(2);
+  expect(c.lines.err.filter((l) => l.startsWith('arcinvert:'))).toEqual([
+    'arcinvert: --eval-every says how often --eval-pairs is scored: give --eval-pairs and --eval-images',
+  ]);
+  expect(existsSync(out)).toBe(false);
+});
+
 test("--resume at an epoch boundary: --epochs must add an epoch; the run's own values change nothing", async () => {
   const out = path.join(tmp, 'boundary');
   // 6 steps an epoch: stop exactly at the end of the first.
