@@ -6,7 +6,7 @@
 #     node scripts/teacher-embeddings.mjs <human-models>/models/$m.json ../shared/data/train RUNS/teachers/$m.npy --shard i/2
 #   done
 #   node scripts/teacher-ensemble.mjs training/teachers/ensemble-pca512.npy RUNS/teachers/faceres.npy RUNS/teachers/mobileface.npy --pca 512 --float16
-# (training/README.md: the run in progress and its committed targets). Checkpoints every 10 min;
+# (training/README.md: the committed targets). Checkpoints every 10 min;
 # kill it at any moment and run this script again to continue.
 # Usage: scripts/train-default.sh RUN_DIR TEACHER_NPY [WIDTH]
 # Environment: INPUT_SIZE (112), EPOCHS (16; on a resume, a new end for the run), K (sub-centres, 1), DISTILL_WEIGHT (64), LR (0.1),

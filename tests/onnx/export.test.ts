@@ -212,7 +212,7 @@ withData(
     expect(r.code).toBe(0);
     expect(r.err.filter((l) => l.startsWith('onnxruntime vs tfjs'))).toHaveLength(2);
     expect(r.out[0]).toMatch(
-      /^wrote .*default\.onnx \(\d+\.\d MiB; input \[N, 3, 64, 64\] as \(x − 127\.5\) \/ 127\.5 of RGB, output \[N, 512\]\)$/,
+      /^wrote .*default\.onnx \(\d+\.\d MiB; input \[N, 3, 112, 112\] as \(x − 127\.5\) \/ 127\.5 of RGB, output \[N, 512\]\)$/,
     );
     const again = await cli('export', '--model', DEFAULT_MODEL, '--onnx', out, '--backend', 'wasm');
     expect(again.code).toBe(2);
