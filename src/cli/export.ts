@@ -66,7 +66,7 @@ export function exportCommand(ctx: CliContext): Command {
       let ort: OnnxEmbedder | undefined;
       try {
         const bytes = exportOnnx(fm);
-        ort = await OnnxEmbedder.create(fm);
+        ort = await OnnxEmbedder.create(fm, undefined, bytes);
         const checks: Verification[] = [];
         const noise = noiseInputs(8, fm.meta.inputSize, fm.meta.normalization);
         checks.push(await check(fm, ort, noise, 'noise'));

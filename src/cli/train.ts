@@ -343,11 +343,6 @@ async function planRun(
 /** The signals that ask training to checkpoint and stop, and the exit status each gives (128 + its number). */
 const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143 } as const;
 
-/**
- * Runs `train()` with the Ink view or plain lines; Ctrl-C or SIGTERM (what schedulers send before
- * killing a job) asks it to checkpoint and stop (a second signal kills the process at once: the
- * last checkpoint written stays, as after SIGKILL). Returns the signal that stopped it, if any.
- */
 /** `--runtime` for the held-out and benchmark scores (the training steps always run on tfjs). */
 function evalRuntimeOption(): Option {
   const o = runtimeOption();
@@ -367,6 +362,11 @@ function evalEmbedderFor(ctx: CliContext, runtime: EmbedRuntime): TrainOptions['
   };
 }
 
+/**
+ * Runs `train()` with the Ink view or plain lines; Ctrl-C or SIGTERM (what schedulers send before
+ * killing a job) asks it to checkpoint and stop (a second signal kills the process at once: the
+ * last checkpoint written stays, as after SIGKILL). Returns the signal that stopped it, if any.
+ */
 async function runTraining(
   ctx: CliContext,
   options: TrainOptions,

@@ -4,7 +4,7 @@
  * then L2-normalise.
  */
 import * as tf from '@tensorflow/tfjs';
-import { l2Normalize } from '../arcface/normalize.js';
+import { l2Normalize, l2NormalizeRowsInPlace } from '../arcface/normalize.js';
 import type { FaceModel } from '../model/types.js';
 import { preparedBatch, type PreparedImage } from '../align/align.js';
 
@@ -29,18 +29,9 @@ export interface Embedder {
  * row B + i (insightface's flip test), then L2-normalised.
  */
 export function normaliseRows(raw: Float32Array, b: number, d: number, flip: boolean): Float32Array {
-  const out = new Float32Array(b * d);
-  for (let i = 0; i < b; i++) {
-    let ss = 0;
-    for (let k = 0; k < d; k++) {
-      const v = raw[i * d + k] + (flip ? raw[(b + i) * d + k] : 0);
-      out[i * d + k] = v;
-      ss += v * v;
-    }
-    const inv = 1 / Math.max(Math.sqrt(ss), 1e-12);
-    for (let k = 0; k < d; k++) out[i * d + k] *= inv;
-  }
-  return out;
+  const out = new Float32Array(raw.subarray(0, b * d));
+  if (flip) for (let j = 0; j < b * d; j++) out[j] += raw[b * d + j];
+  return l2NormalizeRowsInPlace(out, d);
 }
 
 /** Unit embeddings [B·D] of a batch: by `embedder` when given, else by tfjs (`embedBatch`). */

@@ -50,15 +50,14 @@ export class OnnxEmbedder implements Embedder {
   ) {}
 
   /**
-   * Exports `fm` (its current weights) and opens it in onnxruntime with `threads` threads
-   * (default: the cores).
+   * Opens `fm` in onnxruntime with `threads` threads (default: the cores): `bytes`, its export
+   * when the caller already has it, else `exportOnnx(fm)` of its current weights.
    * @throws ArcinvertError when onnxruntime-node is not installed or the model has a layer with no ONNX mapping.
    */
-  static async create(fm: FaceModel, threads = availableParallelism()): Promise<OnnxEmbedder> {
+  static async create(fm: FaceModel, threads = availableParallelism(), bytes?: Uint8Array): Promise<OnnxEmbedder> {
     const ort = await loadOrt();
     if (!ort) throw new ArcinvertError('onnxruntime-node is not installed: embed with --runtime tfjs');
-    const bytes = exportOnnx(fm);
-    const session = await ort.InferenceSession.create(bytes, {
+    const session = await ort.InferenceSession.create(bytes ?? exportOnnx(fm), {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: padFeedsPool(fm.model) ? 'disabled' : 'all',
