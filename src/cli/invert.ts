@@ -276,7 +276,7 @@ function objectiveOptions(cmd: Command): Command {
     )
     .option(
       '--output-size <px>',
-      "height of the images optimised and written, resized to the model's input for the network (0: the input size)",
+      "least height of the images optimised and written, shrunk to the model's input for the network (default 128; 0 or a size at most the input's: the input size)",
       nonNegativeInt('--output-size'),
     )
     .option(

@@ -78,9 +78,10 @@ export interface InvertConfig {
   fourierDecay: number;
 
   /**
-   * Height in pixels of the images optimised and written (the width follows the model input's
-   * aspect ratio); they are resized (bilinear, exact gradient) to the model's input for the
-   * network. 0: the model's input size.
+   * Least height in pixels of the images optimised and written (the width follows the model
+   * input's aspect ratio); a canvas taller than the model's input is shrunk to it by area (exact
+   * gradient) for the network. A model whose input is at least this tall (and 0) gets its input
+   * size. Default 128: the 112-px default model's images are written at 128×128.
    */
   outputSize: number;
 
@@ -135,7 +136,7 @@ export const DEFAULT_INVERT_CONFIG: Readonly<InvertConfig> = {
   parametrisation: 'fourier',
   colour: 'decorrelated',
   fourierDecay: 1,
-  outputSize: 0,
+  outputSize: 128,
   multiResolution: false,
   multiResolutionFraction: 0.5,
   initStd: 0.25,
@@ -243,9 +244,10 @@ export function learningRate(
 /**
  * [H, W] of the images a run optimises and writes: `outputSize` high, at the aspect ratio of the
  * model's `input` [H, W] (the width rounded to an even number, as the height is: a
- * multi-resolution start halves both); the input itself when `outputSize` is 0.
+ * multi-resolution start halves both); the input itself when it is at least `outputSize` high
+ * (and at `outputSize` 0): the canvas is never smaller than what the network sees.
  */
 export function canvasSize(c: Pick<InvertConfig, 'outputSize'>, input: readonly [number, number]): [number, number] {
-  if (c.outputSize === 0) return [input[0], input[1]];
+  if (c.outputSize <= input[0]) return [input[0], input[1]];
   return [c.outputSize, 2 * Math.round((c.outputSize * input[1]) / input[0] / 2)];
 }

@@ -1,6 +1,8 @@
 /**
  * Which images are optimised together. Every target gets `seeds` starting noises (jobs);
- * jobs are cut into batches of `batchSize`. The BN prior matches *batch* statistics, which
+ * jobs are cut into the fewest batches of at most `batchSize`, as equal in size as possible
+ * (20 jobs at batch 16: two of 10, not 16 and 4 — two workers finish together, and no small
+ * last batch needs padding). The BN prior matches *batch* statistics, which
  * are meaningless for one image (its variance is that of one face, not of faces), so a
  * batch with fewer than `minBatch` jobs — a single target, or the last batch — is padded
  * with filler jobs: extra seeds of the same targets. Fillers are optimised like the others
@@ -26,13 +28,15 @@ export function shardBatches(batches: number, index: number, count: number): num
   return Array.from({ length: end - start }, (_, k) => start + k);
 }
 
-/** Splits targets × seeds into batches, padding small batches with fillers. */
+/** Splits targets × seeds into equal batches of at most `batchSize`, padding small batches with fillers. */
 export function planBatches(nTargets: number, seeds: number, batchSize: number, minBatch: number): Job[][] {
   const jobs: Job[] = [];
   for (let t = 0; t < nTargets; t++) for (let s = 0; s < seeds; s++) jobs.push({ target: t, seed: s, filler: false });
+  const count = Math.ceil(jobs.length / batchSize);
   const batches: Job[][] = [];
-  for (let i = 0; i < jobs.length; i += batchSize) {
-    const batch = jobs.slice(i, i + batchSize);
+  for (let b = 0; b < count; b++) {
+    // Batch b holds jobs [⌊b·n/count⌋, ⌊(b+1)·n/count⌋): sizes differ by at most one.
+    const batch = jobs.slice(Math.floor((b * jobs.length) / count), Math.floor(((b + 1) * jobs.length) / count));
     const real = batch.length;
     const extra = new Map<number, number>();
     for (let k = 0; batch.length < minBatch; k++) {

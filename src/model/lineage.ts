@@ -10,7 +10,9 @@
  *   (`faceres` for `faceres.json`), a graph model's file name, else the directory's name.
  * - `teachers`: the families the network was distilled from: the base names of the `distill`
  *   targets in the training configs kept with the model (`config.json`, `phase1-config.json`, …;
- *   `scripts/teacher-embeddings.mjs` names its output after the teacher, e.g. `faceres.npy`).
+ *   `scripts/teacher-embeddings.mjs` names its output after the teacher, e.g. `faceres.npy`),
+ *   and the families a `teachers.json` beside them lists (`{"teachers": ["faceres", …]}`): a
+ *   combined target (`scripts/teacher-ensemble.mjs`) is named after none of its teachers.
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -54,6 +56,13 @@ async function teachersOf(dir: string): Promise<string[]> {
         .catch(() => undefined);
       const targets = cfg?.distill?.targets;
       if (typeof targets === 'string') out.add(stem(targets));
+    }
+    if (names.includes('teachers.json')) {
+      const listed = await fsp
+        .readFile(path.join(d, 'teachers.json'), 'utf8')
+        .then((t) => (JSON.parse(t) as { teachers?: unknown }).teachers)
+        .catch(() => undefined);
+      if (Array.isArray(listed)) for (const t of listed) if (typeof t === 'string') out.add(t);
     }
   }
   return [...out].sort();

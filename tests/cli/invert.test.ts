@@ -21,8 +21,12 @@ let headModelDir: string;
 let embNpy: string;
 let faces: string[];
 
-/** The fast settings every run here uses (the tiny net is not shift or mirror invariant). */
-const FAST = ['--steps', '3', '--batch-size', '2', '--jitter', '0', '--no-flip', '--backend', 'wasm'];
+/**
+ * The fast settings every run here uses (the tiny net is not shift or mirror invariant), at the
+ * tiny net's 32 px (the default canvas is 128 px).
+ */
+const DEFAULT_CANVAS = ['--steps', '3', '--batch-size', '2', '--jitter', '0', '--no-flip', '--backend', 'wasm'];
+const FAST = [...DEFAULT_CANVAS, '--output-size', '0'];
 
 beforeAll(async () => {
   await useWasm();
@@ -75,19 +79,28 @@ describe('successful runs', () => {
   test('--embedding: exit 0, one PNG per target, sheet.png and report.json; no tensors leak', async () => {
     const { parent, out } = await freshOut();
     const before = tf.memory().numTensors;
-    const r = await cli('invert', '--model', modelDir, '--embedding', embNpy, '--out', out, ...FAST);
+    const r = await cli('invert', '--model', modelDir, '--embedding', embNpy, '--out', out, ...DEFAULT_CANVAS);
     expect(errorLines(r).filter((l) => l.startsWith('arcinvert:'))).toEqual([]);
     expect(r.code).toBe(0);
     expect(tf.memory().numTensors).toBe(before);
     expect((await fsp.readdir(out)).sort()).toEqual(['report.json', 'sheet.png', 't000_s0.png', 't001_s0.png']);
     expect(await fsp.readdir(parent)).toEqual(['out']); // the staging directory is gone
-    expect(await decode(path.join(out, 't001_s0.png'))).toEqual({ width: 32, height: 32 });
+    // The default canvas: 128 px, shrunk to the tiny net's 32 px for the network.
+    expect(await decode(path.join(out, 't001_s0.png'))).toEqual({ width: 128, height: 128 });
     const report = JSON.parse(await fsp.readFile(path.join(out, 'report.json'), 'utf8'));
     expect(report.format).toBe('arcinvert-invert-report/1');
     expect(report.backbone).toBe('mobilefacenet');
     expect(report.model).toBe(modelDir);
     expect(report.backend).toMatch(/^wasm/);
-    expect(report.config).toMatchObject({ steps: 3, batchSize: 2, minBatch: 2, jitter: 0, flip: false, seeds: 1 });
+    expect(report.config).toMatchObject({
+      steps: 3,
+      batchSize: 2,
+      minBatch: 2,
+      jitter: 0,
+      flip: false,
+      seeds: 1,
+      outputSize: 128,
+    });
     expect(report.targets).toEqual([
       { index: 0, kind: 'embedding', source: faces[0], class: null },
       { index: 1, kind: 'embedding', source: faces[1], class: null },
@@ -107,9 +120,9 @@ describe('successful runs', () => {
         ),
       ),
     ]);
-    // The sheet has a photo column: 2 rows × (photo + 1 seed).
+    // The sheet has a photo column: 2 rows × (photo + 1 seed), tiles at the 128-px output size.
     const sheet = await decode(path.join(out, 'sheet.png'));
-    expect(sheet.width).toBe(4 + 2 * (32 + 4));
+    expect(sheet.width).toBe(4 + 2 * (128 + 4));
   });
 
   test('--random 2 --seeds 2 gives 4 images', async () => {

@@ -170,10 +170,13 @@ describe('learningRate', () => {
   });
 });
 
-test('the canvas: the model input at outputSize 0, else outputSize high at the input aspect ratio', () => {
+test('the canvas: outputSize high at the input aspect ratio, never below the model input', () => {
   expect(canvasSize({ outputSize: 0 }, [64, 64])).toEqual([64, 64]);
   expect(canvasSize({ outputSize: 128 }, [64, 64])).toEqual([128, 128]);
   expect(canvasSize({ outputSize: 128 }, [112, 96])).toEqual([128, 110]); // 128 · 96 / 112 = 109.7
-  expect(canvasSize({ outputSize: 18 }, [112, 96])).toEqual([18, 16]); // 15.4: even, as a half-size start needs
-  expect(DEFAULT_INVERT_CONFIG.outputSize).toBe(0);
+  expect(canvasSize({ outputSize: 130 }, [112, 96])).toEqual([130, 112]); // 111.4: even, as a half-size start needs
+  expect(canvasSize({ outputSize: 18 }, [112, 96])).toEqual([112, 96]); // smaller than the input: the input
+  expect(canvasSize({ outputSize: 224 }, [224, 224])).toEqual([224, 224]);
+  expect(canvasSize({ outputSize: 128 }, [224, 224])).toEqual([224, 224]); // faceres (224 px) at the default
+  expect(DEFAULT_INVERT_CONFIG.outputSize).toBe(128);
 });

@@ -37,7 +37,7 @@ afterAll(() => {
   other.model.dispose();
 });
 
-const config = resolveInvertConfig({ steps: 4, batchSize: 3, minBatch: 3, tvL1Weight: 0.01 });
+const config = resolveInvertConfig({ outputSize: 0, steps: 4, batchSize: 3, minBatch: 3, tvL1Weight: 0.01 });
 
 /** Two steps of batch 0 with `members`; the images and each step's terms. */
 function twoSteps(c: InvertConfig, members: InvertMember[]): { x: Float32Array; terms: number[][] } {
@@ -99,7 +99,7 @@ test('member targets that are not one row per target in its space are refused', 
 });
 
 test('on worker threads the ensemble gives the serial images', async () => {
-  const c = resolveInvertConfig({ steps: 3, batchSize: 2, minBatch: 2 });
+  const c = resolveInvertConfig({ outputSize: 0, steps: 3, batchSize: 2, minBatch: 2 });
   const targets = noiseTargets(fm, 4, 12);
   const members = [{ fm: other, targets: noiseTargets(other, 4, 12), weight: 1 }];
   const serial = await invertSerial(fm, targets, c, { members });

@@ -18,7 +18,14 @@ beforeAll(async () => {
 afterAll(() => fm.model.dispose());
 
 // Two batches of two targets.
-const config = resolveInvertConfig({ steps: 3, batchSize: 2, minBatch: 2, evalEvery: 1, reportEvery: 1 });
+const config = resolveInvertConfig({
+  outputSize: 0,
+  steps: 3,
+  batchSize: 2,
+  minBatch: 2,
+  evalEvery: 1,
+  reportEvery: 1,
+});
 
 test('workers only when asked for, with more than one image, no snapshots and no classifier loss', () => {
   const four = noiseTargets(fm, 4, 5);

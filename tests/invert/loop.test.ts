@@ -18,6 +18,7 @@ const targetsOf = (n: number): InvertTargets => noiseTargets(fm, n, 11);
 
 // No jitter or flip: the tiny random net is not shift- or mirror-invariant as a face model is.
 const quick = resolveInvertConfig({
+  outputSize: 0,
   steps: 40,
   batchSize: 4,
   minBatch: 4,

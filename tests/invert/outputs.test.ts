@@ -161,7 +161,7 @@ test('writeInvertOutputs writes one PNG per image with the exact bytes, the shee
     sources: [undefined, undefined],
     kind: 'random',
   };
-  const config = resolveInvertConfig({ steps: 10, batchSize: 4, minBatch: 4 });
+  const config = resolveInvertConfig({ outputSize: 0, steps: 10, batchSize: 4, minBatch: 4 });
   const run = {
     model: '/models/tiny',
     backbone: 'mobilefacenet',

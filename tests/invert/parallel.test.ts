@@ -21,7 +21,15 @@ afterAll(() => fm.model.dispose());
 const targetsOf = (n: number): InvertTargets => noiseTargets(fm, n, 12);
 
 // Three batches (the last padded with a filler) for two workers.
-const config = resolveInvertConfig({ steps: 4, batchSize: 2, minBatch: 2, seeds: 1, evalEvery: 2, reportEvery: 2 });
+const config = resolveInvertConfig({
+  outputSize: 0,
+  steps: 4,
+  batchSize: 2,
+  minBatch: 2,
+  seeds: 1,
+  evalEvery: 2,
+  reportEvery: 2,
+});
 
 test('gives the serial images, in the serial order', async () => {
   const targets = targetsOf(5);
@@ -45,8 +53,10 @@ test('the batch subset of invert equals the same batch of a full run', async () 
   const targets = targetsOf(5);
   const full = await invert(fm, targets, config);
   const last = await invert(fm, targets, config, { batches: [2] });
-  expect(last.images.map((i) => i.target)).toEqual([4]);
-  expect(Buffer.from(last.images[0]!.image.data).equals(Buffer.from(full.images[4]!.image.data))).toBe(true);
+  expect(last.images.map((i) => i.target)).toEqual([3, 4]); // 5 at batch 2: [0], [1, 2], [3, 4]
+  last.images.forEach((img, k) =>
+    expect(Buffer.from(img.image.data).equals(Buffer.from(full.images[3 + k]!.image.data))).toBe(true),
+  );
   await expect(invert(fm, targets, config, { batches: [3] })).rejects.toThrow(/outside the 3 planned batches/);
 });
 
@@ -69,6 +79,7 @@ test('batchParts: decided by the whole plan, at most one part per image', () => 
 describe('one batch cut into parts, one per worker', () => {
   // One batch of four images, three of them real (the fourth a filler seed of target 0).
   const one = resolveInvertConfig({
+    outputSize: 0,
     steps: 6,
     batchSize: 4,
     minBatch: 4,

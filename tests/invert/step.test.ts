@@ -30,6 +30,7 @@ beforeAll(async () => {
 afterAll(() => fm.model.dispose());
 
 const base = resolveInvertConfig({
+  outputSize: 0,
   steps: 4,
   batchSize: 3,
   minBatch: 3,
@@ -157,7 +158,15 @@ test.each([
   ],
 ] as const)('%s: 40 steps raise the cosine, images stay in (−1, 1), nothing leaks', (_name, extra) => {
   const n0 = tf.memory().numTensors;
-  const config = resolveInvertConfig({ steps: 40, batchSize: 2, minBatch: 2, jitter: 0, flip: false, ...extra });
+  const config = resolveInvertConfig({
+    outputSize: 0,
+    steps: 40,
+    batchSize: 2,
+    minBatch: 2,
+    jitter: 0,
+    flip: false,
+    ...extra,
+  });
   const targets = noiseTargets(fm, 2, 11);
   const run = createRunContext(fm, config);
   const s = createBatchState(run, batchSpec(targets, planBatches(2, 1, 2, 2)[0], 0, config));
@@ -177,6 +186,7 @@ test.each([
 
 test('the Fourier parametrisation starts from a near-uniform image of the mean face colour', () => {
   const config = resolveInvertConfig({
+    outputSize: 0,
     steps: 4,
     batchSize: 2,
     minBatch: 2,
@@ -196,13 +206,16 @@ test('the Fourier parametrisation starts from a near-uniform image of the mean f
 });
 
 describe('a canvas larger than the model input (outputSize)', () => {
-  const fourier = resolveInvertConfig({ steps: 4, batchSize: 3, minBatch: 3 });
+  const fourier = resolveInvertConfig({ outputSize: 0, steps: 4, batchSize: 3, minBatch: 3 });
 
-  test('at the input size it is the default run, bit for bit', () => {
+  test('at or below the input size it is the outputSize-0 run, bit for bit', () => {
     const a = threeSteps(fourier);
     const b = threeSteps({ ...fourier, outputSize: 32 }); // the tiny model takes 32×32
+    const c = threeSteps({ ...fourier, outputSize: 16 }); // never a canvas smaller than the input
     expect(b.shape).toEqual(a.shape);
     expect(b.x).toEqual(a.x);
+    expect(c.shape).toEqual(a.shape);
+    expect(c.x).toEqual(a.x);
     expect(b.terms).toEqual(a.terms);
   });
 
@@ -248,6 +261,7 @@ describe('a canvas larger than the model input (outputSize)', () => {
 
   test('three times the input: every canvas pixel gets a gradient from the network (shrunk by area)', () => {
     const pixels = resolveInvertConfig({
+      outputSize: 0,
       steps: 4,
       batchSize: 3,
       minBatch: 3,

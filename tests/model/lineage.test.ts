@@ -38,6 +38,24 @@ test("a training run's best/ reads the teachers of every config beside it and in
   fm.model.dispose();
 });
 
+test('teachers.json names the teachers behind a combined distillation target', async () => {
+  const dir = path.join(tmp, 'ens');
+  const fm = tinyMobileFaceNet(5);
+  await saveFaceModel(fm, dir);
+  await fsp.writeFile(
+    path.join(dir, 'config.json'),
+    JSON.stringify({ distill: { targets: '/t/ensemble-pca512.npy' } }),
+  );
+  await fsp.writeFile(path.join(dir, 'teachers.json'), JSON.stringify({ teachers: ['mobileface', 'faceres', 7] }));
+  const l = await modelDirLineage(dir, fm.meta);
+  expect(l.teachers).toEqual(['ensemble-pca512', 'faceres', 'mobileface']); // the non-string entry is ignored
+  expect(relation(graphLineage('/hm/models/faceres.json', 'cd34'), l)).toEqual({
+    kind: 'related',
+    why: 'the attacked model was distilled from faceres',
+  });
+  fm.model.dispose();
+});
+
 test('an imported model is its source: family from the file name, fingerprint from its hash', async () => {
   const fm = tinyMobileFaceNet(4);
   const dir = path.join(tmp, 'imp');

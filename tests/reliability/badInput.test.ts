@@ -933,7 +933,7 @@ describe('bad inputs and faults through the built CLI', () => {
 test('repeated library calls (load, embed, invert) leave no tensors behind', async () => {
   const fx = await fixtures();
   const files = [path.join(fx.crops, 'a.png'), path.join(fx.crops, 'b.png')];
-  const config = resolveInvertConfig({ steps: 2, seeds: 1, batchSize: 2 });
+  const config = resolveInvertConfig({ outputSize: 0, steps: 2, seeds: 1, batchSize: 2 });
   const once = async (): Promise<void> => {
     const fm = await loadFaceModel(fx.model);
     const embeddings = await embedFiles(fm, files);
