@@ -43,7 +43,9 @@
  *     [8, 112, 112, 3]); here the heap is copied in the longest contiguous runs the
  *     operation leaves intact (the flip: ~1 ms).
  *   - `Conv2DBackpropInput` of a strided k×k conv by phases (`phaseBackpropInput`), without
- *     the zero-inserted copy of dy and the products with its zeros.
+ *     the zero-inserted copy of dy and the products with its zeros; of a k×k conv with at
+ *     most `COLUMN_BACKPROP_MAX_CIN` input channels (the stem's 3) by columns
+ *     (`columnBackpropInput`): one matMul, then the taps added into dx on the heap.
  *   - `Identity` (`tf.clone`, and the engine's copy of every tensor it saves for a
  *     gradient): wasm's copies the buffer; here the output shares the input's data with one
  *     more reference, as tfjs-backend-cpu's Identity and wasm's own Reshape do. Sound because
@@ -113,8 +115,9 @@ function conv2DBackpropInputNHWC(args: KernelArgs): tf.Tensor {
  * dx of a strided k×k conv by phases: output row y (padded coordinate y + top = q·sh + p)
  * only meets filter rows i ≡ p (mod sh), so each of the sh·sw phases is a stride-1 full
  * correlation of dy with the reversed sub-filter of those taps, and the phases interleave into
- * dx. The same products as the zero-inserted form without its (sh·sw − 1)/(sh·sw) zeros:
- * MobileFaceNet's stem (3×3, stride 2, dx [8, 112, 112, 3]) 15.7 → 7.8 ms.
+ * dx. The same products as the zero-inserted form without its (sh·sw − 1)/(sh·sw) zeros
+ * (MobileFaceNet's stem, 3×3, stride 2, dx [8, 112, 112, 3]: 15.7 → 7.8 ms; it now goes by
+ * columns, `columnBackpropInput`).
  * Inside a tidy; dy `[N, OH, OW, Cout]`, filter `[KH, KW, Cin, Cout]`.
  */
 function phaseBackpropInput(dy: tf.Tensor4D, filter: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
@@ -155,10 +158,71 @@ function phaseBackpropInput(dy: tf.Tensor4D, filter: tf.Tensor4D, info: tf.backe
   return tf.slice(grid, [0, padInfo.top, padInfo.left, 0], [n, h, w, cin]) as tf.Tensor4D;
 }
 
+/** Input channels up to which a k×k filter's dx is computed by columns (`columnBackpropInput`). */
+export const COLUMN_BACKPROP_MAX_CIN = 4;
+
+/**
+ * dx of a k×k conv with few input channels (the stem: 3) by columns: one matMul
+ * `[N·OH·OW, Cout] × [Cout, KH·KW·Cin]` gives every output position's contribution to each tap,
+ * which are then added into dx on the heap (col2im). XNNPACK's convolutions run far below
+ * their rate with 3 output channels, and by phases the strided stem needs four of them and a
+ * Pack: MobileFaceNet's stem at [4, 56, 56, 64] → [4, 112, 112, 3] 7.6 → 2.0 ms, at batch 32
+ * 50.4 → 14.6 ms. Undefined where it does not apply.
+ */
+function columnBackpropInput(args: KernelArgs): tf.TensorInfo | undefined {
+  const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  if (dy.dtype !== 'float32' || filter.dtype !== 'float32' || dy.shape.length !== 4 || filter.shape.length !== 4)
+    return undefined;
+  const [kh, kw, cin, cout] = filter.shape as Shape4D;
+  if (kh * kw === 1 || cin > COLUMN_BACKPROP_MAX_CIN) return undefined;
+  const { strides, pad, dimRoundingMode, inputShape } = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+  const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as Shape4D, strides, 1, pad, dimRoundingMode);
+  const [n, oh, ow] = dy.shape as Shape4D;
+  const { strideHeight: sh, strideWidth: sw, inHeight: h, inWidth: w, padInfo } = info;
+  const taps = kh * kw * cin;
+  const columns = tf.tidy(() =>
+    tf.matMul(
+      tf.reshape(asTensor(dy, tf.Conv2DBackpropInput, 'dy'), [n * oh * ow, cout]),
+      tf.reshape(asTensor(filter, tf.Conv2DBackpropInput, 'filter'), [taps, cout]),
+      false,
+      true,
+    ),
+  );
+  const backend = args.backend as BackendWasm;
+  const out = backend.makeOutput([n, h, w, cin], 'float32');
+  // Views after makeOutput: a heap that grows detaches older ones.
+  const dst = backend.typedArrayFromHeap(out);
+  const src = backend.typedArrayFromHeap(columns);
+  dst.fill(0);
+  // Tap by tap, the output positions of a row in one branch-free run.
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const row = (b * oh + oy) * ow * taps;
+      for (let i = 0; i < kh; i++) {
+        const y = oy * sh + i - padInfo.top;
+        if (y < 0 || y >= h) continue;
+        for (let j = 0; j < kw; j++) {
+          // Output columns ox whose x = ox·sw + j − left lies inside [0, w).
+          const first = Math.max(0, Math.ceil((padInfo.left - j) / sw));
+          const last = Math.min(ow - 1, Math.floor((w - 1 + padInfo.left - j) / sw));
+          let to = ((b * h + y) * w + first * sw + j - padInfo.left) * cin;
+          let from = row + first * taps + (i * kw + j) * cin;
+          for (let ox = first; ox <= last; ox++, to += sw * cin, from += taps) {
+            for (let c = 0; c < cin; c++) dst[to + c] += src[from + c]!;
+          }
+        }
+      }
+    }
+  }
+  columns.dispose();
+  return out;
+}
+
 function fastConv2DBackpropInput(stock: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { dataFormat } = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
-    return dataFormat === 'NCHW' ? stock(args) : conv2DBackpropInputNHWC(args);
+    if (dataFormat === 'NCHW') return stock(args);
+    return columnBackpropInput(args) ?? conv2DBackpropInputNHWC(args);
   };
 }
 

@@ -5,7 +5,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { blockSwap, FAST_WASM_KERNEL_NAMES, registerFastWasmKernels } from '../../src/engine/fastKernels.js';
+import {
+  blockSwap,
+  COLUMN_BACKPROP_MAX_CIN,
+  FAST_WASM_KERNEL_NAMES,
+  registerFastWasmKernels,
+} from '../../src/engine/fastKernels.js';
 import { registerWasmGradKernels } from '../../src/engine/wasmGradKernels.js';
 import { compareGrads, forwardOn, random, randomMapped, relErr, TOLERANCE, type Named } from './compare.js';
 import { cases, label, outShape, type Case } from './convCases.js';
@@ -58,6 +63,14 @@ describe('Conv2DBackpropInput on wasm matches cpu', () => {
     { n: 1, h: 8, w: 8, c: 3, out: 2, k: 3, stride: 3, pad: 'same' },
     { n: 2, h: 6, w: 7, c: 2, out: 3, k: 2, stride: 1, pad: 'same' },
     { n: 2, h: 9, w: 9, c: 3, out: 5, k: 4, stride: 2, pad: 'valid' },
+    // More input channels than COLUMN_BACKPROP_MAX_CIN: k×k filters by forward convolutions
+    // (stride 1) and by phases (strided), where the cases above go by columns.
+    { n: 2, h: 9, w: 8, c: 6, out: 5, k: 3, stride: 1, pad: 'same' },
+    { n: 1, h: 8, w: 9, c: 5, out: 3, k: 3, stride: 2, pad: 'same' },
+    { n: 2, h: 10, w: 10, c: 7, out: 4, k: 5, stride: 2, pad: 'valid' },
+    { n: 1, h: 11, w: 9, c: 6, out: 2, k: 3, stride: 3, pad: 1, rounding: 'floor' },
+    // The stem of MobileFaceNet at a small size: 3 input channels, 3×3, stride 2, 'same'.
+    { n: 2, h: 16, w: 16, c: 3, out: 8, k: 3, stride: 2, pad: 'same' },
   ];
   const all = [...cases(false), ...extra];
   test.each(all.map((c) => [label(c), c] as const))('%s', async (_name, c) => {
@@ -81,17 +94,32 @@ describe('Conv2DBackpropInput on wasm matches cpu', () => {
     expect(await compareForward(op, [y, f])).toBeLessThanOrEqual(TOLERANCE);
   });
 
-  test('composes fast kernels: a matMul for 1×1 filters, a forward conv for k×k', async () => {
+  test('composes fast kernels: a matMul for 1×1 filters and for k×k with few input channels, a forward conv for k×k', async () => {
     const dy = tf.tensor(random([1, 4, 4, 2], 66).data, [1, 4, 4, 2]) as tf.Tensor4D;
-    const profileOf = async (k: number): Promise<string[]> => {
-      const f = tf.ones([k, k, 3, 2]) as tf.Tensor4D;
-      const p = await tf.profile(() => tf.conv2dTranspose(dy, f, [1, 4, 4, 3], 1, 'same'));
+    const profileOf = async (k: number, cin: number): Promise<string[]> => {
+      const f = tf.ones([k, k, cin, 2]) as tf.Tensor4D;
+      const p = await tf.profile(() => tf.conv2dTranspose(dy, f, [1, 4, 4, cin], 1, 'same'));
       tf.dispose([f, p.result as tf.Tensor]);
       return p.kernelNames;
     };
-    expect(await profileOf(1)).toEqual(expect.arrayContaining([tf.Conv2DBackpropInput, 'BatchMatMul']));
-    expect(await profileOf(3)).toEqual(expect.arrayContaining([tf.Conv2DBackpropInput, 'Conv2D']));
+    expect(await profileOf(1, 3)).toEqual(expect.arrayContaining([tf.Conv2DBackpropInput, 'BatchMatMul']));
+    const narrow = await profileOf(3, COLUMN_BACKPROP_MAX_CIN);
+    expect(narrow).toEqual(expect.arrayContaining([tf.Conv2DBackpropInput, 'BatchMatMul']));
+    expect(narrow).not.toContain('Conv2D');
+    const wide = await profileOf(3, COLUMN_BACKPROP_MAX_CIN + 1);
+    expect(wide).toEqual(expect.arrayContaining([tf.Conv2DBackpropInput, 'Conv2D']));
+    expect(wide).not.toContain('BatchMatMul');
     dy.dispose();
+  });
+
+  test('by columns leaves no tensors and no wasm buffers behind', () => {
+    const dy = tf.randomNormal([2, 8, 8, 8]) as tf.Tensor4D;
+    const f = tf.randomNormal([3, 3, 3, 8]) as tf.Tensor4D;
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const [tensors, buffers] = [tf.memory().numTensors, backend.numDataIds()];
+    tf.conv2dTranspose(dy, f, [2, 16, 16, 3], 2, 'same').dispose();
+    expect([tf.memory().numTensors, backend.numDataIds()]).toEqual([tensors, buffers]);
+    tf.dispose([dy, f]);
   });
 });
 

@@ -261,7 +261,6 @@ describe('a canvas larger than the model input (outputSize)', () => {
 
   test('three times the input: every canvas pixel gets a gradient from the network (shrunk by area)', () => {
     const pixels = resolveInvertConfig({
-      outputSize: 0,
       steps: 4,
       batchSize: 3,
       minBatch: 3,
