@@ -16,6 +16,7 @@ import { ArcinvertError, ConfigError } from '../errors.js';
 import { registerFastWasmKernels } from './fastKernels.js';
 import { registerFastGradients } from './gradients.js';
 import { registerWasmGradKernels } from './wasmGradKernels.js';
+import { registerSimdKernels } from './simd/simd.js';
 
 /** What the user asked for: `auto` picks the fastest that loads. */
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -82,6 +83,7 @@ async function tryNative(pkg: string): Promise<Attempt> {
 async function tryWasm(): Promise<Attempt> {
   registerWasmGradKernels();
   registerFastWasmKernels();
+  registerSimdKernels();
   if (!(await activate('wasm'))) return { failure: 'wasm: the WebAssembly backend did not initialise' };
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const threads = getThreadsCount();

@@ -20,7 +20,8 @@
  *
  * Prelu (`Prelu_grad.ts`): the stock dx is `where(x > 0, dy, dy·α)`; Greater and Select run
  * ~10× slower than arithmetic on wasm. Here dx = dy · (α + (1 − α)·step(x)) and
- * dα = reduceTo(dy · (x − relu(x)), α), the same values with element-wise arithmetic only.
+ * dα = reduceTo(dy · (x − relu(x)), α), the same values with element-wise arithmetic only; on
+ * wasm, with one α per channel, dx is one SIMD pass (`simd/simd.ts`).
  *
  * Mean and Sum (`Mean_grad.ts`, `Sum_grad.ts`): the stock gradients multiply dy by
  * `tf.ones(x.shape)`, a full-size array built in JavaScript and copied to the backend on
@@ -29,6 +30,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { channelAffine } from './affine.js';
+import { preluDx } from './simd/simd.js';
 
 /** Sums `t` over the axes along which `shape` broadcasts to `t.shape`, then reshapes to `shape`. */
 function reduceTo(t: tf.Tensor, shape: readonly number[]): tf.Tensor {
@@ -77,7 +79,8 @@ export const preluGradConfig: tf.GradConfig = {
     const g = dy as tf.Tensor;
     const [x, alpha] = saved as [tf.Tensor, tf.Tensor];
     return {
-      x: () => reduceTo(tf.mul(g, tf.add(tf.mul(tf.step(x), tf.sub(1, alpha)), alpha)), x.shape),
+      x: () =>
+        preluDx(g, x, alpha) ?? reduceTo(tf.mul(g, tf.add(tf.mul(tf.step(x), tf.sub(1, alpha)), alpha)), x.shape),
       alpha: () => reduceTo(tf.mul(g, tf.sub(x, tf.relu(x))), alpha.shape),
     };
   },

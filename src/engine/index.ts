@@ -16,3 +16,4 @@ export { FrozenGraph, LayerGraph, TrainGraph } from './layerGraph.js';
 export { channelStats } from './moments.js';
 export { FAST_GRADIENT_NAMES, registerFastGradients } from './gradients.js';
 export { registerWasmGradKernels, WASM_GRAD_KERNEL_NAMES } from './wasmGradKernels.js';
+export { registerSimdKernels } from './simd/simd.js';

@@ -5,17 +5,19 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { channelAffine } from './affine.js';
+import { channelStatsValue } from './simd/simd.js';
 
 /** See `channelStats`. */
 const channelStatsOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
   const axes = x.rank === 4 ? [0, 1, 2] : [0];
-  const n = x.size / x.shape[x.rank - 1];
-  const mean = tf.mean(x, axes);
-  const variance = tf.mean(tf.squaredDifference(x, mean), axes);
+  const c = x.shape[x.rank - 1];
+  const n = x.size / c;
+  const fast = channelStatsValue(x);
+  const mean = fast ? tf.reshape(tf.slice(fast, [0, 0], [1, c]), [c]) : tf.mean(x, axes);
   save([x, mean]);
   return {
-    value: tf.stack([mean, variance]) as tf.Tensor2D,
+    value: fast ?? (tf.stack([mean, tf.mean(tf.squaredDifference(x, mean), axes)]) as tf.Tensor2D),
     gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
       const [xs, mu] = saved;
       const [gMean, gVar] = tf.unstack(dy);
@@ -34,7 +36,8 @@ const channelStatsOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc
  * One op with its own gradient: dx = (g_μ + 2 g_σ² (x − μ)) / n, as x·a + b with per-channel
  * a = 2 g_σ² / n and b = g_μ / n − μ·a. tf.moments' gradient goes through Sub, Square, two
  * Means and their broadcasts (about seven full-size passes, and x − μ kept for it); this
- * one keeps only x and μ and makes one full-size pass (`channelAffine`).
+ * one keeps only x and μ and makes one full-size pass (`channelAffine`). On wasm the value is
+ * one SIMD kernel (`simd/simd.ts`: two reads of x, no full-size write).
  *
  * @param x [B, H, W, C] or [B, C].
  * @returns [2, C].

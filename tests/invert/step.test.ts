@@ -108,7 +108,8 @@ test("a part whose sibling holds the same images: the whole batch's terms and th
   for (const lr of [0.05, 0.1]) {
     const [a, b] = [invertStep(run, whole, lr), invertStep(run, half, lr)];
     const [ta, tb] = [a.dataSync(), b.dataSync()];
-    ta.forEach((v, k) => expect(tb[k]).toBeCloseTo(v, 5));
+    // Equal up to float rounding (the terms reach ~100: relative, not absolute digits).
+    ta.forEach((v, k) => expect(Math.abs(tb[k]! - v)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v))));
     tf.dispose([a, b]);
     asked = true;
   }
