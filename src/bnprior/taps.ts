@@ -110,6 +110,24 @@ export class BnTaps {
     const n = this.layers.length + this.folded.length;
     return { bnInputs: outs.slice(0, n), embedding: outs[n] as tf.Tensor2D };
   }
+
+  /**
+   * `apply` for the BN-statistics prior: the batch statistics ([2, C], `channelStats`) of the
+   * taps at `indices` (into `bnInputs` order) and the embedding. A BN layer's statistics come
+   * from the op that also runs the layer (`FrozenGraph`'s fused BatchNorm, whose gradient
+   * covers both in one pass); the others' from their inputs. Differentiable w.r.t. `x`.
+   */
+  statsAt(x: tf.Tensor4D, indices: readonly number[]): { stats: tf.Tensor2D[]; embedding: tf.Tensor2D } {
+    const names = new Set(indices.filter((k) => k < this.layers.length).map((k) => this.layers[k]!.name));
+    const { outputs, stats } = this.graph.applyWithStats(x, names);
+    const n = this.layers.length + this.folded.length;
+    const fromGraph = (k: number): tf.Tensor2D | undefined =>
+      k < this.layers.length ? stats.get(this.layers[k]!.name) : undefined;
+    return {
+      stats: indices.map((k) => fromGraph(k) ?? channelStats(outputs[k]!)),
+      embedding: outputs[n] as tf.Tensor2D,
+    };
+  }
 }
 
 /**

@@ -35,11 +35,18 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { channelStats } from './moments.js';
+import { bnAct, bnActApplies } from './simd/simd.js';
 
 type Sym = tf.SymbolicTensor;
-type Run = (inputs: tf.Tensor[]) => tf.Tensor[];
+/** What one `apply` asks of its steps: the batch statistics of these BatchNorm layers' inputs, into `stats`. */
+interface ApplyContext {
+  wanted: ReadonlySet<string>;
+  stats: Map<string, tf.Tensor2D>;
+}
+type Run = (inputs: tf.Tensor[], ctx?: ApplyContext) => tf.Tensor[];
 
 interface Step {
+  layer: tf.layers.Layer;
   inputs: Sym[];
   outputs: Sym[];
   run: Run;
@@ -132,6 +139,67 @@ function trainBatchNorm(layer: tf.layers.Layer): Run | undefined {
   };
 }
 
+/** A PReLU layer's α when it is one value per channel of its input (`sharedAxes` over all others); else undefined. */
+function perChannelAlpha(layer: tf.layers.Layer): tf.LayerVariable | undefined {
+  if (layer.getClassName() !== 'PReLU') return undefined;
+  const alpha = weight(layer, 'alpha');
+  const c = (layer.input as Sym).shape.at(-1);
+  return alpha !== undefined && alpha.shape.every((d, i) => d === (i === alpha.shape.length - 1 ? c : 1))
+    ? alpha
+    : undefined;
+}
+
+/**
+ * Inference mode: each BatchNormalization over the last axis (with γ and β), and the PReLU
+ * that alone reads it, becomes one step that runs them as one op with the statistics of the
+ * BN's input (`simd/simd.ts` `bnAct`: the forward in one pass, the input gradient of all three
+ * in one), wherever that op applies at run time; elsewhere the step runs the layers' own
+ * `apply` and `channelStats`, as before. Rewrites `steps` in place; `outputs` are the model's
+ * output ids (a BN output the model returns is never merged away).
+ */
+function fuseBatchNorms(steps: Step[], outputs: ReadonlySet<number>): void {
+  for (let i = 0; i < steps.length; i++) {
+    const bn = steps[i]!;
+    if (bn.layer.getClassName() !== 'BatchNormalization' || bn.inputs.length !== 1) continue;
+    const cfg = bn.layer.getConfig() as { axis?: number | number[]; epsilon?: number };
+    const axis = Array.isArray(cfg.axis) ? cfg.axis : [cfg.axis ?? -1];
+    const rank = bn.inputs[0]!.shape.length;
+    const [gamma, beta, mean, variance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((n) =>
+      weight(bn.layer, n),
+    );
+    if (axis.length !== 1 || (axis[0] !== -1 && axis[0] !== rank - 1) || !gamma || !beta || !mean || !variance)
+      continue;
+    const y = bn.outputs[0]!;
+    const readers = steps.filter((s) => s.inputs.some((t) => t.id === y.id));
+    const next = readers.length === 1 && !outputs.has(y.id) ? readers[0]! : undefined;
+    const alpha = next && next.inputs.length === 1 ? perChannelAlpha(next.layer) : undefined;
+    const act = alpha ? next : undefined;
+    const own = [ownRun(bn.layer, false), ...(act ? [ownRun(act.layer, false)] : [])];
+    const name = bn.layer.name;
+    const epsilon = cfg.epsilon ?? 1e-3;
+    bn.run = ([x], ctx) => {
+      const p = { gamma: gamma.read(), beta: beta.read(), mean: mean.read(), variance: variance.read(), epsilon };
+      const params = alpha ? { ...p, alpha: alpha.read() } : p;
+      const wanted = ctx?.wanted.has(name) ?? false;
+      if (bnActApplies(x!, params)) {
+        const { y: out, stats } = bnAct(x!, params, wanted);
+        if (stats) ctx?.stats.set(name, stats);
+        return [out];
+      }
+      return [
+        tf.tidy(() => {
+          const normalised = own[0]!([x!])[0]!;
+          return own.length === 2 ? own[1]!([normalised])[0]! : normalised;
+        }),
+      ];
+    };
+    if (act) {
+      bn.outputs = act.outputs;
+      steps.splice(steps.indexOf(act), 1);
+    }
+  }
+}
+
 function layerRun(layer: tf.layers.Layer, inputs: Sym[], training: boolean): Run {
   const className = layer.getClassName();
   const plain =
@@ -173,12 +241,14 @@ export class LayerGraph {
       scheduled.add(key);
       const node = t.sourceLayer.inboundNodes[t.nodeIndex];
       this.steps.push({
+        layer: t.sourceLayer,
         inputs: t.inputs,
         outputs: node.outputTensors,
         run: layerRun(t.sourceLayer, t.inputs, training),
       });
     };
     this.outputs.forEach(visit);
+    if (!training) fuseBatchNorms(this.steps, new Set(this.outputs.map((t) => t.id)));
     this.steps.forEach((s, i) => s.inputs.forEach((t) => this.lastUse.set(t.id, i)));
   }
 
@@ -189,6 +259,20 @@ export class LayerGraph {
    * @returns one tensor per model output, in `model.outputs` order.
    */
   apply(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
+    return this.applyWithStats(inputs, new Set()).outputs;
+  }
+
+  /**
+   * `apply`, and the batch statistics ([2, C], `channelStats`) of the inputs of the BatchNorm
+   * layers named in `wanted` that the graph computes in one op with the layer (inference mode,
+   * `fuseBatchNorms`); a wanted layer missing from `stats` was not fused: the caller computes
+   * its statistics from the layer's input itself.
+   */
+  applyWithStats(
+    inputs: tf.Tensor | tf.Tensor[],
+    wanted: ReadonlySet<string>,
+  ): { outputs: tf.Tensor[]; stats: Map<string, tf.Tensor2D> } {
+    const ctx: ApplyContext = { wanted, stats: new Map() };
     const xs = Array.isArray(inputs) ? inputs : [inputs];
     if (xs.length !== this.inputs.length) {
       throw new Error(`LayerGraph: ${xs.length} inputs for a model with ${this.inputs.length}`);
@@ -196,7 +280,10 @@ export class LayerGraph {
     const values = new Map<number, tf.Tensor>(this.inputs.map((t, i) => [t.id, xs[i]]));
     const keep = new Set([...this.inputs, ...this.outputs].map((t) => t.id));
     this.steps.forEach((step, i) => {
-      const out = step.run(step.inputs.map((t) => values.get(t.id)!));
+      const out = step.run(
+        step.inputs.map((t) => values.get(t.id)!),
+        ctx,
+      );
       step.outputs.forEach((t, j) => values.set(t.id, out[j]));
       for (const t of step.inputs) {
         const value = values.get(t.id)!;
@@ -204,7 +291,7 @@ export class LayerGraph {
         if (this.lastUse.get(t.id) === i && !keep.has(t.id) && !out.includes(value)) value.dispose();
       }
     });
-    return this.outputs.map((t) => values.get(t.id)!);
+    return { outputs: this.outputs.map((t) => values.get(t.id)!), stats: ctx.stats };
   }
 }
 

@@ -11,7 +11,7 @@ import type { FaceModel } from '../model/types.js';
 import { packBnPrior, packedBnStatLoss, packedBnStatLossOf, type PackedBnPrior } from '../bnprior/loss.js';
 import { priorTargets, type PriorTargets } from '../bnprior/targets.js';
 import { BnTaps } from '../bnprior/taps.js';
-import { channelStats, pooledStats } from '../engine/moments.js';
+import { pooledStats } from '../engine/moments.js';
 import { resizeArea, resizeBilinear } from '../engine/resize.js';
 import { DEFAULT_NORMALIZATION, denormalizeToBytes } from '../io/image.js';
 import type { ArcFaceHead } from '../arcface/head.js';
@@ -411,9 +411,11 @@ function modelOutputs(
   targets: tf.Tensor2D,
   classes?: ClassTargets,
 ): { id: tf.Scalar; stats: tf.Tensor2D[] } {
-  const out = m.taps.apply(toModelInput(m.fm, toInputSize(m.fm, view)));
-  const id = identityLoss(loss, out.embedding, targets, classes).mean() as tf.Scalar;
-  const stats = m.packed ? m.prior.indices.map((k) => channelStats(out.bnInputs[k])) : [];
+  const x = toModelInput(m.fm, toInputSize(m.fm, view));
+  const { embedding, stats } = m.packed
+    ? m.taps.statsAt(x, m.prior.indices)
+    : { embedding: m.taps.apply(x).embedding, stats: [] };
+  const id = identityLoss(loss, embedding, targets, classes).mean() as tf.Scalar;
   return { id, stats };
 }
 

@@ -142,4 +142,119 @@
         (local.set $left (i32.sub (local.get $left) (local.get $n)))
         (br $next2)))
     (call $average (i32.add (local.get $out) (local.get $cb)) (local.get $total) (local.get $c) (local.get $rows)))
+  ;; Per-channel BatchNorm (inference) then PReLU, folded into scratch: f = γ/√(σ² + ε),
+  ;; b = β − μ·f, a = α (or 1 where alpha is 0: no activation). scratch: 12·c bytes.
+  (func $bn_prepare
+    (param $scratch i32) (param $gamma i32) (param $beta i32) (param $mean i32) (param $var i32)
+    (param $eps f32) (param $alpha i32) (param $c i32)
+    (local $k i32) (local $o i32) (local $f f32) (local $cb i32)
+    (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $k) (local.get $c)))
+        (local.set $o (i32.shl (local.get $k) (i32.const 2)))
+        ;; γ · (1/√(σ² + ε)), as the wasm FusedBatchNorm computes it (rsqrt, then the product).
+        (local.set $f
+          (f32.mul
+            (f32.load (i32.add (local.get $gamma) (local.get $o)))
+            (f32.div
+              (f32.const 1)
+              (f32.sqrt (f32.add (f32.load (i32.add (local.get $var) (local.get $o))) (local.get $eps))))))
+        (f32.store (i32.add (local.get $scratch) (local.get $o)) (local.get $f))
+        (f32.store
+          (i32.add (i32.add (local.get $scratch) (local.get $cb)) (local.get $o))
+          (f32.sub
+            (f32.load (i32.add (local.get $beta) (local.get $o)))
+            (f32.mul (f32.load (i32.add (local.get $mean) (local.get $o))) (local.get $f))))
+        (f32.store
+          (i32.add (i32.add (local.get $scratch) (i32.shl (local.get $cb) (i32.const 1))) (local.get $o))
+          (if (result f32) (local.get $alpha)
+            (then (f32.load (i32.add (local.get $alpha) (local.get $o))))
+            (else (f32.const 1))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $next))))
+
+  ;; y = prelu(x·f + b) per channel (BatchNorm in inference mode, then PReLU with one α per
+  ;; channel, or none where alpha is 0). rows × c elements; scratch: 12·c bytes.
+  (func (export "bn_act")
+    (param $y i32) (param $x i32) (param $gamma i32) (param $beta i32) (param $mean i32) (param $var i32)
+    (param $eps f32) (param $alpha i32) (param $rows i32) (param $c i32) (param $scratch i32)
+    (local $k i32) (local $cb i32) (local $z v128)
+    (call $bn_prepare (local.get $scratch) (local.get $gamma) (local.get $beta) (local.get $mean) (local.get $var)
+      (local.get $eps) (local.get $alpha) (local.get $c))
+    (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
+    (block $done
+      (loop $next_row
+        (br_if $done (i32.eqz (local.get $rows)))
+        (local.set $k (i32.const 0))
+        (block $row_done
+          (loop $next_lane
+            (br_if $row_done (i32.ge_u (local.get $k) (local.get $cb)))
+            (local.set $z
+              (f32x4.add
+                (f32x4.mul
+                  (v128.load (i32.add (local.get $x) (local.get $k)))
+                  (v128.load (i32.add (local.get $scratch) (local.get $k))))
+                (v128.load (i32.add (i32.add (local.get $scratch) (local.get $cb)) (local.get $k)))))
+            (v128.store
+              (i32.add (local.get $y) (local.get $k))
+              (v128.bitselect
+                (local.get $z)
+                (f32x4.mul
+                  (local.get $z)
+                  (v128.load (i32.add (i32.add (local.get $scratch) (i32.shl (local.get $cb) (i32.const 1))) (local.get $k))))
+                (f32x4.gt (local.get $z) (f32x4.splat (f32.const 0)))))
+            (local.set $k (i32.add (local.get $k) (i32.const 16)))
+            (br $next_lane)))
+        (local.set $x (i32.add (local.get $x) (local.get $cb)))
+        (local.set $y (i32.add (local.get $y) (local.get $cb)))
+        (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+        (br $next_row))))
+
+  ;; The input gradient of bn_act plus that of x's batch statistics, in one pass:
+  ;; dx = (z > 0 ? dy : dy·α)·f + x·a2 + b2 with z = x·f + b, a2 and b2 per channel (the
+  ;; statistics' gradient as an affine map of x). rows × c elements; scratch: 12·c bytes.
+  (func (export "bn_act_dx")
+    (param $dx i32) (param $dy i32) (param $x i32) (param $gamma i32) (param $beta i32) (param $mean i32)
+    (param $var i32) (param $eps f32) (param $alpha i32) (param $a2 i32) (param $b2 i32)
+    (param $rows i32) (param $c i32) (param $scratch i32)
+    (local $k i32) (local $cb i32) (local $vx v128) (local $vf v128) (local $g v128) (local $z v128)
+    (call $bn_prepare (local.get $scratch) (local.get $gamma) (local.get $beta) (local.get $mean) (local.get $var)
+      (local.get $eps) (local.get $alpha) (local.get $c))
+    (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
+    (block $done
+      (loop $next_row
+        (br_if $done (i32.eqz (local.get $rows)))
+        (local.set $k (i32.const 0))
+        (block $row_done
+          (loop $next_lane
+            (br_if $row_done (i32.ge_u (local.get $k) (local.get $cb)))
+            (local.set $vx (v128.load (i32.add (local.get $x) (local.get $k))))
+            (local.set $vf (v128.load (i32.add (local.get $scratch) (local.get $k))))
+            (local.set $g (v128.load (i32.add (local.get $dy) (local.get $k))))
+            (local.set $z
+              (f32x4.add
+                (f32x4.mul (local.get $vx) (local.get $vf))
+                (v128.load (i32.add (i32.add (local.get $scratch) (local.get $cb)) (local.get $k)))))
+            (local.set $g
+              (v128.bitselect
+                (local.get $g)
+                (f32x4.mul
+                  (local.get $g)
+                  (v128.load (i32.add (i32.add (local.get $scratch) (i32.shl (local.get $cb) (i32.const 1))) (local.get $k))))
+                (f32x4.gt (local.get $z) (f32x4.splat (f32.const 0)))))
+            (v128.store
+              (i32.add (local.get $dx) (local.get $k))
+              (f32x4.add
+                (f32x4.mul (local.get $g) (local.get $vf))
+                (f32x4.add
+                  (f32x4.mul (local.get $vx) (v128.load (i32.add (local.get $a2) (local.get $k))))
+                  (v128.load (i32.add (local.get $b2) (local.get $k))))))
+            (local.set $k (i32.add (local.get $k) (i32.const 16)))
+            (br $next_lane)))
+        (local.set $x (i32.add (local.get $x) (local.get $cb)))
+        (local.set $dy (i32.add (local.get $dy) (local.get $cb)))
+        (local.set $dx (i32.add (local.get $dx) (local.get $cb)))
+        (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+        (br $next_row))))
 )

@@ -23,6 +23,35 @@ import { KERNELS_WASM_BASE64 } from './kernels.js';
 interface SimdExports {
   prelu_dx(dx: number, dy: number, x: number, alpha: number, rows: number, c: number): void;
   channel_stats(out: number, x: number, rows: number, c: number, scratch: number): void;
+  bn_act(
+    y: number,
+    x: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    variance: number,
+    eps: number,
+    alpha: number,
+    rows: number,
+    c: number,
+    scratch: number,
+  ): void;
+  bn_act_dx(
+    dx: number,
+    dy: number,
+    x: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    variance: number,
+    eps: number,
+    alpha: number,
+    a2: number,
+    b2: number,
+    rows: number,
+    c: number,
+    scratch: number,
+  ): void;
 }
 
 /** The parts of tfjs-backend-wasm's backend these kernels use (not in its public types). */
@@ -40,6 +69,8 @@ const { WebAssembly } = globalThis as unknown as { WebAssembly: WebAssemblyApi }
 
 export const PRELU_DX = 'ArcinvertPreluDx';
 export const CHANNEL_STATS = 'ArcinvertChannelStats';
+export const BN_ACT = 'ArcinvertBnAct';
+export const BN_ACT_DX = 'ArcinvertBnActDx';
 
 let compiled: object | undefined;
 const instances = new WeakMap<object, SimdExports>();
@@ -86,20 +117,69 @@ function channelStatsKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const wasm = backend as BackendWasm;
   const c = x.shape[x.shape.length - 1];
   const out = wasm.makeOutput([2, c], 'float32');
-  const internals = (wasm as unknown as WasmInternals).wasm;
-  const scratch = internals._malloc(12 * c);
+  const rows = tf.util.sizeFromShape(x.shape) / c;
+  withScratch(wasm, 12 * c, (scratch) =>
+    kernelsFor(wasm).channel_stats(offsetOf(wasm, out), offsetOf(wasm, x), rows, c, scratch),
+  );
+  return out;
+}
+
+/** Runs `f` with `bytes` of scratch memory on the backend's heap. */
+function withScratch<T>(backend: BackendWasm, bytes: number, f: (scratch: number) => T): T {
+  const internals = (backend as unknown as WasmInternals).wasm;
+  const scratch = internals._malloc(bytes);
   try {
-    kernelsFor(wasm).channel_stats(
-      offsetOf(wasm, out),
-      offsetOf(wasm, x),
-      tf.util.sizeFromShape(x.shape) / c,
-      c,
-      scratch,
-    );
+    return f(scratch);
   } finally {
     internals._free(scratch);
   }
-  return out;
+}
+
+/** Inputs x, gamma, beta, mean, variance[, alpha]; attrs epsilon, stats. Outputs y[, stats [2, C]]. */
+function bnActKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
+  const { x, gamma, beta, mean, variance, alpha } = inputs as Record<string, tf.TensorInfo>;
+  const { epsilon, stats } = attrs as unknown as { epsilon: number; stats: boolean };
+  const wasm = backend as BackendWasm;
+  const c = x!.shape[x!.shape.length - 1];
+  const rows = tf.util.sizeFromShape(x!.shape) / c;
+  const y = wasm.makeOutput(x!.shape, 'float32');
+  const s = stats ? wasm.makeOutput([2, c], 'float32') : undefined;
+  const at = (t: tf.TensorInfo | undefined): number => (t === undefined ? 0 : offsetOf(wasm, t));
+  withScratch(wasm, 12 * c, (scratch) => {
+    const k = kernelsFor(wasm);
+    k.bn_act(at(y), at(x), at(gamma), at(beta), at(mean), at(variance), epsilon, at(alpha), rows, c, scratch);
+    if (s !== undefined) k.channel_stats(at(s), at(x), rows, c, scratch);
+  });
+  return s === undefined ? [y] : [y, s];
+}
+
+/** Inputs dy, x, gamma, beta, mean, variance, a2, b2[, alpha]; attr epsilon. Output dx. */
+function bnActDxKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
+  const { dy, x, gamma, beta, mean, variance, alpha, a2, b2 } = inputs as Record<string, tf.TensorInfo>;
+  const { epsilon } = attrs as unknown as { epsilon: number };
+  const wasm = backend as BackendWasm;
+  const c = x!.shape[x!.shape.length - 1];
+  const dx = wasm.makeOutput(x!.shape, 'float32');
+  const at = (t: tf.TensorInfo | undefined): number => (t === undefined ? 0 : offsetOf(wasm, t));
+  withScratch(wasm, 12 * c, (scratch) =>
+    kernelsFor(wasm).bn_act_dx(
+      at(dx),
+      at(dy),
+      at(x),
+      at(gamma),
+      at(beta),
+      at(mean),
+      at(variance),
+      epsilon,
+      at(alpha),
+      at(a2),
+      at(b2),
+      tf.util.sizeFromShape(x!.shape) / c,
+      c,
+      scratch,
+    ),
+  );
+  return dx;
 }
 
 /** Registers the kernels for the 'wasm' backend (idempotent). */
@@ -108,6 +188,10 @@ export function registerSimdKernels(): void {
     tf.registerKernel({ kernelName: PRELU_DX, backendName: 'wasm', kernelFunc: preluDxKernel });
   if (tf.getKernel(CHANNEL_STATS, 'wasm') === undefined)
     tf.registerKernel({ kernelName: CHANNEL_STATS, backendName: 'wasm', kernelFunc: channelStatsKernel });
+  if (tf.getKernel(BN_ACT, 'wasm') === undefined)
+    tf.registerKernel({ kernelName: BN_ACT, backendName: 'wasm', kernelFunc: bnActKernel });
+  if (tf.getKernel(BN_ACT_DX, 'wasm') === undefined)
+    tf.registerKernel({ kernelName: BN_ACT_DX, backendName: 'wasm', kernelFunc: bnActDxKernel });
 }
 
 /** Whether `name` runs here for float32 `x` of `c % 4 == 0` channels. */
@@ -136,4 +220,81 @@ export function preluDx(dy: tf.Tensor, x: tf.Tensor, alpha: tf.Tensor): tf.Tenso
 export function channelStatsValue(x: tf.Tensor): tf.Tensor2D | undefined {
   if (!applies(CHANNEL_STATS, x) || x.size === 0) return undefined;
   return tf.engine().runKernel(CHANNEL_STATS, { x } as unknown as tf.NamedTensorMap) as tf.Tensor2D;
+}
+
+/** An inference-mode BatchNorm over the last axis, optionally followed by a PReLU with one α per channel. */
+export interface BnAct {
+  gamma: tf.Tensor;
+  beta: tf.Tensor;
+  mean: tf.Tensor;
+  variance: tf.Tensor;
+  epsilon: number;
+  alpha?: tf.Tensor;
+}
+
+/** Whether `bnAct` runs for `x` and `p` here: wasm, float32, C % 4 = 0, every parameter C values. */
+export function bnActApplies(x: tf.Tensor, p: BnAct): boolean {
+  const c = x.shape[x.rank - 1];
+  const params = [p.gamma, p.beta, p.mean, p.variance, ...(p.alpha ? [p.alpha] : [])];
+  return (
+    (x.rank === 2 || x.rank === 4) &&
+    x.size > 0 &&
+    applies(BN_ACT, x) &&
+    tf.getKernel(BN_ACT_DX, 'wasm') !== undefined &&
+    params.every((t) => t.dtype === 'float32' && t.size === c && t.shape[t.rank - 1] === c)
+  );
+}
+
+/**
+ * prelu(batchNorm(x)) (inference mode; no PReLU without `alpha`) and, with `withStats`, x's
+ * per-channel batch statistics [2, C] (`channelStats`), as one op whose gradient reaches x only
+ * (the parameters are constants of it, as in `FrozenGraph`): dx = (z > 0 ? dy : dy·α)·f + the
+ * statistics' gradient (`channelStats`'), one pass where the separate ops make five (PReLU's,
+ * BatchNorm's and the statistics' gradients and two adds). Call only where `bnActApplies`.
+ */
+export function bnAct(x: tf.Tensor, p: BnAct, withStats: boolean): { y: tf.Tensor; stats?: tf.Tensor2D } {
+  const params: tf.NamedTensorMap = {
+    gamma: p.gamma,
+    beta: p.beta,
+    mean: p.mean,
+    variance: p.variance,
+    ...(p.alpha ? { alpha: p.alpha } : {}),
+  };
+  const c = x.shape[x.rank - 1];
+  const n = x.size / c;
+  // tf.customGrad allows one output only; the engine's own entry point takes several (its
+  // tape hands a zero dy to an output the loss does not reach).
+  const engine = tf.engine() as unknown as { runKernelFunc(params: object): tf.Tensor | tf.Tensor[] };
+  const out = engine.runKernelFunc({
+    inputs: { x },
+    forwardFunc: (_backend: unknown, save: tf.GradSaveFunc) => {
+      const outs = tf.engine().runKernel(BN_ACT, { x, ...params }, {
+        epsilon: p.epsilon,
+        stats: withStats,
+      } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+      save(withStats ? [x, outs[1]!] : [x]);
+      return withStats ? outs : outs[0]!;
+    },
+    backwardsFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => ({
+      x: () => {
+        const [dy, dStats] = Array.isArray(dys) ? dys : [dys];
+        const [xs, stats] = saved;
+        let a2: tf.Tensor;
+        let b2: tf.Tensor;
+        if (dStats !== undefined && stats !== undefined) {
+          // channelStats' gradient: dx = x·a2 + b2, a2 = 2·gσ²/n, b2 = gμ/n − μ·a2.
+          const [gMean, gVar] = tf.unstack(dStats);
+          const mu = tf.reshape(tf.slice(stats, [0, 0], [1, c]), [c]);
+          a2 = tf.mul(gVar!, 2 / n);
+          b2 = tf.sub(tf.div(gMean!, n), tf.mul(mu, a2));
+        } else {
+          [a2, b2] = [tf.zeros([c]), tf.zeros([c])];
+        }
+        return tf.engine().runKernel(BN_ACT_DX, { dy: dy!, x: xs!, a2, b2, ...params }, {
+          epsilon: p.epsilon,
+        } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      },
+    }),
+  });
+  return Array.isArray(out) ? { y: out[0]!, stats: out[1] as tf.Tensor2D } : { y: out };
 }
