@@ -1,7 +1,13 @@
 /**
- * Kernel-time profiles of one inversion step and one training step (`tf.profile`,
- * aggregated by kernel name), for `npm run bench -- --profile`. Diagnostic output, never a
- * test: kernel times on a shared machine are noisy.
+ * Kernel-time profiles of one inversion step and one training step, aggregated by kernel
+ * name, for `npm run bench -- --profile`. Diagnostic output, never a test: kernel times on a
+ * shared machine are noisy.
+ *
+ * Each kernel of the active backend is wrapped for the run to time its calls: exclusive times
+ * (a composed kernel's own time, without the kernels it runs; tf.profile's are inclusive and
+ * count those twice), and the step's wall time, so that what the engine costs outside the
+ * kernels (op dispatch, tensor tracking, the tape, garbage) is the difference. The wasm
+ * backend's kernels are synchronous, so a call's wall time is its kernel time.
  *
  * The inversion profile is of the real `invert()` loop: the profile of a 3-step run minus
  * that of a 1-step run, halved, so set-up and the final evaluation forward cancel out.
@@ -19,21 +25,48 @@ export interface KernelCost {
   calls: number;
 }
 
+/** One step's profile: exclusive time per kernel, and the step's wall time. */
+export interface StepProfile {
+  kernels: KernelCost[];
+  wallMs: number;
+}
+
 type Totals = Map<string, { ms: number; calls: number }>;
 
-async function profileTotals(f: () => Promise<void>): Promise<Totals> {
-  const info = await tf.profile(async () => {
-    await f();
-    return [];
-  });
+/** Runs `f` with every kernel of the active backend timed (exclusive); the kernels are restored after. */
+async function profileTotals(f: () => Promise<void>): Promise<{ totals: Totals; wallMs: number }> {
+  const backend = tf.getBackend();
+  const configs = tf.getKernelsForBackend(backend);
   const totals: Totals = new Map();
-  for (const k of info.kernels) {
-    const t = totals.get(k.name) ?? { ms: 0, calls: 0 };
-    t.ms += Number(k.kernelTimeMs);
-    t.calls += 1;
-    totals.set(k.name, t);
+  const inner: number[] = [];
+  const timed = (config: tf.KernelConfig): tf.KernelFunc => (args) => {
+    const t0 = performance.now();
+    inner.push(0);
+    try {
+      return config.kernelFunc(args);
+    } finally {
+      const ms = performance.now() - t0;
+      const nested = inner.pop()!;
+      if (inner.length > 0) inner[inner.length - 1]! += ms;
+      const t = totals.get(config.kernelName) ?? { ms: 0, calls: 0 };
+      t.ms += ms - nested;
+      t.calls += 1;
+      totals.set(config.kernelName, t);
+    }
+  };
+  const swap = (make: (c: tf.KernelConfig) => tf.KernelConfig): void =>
+    configs.forEach((c) => {
+      tf.unregisterKernel(c.kernelName, backend);
+      tf.registerKernel(make(c));
+    });
+  swap((c) => ({ ...c, kernelFunc: timed(c) }));
+  const t0 = performance.now();
+  try {
+    await f();
+  } finally {
+    swap((c) => c);
   }
-  return totals;
+  return { totals, wallMs: performance.now() - t0 };
 }
 
 /** `(a - b) / divisor` per kernel, most expensive first. */
@@ -48,7 +81,7 @@ function difference(a: Totals, b: Totals, divisor: number): KernelCost[] {
 }
 
 /** Per-kernel time of one step of the real inversion loop at batch `batch`. */
-export async function profileInversionStep(fm: FaceModel, batch: number): Promise<KernelCost[]> {
+export async function profileInversionStep(fm: FaceModel, batch: number): Promise<StepProfile> {
   const d = fm.meta.embeddingSize;
   const embeddings = tf.tidy(() => tf.randomNormal([batch, d], 0, 1, 'float32', 1).dataSync() as Float32Array);
   const run = (steps: number) => async (): Promise<void> => {
@@ -64,26 +97,31 @@ export async function profileInversionStep(fm: FaceModel, batch: number): Promis
   await run(1)();
   const one = await profileTotals(run(1));
   const three = await profileTotals(run(3));
-  return difference(three, one, 2);
+  return { kernels: difference(three.totals, one.totals, 2), wallMs: (three.wallMs - one.wallMs) / 2 };
 }
 
 /** Per-kernel time of one training step (all weights, sub-center ArcFace, SGD momentum). */
-export async function profileTrainingStep(fm: FaceModel, batch: number): Promise<KernelCost[]> {
+export async function profileTrainingStep(fm: FaceModel, batch: number): Promise<StepProfile> {
   const step = makeTrainingStep(fm, batch);
   try {
     await step.run();
-    const totals = await profileTotals(step.run);
-    return difference(totals, new Map(), 1);
+    const { totals, wallMs } = await profileTotals(step.run);
+    return { kernels: difference(totals, new Map(), 1), wallMs };
   } finally {
     step.dispose();
   }
 }
 
-/** A table of the `top` most expensive kernels and the total. */
-export function formatProfile(title: string, costs: readonly KernelCost[], top = 30): string {
-  const total = costs.reduce((a, c) => a + c.ms, 0);
-  const lines = [`${title}: ${total.toFixed(0)} ms kernel time`];
-  for (const c of costs.slice(0, top)) {
+/** A table of the `top` most expensive kernels, the kernel total and what the step spends outside kernels. */
+export function formatProfile(title: string, profile: StepProfile, top = 30): string {
+  const { kernels, wallMs } = profile;
+  const total = kernels.reduce((a, c) => a + c.ms, 0);
+  const calls = kernels.reduce((a, c) => a + c.calls, 0);
+  const lines = [
+    `${title}: ${wallMs.toFixed(0)} ms a step: ${total.toFixed(0)} ms in ${Math.round(calls)} kernel calls, ` +
+      `${(wallMs - total).toFixed(0)} ms outside them`,
+  ];
+  for (const c of kernels.slice(0, top)) {
     lines.push(
       `  ${c.name.padEnd(36)} ${c.ms.toFixed(1).padStart(8)} ms  ${String(Math.round(c.calls)).padStart(5)} calls`,
     );

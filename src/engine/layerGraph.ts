@@ -35,7 +35,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { channelStats } from './moments.js';
-import { bnAct, bnActApplies } from './simd/simd.js';
+import { bnAct, bnActApplies, bnTrainAct, bnTrainActApplies } from './simd/simd.js';
 
 type Sym = tf.SymbolicTensor;
 /** What one `apply` asks of its steps: the batch statistics of these BatchNorm layers' inputs, into `stats`. */
@@ -150,14 +150,16 @@ function perChannelAlpha(layer: tf.layers.Layer): tf.LayerVariable | undefined {
 }
 
 /**
- * Inference mode: each BatchNormalization over the last axis (with γ and β), and the PReLU
- * that alone reads it, becomes one step that runs them as one op with the statistics of the
- * BN's input (`simd/simd.ts` `bnAct`: the forward in one pass, the input gradient of all three
- * in one), wherever that op applies at run time; elsewhere the step runs the layers' own
- * `apply` and `channelStats`, as before. Rewrites `steps` in place; `outputs` are the model's
+ * Each BatchNormalization over the last axis (with γ and β), and the PReLU that alone reads it,
+ * becomes one step that runs them as one op (`simd/simd.ts`) wherever that op applies at run
+ * time; elsewhere the step runs what it replaced. Inference mode: `bnAct` with the running
+ * statistics, which also gives the statistics of the BN's input to whoever asks
+ * (`applyWithStats`): the forward in one pass, the input gradient of all three in one.
+ * Training mode: `bnTrainAct` with the batch statistics and the moving update (forward two
+ * reads and a pass, backward two passes). Rewrites `steps` in place; `outputs` are the model's
  * output ids (a BN output the model returns is never merged away).
  */
-function fuseBatchNorms(steps: Step[], outputs: ReadonlySet<number>): void {
+function fuseBatchNorms(steps: Step[], outputs: ReadonlySet<number>, training: boolean): void {
   for (let i = 0; i < steps.length; i++) {
     const bn = steps[i]!;
     if (bn.layer.getClassName() !== 'BatchNormalization' || bn.inputs.length !== 1) continue;
@@ -174,30 +176,92 @@ function fuseBatchNorms(steps: Step[], outputs: ReadonlySet<number>): void {
     const next = readers.length === 1 && !outputs.has(y.id) ? readers[0]! : undefined;
     const alpha = next && next.inputs.length === 1 ? perChannelAlpha(next.layer) : undefined;
     const act = alpha ? next : undefined;
-    const own = [ownRun(bn.layer, false), ...(act ? [ownRun(act.layer, false)] : [])];
-    const name = bn.layer.name;
     const epsilon = cfg.epsilon ?? 1e-3;
-    bn.run = ([x], ctx) => {
-      const p = { gamma: gamma.read(), beta: beta.read(), mean: mean.read(), variance: variance.read(), epsilon };
-      const params = alpha ? { ...p, alpha: alpha.read() } : p;
-      const wanted = ctx?.wanted.has(name) ?? false;
-      if (bnActApplies(x!, params)) {
-        const { y: out, stats } = bnAct(x!, params, wanted);
-        if (stats) ctx?.stats.set(name, stats);
-        return [out];
-      }
-      return [
-        tf.tidy(() => {
-          const normalised = own[0]!([x!])[0]!;
-          return own.length === 2 ? own[1]!([normalised])[0]! : normalised;
-        }),
-      ];
-    };
+    if (training) {
+      bn.run = trainBnAct(bn.layer, [bn.run, ...(act ? [act.run] : [])], {
+        gamma,
+        beta,
+        mean,
+        variance,
+        alpha,
+        epsilon,
+      });
+    } else {
+      bn.run = inferenceBnAct(bn.layer, act?.layer, { gamma, beta, mean, variance, alpha, epsilon });
+    }
     if (act) {
       bn.outputs = act.outputs;
       steps.splice(steps.indexOf(act), 1);
     }
   }
+}
+
+/** The variables of a BatchNorm layer and its PReLU's α. */
+interface BnVariables {
+  gamma: tf.LayerVariable;
+  beta: tf.LayerVariable;
+  mean: tf.LayerVariable;
+  variance: tf.LayerVariable;
+  alpha?: tf.LayerVariable;
+  epsilon: number;
+}
+
+/** Inference mode: `bnAct` with the running statistics, or the layers' own `apply`. */
+function inferenceBnAct(bnLayer: tf.layers.Layer, actLayer: tf.layers.Layer | undefined, v: BnVariables): Run {
+  const { gamma, beta, mean, variance, alpha, epsilon } = v;
+  const own = [ownRun(bnLayer, false), ...(actLayer ? [ownRun(actLayer, false)] : [])];
+  const name = bnLayer.name;
+  return ([x], ctx) => {
+    const p = { gamma: gamma.read(), beta: beta.read(), mean: mean.read(), variance: variance.read(), epsilon };
+    const params = alpha ? { ...p, alpha: alpha.read() } : p;
+    const wanted = ctx?.wanted.has(name) ?? false;
+    if (bnActApplies(x!, params)) {
+      const { y: out, stats } = bnAct(x!, params, wanted);
+      if (stats) ctx?.stats.set(name, stats);
+      return [out];
+    }
+    return [
+      tf.tidy(() => {
+        const normalised = own[0]!([x!])[0]!;
+        return own.length === 2 ? own[1]!([normalised])[0]! : normalised;
+      }),
+    ];
+  };
+}
+
+/**
+ * Training mode: `bnTrainAct` (batch statistics, differentiable w.r.t. x, γ, β and α) and the
+ * same moving update as tfjs-layers (`momentum` read from the layer at each call), or the
+ * steps it replaces (`trainBatchNorm`, the PReLU's own `apply`).
+ */
+function trainBnAct(bnLayer: tf.layers.Layer, fallback: Run[], v: BnVariables): Run {
+  const { gamma, beta, mean, variance, alpha, epsilon } = v;
+  return ([x]) => {
+    const p = { gamma: gamma.read(), beta: beta.read(), epsilon, ...(alpha ? { alpha: alpha.read() } : {}) };
+    if (!bnTrainActApplies(x!, p)) {
+      return [
+        tf.tidy(() => {
+          const normalised = fallback[0]!([x!])[0]!;
+          return fallback.length === 2 ? fallback[1]!([normalised])[0]! : normalised;
+        }),
+      ];
+    }
+    return [
+      tf.tidy(() => {
+        const { y, stats } = bnTrainAct(x!, p);
+        const [batchMean, batchVariance] = tf.unstack(stats);
+        const decay = 1 - (bnLayer as unknown as { momentum: number }).momentum;
+        for (const [variable, value] of [
+          [mean, batchMean!],
+          [variance, batchVariance!],
+        ] as const) {
+          const orig = variable.read();
+          variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), decay)));
+        }
+        return y;
+      }),
+    ];
+  };
 }
 
 function layerRun(layer: tf.layers.Layer, inputs: Sym[], training: boolean): Run {
@@ -248,7 +312,7 @@ export class LayerGraph {
       });
     };
     this.outputs.forEach(visit);
-    if (!training) fuseBatchNorms(this.steps, new Set(this.outputs.map((t) => t.id)));
+    fuseBatchNorms(this.steps, new Set(this.outputs.map((t) => t.id)), training);
     this.steps.forEach((s, i) => s.inputs.forEach((t) => this.lastUse.set(t.id, i)));
   }
 

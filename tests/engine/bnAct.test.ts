@@ -8,10 +8,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { BnTaps } from '../../src/bnprior/taps.js';
 import { selectBackend } from '../../src/engine/backend.js';
+import { TrainGraph } from '../../src/engine/layerGraph.js';
 import { random, randomMapped, relErr, TOLERANCE } from './compare.js';
 
 /**
- * conv → BN → PReLU → 1×1 conv → BN → pool → dense → BN (rank 2, the model's output): a BN
+ * conv → BN → PReLU → 1×1 conv → BN → pool → PReLU → dense → BN (rank 2, the model's output): a BN
  * fused with its PReLU, one alone inside the net and one whose output the model returns.
  */
 function model(): tf.LayersModel {
@@ -24,6 +25,9 @@ function model(): tf.LayersModel {
   t = tf.layers.conv2d({ name: 'c2', filters: 12, kernelSize: 1, useBias: false }).apply(t) as tf.SymbolicTensor;
   t = tf.layers.batchNormalization({ name: 'bn2' }).apply(t) as tf.SymbolicTensor;
   t = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(t) as tf.SymbolicTensor;
+  // Not linear between bn2 and bn3: through linear layers alone, a training-mode BN's input
+  // gradient sums to zero over the batch, and so would β's gradient of the BN before it.
+  t = tf.layers.prelu({ name: 'p2' }).apply(t) as tf.SymbolicTensor;
   t = tf.layers.dense({ name: 'fc', units: 8, useBias: false }).apply(t) as tf.SymbolicTensor;
   t = tf.layers.batchNormalization({ name: 'bn3' }).apply(t) as tf.SymbolicTensor;
   const m = tf.model({ inputs: input, outputs: t });
@@ -93,8 +97,61 @@ test('on wasm each BatchNorm runs as one fused kernel forward and one backward, 
   expect(count('ArcinvertBnAct')).toBe(3);
   expect(count('ArcinvertBnActDx')).toBe(3);
   expect(count(tf.FusedBatchNorm)).toBe(0);
-  expect(count(tf.Prelu)).toBe(0);
+  expect(count(tf.Prelu)).toBe(1); // p2, after the pooling: no BatchNorm before it
   expect(count('ArcinvertChannelStats')).toBe(0); // the statistics come from the fused kernel
+  x.dispose();
+  m.dispose();
+});
+
+/** Training mode through TrainGraph: outputs, every weight's gradient and the moving statistics after one step, as plain values. */
+function trainRun(m: tf.LayersModel, x: Float32Array, shape: number[]): Float32Array[] {
+  const graph = new TrainGraph(m);
+  const values = tf.tidy(() => {
+    const xt = tf.tensor4d(x, shape as [number, number, number, number]);
+    const trainable = m.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { value, grads } = tf.variableGrads(() => {
+      const [out] = graph.apply(xt);
+      return tf.sum(tf.mul(out!, tf.tensor(random(out!.shape, 900).data, out!.shape))) as tf.Scalar;
+    }, trainable);
+    return [value.dataSync() as Float32Array, ...trainable.map((v) => grads[v.name]!.dataSync() as Float32Array)];
+  });
+  const moving = m.weights
+    .filter((w) => /moving_(mean|variance)$/.test(w.originalName))
+    .map((w) => w.read().dataSync() as Float32Array);
+  return [...values, ...moving];
+}
+
+test('TrainGraph on wasm (fused, batch statistics) equals the unfused layers on cpu: output, every weight gradient, moving statistics', async () => {
+  const x = random([3, 6, 5, 3], 73);
+  await selectBackend('cpu');
+  const refModel = model();
+  const ref = trainRun(refModel, x.data, x.shape);
+  refModel.dispose();
+  await selectBackend('wasm');
+  const m = model();
+  const before = tf.memory().numTensors;
+  const got = trainRun(m, x.data, x.shape);
+  expect(tf.memory().numTensors).toBe(before);
+  // the loss, 11 trainable weights (2 convs, 3 × γ and β, 2 × α, the dense kernel), 6 moving statistics
+  expect(got).toHaveLength(1 + 11 + 6);
+  got.forEach((g, i) => expect(relErr(g, ref[i]!)).toBeLessThanOrEqual(TOLERANCE));
+  m.dispose();
+});
+
+test('in training mode each BatchNorm runs as one fused kernel forward, its sums and one dx kernel backward', async () => {
+  await selectBackend('wasm');
+  const m = model();
+  const graph = new TrainGraph(m);
+  const x = tf.tensor4d(random([2, 6, 5, 3], 74).data, [2, 6, 5, 3]);
+  const trainable = m.trainableWeights.map((w) => w.read() as tf.Variable);
+  const profile = await tf.profile(() => {
+    const { value, grads } = tf.variableGrads(() => tf.sum(graph.apply(x)[0]!) as tf.Scalar, trainable);
+    return [value, ...Object.values(grads)];
+  });
+  tf.dispose(profile.result as tf.Tensor[]);
+  const count = (name: string): number => profile.kernels.filter((k) => k.name === name).length;
+  expect([count('ArcinvertBnTrainAct'), count('ArcinvertBnActSums'), count('ArcinvertBnActDx')]).toEqual([3, 3, 3]);
+  expect([count(tf.FusedBatchNorm), count(tf.Prelu)]).toEqual([0, 1]); // p2 alone
   x.dispose();
   m.dispose();
 });

@@ -257,4 +257,101 @@
         (local.set $dx (i32.add (local.get $dx) (local.get $cb)))
         (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
         (br $next_row))))
+  ;; For bn_act_sums: per row, with z = x·f + b, g = (z > 0 ? dy : dy·a) and x̂ = (x − μ)·r,
+  ;; acc[0:c] += g, acc[c:2c] += g·x̂, acc[2c:3c] += (z > 0 ? 0 : dy·z). scratch holds f, b, a, r.
+  (func $act_sums_rows
+    (param $dy i32) (param $x i32) (param $rows i32) (param $cb i32) (param $scratch i32) (param $acc i32)
+    (param $mean i32)
+    (local $k i32) (local $vx v128) (local $vdy v128) (local $z v128) (local $pos v128) (local $g v128)
+    (local $at i32)
+    (block $done
+      (loop $next_row
+        (br_if $done (i32.eqz (local.get $rows)))
+        (local.set $k (i32.const 0))
+        (block $row_done
+          (loop $next_lane
+            (br_if $row_done (i32.ge_u (local.get $k) (local.get $cb)))
+            (local.set $vx (v128.load (i32.add (local.get $x) (local.get $k))))
+            (local.set $vdy (v128.load (i32.add (local.get $dy) (local.get $k))))
+            (local.set $z
+              (f32x4.add
+                (f32x4.mul (local.get $vx) (v128.load (i32.add (local.get $scratch) (local.get $k))))
+                (v128.load (i32.add (i32.add (local.get $scratch) (local.get $cb)) (local.get $k)))))
+            (local.set $pos (f32x4.gt (local.get $z) (f32x4.splat (f32.const 0))))
+            (local.set $g
+              (v128.bitselect
+                (local.get $vdy)
+                (f32x4.mul
+                  (local.get $vdy)
+                  (v128.load (i32.add (i32.add (local.get $scratch) (i32.shl (local.get $cb) (i32.const 1))) (local.get $k))))
+                (local.get $pos)))
+            (local.set $at (i32.add (local.get $acc) (local.get $k)))
+            (v128.store (local.get $at) (f32x4.add (v128.load (local.get $at)) (local.get $g)))
+            (local.set $at (i32.add (local.get $at) (local.get $cb)))
+            (v128.store
+              (local.get $at)
+              (f32x4.add
+                (v128.load (local.get $at))
+                (f32x4.mul
+                  (local.get $g)
+                  (f32x4.mul
+                    (f32x4.sub (local.get $vx) (v128.load (i32.add (local.get $mean) (local.get $k))))
+                    (v128.load (i32.add (i32.add (local.get $scratch) (i32.mul (local.get $cb) (i32.const 3))) (local.get $k)))))))
+            (local.set $at (i32.add (local.get $at) (local.get $cb)))
+            (v128.store
+              (local.get $at)
+              (f32x4.add
+                (v128.load (local.get $at))
+                (v128.bitselect
+                  (f32x4.splat (f32.const 0))
+                  (f32x4.mul (local.get $vdy) (local.get $z))
+                  (local.get $pos))))
+            (local.set $k (i32.add (local.get $k) (i32.const 16)))
+            (br $next_lane)))
+        (local.set $x (i32.add (local.get $x) (local.get $cb)))
+        (local.set $dy (i32.add (local.get $dy) (local.get $cb)))
+        (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+        (br $next_row))))
+
+  ;; The per-channel sums of bn_act's gradient in training mode (μ, σ² the batch statistics):
+  ;; out[0:c] = Σ g (β's gradient), out[c:2c] = Σ g·x̂ (γ's gradient), out[2c:3c] = Σ dy·min(z, 0)
+  ;; (α's gradient), with g = (z > 0 ? dy : dy·α), z = x·f + b, x̂ = (x − μ)/√(σ² + ε). Blocks of
+  ;; at most 64 rows in float32, the blocks in float64. scratch: 52·c bytes.
+  (func (export "bn_act_sums")
+    (param $out i32) (param $dy i32) (param $x i32) (param $gamma i32) (param $beta i32) (param $mean i32)
+    (param $var i32) (param $eps f32) (param $alpha i32) (param $rows i32) (param $c i32) (param $scratch i32)
+    (local $cb i32) (local $acc i32) (local $tot i32) (local $left i32) (local $n i32) (local $k i32)
+    (local $o i32)
+    (call $bn_prepare (local.get $scratch) (local.get $gamma) (local.get $beta) (local.get $mean) (local.get $var)
+      (local.get $eps) (local.get $alpha) (local.get $c))
+    (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
+    ;; r = 1/√(σ² + ε) after f, b and a.
+    (block $r_done
+      (loop $r_next
+        (br_if $r_done (i32.ge_u (local.get $k) (local.get $c)))
+        (local.set $o (i32.shl (local.get $k) (i32.const 2)))
+        (f32.store
+          (i32.add (i32.add (local.get $scratch) (i32.mul (local.get $cb) (i32.const 3))) (local.get $o))
+          (f32.div
+            (f32.const 1)
+            (f32.sqrt (f32.add (f32.load (i32.add (local.get $var) (local.get $o))) (local.get $eps)))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $r_next)))
+    (local.set $acc (i32.add (local.get $scratch) (i32.shl (local.get $cb) (i32.const 2))))
+    (local.set $tot (i32.add (local.get $acc) (i32.mul (local.get $cb) (i32.const 3))))
+    (memory.fill (local.get $acc) (i32.const 0) (i32.mul (local.get $cb) (i32.const 9)))
+    (local.set $left (local.get $rows))
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $left)))
+        (local.set $n (select (i32.const 64) (local.get $left) (i32.gt_u (local.get $left) (i32.const 64))))
+        (call $act_sums_rows (local.get $dy) (local.get $x) (local.get $n) (local.get $cb) (local.get $scratch)
+          (local.get $acc) (local.get $mean))
+        (call $flush (local.get $acc) (local.get $tot) (i32.mul (local.get $c) (i32.const 3)))
+        (local.set $dy (i32.add (local.get $dy) (i32.mul (local.get $n) (local.get $cb))))
+        (local.set $x (i32.add (local.get $x) (i32.mul (local.get $n) (local.get $cb))))
+        (local.set $left (i32.sub (local.get $left) (local.get $n)))
+        (br $next)))
+    ;; out = totals as float32 (3c values): $average with a divisor of 1.
+    (call $average (local.get $out) (local.get $tot) (i32.mul (local.get $c) (i32.const 3)) (i32.const 1)))
 )

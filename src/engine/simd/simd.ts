@@ -52,6 +52,20 @@ interface SimdExports {
     c: number,
     scratch: number,
   ): void;
+  bn_act_sums(
+    out: number,
+    dy: number,
+    x: number,
+    gamma: number,
+    beta: number,
+    mean: number,
+    variance: number,
+    eps: number,
+    alpha: number,
+    rows: number,
+    c: number,
+    scratch: number,
+  ): void;
 }
 
 /** The parts of tfjs-backend-wasm's backend these kernels use (not in its public types). */
@@ -71,6 +85,8 @@ export const PRELU_DX = 'ArcinvertPreluDx';
 export const CHANNEL_STATS = 'ArcinvertChannelStats';
 export const BN_ACT = 'ArcinvertBnAct';
 export const BN_ACT_DX = 'ArcinvertBnActDx';
+export const BN_TRAIN_ACT = 'ArcinvertBnTrainAct';
+export const BN_ACT_SUMS = 'ArcinvertBnActSums';
 
 let compiled: object | undefined;
 const instances = new WeakMap<object, SimdExports>();
@@ -182,6 +198,52 @@ function bnActDxKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   return dx;
 }
 
+/** Training mode: inputs x, gamma, beta[, alpha]; attr epsilon. Outputs y and x's batch statistics [2, C], which normalise it. */
+function bnTrainActKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
+  const { x, gamma, beta, alpha } = inputs as Record<string, tf.TensorInfo>;
+  const { epsilon } = attrs as unknown as { epsilon: number };
+  const wasm = backend as BackendWasm;
+  const c = x!.shape[x!.shape.length - 1];
+  const rows = tf.util.sizeFromShape(x!.shape) / c;
+  const y = wasm.makeOutput(x!.shape, 'float32');
+  const stats = wasm.makeOutput([2, c], 'float32');
+  const at = (t: tf.TensorInfo | undefined): number => (t === undefined ? 0 : offsetOf(wasm, t));
+  withScratch(wasm, 12 * c, (scratch) => {
+    const k = kernelsFor(wasm);
+    k.channel_stats(at(stats), at(x), rows, c, scratch);
+    k.bn_act(at(y), at(x), at(gamma), at(beta), at(stats), at(stats) + 4 * c, epsilon, at(alpha), rows, c, scratch);
+  });
+  return [y, stats];
+}
+
+/** Inputs dy, x, gamma, beta, mean, variance[, alpha]; attr epsilon. Output [3, C]: Σ g, Σ g·x̂, Σ dy·min(z, 0). */
+function bnActSumsKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
+  const { dy, x, gamma, beta, mean, variance, alpha } = inputs as Record<string, tf.TensorInfo>;
+  const { epsilon } = attrs as unknown as { epsilon: number };
+  const wasm = backend as BackendWasm;
+  const c = x!.shape[x!.shape.length - 1];
+  const out = wasm.makeOutput([3, c], 'float32');
+  const at = (t: tf.TensorInfo | undefined): number => (t === undefined ? 0 : offsetOf(wasm, t));
+  const rows = tf.util.sizeFromShape(x!.shape) / c;
+  withScratch(wasm, 52 * c, (scratch) =>
+    kernelsFor(wasm).bn_act_sums(
+      at(out),
+      at(dy),
+      at(x),
+      at(gamma),
+      at(beta),
+      at(mean),
+      at(variance),
+      epsilon,
+      at(alpha),
+      rows,
+      c,
+      scratch,
+    ),
+  );
+  return out;
+}
+
 /** Registers the kernels for the 'wasm' backend (idempotent). */
 export function registerSimdKernels(): void {
   if (tf.getKernel(PRELU_DX, 'wasm') === undefined)
@@ -192,6 +254,10 @@ export function registerSimdKernels(): void {
     tf.registerKernel({ kernelName: BN_ACT, backendName: 'wasm', kernelFunc: bnActKernel });
   if (tf.getKernel(BN_ACT_DX, 'wasm') === undefined)
     tf.registerKernel({ kernelName: BN_ACT_DX, backendName: 'wasm', kernelFunc: bnActDxKernel });
+  if (tf.getKernel(BN_TRAIN_ACT, 'wasm') === undefined)
+    tf.registerKernel({ kernelName: BN_TRAIN_ACT, backendName: 'wasm', kernelFunc: bnTrainActKernel });
+  if (tf.getKernel(BN_ACT_SUMS, 'wasm') === undefined)
+    tf.registerKernel({ kernelName: BN_ACT_SUMS, backendName: 'wasm', kernelFunc: bnActSumsKernel });
 }
 
 /** Whether `name` runs here for float32 `x` of `c % 4 == 0` channels. */
@@ -297,4 +363,71 @@ export function bnAct(x: tf.Tensor, p: BnAct, withStats: boolean): { y: tf.Tenso
     }),
   });
   return Array.isArray(out) ? { y: out[0]!, stats: out[1] as tf.Tensor2D } : { y: out };
+}
+
+/** A training-mode BatchNorm over the last axis, optionally followed by a PReLU with one α per channel. */
+export interface BnTrainAct {
+  gamma: tf.Tensor;
+  beta: tf.Tensor;
+  epsilon: number;
+  alpha?: tf.Tensor;
+}
+
+/** Whether `bnTrainAct` runs for `x` and `p` here (as `bnActApplies`). */
+export function bnTrainActApplies(x: tf.Tensor, p: BnTrainAct): boolean {
+  return (
+    bnActApplies(x, { ...p, mean: p.gamma, variance: p.gamma }) &&
+    tf.getKernel(BN_TRAIN_ACT, 'wasm') !== undefined &&
+    tf.getKernel(BN_ACT_SUMS, 'wasm') !== undefined
+  );
+}
+
+/**
+ * Training mode: prelu(γ·(x − μ)/√(σ² + ε) + β) with μ, σ² x's batch statistics (biased), and
+ * those statistics [2, C], as one op differentiable w.r.t. x, γ, β and α. Forward: the
+ * statistics (two reads) and the output (one pass). Backward: one pass for the per-channel sums
+ * Σg, Σg·x̂ and Σdy·min(z, 0) (g the PReLU-gated dy; they are β's, γ's and α's gradients) and one
+ * for dx = f·g + x·A + B (`bn_act_dx`), with f = γ/√(σ² + ε), A = −f·Σg·x̂/(n·√(σ² + ε)) and
+ * B = −f·Σg/n − A·μ, plus the statistics' own gradient where the loss reads them. tf.batchNorm +
+ * channelStats + PReLU make about 25 kernels of it. Call only where `bnTrainActApplies`.
+ */
+export function bnTrainAct(x: tf.Tensor, p: BnTrainAct): { y: tf.Tensor; stats: tf.Tensor2D } {
+  const c = x.shape[x.rank - 1];
+  const n = x.size / c;
+  const inputs: tf.NamedTensorMap = { x, gamma: p.gamma, beta: p.beta, ...(p.alpha ? { alpha: p.alpha } : {}) };
+  const attrs = { epsilon: p.epsilon } as unknown as tf.NamedAttrMap;
+  const engine = tf.engine() as unknown as { runKernelFunc(params: object): tf.Tensor[] };
+  const [y, stats] = engine.runKernelFunc({
+    inputs,
+    forwardFunc: (_backend: unknown, save: tf.GradSaveFunc) => {
+      const outs = tf.engine().runKernel(BN_TRAIN_ACT, inputs, attrs) as unknown as tf.Tensor[];
+      save([x, outs[1]!]);
+      return outs;
+    },
+    backwardsFunc: ([dy, dStats]: tf.Tensor[], saved: tf.Tensor[]) => {
+      const [xs, s] = saved as [tf.Tensor, tf.Tensor2D];
+      const [mean, variance] = tf.unstack(s) as [tf.Tensor1D, tf.Tensor1D];
+      const params = { gamma: p.gamma, beta: p.beta, mean, variance, ...(p.alpha ? { alpha: p.alpha } : {}) };
+      const sums = tf.engine().runKernel(BN_ACT_SUMS, { dy: dy!, x: xs, ...params }, attrs) as tf.Tensor2D;
+      const [sumG, sumGx, sumA] = tf.unstack(sums) as [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+      const r = tf.rsqrt(tf.add(variance, p.epsilon));
+      const f = tf.mul(p.gamma, r);
+      let a2 = tf.neg(tf.mul(tf.mul(f, r), tf.div(sumGx, n)));
+      let b2 = tf.sub(tf.neg(tf.mul(f, tf.div(sumG, n))), tf.mul(a2, mean));
+      if (dStats !== undefined) {
+        // The statistics' own gradient (channelStats'): x·(2·gσ²/n) + gμ/n − μ·2·gσ²/n.
+        const [gMean, gVar] = tf.unstack(dStats);
+        const a = tf.mul(gVar!, 2 / n);
+        a2 = tf.add(a2, a);
+        b2 = tf.add(b2, tf.sub(tf.div(gMean!, n), tf.mul(mean, a)));
+      }
+      return {
+        x: () => tf.engine().runKernel(BN_ACT_DX, { dy: dy!, x: xs, a2, b2, ...params }, attrs) as tf.Tensor,
+        gamma: () => tf.reshape(sumGx, p.gamma.shape),
+        beta: () => tf.reshape(sumG, p.beta.shape),
+        ...(p.alpha ? { alpha: () => tf.reshape(sumA, p.alpha!.shape) } : {}),
+      };
+    },
+  });
+  return { y: y!, stats: stats as tf.Tensor2D };
 }
