@@ -20,3 +20,8 @@ test('lists the most expensive kernels with times and call counts under the step
   expect(lines[1]).toMatch(/^ {2}Conv2D +101\.5 ms +33 calls$/);
   expect(lines[2]).toMatch(/^ {2}Mean +56\.7 ms +109 calls$/);
 });
+
+test('without a wall time (the inversion profile), only the kernel total', () => {
+  const text = formatProfile('inversion step', { kernels: [{ name: 'Conv2D', ms: 10.04, calls: 3 }] });
+  expect(text.split('\n')[0]).toBe('inversion step: 10 ms in 3 kernel calls');
+});
