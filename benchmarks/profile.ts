@@ -3,11 +3,8 @@
  * name, for `npm run bench -- --profile`. Diagnostic output, never a test: kernel times on a
  * shared machine are noisy.
  *
- * Each kernel of the active backend is wrapped for the run to time its calls: exclusive times
- * (a composed kernel's own time, without the kernels it runs; tf.profile's are inclusive and
- * count those twice), and for the training step its wall time, so that what the engine costs
- * outside the kernels (op dispatch, tensor tracking, the tape, garbage) is the difference. The
- * wasm backend's kernels are synchronous, so a call's wall time is its kernel time.
+ * Every kernel call is timed by `timeKernels` (exclusive times), and the training step's wall
+ * time with it, so that what the engine costs outside the kernels is the difference.
  *
  * The inversion profile is of the real `invert()` loop: the profile of a 3-step run minus
  * that of a 1-step run, halved, so set-up and the final evaluation forward cancel out.
@@ -17,6 +14,7 @@ import type { FaceModel } from '../src/model/types.js';
 import { resolveInvertConfig } from '../src/invert/config.js';
 import { invert } from '../src/invert/invert.js';
 import { makeTrainingStep } from './steps.js';
+import { timeKernels, type KernelTotals } from '../src/engine/kernelTimes.js';
 
 /** Kernel time and call count of one kernel name. */
 export interface KernelCost {
@@ -31,42 +29,16 @@ export interface StepProfile {
   wallMs?: number;
 }
 
-type Totals = Map<string, { ms: number; calls: number }>;
+type Totals = KernelTotals;
 
-/** Runs `f` with every kernel of the active backend timed (exclusive); the kernels are restored after. */
+/** Runs `f` with every kernel of the active backend timed (`timeKernels`); the kernels are restored after. */
 async function profileTotals(f: () => Promise<void>): Promise<{ totals: Totals; wallMs: number }> {
-  const backend = tf.getBackend();
-  const configs = tf.getKernelsForBackend(backend);
-  const totals: Totals = new Map();
-  const inner: number[] = [];
-  const timed =
-    (config: tf.KernelConfig): tf.KernelFunc =>
-    (args) => {
-      const t0 = performance.now();
-      inner.push(0);
-      try {
-        return config.kernelFunc(args);
-      } finally {
-        const ms = performance.now() - t0;
-        const nested = inner.pop()!;
-        if (inner.length > 0) inner[inner.length - 1]! += ms;
-        const t = totals.get(config.kernelName) ?? { ms: 0, calls: 0 };
-        t.ms += ms - nested;
-        t.calls += 1;
-        totals.set(config.kernelName, t);
-      }
-    };
-  const swap = (make: (c: tf.KernelConfig) => tf.KernelConfig): void =>
-    configs.forEach((c) => {
-      tf.unregisterKernel(c.kernelName, backend);
-      tf.registerKernel(make(c));
-    });
-  swap((c) => ({ ...c, kernelFunc: timed(c) }));
+  const { totals, stop } = timeKernels();
   const t0 = performance.now();
   try {
     await f();
   } finally {
-    swap((c) => c);
+    stop();
   }
   return { totals, wallMs: performance.now() - t0 };
 }

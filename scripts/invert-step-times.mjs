@@ -6,7 +6,6 @@
 // the kernel calls, their time, the time outside them (the engine's own: dispatch, tracking, the
 // tape) and the most expensive kernels.
 // Usage: npm run build && node scripts/invert-step-times.mjs [MODEL_DIR] [BATCHES] [--kernels]   (default samples/models/default 8,4,2,1)
-import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../dist/engine/backend.js';
 import { loadFaceModel } from '../dist/model/store.js';
 import { resolveInvertConfig } from '../dist/invert/config.js';
@@ -20,36 +19,13 @@ import {
   invertStep,
 } from '../dist/invert/step.js';
 import { planBatches } from '../dist/invert/plan.js';
+import { timeKernels } from '../dist/engine/kernelTimes.js';
 
 const args = process.argv.slice(2);
 const kernels = args.includes('--kernels');
 const [dir = 'samples/models/default', list = '8,4,2,1'] = args.filter((a) => a !== '--kernels');
 await selectBackend('wasm');
-const totals = new Map();
-if (kernels) {
-  const inner = [];
-  for (const config of tf.getKernelsForBackend('wasm')) {
-    tf.unregisterKernel(config.kernelName, 'wasm');
-    tf.registerKernel({
-      ...config,
-      kernelFunc: (a) => {
-        const t0 = performance.now();
-        inner.push(0);
-        try {
-          return config.kernelFunc(a);
-        } finally {
-          const ms = performance.now() - t0;
-          const nested = inner.pop();
-          if (inner.length > 0) inner[inner.length - 1] += ms;
-          const t = totals.get(config.kernelName) ?? { ms: 0, calls: 0 };
-          t.ms += ms - nested;
-          t.calls += 1;
-          totals.set(config.kernelName, t);
-        }
-      },
-    });
-  }
-}
+const totals = kernels ? timeKernels().totals : new Map();
 const fm = await loadFaceModel(dir);
 const config = resolveInvertConfig({});
 const run = createRunContext(fm, config);

@@ -19,52 +19,29 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { KERNELS_WASM_BASE64 } from './kernels.js';
 
+/** A BatchNorm's parameters as kernels.wat takes them: heap offsets of γ, β, μ, σ² and α (0: none), and ε. */
+type BnPointers = [gamma: number, beta: number, mean: number, variance: number, eps: number, alpha: number];
+
 /** The exports of kernels.wat (byte offsets into the backend's heap). */
 interface SimdExports {
   prelu_dx(dx: number, dy: number, x: number, alpha: number, rows: number, c: number): void;
   channel_stats(out: number, x: number, rows: number, c: number, scratch: number): void;
-  bn_act(
-    y: number,
-    x: number,
-    gamma: number,
-    beta: number,
-    mean: number,
-    variance: number,
-    eps: number,
-    alpha: number,
-    rows: number,
-    c: number,
-    scratch: number,
-  ): void;
+  bn_act(...args: [y: number, x: number, ...bn: BnPointers, rows: number, c: number, scratch: number]): void;
   bn_act_dx(
-    dx: number,
-    dy: number,
-    x: number,
-    gamma: number,
-    beta: number,
-    mean: number,
-    variance: number,
-    eps: number,
-    alpha: number,
-    a2: number,
-    b2: number,
-    rows: number,
-    c: number,
-    scratch: number,
+    ...args: [
+      dx: number,
+      dy: number,
+      x: number,
+      ...bn: BnPointers,
+      a2: number,
+      b2: number,
+      rows: number,
+      c: number,
+      scratch: number,
+    ]
   ): void;
   bn_act_sums(
-    out: number,
-    dy: number,
-    x: number,
-    gamma: number,
-    beta: number,
-    mean: number,
-    variance: number,
-    eps: number,
-    alpha: number,
-    rows: number,
-    c: number,
-    scratch: number,
+    ...args: [out: number, dy: number, x: number, ...bn: BnPointers, rows: number, c: number, scratch: number]
   ): void;
 }
 
@@ -111,32 +88,20 @@ function offsetOf(backend: BackendWasm, t: tf.TensorInfo): number {
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 function preluDxKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
-  const { dy, x, alpha } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo; alpha: tf.TensorInfo };
   const wasm = backend as BackendWasm;
-  const c = x.shape[x.shape.length - 1];
+  const x = inputs.x!;
+  const { at, rows, c } = heapView(wasm, x);
   const out = wasm.makeOutput(x.shape, 'float32');
-  if (tf.util.sizeFromShape(x.shape) > 0) {
-    kernelsFor(wasm).prelu_dx(
-      offsetOf(wasm, out),
-      offsetOf(wasm, dy),
-      offsetOf(wasm, x),
-      offsetOf(wasm, alpha),
-      tf.util.sizeFromShape(x.shape) / c,
-      c,
-    );
-  }
+  if (rows > 0) kernelsFor(wasm).prelu_dx(at(out), at(inputs.dy), at(x), at(inputs.alpha), rows, c);
   return out;
 }
 
 function channelStatsKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
-  const { x } = inputs as { x: tf.TensorInfo };
   const wasm = backend as BackendWasm;
-  const c = x.shape[x.shape.length - 1];
+  const x = inputs.x!;
+  const { at, rows, c } = heapView(wasm, x);
   const out = wasm.makeOutput([2, c], 'float32');
-  const rows = tf.util.sizeFromShape(x.shape) / c;
-  withScratch(wasm, 12 * c, (scratch) =>
-    kernelsFor(wasm).channel_stats(offsetOf(wasm, out), offsetOf(wasm, x), rows, c, scratch),
-  );
+  withScratch(wasm, 12 * c, (scratch) => kernelsFor(wasm).channel_stats(at(out), at(x), rows, c, scratch));
   return out;
 }
 
@@ -151,19 +116,34 @@ function withScratch<T>(backend: BackendWasm, bytes: number, f: (scratch: number
   }
 }
 
+/** A kernel's view of the heap: offsets of its tensors (0 for an absent one), rows and channels of x. */
+function heapView(wasm: BackendWasm, x: tf.TensorInfo): { at: (t?: tf.TensorInfo) => number; rows: number; c: number } {
+  const c = x.shape[x.shape.length - 1];
+  return { at: (t) => (t === undefined ? 0 : offsetOf(wasm, t)), rows: tf.util.sizeFromShape(x.shape) / c, c };
+}
+
+/** The BatchNorm inputs of a kernel as `BnPointers`; `meanVariance` overrides μ and σ² (a [2, C] statistics tensor). */
+function bnPointers(
+  at: (t?: tf.TensorInfo) => number,
+  inputs: Record<string, tf.TensorInfo | undefined>,
+  epsilon: number,
+  meanVariance?: [number, number],
+): BnPointers {
+  const [mean, variance] = meanVariance ?? [at(inputs.mean), at(inputs.variance)];
+  return [at(inputs.gamma), at(inputs.beta), mean, variance, epsilon, at(inputs.alpha)];
+}
+
 /** Inputs x, gamma, beta, mean, variance[, alpha]; attrs epsilon, stats. Outputs y[, stats [2, C]]. */
 function bnActKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
-  const { x, gamma, beta, mean, variance, alpha } = inputs as Record<string, tf.TensorInfo>;
   const { epsilon, stats } = attrs as unknown as { epsilon: number; stats: boolean };
   const wasm = backend as BackendWasm;
-  const c = x!.shape[x!.shape.length - 1];
-  const rows = tf.util.sizeFromShape(x!.shape) / c;
-  const y = wasm.makeOutput(x!.shape, 'float32');
+  const x = inputs.x!;
+  const { at, rows, c } = heapView(wasm, x);
+  const y = wasm.makeOutput(x.shape, 'float32');
   const s = stats ? wasm.makeOutput([2, c], 'float32') : undefined;
-  const at = (t: tf.TensorInfo | undefined): number => (t === undefined ? 0 : offsetOf(wasm, t));
   withScratch(wasm, 12 * c, (scratch) => {
     const k = kernelsFor(wasm);
-    k.bn_act(at(y), at(x), at(gamma), at(beta), at(mean), at(variance), epsilon, at(alpha), rows, c, scratch);
+    k.bn_act(at(y), at(x), ...bnPointers(at, inputs, epsilon), rows, c, scratch);
     if (s !== undefined) k.channel_stats(at(s), at(x), rows, c, scratch);
   });
   return s === undefined ? [y] : [y, s];
@@ -171,93 +151,62 @@ function bnActKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
 
 /** Inputs dy, x, gamma, beta, mean, variance, a2, b2[, alpha]; attr epsilon. Output dx. */
 function bnActDxKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
-  const { dy, x, gamma, beta, mean, variance, alpha, a2, b2 } = inputs as Record<string, tf.TensorInfo>;
   const { epsilon } = attrs as unknown as { epsilon: number };
   const wasm = backend as BackendWasm;
-  const c = x!.shape[x!.shape.length - 1];
-  const dx = wasm.makeOutput(x!.shape, 'float32');
-  const at = (t: tf.TensorInfo | undefined): number => (t === undefined ? 0 : offsetOf(wasm, t));
+  const x = inputs.x!;
+  const { at, rows, c } = heapView(wasm, x);
+  const dx = wasm.makeOutput(x.shape, 'float32');
+  const bn = bnPointers(at, inputs, epsilon);
   withScratch(wasm, 12 * c, (scratch) =>
-    kernelsFor(wasm).bn_act_dx(
-      at(dx),
-      at(dy),
-      at(x),
-      at(gamma),
-      at(beta),
-      at(mean),
-      at(variance),
-      epsilon,
-      at(alpha),
-      at(a2),
-      at(b2),
-      tf.util.sizeFromShape(x!.shape) / c,
-      c,
-      scratch,
-    ),
+    kernelsFor(wasm).bn_act_dx(at(dx), at(inputs.dy), at(x), ...bn, at(inputs.a2), at(inputs.b2), rows, c, scratch),
   );
   return dx;
 }
 
 /** Training mode: inputs x, gamma, beta[, alpha]; attr epsilon. Outputs y and x's batch statistics [2, C], which normalise it. */
 function bnTrainActKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
-  const { x, gamma, beta, alpha } = inputs as Record<string, tf.TensorInfo>;
   const { epsilon } = attrs as unknown as { epsilon: number };
   const wasm = backend as BackendWasm;
-  const c = x!.shape[x!.shape.length - 1];
-  const rows = tf.util.sizeFromShape(x!.shape) / c;
-  const y = wasm.makeOutput(x!.shape, 'float32');
+  const x = inputs.x!;
+  const { at, rows, c } = heapView(wasm, x);
+  const y = wasm.makeOutput(x.shape, 'float32');
   const stats = wasm.makeOutput([2, c], 'float32');
-  const at = (t: tf.TensorInfo | undefined): number => (t === undefined ? 0 : offsetOf(wasm, t));
   withScratch(wasm, 12 * c, (scratch) => {
     const k = kernelsFor(wasm);
     k.channel_stats(at(stats), at(x), rows, c, scratch);
-    k.bn_act(at(y), at(x), at(gamma), at(beta), at(stats), at(stats) + 4 * c, epsilon, at(alpha), rows, c, scratch);
+    const bn = bnPointers(at, inputs, epsilon, [at(stats), at(stats) + 4 * c]);
+    k.bn_act(at(y), at(x), ...bn, rows, c, scratch);
   });
   return [y, stats];
 }
 
 /** Inputs dy, x, gamma, beta, mean, variance[, alpha]; attr epsilon. Output [3, C]: Σ g, Σ g·x̂, Σ dy·min(z, 0). */
 function bnActSumsKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
-  const { dy, x, gamma, beta, mean, variance, alpha } = inputs as Record<string, tf.TensorInfo>;
   const { epsilon } = attrs as unknown as { epsilon: number };
   const wasm = backend as BackendWasm;
-  const c = x!.shape[x!.shape.length - 1];
+  const x = inputs.x!;
+  const { at, rows, c } = heapView(wasm, x);
   const out = wasm.makeOutput([3, c], 'float32');
-  const at = (t: tf.TensorInfo | undefined): number => (t === undefined ? 0 : offsetOf(wasm, t));
-  const rows = tf.util.sizeFromShape(x!.shape) / c;
+  const bn = bnPointers(at, inputs, epsilon);
   withScratch(wasm, 52 * c, (scratch) =>
-    kernelsFor(wasm).bn_act_sums(
-      at(out),
-      at(dy),
-      at(x),
-      at(gamma),
-      at(beta),
-      at(mean),
-      at(variance),
-      epsilon,
-      at(alpha),
-      rows,
-      c,
-      scratch,
-    ),
+    kernelsFor(wasm).bn_act_sums(at(out), at(inputs.dy), at(x), ...bn, rows, c, scratch),
   );
   return out;
 }
 
 /** Registers the kernels for the 'wasm' backend (idempotent). */
 export function registerSimdKernels(): void {
-  if (tf.getKernel(PRELU_DX, 'wasm') === undefined)
-    tf.registerKernel({ kernelName: PRELU_DX, backendName: 'wasm', kernelFunc: preluDxKernel });
-  if (tf.getKernel(CHANNEL_STATS, 'wasm') === undefined)
-    tf.registerKernel({ kernelName: CHANNEL_STATS, backendName: 'wasm', kernelFunc: channelStatsKernel });
-  if (tf.getKernel(BN_ACT, 'wasm') === undefined)
-    tf.registerKernel({ kernelName: BN_ACT, backendName: 'wasm', kernelFunc: bnActKernel });
-  if (tf.getKernel(BN_ACT_DX, 'wasm') === undefined)
-    tf.registerKernel({ kernelName: BN_ACT_DX, backendName: 'wasm', kernelFunc: bnActDxKernel });
-  if (tf.getKernel(BN_TRAIN_ACT, 'wasm') === undefined)
-    tf.registerKernel({ kernelName: BN_TRAIN_ACT, backendName: 'wasm', kernelFunc: bnTrainActKernel });
-  if (tf.getKernel(BN_ACT_SUMS, 'wasm') === undefined)
-    tf.registerKernel({ kernelName: BN_ACT_SUMS, backendName: 'wasm', kernelFunc: bnActSumsKernel });
+  const kernels: Array<[string, tf.KernelFunc]> = [
+    [PRELU_DX, preluDxKernel],
+    [CHANNEL_STATS, channelStatsKernel],
+    [BN_ACT, bnActKernel as tf.KernelFunc],
+    [BN_ACT_DX, bnActDxKernel],
+    [BN_TRAIN_ACT, bnTrainActKernel as tf.KernelFunc],
+    [BN_ACT_SUMS, bnActSumsKernel],
+  ];
+  for (const [kernelName, kernelFunc] of kernels)
+    if (tf.getKernel(kernelName, 'wasm') === undefined)
+      tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
 }
 
 /** Whether `name` runs here for float32 `x` of `c % 4 == 0` channels. */
