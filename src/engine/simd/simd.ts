@@ -3,6 +3,9 @@
  * composes from several kernels, each a pass over the activation, done here in one. The module
  * imports the wasm backend's memory, so it works on tensors where they lie on the heap.
  *
+ *   - `bnAct` (inference) and `bnTrainAct` (training): a BatchNorm, the PReLU that follows it
+ *     and the statistics of its input as one op, forward and backward in one or two passes where
+ *     tf ops make ~40 kernels (`FrozenGraph` and `TrainGraph` fuse the pairs; docs/PERFORMANCE.md).
  *   - `preluDx`: PReLU's input gradient dy·(x > 0 ? 1 : α) in one pass, where the element-wise
  *     form (`gradients.ts`) makes four (Step, Multiply, Add, Multiply).
  *   - `channelStatsValue`: per-channel mean and biased variance of an NHWC activation in two
@@ -13,7 +16,7 @@
  * Each returns undefined where it does not apply (another backend, another dtype, channels not
  * a multiple of 4, a parameter that is not one value per channel); the callers then run the
  * tf ops they replace, so coverage only costs speed. Tested against those ops on tfjs-backend-cpu
- * (tests/engine/simd.test.ts).
+ * (tests/engine/simd.test.ts, bnAct.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
