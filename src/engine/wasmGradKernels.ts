@@ -194,13 +194,34 @@ function depthwiseBackpropInput(args: { inputs: tf.NamedTensorInfoMap; attrs?: t
     );
     requireSupported(info, name);
     const [kh, kw, channels, multiplier] = filter.shape;
+    const [n, h, w] = inputShape;
+    if (info.outHeight === 1 && info.outWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0) {
+      // One output pixel (MobileFaceNet's global depthwise conv, 7×7 over 7×7): dx[n, y, x, c] =
+      // Σₘ dy[n, c·M + m]·w[y, x, c, m], a broadcast product; as a convolution, a 1×1 dy padded
+      // by 6 on every side, it took 5.4 ms at batch 4 against ~0.1.
+      const taps = tf.slice(filter, [0, 0, 0, 0], [Math.min(h, kh), Math.min(w, kw), channels, multiplier]);
+      const [th, tw] = taps.shape;
+      const prod = tf.mul(
+        tf.reshape(dy, [n, 1, 1, channels, multiplier]),
+        tf.reshape(taps, [1, th, tw, channels, multiplier]),
+      );
+      const dx = multiplier === 1 ? tf.reshape(prod, [n, th, tw, channels]) : tf.sum(prod, 4);
+      // Rows and columns beyond the filter (an input larger than it) get no gradient.
+      return th === h && tw === w
+        ? dx
+        : tf.pad(dx, [
+            [0, 0],
+            [0, h - th],
+            [0, w - tw],
+            [0, 0],
+          ]);
+    }
     const reversed = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, channels * multiplier, 1]) as tf.Tensor4D;
     const explicit = correlationPadding(info, kh, kw);
     const dx = explicit
       ? tf.depthwiseConv2d(dy, reversed, 1, explicit)
       : tf.depthwiseConv2d(fullCorrelationInput(dy, info, kh, kw), reversed, 1, 'valid');
     if (multiplier === 1) return dx;
-    const [n, h, w] = inputShape;
     return tf.sum(tf.reshape(dx, [n, h, w, channels, multiplier]), 4);
   });
 }

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmGradKernels, WASM_GRAD_KERNEL_NAMES } from '../../src/engine/wasmGradKernels.js';
 import { compareGrads as compare, gradsOn, random, relErr, TOLERANCE, type Named } from './compare.js';
-import { cases, label, outShape, type Pad, type Rounding } from './convCases.js';
+import { cases, label, outShape, type Case, type Pad, type Rounding } from './convCases.js';
 
 beforeAll(async () => {
   registerWasmGradKernels();
@@ -89,7 +89,16 @@ describe('Conv2D gradients on wasm match cpu', () => {
 });
 
 describe('DepthwiseConv2dNative gradients on wasm match cpu', () => {
-  const all = cases(true);
+  const all: Case[] = [
+    ...cases(true),
+    // One output pixel, dx as a broadcast product: MobileFaceNet's global depthwise conv at
+    // 112 px (7×7) and at 64 px (4×4, multiplier 2), a 'same' one over 2×2 (the filter's
+    // corner), and an input larger than the filter (its last row and column get no gradient).
+    { n: 2, h: 7, w: 7, c: 8, out: 1, k: 7, stride: 1, pad: 'valid' },
+    { n: 3, h: 4, w: 4, c: 4, out: 2, k: 4, stride: 1, pad: 'valid' },
+    { n: 2, h: 2, w: 2, c: 4, out: 1, k: 3, stride: 2, pad: 'same' },
+    { n: 2, h: 8, w: 8, c: 2, out: 2, k: 7, stride: 2, pad: 'valid' },
+  ];
   test.each(all.map((c) => [label(c), c] as const))('%s', async (_name, c) => {
     const filterShape = [c.k, c.k, c.c, c.out];
     const x = random([c.n, c.h, c.w, c.c], 21);
