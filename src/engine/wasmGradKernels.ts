@@ -16,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { asTensor4D, correlationPadding, fullCorrelationInput, padOrCrop, requireSupported } from './convHelpers.js';
+import { depthwiseDxStrided } from './simd/simd.js';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
@@ -216,6 +217,8 @@ function depthwiseBackpropInput(args: { inputs: tf.NamedTensorInfoMap; attrs?: t
             [0, 0],
           ]);
     }
+    const scattered = depthwiseDxStrided(dy, filter, info);
+    if (scattered) return scattered;
     const reversed = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, channels * multiplier, 1]) as tf.Tensor4D;
     const explicit = correlationPadding(info, kh, kw);
     const dx = explicit

@@ -8,12 +8,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { registerSimdKernels } from '../../src/engine/simd/simd.js';
 import { registerWasmGradKernels, WASM_GRAD_KERNEL_NAMES } from '../../src/engine/wasmGradKernels.js';
 import { compareGrads as compare, gradsOn, random, relErr, TOLERANCE, type Named } from './compare.js';
 import { cases, label, outShape, type Case, type Pad, type Rounding } from './convCases.js';
 
 beforeAll(async () => {
   registerWasmGradKernels();
+  registerSimdKernels(); // the strided depthwise dx scatters with one of them
   expect(await tf.setBackend('wasm')).toBe(true);
 });
 
@@ -98,6 +100,11 @@ describe('DepthwiseConv2dNative gradients on wasm match cpu', () => {
     { n: 3, h: 4, w: 4, c: 4, out: 2, k: 4, stride: 1, pad: 'valid' },
     { n: 2, h: 2, w: 2, c: 4, out: 1, k: 3, stride: 2, pad: 'same' },
     { n: 2, h: 8, w: 8, c: 2, out: 2, k: 7, stride: 2, pad: 'valid' },
+    // Strided, multiplier 1, channels a multiple of 4: dx by the SIMD scatter (depthwise_dx).
+    { n: 2, h: 9, w: 8, c: 8, out: 1, k: 3, stride: 2, pad: 'same' },
+    { n: 1, h: 10, w: 10, c: 4, out: 1, k: 3, stride: 2, pad: 'valid' },
+    { n: 2, h: 11, w: 9, c: 12, out: 1, k: 5, stride: 3, pad: 'same' },
+    { n: 2, h: 7, w: 7, c: 8, out: 1, k: 3, stride: 2, pad: 1 },
   ];
   test.each(all.map((c) => [label(c), c] as const))('%s', async (_name, c) => {
     const filterShape = [c.k, c.k, c.c, c.out];
@@ -109,6 +116,26 @@ describe('DepthwiseConv2dNative gradients on wasm match cpu', () => {
     const [errX, errFilter] = await compare(conv, [x, f], dy);
     expect(errX).toBeLessThanOrEqual(TOLERANCE);
     expect(errFilter).toBeLessThanOrEqual(TOLERANCE);
+  });
+  test('a strided one with multiplier 1 and 4k channels scatters (one SIMD kernel), others convolve', async () => {
+    await tf.setBackend('wasm');
+    const kernelsOf = async (c: number, stride: number): Promise<string[]> => {
+      const dy = tf.ones([1, stride === 2 ? 4 : 8, stride === 2 ? 4 : 8, c]) as tf.Tensor4D;
+      const f = tf.ones([3, 3, c, 1]) as tf.Tensor4D;
+      const p = await tf.profile(() =>
+        tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy, filter: f }, {
+          strides: [stride, stride],
+          pad: 'same',
+          dilations: 1,
+          inputShape: [1, 8, 8, c],
+        } as unknown as tf.NamedAttrMap),
+      );
+      tf.dispose([dy, f, p.result as tf.Tensor]);
+      return p.kernelNames;
+    };
+    expect(await kernelsOf(8, 2)).toContain('ArcinvertDepthwiseDx');
+    expect(await kernelsOf(8, 1)).not.toContain('ArcinvertDepthwiseDx');
+    expect(await kernelsOf(6, 2)).not.toContain('ArcinvertDepthwiseDx');
   });
   test('covers at least 40 cases, half with channel multiplier 2', () => {
     expect(all.length).toBeGreaterThanOrEqual(40);

@@ -46,6 +46,25 @@ interface SimdExports {
   bn_act_sums(
     ...args: [out: number, dy: number, x: number, ...bn: BnPointers, rows: number, c: number, scratch: number]
   ): void;
+  depthwise_dx(
+    ...args: [
+      dx: number,
+      dy: number,
+      w: number,
+      n: number,
+      h: number,
+      width: number,
+      c: number,
+      oh: number,
+      ow: number,
+      kh: number,
+      kw: number,
+      sh: number,
+      sw: number,
+      top: number,
+      left: number,
+    ]
+  ): void;
 }
 
 /** The parts of tfjs-backend-wasm's backend these kernels use (not in its public types). */
@@ -67,6 +86,7 @@ export const BN_ACT = 'ArcinvertBnAct';
 export const BN_ACT_DX = 'ArcinvertBnActDx';
 export const BN_TRAIN_ACT = 'ArcinvertBnTrainAct';
 export const BN_ACT_SUMS = 'ArcinvertBnActSums';
+export const DEPTHWISE_DX = 'ArcinvertDepthwiseDx';
 
 let compiled: object | undefined;
 const instances = new WeakMap<object, SimdExports>();
@@ -197,6 +217,25 @@ function bnActSumsKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo 
   return out;
 }
 
+/** Inputs dy [N, OH, OW, C], filter [KH, KW, C, 1]; attrs inputShape, strides [sh, sw], top, left. Output dx. */
+function depthwiseDxKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
+  const { inputShape, strides, top, left } = attrs as unknown as {
+    inputShape: [number, number, number, number];
+    strides: [number, number];
+    top: number;
+    left: number;
+  };
+  const wasm = backend as BackendWasm;
+  const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  const [n, h, w, c] = inputShape;
+  const [, oh, ow] = dy.shape;
+  const [kh, kw] = filter.shape;
+  const dx = wasm.makeOutput(inputShape, 'float32');
+  const at = (t: tf.TensorInfo): number => offsetOf(wasm, t);
+  kernelsFor(wasm).depthwise_dx(at(dx), at(dy), at(filter), n, h, w, c, oh!, ow!, kh!, kw!, ...strides, top, left);
+  return dx;
+}
+
 /** Registers the kernels for the 'wasm' backend (idempotent). */
 export function registerSimdKernels(): void {
   const kernels: Array<[string, tf.KernelFunc]> = [
@@ -206,6 +245,7 @@ export function registerSimdKernels(): void {
     [BN_ACT_DX, bnActDxKernel],
     [BN_TRAIN_ACT, bnTrainActKernel as tf.KernelFunc],
     [BN_ACT_SUMS, bnActSumsKernel],
+    [DEPTHWISE_DX, depthwiseDxKernel],
   ];
   for (const [kernelName, kernelFunc] of kernels)
     if (tf.getKernel(kernelName, 'wasm') === undefined)
@@ -382,4 +422,29 @@ export function bnTrainAct(x: tf.Tensor, p: BnTrainAct): { y: tf.Tensor; stats: 
     },
   });
   return { y: y!, stats: stats as tf.Tensor2D };
+}
+
+/**
+ * dx of a strided depthwise conv with channel multiplier 1 by scattering each dy pixel's
+ * channels times the taps into dx (`depthwise_dx`), instead of a stride-1 conv over a
+ * zero-inserted, padded dy four times dy's size; undefined where it does not apply (another
+ * backend or dtype, a multiplier, channels not a multiple of 4, stride 1, dilation).
+ */
+export function depthwiseDxStrided(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  info: tf.backend_util.Conv2DInfo,
+): tf.Tensor4D | undefined {
+  const { strideHeight: sh, strideWidth: sw, dilationHeight, dilationWidth, padInfo } = info;
+  if (sh === 1 && sw === 1) return undefined;
+  if (dilationHeight !== 1 || dilationWidth !== 1 || filter.shape[3] !== 1 || filter.dtype !== 'float32')
+    return undefined;
+  if (!applies(DEPTHWISE_DX, dy) || dy.size === 0) return undefined;
+  const inputShape = [info.batchSize, info.inHeight, info.inWidth, info.inChannels];
+  return tf.engine().runKernel(DEPTHWISE_DX, { dy, filter }, {
+    inputShape,
+    strides: [sh, sw],
+    top: padInfo.top,
+    left: padInfo.left,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
