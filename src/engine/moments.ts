@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { channelAffine } from './affine.js';
 import { channelStatsValue } from './simd/simd.js';
+import { statsGradAffine } from './statsGrad.js';
 
 /** See `channelStats`. */
 const channelStatsOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -20,10 +21,8 @@ const channelStatsOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc
     value: fast ?? (tf.stack([mean, tf.mean(tf.squaredDifference(x, mean), axes)]) as tf.Tensor2D),
     gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
       const [xs, mu] = saved;
-      const [gMean, gVar] = tf.unstack(dy);
-      const a = tf.mul(gVar, 2 / n);
-      const b = tf.sub(tf.div(gMean, n), tf.mul(mu, a));
-      return [channelAffine(xs, a, b)];
+      const [a, b] = statsGradAffine(dy, mu!, n);
+      return [channelAffine(xs!, a, b)];
     },
   };
 }) as (x: tf.Tensor) => tf.Tensor2D;

@@ -21,6 +21,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { KERNELS_WASM_BASE64 } from './kernels.js';
+import { statsGradAffine } from '../statsGrad.js';
 
 /** A BatchNorm's parameters as kernels.wat takes them: heap offsets of γ, β, μ, σ² and α (0: none), and ε. */
 type BnPointers = [gamma: number, beta: number, mean: number, variance: number, eps: number, alpha: number];
@@ -340,11 +341,9 @@ export function bnAct(x: tf.Tensor, p: BnAct, withStats: boolean): { y: tf.Tenso
         let a2: tf.Tensor;
         let b2: tf.Tensor;
         if (dStats !== undefined && stats !== undefined) {
-          // channelStats' gradient: dx = x·a2 + b2, a2 = 2·gσ²/n, b2 = gμ/n − μ·a2.
-          const [gMean, gVar] = tf.unstack(dStats);
+          // channelStats' gradient: dx = x·a2 + b2.
           const mu = tf.reshape(tf.slice(stats, [0, 0], [1, c]), [c]);
-          a2 = tf.mul(gVar!, 2 / n);
-          b2 = tf.sub(tf.div(gMean!, n), tf.mul(mu, a2));
+          [a2, b2] = statsGradAffine(dStats, mu, n);
         } else {
           [a2, b2] = [tf.zeros([c]), tf.zeros([c])];
         }
@@ -407,11 +406,10 @@ export function bnTrainAct(x: tf.Tensor, p: BnTrainAct): { y: tf.Tensor; stats: 
       let a2 = tf.neg(tf.mul(tf.mul(f, r), tf.div(sumGx, n)));
       let b2 = tf.sub(tf.neg(tf.mul(f, tf.div(sumG, n))), tf.mul(a2, mean));
       if (dStats !== undefined) {
-        // The statistics' own gradient (channelStats'): x·(2·gσ²/n) + gμ/n − μ·2·gσ²/n.
-        const [gMean, gVar] = tf.unstack(dStats);
-        const a = tf.mul(gVar!, 2 / n);
+        // The statistics' own gradient, where the loss reads them (channelStats').
+        const [a, b] = statsGradAffine(dStats, mean, n);
         a2 = tf.add(a2, a);
-        b2 = tf.add(b2, tf.sub(tf.div(gMean!, n), tf.mul(mean, a)));
+        b2 = tf.add(b2, b);
       }
       return {
         x: () => tf.engine().runKernel(BN_ACT_DX, { dy: dy!, x: xs, a2, b2, ...params }, attrs) as tf.Tensor,
