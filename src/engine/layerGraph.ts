@@ -109,6 +109,28 @@ function ownRun(layer: tf.layers.Layer, training: boolean): Run {
  * Training-mode BatchNormalization over the last axis with γ and β (see the module comment);
  * undefined for other configurations. Inputs of another rank or axis take the layer's own path.
  */
+/**
+ * tfjs-layers' moving update of a BatchNorm layer's statistics from a batch's:
+ * moving ← moving − (moving − batch)·(1 − momentum), `momentum` read from the layer now (the
+ * training workers set it to 0 to read a chunk's statistics). Call inside a tidy.
+ */
+function updateMoving(
+  layer: tf.layers.Layer,
+  moving: [tf.LayerVariable, tf.LayerVariable],
+  batch: [tf.Tensor, tf.Tensor],
+): void {
+  const decay = 1 - (layer as unknown as { momentum: number }).momentum;
+  moving.forEach((variable, i) => {
+    const orig = variable.read();
+    variable.write(tf.sub(orig, tf.mul(tf.sub(orig, batch[i]!), decay)));
+  });
+}
+
+/** The steps a fused BatchNorm replaced, run one after the other on `x` (where the fused op does not apply). */
+function chain(steps: Run[], x: tf.Tensor): tf.Tensor[] {
+  return [tf.tidy(() => steps.reduce((t, run) => run([t])[0]!, x))];
+}
+
 function trainBatchNorm(layer: tf.layers.Layer): Run | undefined {
   const cfg = layer.getConfig() as { axis?: number | number[]; epsilon?: number };
   const axis = Array.isArray(cfg.axis) ? cfg.axis : [cfg.axis ?? -1];
@@ -125,14 +147,7 @@ function trainBatchNorm(layer: tf.layers.Layer): Run | undefined {
       tf.tidy(() => {
         const [mean, variance] = tf.unstack(channelStats(x)) as [tf.Tensor1D, tf.Tensor1D];
         const y = tf.batchNorm(x, mean, variance, beta.read(), gamma.read(), epsilon);
-        const decay = 1 - (layer as unknown as { momentum: number }).momentum;
-        for (const [variable, value] of [
-          [movingMean, mean],
-          [movingVariance, variance],
-        ] as const) {
-          const orig = variable.read();
-          variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), decay)));
-        }
+        updateMoving(layer, [movingMean, movingVariance], [mean, variance]);
         return y;
       }),
     ];
@@ -177,18 +192,9 @@ function fuseBatchNorms(steps: Step[], outputs: ReadonlySet<number>, training: b
     const alpha = next && next.inputs.length === 1 ? perChannelAlpha(next.layer) : undefined;
     const act = alpha ? next : undefined;
     const epsilon = cfg.epsilon ?? 1e-3;
-    if (training) {
-      bn.run = trainBnAct(bn.layer, [bn.run, ...(act ? [act.run] : [])], {
-        gamma,
-        beta,
-        mean,
-        variance,
-        alpha,
-        epsilon,
-      });
-    } else {
-      bn.run = inferenceBnAct(bn.layer, act?.layer, { gamma, beta, mean, variance, alpha, epsilon });
-    }
+    const replaced = [bn.run, ...(act ? [act.run] : [])];
+    const v = { gamma, beta, mean, variance, alpha, epsilon };
+    bn.run = training ? trainBnAct(bn.layer, replaced, v) : inferenceBnAct(bn.layer, replaced, v);
     if (act) {
       bn.outputs = act.outputs;
       steps.splice(steps.indexOf(act), 1);
@@ -206,10 +212,9 @@ interface BnVariables {
   epsilon: number;
 }
 
-/** Inference mode: `bnAct` with the running statistics, or the layers' own `apply`. */
-function inferenceBnAct(bnLayer: tf.layers.Layer, actLayer: tf.layers.Layer | undefined, v: BnVariables): Run {
+/** Inference mode: `bnAct` with the running statistics, or the steps it replaces (the layers' own `apply`). */
+function inferenceBnAct(bnLayer: tf.layers.Layer, fallback: Run[], v: BnVariables): Run {
   const { gamma, beta, mean, variance, alpha, epsilon } = v;
-  const own = [ownRun(bnLayer, false), ...(actLayer ? [ownRun(actLayer, false)] : [])];
   const name = bnLayer.name;
   return ([x], ctx) => {
     const p = { gamma: gamma.read(), beta: beta.read(), mean: mean.read(), variance: variance.read(), epsilon };
@@ -220,12 +225,7 @@ function inferenceBnAct(bnLayer: tf.layers.Layer, actLayer: tf.layers.Layer | un
       if (stats) ctx?.stats.set(name, stats);
       return [out];
     }
-    return [
-      tf.tidy(() => {
-        const normalised = own[0]!([x!])[0]!;
-        return own.length === 2 ? own[1]!([normalised])[0]! : normalised;
-      }),
-    ];
+    return chain(fallback, x!);
   };
 }
 
@@ -238,26 +238,11 @@ function trainBnAct(bnLayer: tf.layers.Layer, fallback: Run[], v: BnVariables): 
   const { gamma, beta, mean, variance, alpha, epsilon } = v;
   return ([x]) => {
     const p = { gamma: gamma.read(), beta: beta.read(), epsilon, ...(alpha ? { alpha: alpha.read() } : {}) };
-    if (!bnTrainActApplies(x!, p)) {
-      return [
-        tf.tidy(() => {
-          const normalised = fallback[0]!([x!])[0]!;
-          return fallback.length === 2 ? fallback[1]!([normalised])[0]! : normalised;
-        }),
-      ];
-    }
+    if (!bnTrainActApplies(x!, p)) return chain(fallback, x!);
     return [
       tf.tidy(() => {
         const { y, stats } = bnTrainAct(x!, p);
-        const [batchMean, batchVariance] = tf.unstack(stats);
-        const decay = 1 - (bnLayer as unknown as { momentum: number }).momentum;
-        for (const [variable, value] of [
-          [mean, batchMean!],
-          [variance, batchVariance!],
-        ] as const) {
-          const orig = variable.read();
-          variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), decay)));
-        }
+        updateMoving(bnLayer, [mean, variance], tf.unstack(stats) as [tf.Tensor, tf.Tensor]);
         return y;
       }),
     ];
