@@ -38,6 +38,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { buildBackbone } from '../src/model/build.js';
 import { parseBackendPreference, selectBackend } from '../src/engine/backend.js';
+import { GLIBC_MALLOC_TUNABLES } from '../src/engine/nativeGemm.js';
 import { ArcinvertError } from '../src/errors.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { describeMachine } from './machine.js';
@@ -107,7 +108,9 @@ export function benchTable(rows: readonly Row[], workers: number): string {
 async function measureInChild(request: MeasureRequest): Promise<Cell> {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'measure.js');
   try {
-    const { stdout } = await run(process.execPath, [script, JSON.stringify(request)], { maxBuffer: 1 << 20 });
+    // The CLI's malloc settings (bin/arcinvert.js), unless the caller set their own.
+    const env = { GLIBC_TUNABLES: GLIBC_MALLOC_TUNABLES, ...process.env };
+    const { stdout } = await run(process.execPath, [script, JSON.stringify(request)], { maxBuffer: 1 << 20, env });
     return (JSON.parse(stdout.trim().split('\n').pop()!) as MeasureResult).msPerImage;
   } catch (e) {
     const err = e as { stderr?: string; message?: string };

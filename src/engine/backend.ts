@@ -17,6 +17,7 @@ import { registerFastWasmKernels } from './fastKernels.js';
 import { registerFastGradients } from './gradients.js';
 import { registerWasmGradKernels } from './wasmGradKernels.js';
 import { registerSimdKernels } from './simd/simd.js';
+import { nativeGemmWanted, registerNativeGemm } from './nativeGemm.js';
 
 /** What the user asked for: `auto` picks the fastest that loads. */
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -84,10 +85,12 @@ async function tryWasm(): Promise<Attempt> {
   registerWasmGradKernels();
   registerFastWasmKernels();
   registerSimdKernels();
+  const native = nativeGemmWanted() && registerNativeGemm();
   if (!(await activate('wasm'))) return { failure: 'wasm: the WebAssembly backend did not initialise' };
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const threads = getThreadsCount();
-  return { device: `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'})` };
+  const gemm = native ? ', matrix products on onnxruntime' : '';
+  return { device: `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}${gemm})` };
 }
 
 async function tryCpu(): Promise<Attempt> {

@@ -88,8 +88,10 @@ function conv2DBackpropInputNHWC(args: KernelArgs): tf.Tensor {
     const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape, strides, 1, pad, dimRoundingMode);
     const [n, oh, ow] = dy.shape;
     if (kh === 1 && kw === 1) {
-      const wT = tf.transpose(tf.reshape(filter, [cin, cout]));
-      const grid = tf.reshape(tf.matMul(tf.reshape(dy, [n * oh * ow, cout]), wT), [n, oh, ow, cin]);
+      // dy · Wᵀ: `untransposedMatMul` transposes the filter for XNNPACK; the native products
+      // (`nativeGemm.ts`) take the flag as it is.
+      const w = tf.reshape(filter, [cin, cout]);
+      const grid = tf.reshape(tf.matMul(tf.reshape(dy, [n * oh * ow, cout]), w, false, true), [n, oh, ow, cin]);
       if (
         info.strideHeight === 1 &&
         info.strideWidth === 1 &&

@@ -11,8 +11,11 @@ import {
   WASM_GRAD_KERNEL_NAMES,
 } from '../../src/engine/index.js';
 
-/** Node 20 gives SIMD and one thread, e.g. 'wasm (SIMD, 1 thread)'. */
-const WASM_DEVICE = /^wasm \((SIMD|no SIMD), \d+ threads?\)$/;
+/**
+ * Node 20 gives SIMD and one thread, and onnxruntime-node (a dependency) the matrix products,
+ * e.g. 'wasm (SIMD, 1 thread, matrix products on onnxruntime)'.
+ */
+const WASM_DEVICE = /^wasm \((SIMD|no SIMD), \d+ threads?, matrix products on onnxruntime\)$/;
 
 describe('selectBackend', () => {
   test('wasm selects wasm and registers the gradient kernels', async () => {
