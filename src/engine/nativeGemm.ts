@@ -109,7 +109,8 @@ export class NativeGemm {
       const bytes = gemmModel(transposeA, transposeB);
       s = new this.binding.binding.InferenceSession();
       s.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, {
-        intraOpNumThreads: 1,
+        intraOpNumThreads: Number(process.env.ARCINVERT_NATIVE_GEMM_THREADS ?? 1),
+        extra: { session: { intra_op: { allow_spinning: '0' } } },
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',

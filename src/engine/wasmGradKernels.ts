@@ -116,12 +116,11 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.
     const info = { ...computed, outHeight: dy.shape[1], outWidth: dy.shape[2] };
     const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
     if (kh === 1 && kw === 1) {
+      // xᵀ · dy with the flag: the native products (`nativeGemm.ts`) take it as it is, and
+      // `untransposedMatMul` transposes x for XNNPACK.
       const xp = padForTaps(x, info);
-      const dyT = tf.transpose(tf.reshape(dy, [-1, info.outChannels]));
-      return tf.reshape(
-        tf.transpose(tf.matMul(dyT, tf.reshape(tapWindow(xp, 0, 0, info), [-1, info.inChannels]))),
-        filterShape,
-      );
+      const x2d = tf.reshape(tapWindow(xp, 0, 0, info), [-1, info.inChannels]);
+      return tf.reshape(tf.matMul(x2d, tf.reshape(dy, [-1, info.outChannels]), true, false), filterShape);
     }
     // Rows and columns the windows reach: (OH − 1)·sh + KH; pad (or crop) x to exactly that.
     const hp = (info.outHeight - 1) * sh + kh;
