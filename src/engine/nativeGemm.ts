@@ -109,7 +109,7 @@ export class NativeGemm {
       const bytes = gemmModel(transposeA, transposeB);
       s = new this.binding.binding.InferenceSession();
       s.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, {
-        intraOpNumThreads: Number(process.env.ARCINVERT_NATIVE_GEMM_THREADS ?? 1),
+        intraOpNumThreads: 1,
         extra: { session: { intra_op: { allow_spinning: '0' } } },
         interOpNumThreads: 1,
         executionMode: 'sequential',
