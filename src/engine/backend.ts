@@ -31,7 +31,7 @@ export interface BackendInfo {
   name: string;
   /** The preference it was selected for. */
   preference: BackendPreference;
-  /** Short human description, e.g. 'wasm (SIMD, 1 thread)'. */
+  /** Short human description, e.g. 'wasm (SIMD, 1 thread, matrix products on onnxruntime)'. */
   device: string;
   /** The backends tried before this one, one short line each saying why each failed. */
   fellBackFrom?: string[];
