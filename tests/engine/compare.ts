@@ -94,3 +94,12 @@ export async function compareGrads(
   const got = await gradsOn('wasm', f, inputs, dy);
   return got.map((g, i) => relErr(g, ref[i]!));
 }
+
+/** Forward values of `f` on wasm and on cpu: the error, with both results' shape and dtype checked equal. */
+export async function compareForward(f: (...ts: tf.Tensor[]) => tf.Tensor, inputs: Named[]): Promise<number> {
+  const ref = await forwardOn('cpu', f, inputs);
+  const got = await forwardOn('wasm', f, inputs);
+  expect(got.shape).toEqual(ref.shape);
+  expect(got.dtype).toBe(ref.dtype);
+  return relErr(got.data, ref.data);
+}

@@ -12,17 +12,8 @@ import {
   registerFastWasmKernels,
 } from '../../src/engine/fastKernels.js';
 import { registerWasmGradKernels } from '../../src/engine/wasmGradKernels.js';
-import { compareGrads, forwardOn, random, randomMapped, relErr, TOLERANCE, type Named } from './compare.js';
+import { compareForward, compareGrads, forwardOn, random, randomMapped, TOLERANCE, type Named } from './compare.js';
 import { cases, label, outShape, type Case } from './convCases.js';
-
-/** Forward values of `f` on wasm and on cpu: the error and both results' shape and dtype. */
-async function compareForward(f: (...ts: tf.Tensor[]) => tf.Tensor, inputs: Named[]): Promise<number> {
-  const ref = await forwardOn('cpu', f, inputs);
-  const got = await forwardOn('wasm', f, inputs);
-  expect(got.shape).toEqual(ref.shape);
-  expect(got.dtype).toBe(ref.dtype);
-  return relErr(got.data, ref.data);
-}
 
 beforeAll(async () => {
   registerWasmGradKernels();

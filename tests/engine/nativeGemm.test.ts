@@ -20,7 +20,7 @@ import {
   registerNativeGemm,
   unregisterNativeGemm,
 } from '../../src/engine/nativeGemm.js';
-import { compareGrads, forwardOn, random, relErr, TOLERANCE, type Named } from './compare.js';
+import { compareForward, compareGrads, random, TOLERANCE, type Named } from './compare.js';
 
 // onnxruntime-node is a dependency: where its binding does not load (an unsupported platform)
 // these tests are skipped, visibly.
@@ -43,13 +43,6 @@ function nativeCalls(f: () => void): number {
     proto.multiply = original;
   }
   return calls;
-}
-
-async function compareForward(f: (...ts: tf.Tensor[]) => tf.Tensor, inputs: Named[]): Promise<number> {
-  const ref = await forwardOn('cpu', f, inputs);
-  const got = await forwardOn('wasm', f, inputs);
-  expect(got.shape).toEqual(ref.shape);
-  return relErr(got.data, ref.data);
 }
 
 beforeAll(async () => {
