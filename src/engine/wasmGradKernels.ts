@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { asTensor4D, correlationPadding, fullCorrelationInput, padOrCrop, requireSupported } from './convHelpers.js';
-import { depthwiseDxStrided } from './simd/simd.js';
+import { depthwiseDw, depthwiseDxStrided } from './simd/simd.js';
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
@@ -135,7 +135,8 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.
 }
 
 /**
- * dW[i, j, c, m] = Σ_{b,r,s} xWindow(i, j)[b, r, s, c] · dy[b, r, s, c·M + m]: per tap a
+ * dW[i, j, c, m] = Σ_{b,r,s} xWindow(i, j)[b, r, s, c] · dy[b, r, s, c·M + m]. With channel
+ * multiplier 1 and C % 4 == 0 (MobileFaceNet's) one SIMD pass over dy (`depthwiseDw`); else per tap a
  * broadcast product `[P, C, 1] · [P, C, M]` summed over the P = N·OH·OW positions by a Sum
  * over [N, OH, OW] (with `fastKernels.ts` registered: a pool over OH×OW, then the N rows).
  * Inputs x `[N, H, W, C]`, dy `[N, OH, OW, C·M]`; output `[KH, KW, C, M]`.
@@ -158,6 +159,8 @@ function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; attrs?: 
     );
     requireSupported(info, name);
     const [, , channels, multiplier] = filterShape;
+    const summed = multiplier === 1 ? depthwiseDw(x, dy, info) : undefined;
+    if (summed) return summed;
     const positions = dy.size / (channels * multiplier);
     const xp = padForTaps(x, info);
     const dy3 = tf.reshape(dy, [positions, channels, multiplier]);

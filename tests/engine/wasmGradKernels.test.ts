@@ -105,6 +105,11 @@ describe('DepthwiseConv2dNative gradients on wasm match cpu', () => {
     { n: 1, h: 10, w: 10, c: 4, out: 1, k: 3, stride: 2, pad: 'valid' },
     { n: 2, h: 11, w: 9, c: 12, out: 1, k: 5, stride: 3, pad: 'same' },
     { n: 2, h: 7, w: 7, c: 8, out: 1, k: 3, stride: 2, pad: 1 },
+    // Multiplier 1 and 4k channels: the filter gradient by the SIMD sum (depthwise_dw), which the
+    // cases above with such shapes also take; here at stride 1 and with 'ceil' rounding.
+    { n: 2, h: 9, w: 8, c: 8, out: 1, k: 3, stride: 1, pad: 'same' },
+    { n: 3, h: 6, w: 7, c: 4, out: 1, k: 5, stride: 1, pad: 'valid' },
+    { n: 2, h: 8, w: 9, c: 4, out: 1, k: 3, stride: 2, pad: 1, rounding: 'ceil' },
   ];
   test.each(all.map((c) => [label(c), c] as const))('%s', async (_name, c) => {
     const filterShape = [c.k, c.k, c.c, c.out];
@@ -136,6 +141,40 @@ describe('DepthwiseConv2dNative gradients on wasm match cpu', () => {
     expect(await kernelsOf(8, 2)).toContain('ArcinvertDepthwiseDx');
     expect(await kernelsOf(8, 1)).not.toContain('ArcinvertDepthwiseDx');
     expect(await kernelsOf(6, 2)).not.toContain('ArcinvertDepthwiseDx');
+  });
+  test('the filter gradient with multiplier 1 and 4k channels is one SIMD kernel, others are per tap', async () => {
+    await tf.setBackend('wasm');
+    const kernelsOf = async (c: number, multiplier: number, stride: number): Promise<string[]> => {
+      const x = tf.ones([2, 8, 8, c]) as tf.Tensor4D;
+      const dy = tf.ones([2, 8 / stride, 8 / stride, c * multiplier]) as tf.Tensor4D;
+      const p = await tf.profile(() =>
+        tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x, dy }, {
+          strides: [stride, stride],
+          pad: 'same',
+          dilations: 1,
+          filterShape: [3, 3, c, multiplier],
+        } as unknown as tf.NamedAttrMap),
+      );
+      const dw = p.result as tf.Tensor;
+      expect(dw.shape).toEqual([3, 3, c, multiplier]);
+      tf.dispose([x, dy, dw]);
+      return p.kernelNames;
+    };
+    for (const stride of [1, 2]) {
+      expect(await kernelsOf(8, 1, stride)).toContain('ArcinvertDepthwiseDw');
+      expect(await kernelsOf(8, 1, stride)).not.toContain('Slice');
+    }
+    expect(await kernelsOf(6, 1, 1)).not.toContain('ArcinvertDepthwiseDw');
+    expect(await kernelsOf(4, 2, 1)).not.toContain('ArcinvertDepthwiseDw');
+  });
+  test('the SIMD filter gradient leaves no tensors behind', () => {
+    const x = tf.tensor(random([2, 9, 8, 8], 24).data, [2, 9, 8, 8]);
+    const w = tf.tensor(random([3, 3, 8, 1], 25).data, [3, 3, 8, 1]);
+    const before = tf.memory().numTensors;
+    const [dw] = tf.grads((f) => tf.sum(tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same')))([w]);
+    dw!.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, w]);
   });
   test('covers at least 40 cases, half with channel multiplier 2', () => {
     expect(all.length).toBeGreaterThanOrEqual(40);

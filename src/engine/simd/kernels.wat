@@ -418,4 +418,70 @@
         (br $oy_next)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $b_next))))
+
+  ;; The filter gradient of a depthwise conv (channel multiplier 1): dw [KH, KW, C] =
+  ;; Σ over every dy pixel [N, OH, OW, C] and tap (i, j) inside the input of dy times the input x
+  ;; [N, H, W, C] at (oy·sh + i − top, ox·sw + j − left), channel by channel: depthwise_dx's loops
+  ;; with the roles of the filter and the input swapped. C a multiple of 4.
+  (func (export "depthwise_dw")
+    (param $dw i32) (param $dy i32) (param $xs i32) (param $n i32) (param $h i32) (param $wd i32)
+    (param $c i32) (param $oh i32) (param $ow i32) (param $kh i32) (param $kw i32) (param $sh i32)
+    (param $sw i32) (param $top i32) (param $left i32)
+    (local $cb i32) (local $b i32) (local $oy i32) (local $ox i32) (local $i i32) (local $j i32)
+    (local $y i32) (local $x i32) (local $k i32) (local $src i32) (local $dst i32) (local $tap i32)
+    (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
+    (memory.fill (local.get $dw) (i32.const 0)
+      (i32.mul (i32.mul (local.get $kh) (local.get $kw)) (local.get $cb)))
+    (local.set $src (local.get $dy))
+    (block $b_done (loop $b_next
+      (br_if $b_done (i32.ge_u (local.get $b) (local.get $n)))
+      (local.set $oy (i32.const 0))
+      (block $oy_done (loop $oy_next
+        (br_if $oy_done (i32.ge_u (local.get $oy) (local.get $oh)))
+        (local.set $ox (i32.const 0))
+        (block $ox_done (loop $ox_next
+          (br_if $ox_done (i32.ge_u (local.get $ox) (local.get $ow)))
+          (local.set $i (i32.const 0))
+          (block $i_done (loop $i_next
+            (br_if $i_done (i32.ge_u (local.get $i) (local.get $kh)))
+            (local.set $y (i32.sub (i32.add (i32.mul (local.get $oy) (local.get $sh)) (local.get $i)) (local.get $top)))
+            (if (i32.lt_u (local.get $y) (local.get $h))
+              (then
+                (local.set $j (i32.const 0))
+                (block $j_done (loop $j_next
+                  (br_if $j_done (i32.ge_u (local.get $j) (local.get $kw)))
+                  (local.set $x (i32.sub (i32.add (i32.mul (local.get $ox) (local.get $sw)) (local.get $j)) (local.get $left)))
+                  (if (i32.lt_u (local.get $x) (local.get $wd))
+                    (then
+                      (local.set $dst
+                        (i32.add (local.get $xs)
+                          (i32.mul
+                            (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $h)) (local.get $y)) (local.get $wd)) (local.get $x))
+                            (local.get $cb))))
+                      (local.set $tap
+                        (i32.add (local.get $dw)
+                          (i32.mul (i32.add (i32.mul (local.get $i) (local.get $kw)) (local.get $j)) (local.get $cb))))
+                      (local.set $k (i32.const 0))
+                      (block $k_done (loop $k_next
+                        (br_if $k_done (i32.ge_u (local.get $k) (local.get $cb)))
+                        (v128.store
+                          (i32.add (local.get $tap) (local.get $k))
+                          (f32x4.add
+                            (v128.load (i32.add (local.get $tap) (local.get $k)))
+                            (f32x4.mul
+                              (v128.load (i32.add (local.get $src) (local.get $k)))
+                              (v128.load (i32.add (local.get $dst) (local.get $k))))))
+                        (local.set $k (i32.add (local.get $k) (i32.const 16)))
+                        (br $k_next)))))
+                  (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                  (br $j_next)))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $i_next)))
+          (local.set $src (i32.add (local.get $src) (local.get $cb)))
+          (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+          (br $ox_next)))
+        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+        (br $oy_next)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $b_next))))
 )

@@ -47,6 +47,25 @@ interface SimdExports {
   bn_act_sums(
     ...args: [out: number, dy: number, x: number, ...bn: BnPointers, rows: number, c: number, scratch: number]
   ): void;
+  depthwise_dw(
+    ...args: [
+      dw: number,
+      dy: number,
+      x: number,
+      n: number,
+      h: number,
+      width: number,
+      c: number,
+      oh: number,
+      ow: number,
+      kh: number,
+      kw: number,
+      sh: number,
+      sw: number,
+      top: number,
+      left: number,
+    ]
+  ): void;
   depthwise_dx(
     ...args: [
       dx: number,
@@ -88,6 +107,7 @@ export const BN_ACT_DX = 'ArcinvertBnActDx';
 export const BN_TRAIN_ACT = 'ArcinvertBnTrainAct';
 export const BN_ACT_SUMS = 'ArcinvertBnActSums';
 export const DEPTHWISE_DX = 'ArcinvertDepthwiseDx';
+export const DEPTHWISE_DW = 'ArcinvertDepthwiseDw';
 
 let compiled: object | undefined;
 const instances = new WeakMap<object, SimdExports>();
@@ -237,6 +257,24 @@ function depthwiseDxKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInf
   return dx;
 }
 
+/** Inputs x [N, H, W, C], dy [N, OH, OW, C]; attrs filterSize [KH, KW], strides [sh, sw], top, left. Output dw [KH, KW, C, 1]. */
+function depthwiseDwKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
+  const { filterSize, strides, top, left } = attrs as unknown as {
+    filterSize: [number, number];
+    strides: [number, number];
+    top: number;
+    left: number;
+  };
+  const wasm = backend as BackendWasm;
+  const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const [, oh, ow] = dy.shape;
+  const dw = wasm.makeOutput([...filterSize, c, 1], 'float32');
+  const at = (t: tf.TensorInfo): number => offsetOf(wasm, t);
+  kernelsFor(wasm).depthwise_dw(at(dw), at(dy), at(x), n, h, w, c, oh!, ow!, ...filterSize, ...strides, top, left);
+  return dw;
+}
+
 /** Registers the kernels for the 'wasm' backend (idempotent). */
 export function registerSimdKernels(): void {
   const kernels: Array<[string, tf.KernelFunc]> = [
@@ -247,6 +285,7 @@ export function registerSimdKernels(): void {
     [BN_TRAIN_ACT, bnTrainActKernel as tf.KernelFunc],
     [BN_ACT_SUMS, bnActSumsKernel],
     [DEPTHWISE_DX, depthwiseDxKernel],
+    [DEPTHWISE_DW, depthwiseDwKernel],
   ];
   for (const [kernelName, kernelFunc] of kernels)
     if (tf.getKernel(kernelName, 'wasm') === undefined)
@@ -442,6 +481,27 @@ export function depthwiseDxStrided(
   return tf.engine().runKernel(DEPTHWISE_DX, { dy, filter }, {
     inputShape,
     strides: [sh, sw],
+    top: padInfo.top,
+    left: padInfo.left,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/**
+ * The filter gradient [KH, KW, C, 1] of a depthwise conv with channel multiplier 1 and no
+ * dilation (`depthwise_dw`: every dy pixel times the input under each tap, summed, in one pass
+ * over dy), for float32 with C % 4 == 0 on wasm; else undefined.
+ */
+export function depthwiseDw(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  info: tf.backend_util.Conv2DInfo,
+): tf.Tensor4D | undefined {
+  const { dilationHeight, dilationWidth, padInfo } = info;
+  if (dilationHeight !== 1 || dilationWidth !== 1 || info.outChannels !== info.inChannels) return undefined;
+  if (dy.dtype !== 'float32' || !applies(DEPTHWISE_DW, x) || x.size === 0 || dy.size === 0) return undefined;
+  return tf.engine().runKernel(DEPTHWISE_DW, { x, dy }, {
+    filterSize: [info.filterHeight, info.filterWidth],
+    strides: [info.strideHeight, info.strideWidth],
     top: padInfo.top,
     left: padInfo.left,
   } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
