@@ -5,7 +5,8 @@
  * `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node` (optional dependencies, loaded with
  * a dynamic `import()` so the build needs neither), else WebAssembly (with the backward
  * convolution kernels of `wasmGradKernels.ts`, without which nothing trains there, and the
- * faster kernels of `fastKernels.ts`), else plain JavaScript. Whatever the backend, the
+ * faster kernels of `fastKernels.ts`, `simd/` and, where onnxruntime-node loads, the native
+ * matrix products of `nativeGemm.ts`), else plain JavaScript. Whatever the backend, the
  * FusedBatchNorm, Prelu, Mean and Sum gradients are those of `gradients.ts`. The choice is
  * returned as a `BackendInfo`, never stored here; tfjs's own registries and engine are the
  * only state that changes.
