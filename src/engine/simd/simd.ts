@@ -12,6 +12,9 @@
  *     reads and no write, where tfjs makes a Mean (two average pools), a full-size
  *     SquaredDifference, another Mean and a Stack. Sums in float32 over blocks of 64 rows and
  *     over the blocks in float64, so the error does not grow with the batch.
+ *   - `depthwiseDxStrided` and `depthwiseDw`: a depthwise conv's input gradient (strided) and
+ *     filter gradient (channel multiplier 1) in one pass over dy, where `wasmGradKernels.ts`
+ *     convolves a zero-inserted dy or cuts a window of the input per tap (wasmGradKernels.test.ts).
  *
  * Each returns undefined where it does not apply (another backend, another dtype, channels not
  * a multiple of 4, a parameter that is not one value per channel); the callers then run the
@@ -25,6 +28,29 @@ import { statsGradAffine } from '../statsGrad.js';
 
 /** A BatchNorm's parameters as kernels.wat takes them: heap offsets of γ, β, μ, σ² and α (0: none), and ε. */
 type BnPointers = [gamma: number, beta: number, mean: number, variance: number, eps: number, alpha: number];
+
+/**
+ * The depthwise kernels' arguments: three heap offsets (what is written, dy, and the filter or
+ * the input), the input's [N, H, W, C], dy's [OH, OW], the filter's [KH, KW], the strides and the
+ * top / left padding.
+ */
+type DepthwiseArgs = [
+  out: number,
+  dy: number,
+  other: number,
+  n: number,
+  h: number,
+  width: number,
+  c: number,
+  oh: number,
+  ow: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  top: number,
+  left: number,
+];
 
 /** The exports of kernels.wat (byte offsets into the backend's heap). */
 interface SimdExports {
@@ -47,44 +73,10 @@ interface SimdExports {
   bn_act_sums(
     ...args: [out: number, dy: number, x: number, ...bn: BnPointers, rows: number, c: number, scratch: number]
   ): void;
-  depthwise_dw(
-    ...args: [
-      dw: number,
-      dy: number,
-      x: number,
-      n: number,
-      h: number,
-      width: number,
-      c: number,
-      oh: number,
-      ow: number,
-      kh: number,
-      kw: number,
-      sh: number,
-      sw: number,
-      top: number,
-      left: number,
-    ]
-  ): void;
-  depthwise_dx(
-    ...args: [
-      dx: number,
-      dy: number,
-      w: number,
-      n: number,
-      h: number,
-      width: number,
-      c: number,
-      oh: number,
-      ow: number,
-      kh: number,
-      kw: number,
-      sh: number,
-      sw: number,
-      top: number,
-      left: number,
-    ]
-  ): void;
+  /** dw [KH, KW, C] from dy and x: `DepthwiseArgs` with the filter gradient, dy and x first. */
+  depthwise_dw(...args: DepthwiseArgs): void;
+  /** dx [N, H, W, C] from dy and the filter: `DepthwiseArgs` with dx, dy and the filter first. */
+  depthwise_dx(...args: DepthwiseArgs): void;
 }
 
 /** The parts of tfjs-backend-wasm's backend these kernels use (not in its public types). */
