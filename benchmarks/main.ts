@@ -108,7 +108,7 @@ export function benchTable(rows: readonly Row[], workers: number): string {
 async function measureInChild(request: MeasureRequest): Promise<Cell> {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'measure.js');
   try {
-    // The CLI's malloc settings (bin/arcinvert.js), unless the caller set their own.
+    // The malloc settings of the README's quick start (GLIBC_MALLOC_TUNABLES), unless the caller set their own.
     const env = { GLIBC_TUNABLES: GLIBC_MALLOC_TUNABLES, ...process.env };
     const { stdout } = await run(process.execPath, [script, JSON.stringify(request)], { maxBuffer: 1 << 20, env });
     return (JSON.parse(stdout.trim().split('\n').pop()!) as MeasureResult).msPerImage;

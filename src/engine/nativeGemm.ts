@@ -31,7 +31,7 @@ export const NATIVE_GEMM_FROM = 2 ** 16;
 
 /**
  * glibc malloc settings under which the native products pay (`GLIBC_TUNABLES`, read once at
- * process start; `bin/arcinvert.js` sets them on its first line, the bench for its cells): each
+ * process start: the README's quick start sets them on its command line, the bench for its cells): each
  * product's call hands back a fresh copy of its output, and with glibc's defaults the freed
  * copies' memory goes back to the kernel (trimmed, or unmapped above the dynamic mmap threshold)
  * and is faulted in again by the next: a step then costs as much as without the native products.

@@ -4,7 +4,6 @@
  * cases left to the previous kernel (which must still be exact), gradients through a 1×1 conv,
  * run-to-run determinism, and no tensors or wasm buffers left behind.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -62,13 +61,12 @@ describe('nativeGemmWanted', () => {
   });
 });
 
-describe('the CLI runs with the malloc settings the native products need', () => {
-  test("bin/arcinvert.js's first line sets GLIBC_MALLOC_TUNABLES, and the file runs as a program", () => {
-    const first = readFileSync('bin/arcinvert.js', 'utf8').split('\n')[0];
-    expect(first).toBe(`#!/usr/bin/env -S GLIBC_TUNABLES=${GLIBC_MALLOC_TUNABLES} node`);
-    // Through the shebang, as npx and an installed bin run it (needs the build: npm test makes it).
-    const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
-    expect(execFileSync('./bin/arcinvert.js', ['--version'], { encoding: 'utf8' }).trim()).toBe(version);
+describe('the malloc settings the native products need', () => {
+  test("the README's quick start sets GLIBC_MALLOC_TUNABLES; the bin stays a plain node script", () => {
+    // A shebang cannot carry them portably (kernels before 5.1 cut it at 127 bytes, npm's Windows
+    // shims and BusyBox env do not take `env -S VAR=value`), so the command line does.
+    expect(readFileSync('README.md', 'utf8')).toContain(`GLIBC_TUNABLES=${GLIBC_MALLOC_TUNABLES} npx arcinvert invert`);
+    expect(readFileSync('bin/arcinvert.js', 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
   });
 });
 
