@@ -4,10 +4,11 @@
  * On this engine three quarters of an inversion step are XNNPACK's wasm SIMD matrix products
  * (the 1×1 convolutions forward and their input gradients), at 25–40 GFLOP/s: 128-bit vectors
  * without fused multiply-add. onnxruntime-node's MLAS runs the same products with the CPU's own
- * AVX2 / AVX-512 FMA kernels, 2–5× faster on one thread (docs/PERFORMANCE.md, "Native matrix
- * products"). Its binding's `run` is synchronous underneath the promise of the public API, so a
- * tfjs kernel can call it directly: the operands are views of the wasm heap, and the product is
- * written straight into the output tensor's heap memory (no copies, no tensor of its own).
+ * AVX2 / AVX-512 FMA kernels, 3–5× faster on one thread (docs/PERFORMANCE.md, "Matrix products
+ * on onnxruntime"). Its binding's `run` is synchronous underneath the promise of the public API,
+ * so a tfjs kernel can call it directly: the operands are views of the wasm heap, and the product
+ * is written straight into the output tensor's heap memory (the binding also hands back a copy,
+ * which is dropped: see `GLIBC_MALLOC_TUNABLES`).
  *
  * Covered (float32, at least `NATIVE_GEMM_FROM` multiply-adds, else the previous kernel runs):
  *   - `BatchMatMul` of 2-D operands, or 3-D ones with a batch of 1, either operand transposed
