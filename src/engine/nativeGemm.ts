@@ -171,7 +171,7 @@ function nativeBatchMatMul(gemm: NativeGemm, previous: tf.KernelFunc): tf.Kernel
     const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
     const k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
     const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
-    if (m * k * n < NATIVE_GEMM_FROM || k === 0) return previous(args);
+    if (m * k * n < NATIVE_GEMM_FROM) return previous(args);
     const backend = args.backend as BackendWasm;
     const out = backend.makeOutput(ra === 3 || rb === 3 ? [1, m, n] : [m, n], 'float32');
     gemm.multiply(heap(backend, a), heap(backend, b), heap(backend, out), [m, k, n], !!transposeA, !!transposeB);
@@ -206,7 +206,7 @@ function nativeConv2D(gemm: NativeGemm, previous: tf.KernelFunc): tf.KernelFunc 
     if (!plain || m * cin * cout < NATIVE_GEMM_FROM) return previous(args);
     const backend = args.backend as BackendWasm;
     const out = backend.makeOutput(info.outShape, 'float32');
-    if (m > 0) gemm.multiply(heap(backend, x), heap(backend, filter), heap(backend, out), [m, cin, cout], false, false);
+    gemm.multiply(heap(backend, x), heap(backend, filter), heap(backend, out), [m, cin, cout], false, false);
     return out;
   };
 }

@@ -44,6 +44,17 @@ function nativeCalls(f: () => void): number {
   return calls;
 }
 
+/** Native products during `f` on wasm tensors of `inputs` (built and disposed here). */
+async function nativeCallsOn(f: (...ts: tf.Tensor[]) => tf.Tensor, inputs: Named[]): Promise<number> {
+  await tf.setBackend('wasm');
+  const ts = inputs.map((t) => tf.tensor(t.data, t.shape));
+  try {
+    return nativeCalls(() => f(...ts).dispose());
+  } finally {
+    tf.dispose(ts);
+  }
+}
+
 beforeAll(async () => {
   registerWasmGradKernels();
   registerFastWasmKernels();
@@ -102,10 +113,7 @@ describeNative('BatchMatMul on onnxruntime matches cpu', () => {
           const f = (x: tf.Tensor, y: tf.Tensor): tf.Tensor =>
             tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D, transposeA, transposeB);
           expect(await compareForward(f, [a, b])).toBeLessThan(TOLERANCE);
-          const x = tf.tensor(a.data, a.shape);
-          const y = tf.tensor(b.data, b.shape);
-          expect(nativeCalls(() => f(x, y).dispose())).toBe(1);
-          tf.dispose([x, y]);
+          expect(await nativeCallsOn(f, [a, b])).toBe(1);
         });
       }
 
@@ -168,10 +176,7 @@ describeNative('Conv2D 1×1 on onnxruntime matches cpu', () => {
     for (const pad of ['same', 'valid'] as const) {
       const f = (t: tf.Tensor, w: tf.Tensor): tf.Tensor => tf.conv2d(t as tf.Tensor4D, w as tf.Tensor4D, 1, pad);
       expect(await compareForward(f, [x, filter])).toBeLessThan(TOLERANCE);
-      const tx = tf.tensor(x.data, x.shape);
-      const tw = tf.tensor(filter.data, filter.shape);
-      expect(nativeCalls(() => f(tx, tw).dispose())).toBe(1);
-      tf.dispose([tx, tw]);
+      expect(await nativeCallsOn(f, [x, filter])).toBe(1);
     }
   });
 
@@ -186,16 +191,12 @@ describeNative('Conv2D 1×1 on onnxruntime matches cpu', () => {
           [0, 0],
         ]),
     ];
-    const tx = tf.tensor(x.data, x.shape);
-    const tw = tf.tensor(filter.data, filter.shape);
     for (const f of convs) {
       expect(await compareForward(f, [x, filter])).toBeLessThan(TOLERANCE);
-      await tf.setBackend('wasm');
-      expect(nativeCalls(() => f(tx, tw).dispose())).toBe(0);
+      expect(await nativeCallsOn(f, [x, filter])).toBe(0);
     }
-    const k3 = tf.tensor(random([3, 3, 48, 8], 13).data, [3, 3, 48, 8]);
-    expect(nativeCalls(() => tf.conv2d(tx as tf.Tensor4D, k3 as tf.Tensor4D, 1, 'same').dispose())).toBe(0);
-    tf.dispose([tx, tw, k3]);
+    const k3x3 = (t: tf.Tensor, w: tf.Tensor): tf.Tensor => tf.conv2d(t as tf.Tensor4D, w as tf.Tensor4D, 1, 'same');
+    expect(await nativeCallsOn(k3x3, [x, random([3, 3, 48, 8], 13)])).toBe(0);
   });
 
   test('gradients of x and of the filter (the products dy·Wᵀ and xᵀ·dy) match cpu', async () => {
