@@ -4,8 +4,9 @@
 // tell neighbouring epochs apart). The held-out identities are the ones `arcinvert train` keeps
 // with its defaults (seed 0, 10 %); the pairs are a fresh draw from them (seed 1: every matched
 // pair up to PAIRS/2, as many mismatched), 10 folds, flip TTA, on onnxruntime where it loads.
-// LFW plays no part.
-// Usage: npm run build && node scripts/heldout-eval.mjs MODEL_DIR… [--pairs 6000]
+// LFW plays no part. --no-flip scores the images alone, as scripts/teacher-heldout.mjs scores a
+// distillation target (embeddings of the unflipped images).
+// Usage: npm run build && node scripts/heldout-eval.mjs MODEL_DIR… [--pairs 6000] [--no-flip]
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -17,8 +18,11 @@ import { embedderFor } from '../dist/onnx/runtime.js';
 const args = process.argv.slice(2);
 const at = args.indexOf('--pairs');
 const maxPairs = at >= 0 ? Number(args.splice(at, 2)[1]) : 6000;
+const noFlip = args.indexOf('--no-flip');
+const flip = noFlip < 0;
+if (!flip) args.splice(noFlip, 1);
 if (args.length === 0 || !Number.isInteger(maxPairs) || maxPairs < 20) {
-  console.error('usage: heldout-eval.mjs MODEL_DIR… [--pairs 6000]');
+  console.error('usage: heldout-eval.mjs MODEL_DIR… [--pairs 6000] [--no-flip]');
   process.exit(2);
 }
 await tf.setBackend('wasm');
@@ -27,14 +31,14 @@ const { val } = splitByIdentity(await loadImageFolder(data), 0.1, 0);
 const pairs = sampleVerificationPairs(val, maxPairs, 1);
 const matched = pairs.filter((p) => p.same).length;
 console.log(
-  `${val.classNames.length} held-out identities, ${val.items.length} photos; ${matched} matched and ${pairs.length - matched} mismatched pairs`,
+  `${val.classNames.length} held-out identities, ${val.items.length} photos; ${matched} matched and ${pairs.length - matched} mismatched pairs; 10 folds, ${flip ? 'flip TTA' : 'no flip'}`,
 );
 console.log('| model | held-out accuracy | TAR @ FAR 1e-2 | TAR @ FAR 1e-3 | pairs |');
 console.log('|---|---|---|---|---|');
 for (const m of args) {
   const fm = await loadFaceModel(m);
   const { embedder } = await embedderFor(fm, 'auto', 2);
-  const r = await evaluatePathPairs(fm, pairs, 10, { flip: true, embedder });
+  const r = await evaluatePathPairs(fm, pairs, 10, { flip, embedder });
   await embedder?.dispose?.();
   fm.model.dispose();
   const pct = (x) => `${(x * 100).toFixed(2)} %`;
