@@ -5,9 +5,11 @@
 // pairs drawn with seed 1), 10 folds, no flip, raw embeddings (the teachers uncentred). A
 // student distilled on the training photos inherits the teachers' behaviour there; this shows
 // whether it matches them on unseen people and how much each loses to low-quality photos.
-// The degraded copies go to TMP (default: the system's temporary folder), never next to the data.
+// The degraded copies go to TMP (default: the system's temporary folder), never next to the data,
+// in a folder named after the settings and the data folder, and are kept there for the next run.
 // Usage: npm run build && node scripts/degraded-heldout.mjs MODEL_DIR… [--teachers faceres,mobileface]
 //          [--human-models DIR (or ARCINVERT_HUMAN_MODELS)] [--small 56] [--quality 50] [--tmp DIR]
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
@@ -24,17 +26,22 @@ import { embedFiles } from '../dist/model/embed.js';
 import { loadFaceModel } from '../dist/model/store.js';
 
 const args = process.argv.slice(2);
+/** A flag's value (removed from args), `dflt` when the flag is absent, null when its value is. */
 const opt = (name, dflt) => {
   const i = args.indexOf(name);
-  return i < 0 ? dflt : args.splice(i, 2)[1];
+  if (i < 0) return dflt;
+  const [, value] = args.splice(i, 2);
+  return value === undefined || value.startsWith('--') ? null : value;
 };
-const teachers = opt('--teachers', 'faceres,mobileface').split(',').filter(Boolean);
+const teacherList = opt('--teachers', 'faceres,mobileface');
+const teachers = (teacherList ?? '').split(',').filter(Boolean);
 const humanModels = opt('--human-models', process.env.ARCINVERT_HUMAN_MODELS);
 const small = Number(opt('--small', '56'));
 const quality = Number(opt('--quality', '50'));
 const tmp = opt('--tmp', os.tmpdir());
-const unknown = teachers.find((t) => !(t in GRAPH_TEACHERS));
+const unknown = teachers.find((t) => !Object.hasOwn(GRAPH_TEACHERS, t));
 if (
+  [teacherList, humanModels, tmp].includes(null) ||
   args.some((a) => a.startsWith('--')) ||
   (args.length === 0 && teachers.length === 0) ||
   !(Number.isInteger(small) && small >= 8 && small <= 112) ||
@@ -49,18 +56,27 @@ if (
   );
   process.exit(2);
 }
+const missing = [
+  ...args.map((dir) => path.join(dir, 'model.json')),
+  ...teachers.map((t) => path.join(humanModels, `${t}.json`)),
+].find((f) => !existsSync(f));
+if (missing !== undefined) {
+  console.error(`no such model: ${missing}`);
+  process.exit(2);
+}
 await tf.setBackend('wasm');
 const data = path.resolve(process.env.DATA ?? '../shared/data', 'train');
 const { val } = splitByIdentity(await loadImageFolder(data), 0.1, 0);
 const pairs = sampleVerificationPairs(val, 6000, 1);
 const files = Array.from(new Set(pairs.flatMap((p) => [p.a, p.b])));
 const row = new Map(files.map((f, i) => [f, i]));
-const degradedDir = path.join(tmp, `arcinvert-degraded-${small}px-q${quality}`);
+const dataTag = createHash('sha256').update(data).digest('hex').slice(0, 8);
+const degradedDir = path.join(tmp, `arcinvert-degraded-${small}px-q${quality}-${dataTag}`);
 const degraded = files.map((f) => path.join(degradedDir, path.relative(data, f)).replace(/\.\w+$/, '.jpg'));
 for (const [i, f] of files.entries()) {
   if (existsSync(degraded[i])) continue;
   await fsp.mkdir(path.dirname(degraded[i]), { recursive: true });
-  const shrunk = await sharp(f).resize(small, small).toBuffer();
+  const shrunk = await sharp(f).resize(small, small).png().toBuffer();
   await sharp(shrunk).resize(112, 112).jpeg({ quality }).toFile(`${degraded[i]}.part`);
   await fsp.rename(`${degraded[i]}.part`, degraded[i]);
 }
@@ -84,15 +100,19 @@ const score = (e, dim) => {
   });
   const pct = (x) => `${(x * 100).toFixed(2)} %`;
   const acc = tenFoldAccuracy(s, same, folds);
-  return `${pct(acc.accuracy)} · ${pct(tarAtFar(s, same, 1e-2).tar)} · ${pct(tarAtFar(s, same, 1e-3).tar)}`;
+  const tars = [1e-2, 1e-3].map((far) => pct(tarAtFar(s, same, far).tar));
+  return `${pct(acc.accuracy)} ± ${(acc.std * 100).toFixed(2)} · ${tars.join(' · ')}`;
 };
 const embedders = [
   ...args.map((dir) => ({
     name: dir,
-    async embed(list) {
+    /** Embeddings of each list, the model loaded once. */
+    async embed(lists) {
       const fm = await loadFaceModel(dir);
       try {
-        return { e: await embedFiles(fm, list), dim: fm.meta.embeddingSize };
+        const out = [];
+        for (const list of lists) out.push({ e: await embedFiles(fm, list), dim: fm.meta.embeddingSize });
+        return out;
       } finally {
         fm.model.dispose();
       }
@@ -100,10 +120,12 @@ const embedders = [
   })),
   ...teachers.map((t) => ({
     name: `${t} (human-models)`,
-    async embed(list) {
+    async embed(lists) {
       const judge = await loadGraphJudge({ ...GRAPH_TEACHERS[t], model: path.join(humanModels, `${t}.json`) });
       try {
-        return { e: await embedFilesWithJudge(judge, list, 256), dim: judge.dim };
+        const out = [];
+        for (const list of lists) out.push({ e: await embedFilesWithJudge(judge, list, 256), dim: judge.dim });
+        return out;
       } finally {
         judge.dispose();
       }
@@ -116,7 +138,6 @@ console.log(
 console.log(`| model | as they are | degraded (${small} px and back, JPEG q${quality}) |`);
 console.log('|---|---|---|');
 for (const m of embedders) {
-  const clean = await m.embed(files);
-  const low = await m.embed(degraded);
+  const [clean, low] = await m.embed([files, degraded]);
   console.log(`| ${m.name} | ${score(clean.e, clean.dim)} | ${score(low.e, low.dim)} |`);
 }

@@ -21,7 +21,7 @@ const maxPairs = at >= 0 ? Number(args.splice(at, 2)[1]) : 6000;
 const noFlip = args.indexOf('--no-flip');
 const flip = noFlip < 0;
 if (!flip) args.splice(noFlip, 1);
-if (args.length === 0 || !Number.isInteger(maxPairs) || maxPairs < 20) {
+if (args.length === 0 || args.some((a) => a.startsWith('--')) || !Number.isInteger(maxPairs) || maxPairs < 20) {
   console.error('usage: heldout-eval.mjs MODEL_DIR… [--pairs 6000] [--no-flip]');
   process.exit(2);
 }

@@ -18,17 +18,26 @@ const args = process.argv.slice(2);
 const at = args.indexOf('--pairs');
 const maxPairs = at >= 0 ? Number(args.splice(at, 2)[1]) : 6000;
 const [targets] = args;
-if (!targets?.endsWith('.npy') || !Number.isInteger(maxPairs) || maxPairs < 20) {
+if (args.length !== 1 || !targets.endsWith('.npy') || !Number.isInteger(maxPairs) || maxPairs < 20) {
   console.error('usage: teacher-heldout.mjs TARGETS.npy [--pairs 6000]');
   process.exit(2);
 }
 const data = path.resolve(process.env.DATA ?? '../shared/data', 'train');
 const { val } = splitByIdentity(await loadImageFolder(data), 0.1, 0);
 const pairs = sampleVerificationPairs(val, maxPairs, 1);
-const npy = await readNpy(targets);
-const listing = (await fsp.readFile(targets.replace(/\.npy$/, '.txt'), 'utf8')).split('\n').filter((l) => l !== '');
+let npy;
+let listing;
+try {
+  npy = await readNpy(targets);
+  listing = (await fsp.readFile(targets.replace(/\.npy$/, '.txt'), 'utf8')).split('\n').filter((l) => l !== '');
+} catch (err) {
+  console.error(`cannot read the targets: ${err.message}`);
+  process.exit(2);
+}
 if (npy.shape.length !== 2 || listing.length !== npy.shape[0]) {
-  console.error(`${targets}: ${npy.shape.join('×')} rows against ${listing.length} listed images`);
+  console.error(
+    `${targets}: ${npy.shape[0]} rows (shape ${npy.shape.join('×')}) against ${listing.length} listed images`,
+  );
   process.exit(2);
 }
 const dim = npy.shape[1];
