@@ -103,32 +103,20 @@ const score = (e, dim) => {
   const tars = [1e-2, 1e-3].map((far) => pct(tarAtFar(s, same, far).tar));
   return `${pct(acc.accuracy)} ± ${(acc.std * 100).toFixed(2)} · ${tars.join(' · ')}`;
 };
-const embedders = [
+/** Each model opened once: its embedding function, width and release. */
+const opens = [
   ...args.map((dir) => ({
     name: dir,
-    /** Embeddings of each list, the model loaded once. */
-    async embed(lists) {
+    async open() {
       const fm = await loadFaceModel(dir);
-      try {
-        const out = [];
-        for (const list of lists) out.push({ e: await embedFiles(fm, list), dim: fm.meta.embeddingSize });
-        return out;
-      } finally {
-        fm.model.dispose();
-      }
+      return { embed: (list) => embedFiles(fm, list), dim: fm.meta.embeddingSize, close: () => fm.model.dispose() };
     },
   })),
   ...teachers.map((t) => ({
     name: `${t} (human-models)`,
-    async embed(lists) {
+    async open() {
       const judge = await loadGraphJudge({ ...GRAPH_TEACHERS[t], model: path.join(humanModels, `${t}.json`) });
-      try {
-        const out = [];
-        for (const list of lists) out.push({ e: await embedFilesWithJudge(judge, list, 256), dim: judge.dim });
-        return out;
-      } finally {
-        judge.dispose();
-      }
+      return { embed: (list) => embedFilesWithJudge(judge, list, 256), dim: judge.dim, close: () => judge.dispose() };
     },
   })),
 ];
@@ -137,7 +125,11 @@ console.log(
 );
 console.log(`| model | as they are | degraded (${small} px and back, JPEG q${quality}) |`);
 console.log('|---|---|---|');
-for (const m of embedders) {
-  const [clean, low] = await m.embed([files, degraded]);
-  console.log(`| ${m.name} | ${score(clean.e, clean.dim)} | ${score(low.e, low.dim)} |`);
+for (const { name, open } of opens) {
+  const m = await open();
+  try {
+    console.log(`| ${name} | ${score(await m.embed(files), m.dim)} | ${score(await m.embed(degraded), m.dim)} |`);
+  } finally {
+    m.close();
+  }
 }
