@@ -18,18 +18,13 @@ import { existsSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import { takeFlag } from './flag.mjs';
 import { loadCsvManifest, loadImageFolder, splitByIdentity } from '../dist/io/imageFolder.js';
 import { readNpy, writeNpy } from '../dist/io/npy.js';
 import { writeFileAtomic } from '../dist/io/atomic.js';
 
 const args = process.argv.slice(2);
-/** A flag's value (removed from args), `dflt` when the flag is absent, null when its value is. */
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const [, value] = args.splice(i, 2);
-  return value === undefined || value.startsWith('--') ? null : value;
-};
+const opt = (name, dflt) => takeFlag(args, name, dflt);
 const range = (s) => (s === null ? [NaN, NaN] : s.split(',').map(Number));
 const copies = Number(opt('--copies', '1'));
 const [smallMin, smallMax] = range(opt('--small', '40,96'));

@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import sharp from 'sharp';
+import { takeFlag } from './flag.mjs';
 import { loadImageFolder, splitByIdentity } from '../dist/io/imageFolder.js';
 import { GRAPH_TEACHERS, loadGraphJudge } from '../dist/judge/graphModel.js';
 import { embedFilesWithJudge } from '../dist/judge/lfw.js';
@@ -26,13 +27,7 @@ import { embedFiles } from '../dist/model/embed.js';
 import { loadFaceModel } from '../dist/model/store.js';
 
 const args = process.argv.slice(2);
-/** A flag's value (removed from args), `dflt` when the flag is absent, null when its value is. */
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const [, value] = args.splice(i, 2);
-  return value === undefined || value.startsWith('--') ? null : value;
-};
+const opt = (name, dflt) => takeFlag(args, name, dflt);
 const teacherList = opt('--teachers', 'faceres,mobileface');
 const teachers = (teacherList ?? '').split(',').filter(Boolean);
 const humanModels = opt('--human-models', process.env.ARCINVERT_HUMAN_MODELS);
