@@ -56,6 +56,12 @@ const dim = targets.shape[1];
 const listing = (await fsp.readFile(targetsFile.replace(/\.npy$/, '.txt'), 'utf8')).split('\n').filter(Boolean);
 const rowOf = new Map(listing.map((l, i) => [path.resolve(data, l), i]));
 
+const missing = folder.items.find((it) => !rowOf.has(it.path));
+if (missing !== undefined) {
+  console.error(`${targetsFile} has no target for ${missing.path}`);
+  process.exit(2);
+}
+
 /** A uniform integer in [lo, hi] from the hash of `key`. */
 const draw = (key, lo, hi) => lo + (createHash('sha256').update(key).digest().readUInt32LE(0) % (hi - lo + 1));
 const rows = folder.items.map((it) => ({ path: it.path, identity: folder.classNames[it.label], source: it.path }));
@@ -81,11 +87,6 @@ for (const it of folder.items) {
 }
 process.stderr.write('\n');
 
-const missing = rows.find((r) => !rowOf.has(r.source));
-if (missing !== undefined) {
-  console.error(`${targetsFile} has no target for ${missing.source}`);
-  process.exit(2);
-}
 const quote = (s) => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
 const csv = path.resolve(out, 'train.csv');
 await writeFileAtomic(csv, `path,identity\n${rows.map((r) => `${quote(r.path)},${quote(r.identity)}`).join('\n')}\n`);
