@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import sharp from 'sharp';
+import { writeDegraded } from './degrade.mjs';
 import { takeFlag } from './flag.mjs';
 import { loadCsvManifest, loadImageFolder, splitByIdentity } from '../dist/io/imageFolder.js';
 import { readNpy, writeNpy } from '../dist/io/npy.js';
@@ -74,12 +74,7 @@ for (const it of folder.items) {
     const small = draw(`${seed}/${c}/small/${rel}`, smallMin, smallMax);
     const quality = draw(`${seed}/${c}/quality/${rel}`, qMin, qMax);
     const file = path.resolve(out, 'images', rel.replace(/\.\w+$/, `.c${c}-${small}px-q${quality}.jpg`));
-    if (!existsSync(file)) {
-      await fsp.mkdir(path.dirname(file), { recursive: true });
-      const shrunk = await sharp(it.path).resize(small, small).png().toBuffer();
-      await sharp(shrunk).resize(112, 112).jpeg({ quality }).toFile(`${file}.part`);
-      await fsp.rename(`${file}.part`, file);
-    }
+    await writeDegraded(it.path, file, small, quality);
     rows.push({ path: file, identity, source: it.path });
   }
   if (rows.length % 1000 === 0)

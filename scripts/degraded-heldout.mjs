@@ -11,12 +11,11 @@
 //          [--human-models DIR (or ARCINVERT_HUMAN_MODELS)] [--small 56] [--quality 50] [--tmp DIR]
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import sharp from 'sharp';
+import { writeDegraded } from './degrade.mjs';
 import { takeFlag } from './flag.mjs';
 import { loadImageFolder, splitByIdentity } from '../dist/io/imageFolder.js';
 import { GRAPH_TEACHERS, loadGraphJudge } from '../dist/judge/graphModel.js';
@@ -68,13 +67,7 @@ const row = new Map(files.map((f, i) => [f, i]));
 const dataTag = createHash('sha256').update(data).digest('hex').slice(0, 8);
 const degradedDir = path.join(tmp, `arcinvert-degraded-${small}px-q${quality}-${dataTag}`);
 const degraded = files.map((f) => path.join(degradedDir, path.relative(data, f)).replace(/\.\w+$/, '.jpg'));
-for (const [i, f] of files.entries()) {
-  if (existsSync(degraded[i])) continue;
-  await fsp.mkdir(path.dirname(degraded[i]), { recursive: true });
-  const shrunk = await sharp(f).resize(small, small).png().toBuffer();
-  await sharp(shrunk).resize(112, 112).jpeg({ quality }).toFile(`${degraded[i]}.part`);
-  await fsp.rename(`${degraded[i]}.part`, degraded[i]);
-}
+for (const [i, f] of files.entries()) await writeDegraded(f, degraded[i], small, quality);
 
 const same = pairs.map((p) => p.same);
 const folds = kFoldAssignment(pairs.length, 10);
