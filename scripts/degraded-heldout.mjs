@@ -9,13 +9,12 @@
 // in a folder named after the settings and the data folder, and are kept there for the next run.
 // Usage: npm run build && node scripts/degraded-heldout.mjs MODEL_DIR… [--teachers faceres,mobileface]
 //          [--human-models DIR (or ARCINVERT_HUMAN_MODELS)] [--small 56] [--quality 50] [--tmp DIR]
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { writeDegraded } from './degrade.mjs';
+import { degradedCopies } from './degrade.mjs';
 import { takeFlag } from './flag.mjs';
 import { loadImageFolder, splitByIdentity } from '../dist/io/imageFolder.js';
 import { GRAPH_TEACHERS, loadGraphJudge } from '../dist/judge/graphModel.js';
@@ -64,10 +63,7 @@ const { val } = splitByIdentity(await loadImageFolder(data), 0.1, 0);
 const pairs = sampleVerificationPairs(val, 6000, 1);
 const files = Array.from(new Set(pairs.flatMap((p) => [p.a, p.b])));
 const row = new Map(files.map((f, i) => [f, i]));
-const dataTag = createHash('sha256').update(data).digest('hex').slice(0, 8);
-const degradedDir = path.join(tmp, `arcinvert-degraded-${small}px-q${quality}-${dataTag}`);
-const degraded = files.map((f) => path.join(degradedDir, path.relative(data, f)).replace(/\.\w+$/, '.jpg'));
-for (const [i, f] of files.entries()) await writeDegraded(f, degraded[i], small, quality);
+const degraded = await degradedCopies(data, files, small, quality, tmp);
 
 const same = pairs.map((p) => p.same);
 const folds = kFoldAssignment(pairs.length, 10);

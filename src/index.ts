@@ -64,6 +64,8 @@ export {
 // Shared pieces the jobs take as inputs.
 export { BnTaps, calibrateStatistics } from './bnprior/index.js';
 export {
+  mcnemarExact,
+  pairedAccuracyTest,
   parsePairs,
   readPairsFile,
   rocCurve,
@@ -72,6 +74,7 @@ export {
   sampleVerificationPairs,
   type FoldAccuracyResult,
   type LfwPair,
+  type PairedTestResult,
   type ParsedPairs,
   type RocPoint,
   type TarAtFarResult,

@@ -5,3 +5,4 @@
  */
 export * from './verification.js';
 export * from './pairEval.js';
+export * from './paired.js';
