@@ -13,6 +13,9 @@
  *   `scripts/teacher-embeddings.mjs` names its output after the teacher, e.g. `faceres.npy`),
  *   and the families a `teachers.json` beside them lists (`{"teachers": ["faceres", …]}`): a
  *   combined target (`scripts/teacher-ensemble.mjs`) is named after none of its teachers.
+ * - `ancestors`: the families the network was warm-started from (`train --init`), as its
+ *   `teachers.json` lists them (`"ancestors": ["default"]`): the configs' `init` paths name
+ *   directories that may since have been renamed, so they are not read.
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -25,6 +28,8 @@ export interface Lineage {
   family: string;
   fingerprints: string[];
   teachers: string[];
+  /** Families whose weights this network's training started from (none when absent). */
+  ancestors?: string[];
 }
 
 /** How two networks are related, from the first's point of view (`a` judges `b`'s reconstructions). */
@@ -43,6 +48,15 @@ function stem(file: string): string {
   return path.basename(file).replace(/\.[^.]*$/, '');
 }
 
+/** The string entries of `teachers.json`'s list `key` in `d` (none when absent or unreadable). */
+async function listed(d: string, key: 'teachers' | 'ancestors'): Promise<string[]> {
+  const list = await fsp
+    .readFile(path.join(d, 'teachers.json'), 'utf8')
+    .then((t) => (JSON.parse(t) as Record<string, unknown>)[key])
+    .catch(() => undefined);
+  return Array.isArray(list) ? list.filter((t): t is string => typeof t === 'string') : [];
+}
+
 /** Teacher families named by the training configs in `dir` (and in its run folder when `dir` is a run's `best/`). */
 async function teachersOf(dir: string): Promise<string[]> {
   const dirs = path.basename(dir) === 'best' ? [dir, path.dirname(dir)] : [dir];
@@ -57,13 +71,7 @@ async function teachersOf(dir: string): Promise<string[]> {
       const targets = cfg?.distill?.targets;
       if (typeof targets === 'string') out.add(stem(targets));
     }
-    if (names.includes('teachers.json')) {
-      const listed = await fsp
-        .readFile(path.join(d, 'teachers.json'), 'utf8')
-        .then((t) => (JSON.parse(t) as { teachers?: unknown }).teachers)
-        .catch(() => undefined);
-      if (Array.isArray(listed)) for (const t of listed) if (typeof t === 'string') out.add(t);
-    }
+    if (names.includes('teachers.json')) for (const t of await listed(d, 'teachers')) out.add(t);
   }
   return [...out].sort();
 }
@@ -81,7 +89,7 @@ export async function modelDirLineage(dir: string, meta: FaceModelMeta): Promise
     fingerprints.push(`sha256:${info.sha256}`);
     family = stem(info.source);
   }
-  return { family, fingerprints, teachers: await teachersOf(dir) };
+  return { family, fingerprints, teachers: await teachersOf(dir), ancestors: (await listed(dir, 'ancestors')).sort() };
 }
 
 /** The lineage of a tfjs graph model file (no training record: no teachers). */
@@ -97,5 +105,9 @@ export function relation(judge: Lineage, attacked: Lineage): Relation {
     return { kind: 'related', why: `the attacked model was distilled from ${judge.family}` };
   if (judge.teachers.includes(attacked.family))
     return { kind: 'related', why: `${judge.family} was distilled from the attacked model` };
+  if (attacked.ancestors?.includes(judge.family))
+    return { kind: 'related', why: `the attacked model was warm-started from ${judge.family}` };
+  if (judge.ancestors?.includes(attacked.family))
+    return { kind: 'related', why: `${judge.family} was warm-started from the attacked model` };
   return { kind: 'independent' };
 }

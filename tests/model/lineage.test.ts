@@ -85,3 +85,29 @@ test('relation: same weights, distilled either way, independent', () => {
   expect(relation(dlib, a)).toEqual({ kind: 'independent' });
   expect(relation({ ...dlib, fingerprints: ['weights:w1'] }, a).kind).toBe('same');
 });
+
+test("teachers.json's ancestors: a model warm-started from another is related to it both ways", async () => {
+  const dir = path.join(tmp, 'mobilefacenet-w64-112px-degraded');
+  const fm = tinyMobileFaceNet(6);
+  await saveFaceModel(fm, dir);
+  // the config's init path is not read: the directory it names may have been renamed since
+  await fsp.writeFile(path.join(dir, 'config.json'), JSON.stringify({ init: '/somewhere/else' }));
+  await fsp.writeFile(
+    path.join(dir, 'teachers.json'),
+    JSON.stringify({ teachers: ['faceres'], ancestors: ['default', 'mobilefacenet-w64-64px', null] }),
+  );
+  const l = await modelDirLineage(dir, fm.meta);
+  expect(l.ancestors).toEqual(['default', 'mobilefacenet-w64-64px']);
+  const def: Lineage = { family: 'default', fingerprints: ['weights:w1'], teachers: ['faceres'], ancestors: [] };
+  expect(relation(def, l)).toEqual({ kind: 'related', why: 'the attacked model was warm-started from default' });
+  expect(relation(l, def)).toEqual({
+    kind: 'related',
+    why: 'mobilefacenet-w64-112px-degraded was warm-started from the attacked model',
+  });
+  // without a teachers.json there are none, and a model without ancestors (a judge) is independent
+  const bare = path.join(tmp, 'bare');
+  await saveFaceModel(fm, bare);
+  expect((await modelDirLineage(bare, fm.meta)).ancestors).toEqual([]);
+  expect(relation(graphLineage('/hm/models/dlib.json', 'd'), l)).toEqual({ kind: 'independent' });
+  fm.model.dispose();
+});
