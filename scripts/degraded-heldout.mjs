@@ -16,10 +16,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { degradedCopies } from './degrade.mjs';
 import { takeFlag } from './flag.mjs';
-import { loadImageFolder, splitByIdentity } from '../dist/io/imageFolder.js';
+import { heldoutPairs } from './heldout.mjs';
 import { GRAPH_TEACHERS, loadGraphJudge } from '../dist/judge/graphModel.js';
 import { embedFilesWithJudge } from '../dist/judge/lfw.js';
-import { sampleVerificationPairs } from '../dist/metrics/pairEval.js';
 import { kFoldAssignment, tarAtFar, tenFoldAccuracy } from '../dist/metrics/verification.js';
 import { embedFiles } from '../dist/model/embed.js';
 import { loadFaceModel } from '../dist/model/store.js';
@@ -59,8 +58,7 @@ if (missing !== undefined) {
 }
 await tf.setBackend('wasm');
 const data = path.resolve(process.env.DATA ?? '../shared/data', 'train');
-const { val } = splitByIdentity(await loadImageFolder(data), 0.1, 0);
-const pairs = sampleVerificationPairs(val, 6000, 1);
+const { val, pairs } = await heldoutPairs(data);
 const files = Array.from(new Set(pairs.flatMap((p) => [p.a, p.b])));
 const row = new Map(files.map((f, i) => [f, i]));
 const degraded = await degradedCopies(data, files, small, quality, tmp);

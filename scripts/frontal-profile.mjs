@@ -17,9 +17,9 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import sharp from 'sharp';
+import { heldoutIdentities } from './heldout.mjs';
 import { loadFaceApiNet, faceapi } from '../dist/align/faceapi.js';
 import { rastersToTensor, readRaster } from '../dist/align/raster.js';
-import { loadImageFolder, splitByIdentity } from '../dist/io/imageFolder.js';
 import { evaluatePathPairs } from '../dist/metrics/pairEval.js';
 import { loadFaceModel } from '../dist/model/store.js';
 import { readImageTensor } from '../dist/io/image.js';
@@ -39,7 +39,7 @@ if (!out || models.length === 0)
 await tf.setBackend('wasm');
 await fsp.mkdir(out, { recursive: true });
 const data = path.resolve(process.env.DATA ?? '../shared/data', 'train');
-const { val } = splitByIdentity(await loadImageFolder(data), 0.1, 0);
+const val = await heldoutIdentities(data);
 
 // Yaw index per held-out image (cached).
 const yawFile = path.join(out, 'yaw.json');

@@ -10,8 +10,8 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { loadImageFolder, splitByIdentity } from '../dist/io/imageFolder.js';
-import { evaluatePathPairs, sampleVerificationPairs } from '../dist/metrics/pairEval.js';
+import { heldoutPairs } from './heldout.mjs';
+import { evaluatePathPairs } from '../dist/metrics/pairEval.js';
 import { loadFaceModel } from '../dist/model/store.js';
 import { embedderFor } from '../dist/onnx/runtime.js';
 
@@ -27,8 +27,7 @@ if (args.length === 0 || args.some((a) => a.startsWith('--')) || !Number.isInteg
 }
 await tf.setBackend('wasm');
 const data = path.resolve(process.env.DATA ?? '../shared/data', 'train');
-const { val } = splitByIdentity(await loadImageFolder(data), 0.1, 0);
-const pairs = sampleVerificationPairs(val, maxPairs, 1);
+const { val, pairs } = await heldoutPairs(data, maxPairs);
 const matched = pairs.filter((p) => p.same).length;
 console.log(
   `${val.classNames.length} held-out identities, ${val.items.length} photos; ${matched} matched and ${pairs.length - matched} mismatched pairs; 10 folds, ${flip ? 'flip TTA' : 'no flip'}`,

@@ -18,10 +18,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { degradedCopies } from './degrade.mjs';
 import { takeFlag } from './flag.mjs';
-import { loadImageFolder, splitByIdentity } from '../dist/io/imageFolder.js';
-import { embedUnique, sampleVerificationPairs } from '../dist/metrics/pairEval.js';
+import { heldoutPairs } from './heldout.mjs';
+import { lfwPathPairs, scorePathPairs } from '../dist/metrics/pairEval.js';
 import { pairedAccuracyTest } from '../dist/metrics/paired.js';
-import { lfwImagePath, readPairsFile } from '../dist/metrics/verification.js';
 import { loadFaceModel } from '../dist/model/store.js';
 import { embedderFor } from '../dist/onnx/runtime.js';
 
@@ -55,15 +54,9 @@ const root = path.resolve(process.env.DATA ?? '../shared/data');
 
 /** The pairs (paths a, b, same) and their folds. */
 async function pairsOf() {
-  if (set === 'lfw') {
-    const parsed = await readPairsFile(path.join(root, 'lfw/pairs.txt'));
-    const lfw = path.join(root, 'lfw');
-    const pairs = parsed.pairs.map((p) => ({ a: lfwImagePath(lfw, p.a), b: lfwImagePath(lfw, p.b), same: p.same }));
-    return { pairs, folds: parsed.pairs.map((p) => p.fold) };
-  }
+  if (set === 'lfw') return lfwPathPairs(path.join(root, 'lfw/pairs.txt'), path.join(root, 'lfw'));
   const data = path.join(root, 'train');
-  const { val } = splitByIdentity(await loadImageFolder(data), 0.1, 0);
-  const pairs = sampleVerificationPairs(val, 6000, 1);
+  const { pairs } = await heldoutPairs(data);
   if (set === 'heldout') return { pairs, folds: 10 };
   const files = Array.from(new Set(pairs.flatMap((p) => [p.a, p.b])));
   const copies = await degradedCopies(data, files, small, quality, tmp);
@@ -72,15 +65,13 @@ async function pairsOf() {
 }
 
 /** Cosine of each pair under the model in `dir`. */
-async function scoresOf(dir, pairs) {
+async function scoresOf(dir, pairs, folds) {
   const fm = await loadFaceModel(dir);
   const { embedder } = await embedderFor(fm, 'auto', 2);
-  const bad = [];
   try {
-    const files = Array.from(new Set(pairs.flatMap((p) => [p.a, p.b])));
-    const emb = await embedUnique(fm, files, { flip: noFlip < 0, batchSize: 32, embedder }, bad);
-    if (bad.length > 0) throw new Error(`${bad.length} unreadable images, e.g. ${bad[0]}`);
-    return pairs.map((p) => emb.get(p.a).reduce((s, x, k) => s + x * emb.get(p.b)[k], 0));
+    const r = await scorePathPairs(fm, pairs, folds, { flip: noFlip < 0, embedder });
+    if (r.skippedPairs > 0) throw new Error(`${r.skippedImages.length} unreadable images, e.g. ${r.skippedImages[0]}`);
+    return r.scores;
   } finally {
     await embedder?.dispose?.();
     fm.model.dispose();
@@ -88,7 +79,7 @@ async function scoresOf(dir, pairs) {
 }
 
 const { pairs, folds } = await pairsOf();
-const [a, b] = [await scoresOf(args[0], pairs), await scoresOf(args[1], pairs)];
+const [a, b] = [await scoresOf(args[0], pairs, folds), await scoresOf(args[1], pairs, folds)];
 const r = pairedAccuracyTest(
   a,
   b,

@@ -9,8 +9,7 @@
 // Usage: npm run build && node scripts/teacher-heldout.mjs TARGETS.npy [--pairs 6000]
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { loadImageFolder, splitByIdentity } from '../dist/io/imageFolder.js';
-import { sampleVerificationPairs } from '../dist/metrics/pairEval.js';
+import { heldoutPairs } from './heldout.mjs';
 import { kFoldAssignment, tarAtFar, tenFoldAccuracy } from '../dist/metrics/verification.js';
 import { readNpy } from '../dist/io/npy.js';
 
@@ -23,8 +22,7 @@ if (args.length !== 1 || !targets.endsWith('.npy') || !Number.isInteger(maxPairs
   process.exit(2);
 }
 const data = path.resolve(process.env.DATA ?? '../shared/data', 'train');
-const { val } = splitByIdentity(await loadImageFolder(data), 0.1, 0);
-const pairs = sampleVerificationPairs(val, maxPairs, 1);
+const { pairs } = await heldoutPairs(data, maxPairs);
 let npy;
 let listing;
 try {

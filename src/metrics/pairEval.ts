@@ -97,6 +97,47 @@ function dot(a: Float32Array, b: Float32Array): number {
   return s;
 }
 
+/** What `scorePathPairs` gives: the pairs with two readable images, in order. */
+export interface PairScores {
+  /** Cosine of each scored pair, its ground truth and its fold id. */
+  scores: number[];
+  same: boolean[];
+  folds: number[];
+  /** Unique images embedded. */
+  images: number;
+  /** Images that could not be read, and the pairs dropped because of them. */
+  skippedImages: string[];
+  skippedPairs: number;
+}
+
+/**
+ * Cosine of each pair under `fm` (each image embedded once).
+ * @param folds number of contiguous folds, or a fold id per pair (LFW: from the file).
+ */
+export async function scorePathPairs(
+  fm: FaceModel,
+  pairs: readonly PathPair[],
+  folds: number | readonly number[],
+  options: Partial<PairEvalOptions> = {},
+): Promise<PairScores> {
+  const opts = { ...DEFAULT_PAIR_EVAL_OPTIONS, ...options };
+  const files = Array.from(new Set(pairs.flatMap((p) => [p.a, p.b])));
+  const bad: string[] = [];
+  const emb = await embedUnique(fm, files, opts, bad);
+  const out: PairScores = { scores: [], same: [], folds: [], images: emb.size, skippedImages: bad, skippedPairs: 0 };
+  const allFolds = typeof folds === 'number' ? Array.from(kFoldAssignment(pairs.length, folds)) : folds;
+  pairs.forEach((p, i) => {
+    const ea = emb.get(p.a);
+    const eb = emb.get(p.b);
+    if (ea === undefined || eb === undefined) return;
+    out.scores.push(dot(ea, eb));
+    out.same.push(p.same);
+    out.folds.push(allFolds[i]);
+  });
+  out.skippedPairs = pairs.length - out.scores.length;
+  return out;
+}
+
 /**
  * Scores `pairs` with `fm` and runs the verification protocol.
  * @param folds number of contiguous folds, or a fold id per pair (LFW: from the file).
@@ -108,24 +149,11 @@ export async function evaluatePathPairs(
   folds: number | readonly number[],
   options: Partial<PairEvalOptions> = {},
 ): Promise<VerificationReport> {
-  const opts = { ...DEFAULT_PAIR_EVAL_OPTIONS, ...options };
-  const files = Array.from(new Set(pairs.flatMap((p) => [p.a, p.b])));
-  const bad: string[] = [];
-  const emb = await embedUnique(fm, files, opts, bad);
-  const scores: number[] = [];
-  const same: boolean[] = [];
-  const foldIds: number[] = [];
-  const allFolds = typeof folds === 'number' ? Array.from(kFoldAssignment(pairs.length, folds)) : folds;
-  pairs.forEach((p, i) => {
-    const ea = emb.get(p.a);
-    const eb = emb.get(p.b);
-    if (ea === undefined || eb === undefined) return;
-    scores.push(dot(ea, eb));
-    same.push(p.same);
-    foldIds.push(allFolds[i]);
-  });
-  if (scores.length === 0)
+  const { scores, same, folds: foldIds, ...counts } = await scorePathPairs(fm, pairs, folds, options);
+  if (scores.length === 0) {
+    const bad = counts.skippedImages;
     throw new ArcinvertError(`no pair could be evaluated (${bad.length} unreadable images, e.g. ${bad[0] ?? 'none'})`);
+  }
   const res = tenFoldAccuracy(scores, same, foldIds);
   return {
     accuracy: res.accuracy,
@@ -135,9 +163,23 @@ export async function evaluatePathPairs(
     tarAtFar1e2: tarAtFar(scores, same, 1e-2),
     tarAtFar1e3: tarAtFar(scores, same, 1e-3),
     pairs: scores.length,
-    images: emb.size,
-    skippedImages: bad,
-    skippedPairs: pairs.length - scores.length,
+    ...counts,
+  };
+}
+
+/** The pairs of an LFW-format `pairs.txt` as image paths under `imagesDir` (`<Name>/<Name>_NNNN.jpg`), and the file's fold of each. */
+export async function lfwPathPairs(
+  pairsFile: string,
+  imagesDir: string,
+): Promise<{ pairs: PathPair[]; folds: number[] }> {
+  const parsed = await readPairsFile(pairsFile);
+  return {
+    pairs: parsed.pairs.map((p) => ({
+      a: lfwImagePath(imagesDir, p.a),
+      b: lfwImagePath(imagesDir, p.b),
+      same: p.same,
+    })),
+    folds: parsed.pairs.map((p) => p.fold),
   };
 }
 
@@ -151,18 +193,8 @@ export async function evaluatePairs(
   imagesDir: string,
   options: Partial<PairEvalOptions> = {},
 ): Promise<VerificationReport> {
-  const parsed = await readPairsFile(pairsFile);
-  const pairs = parsed.pairs.map((p) => ({
-    a: lfwImagePath(imagesDir, p.a),
-    b: lfwImagePath(imagesDir, p.b),
-    same: p.same,
-  }));
-  return evaluatePathPairs(
-    fm,
-    pairs,
-    parsed.pairs.map((p) => p.fold),
-    options,
-  );
+  const { pairs, folds } = await lfwPathPairs(pairsFile, imagesDir);
+  return evaluatePathPairs(fm, pairs, folds, options);
 }
 
 /**
