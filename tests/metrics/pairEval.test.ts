@@ -3,7 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ArcinvertError } from '../../src/errors.js';
-import { evaluatePairs, evaluatePathPairs, foldCount, sampleVerificationPairs } from '../../src/metrics/pairEval.js';
+import {
+  evaluatePairs,
+  evaluatePathPairs,
+  foldCount,
+  lfwPathPairs,
+  sampleVerificationPairs,
+  scorePathPairs,
+} from '../../src/metrics/pairEval.js';
 import type { Dataset } from '../../src/io/imageFolder.js';
 import { colourModel, writeColourLfw } from '../helpers/colourModel.js';
 
@@ -64,6 +71,29 @@ test('unreadable images are skipped with their pairs; nothing left is an error',
   expect(r.accuracy).toBe(1);
   await expect(evaluatePathPairs(fm, [{ a: missing, b: missing, same: true }], 1)).rejects.toThrow(ArcinvertError);
   await expect(evaluatePairs(fm, path.join(dir, 'nope.txt'), dir)).rejects.toThrow(/cannot read pairs file/);
+});
+
+test('lfwPathPairs and scorePathPairs: the file order, its folds and the cosines of the helper', async () => {
+  const { pairs, folds } = await lfwPathPairs(path.join(dir, 'pairs.txt'), dir);
+  expect(folds).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
+  expect([pairs[0].a, pairs[0].b, pairs[0].same]).toEqual([
+    path.join(dir, 'A/A_0001.jpg'),
+    path.join(dir, 'A/A_0002.jpg'),
+    true,
+  ]);
+  const before = tf.memory().numTensors;
+  const r = await scorePathPairs(fm, pairs, folds, { flip: false });
+  expect(tf.memory().numTensors).toBe(before);
+  // fold 0: A1–A2, B1–B2 (1, 1), A1–B1, A2–C1 (−1/3, −1/3); fold 1: C1–C2, A1–A3 (1, −1), B2–C2, B1–A3 (−1/3, 1/3)
+  const third = 1 / 3;
+  [1, 1, -third, -third, 1, -1, -third, third].forEach((c, i) => expect(r.scores[i]).toBeCloseTo(c, 5));
+  expect(r.same).toEqual(pairs.map((p) => p.same));
+  expect(r.folds).toEqual(folds);
+  expect([r.images, r.skippedPairs]).toEqual([7, 0]);
+  // a dropped pair takes its fold id with it: the rest keep theirs
+  const missing = path.join(dir, 'A/A_0009.jpg');
+  const some = await scorePathPairs(fm, [pairs[0], { a: missing, b: pairs[1].b, same: true }, pairs[2]], 3);
+  expect([some.folds, some.skippedPairs, some.skippedImages]).toEqual([[0, 2], 1, [missing]]);
 });
 
 test('sampleVerificationPairs: balanced, alternating, deterministic, identity-correct', () => {
