@@ -10,3 +10,10 @@ export function takeFlag(args, name, dflt) {
   const [, value] = args.splice(i, 2);
   return value === undefined || value.startsWith('--') ? null : value;
 }
+
+/** Whether the switch `name` (a flag without a value) is in `args`; removed from it. */
+export function takeSwitch(args, name) {
+  const i = args.indexOf(name);
+  if (i >= 0) args.splice(i, 1);
+  return i >= 0;
+}

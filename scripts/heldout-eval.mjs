@@ -10,17 +10,15 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { takeFlag, takeSwitch } from './flag.mjs';
 import { heldoutPairs } from './heldout.mjs';
 import { evaluatePathPairs } from '../dist/metrics/pairEval.js';
 import { loadFaceModel } from '../dist/model/store.js';
 import { embedderFor } from '../dist/onnx/runtime.js';
 
 const args = process.argv.slice(2);
-const at = args.indexOf('--pairs');
-const maxPairs = at >= 0 ? Number(args.splice(at, 2)[1]) : 6000;
-const noFlip = args.indexOf('--no-flip');
-const flip = noFlip < 0;
-if (!flip) args.splice(noFlip, 1);
+const maxPairs = Number(takeFlag(args, '--pairs', '6000'));
+const flip = !takeSwitch(args, '--no-flip');
 if (args.length === 0 || args.some((a) => a.startsWith('--')) || !Number.isInteger(maxPairs) || maxPairs < 20) {
   console.error('usage: heldout-eval.mjs MODEL_DIR… [--pairs 6000] [--no-flip]');
   process.exit(2);

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { degradedCopies } from './degrade.mjs';
-import { takeFlag } from './flag.mjs';
+import { takeFlag, takeSwitch } from './flag.mjs';
 import { heldoutPairs } from './heldout.mjs';
 import { lfwPathPairs, scorePathPairs } from '../dist/metrics/pairEval.js';
 import { pairedAccuracyTest } from '../dist/metrics/paired.js';
@@ -29,8 +29,7 @@ const set = takeFlag(args, '--set', 'heldout');
 const small = Number(takeFlag(args, '--small', '56'));
 const quality = Number(takeFlag(args, '--quality', '50'));
 const tmp = takeFlag(args, '--tmp', os.tmpdir());
-const noFlip = args.indexOf('--no-flip');
-if (noFlip >= 0) args.splice(noFlip, 1);
+const flip = !takeSwitch(args, '--no-flip');
 if (
   args.length !== 2 ||
   args.some((a) => a.startsWith('--')) ||
@@ -69,7 +68,7 @@ async function scoresOf(dir, pairs, folds) {
   const fm = await loadFaceModel(dir);
   const { embedder } = await embedderFor(fm, 'auto', 2);
   try {
-    const r = await scorePathPairs(fm, pairs, folds, { flip: noFlip < 0, embedder });
+    const r = await scorePathPairs(fm, pairs, folds, { flip, embedder });
     if (r.skippedPairs > 0) throw new Error(`${r.skippedImages.length} unreadable images, e.g. ${r.skippedImages[0]}`);
     return r.scores;
   } finally {
@@ -88,7 +87,7 @@ const r = pairedAccuracyTest(
 );
 const pct = (x) => `${(x * 100).toFixed(2)} %`;
 const signed = (x) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(2)}`;
-console.log(`${set}: ${r.pairs} pairs, 10 folds, ${noFlip < 0 ? 'flip TTA' : 'no flip'}`);
+console.log(`${set}: ${r.pairs} pairs, 10 folds, ${flip ? 'flip TTA' : 'no flip'}`);
 console.log(`A ${args[0]}: ${pct(r.accuracyA)}`);
 console.log(`B ${args[1]}: ${pct(r.accuracyB)}`);
 console.log(

@@ -9,13 +9,13 @@
 // Usage: npm run build && node scripts/teacher-heldout.mjs TARGETS.npy [--pairs 6000]
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { takeFlag } from './flag.mjs';
 import { heldoutPairs } from './heldout.mjs';
 import { kFoldAssignment, tarAtFar, tenFoldAccuracy } from '../dist/metrics/verification.js';
 import { readNpy } from '../dist/io/npy.js';
 
 const args = process.argv.slice(2);
-const at = args.indexOf('--pairs');
-const maxPairs = at >= 0 ? Number(args.splice(at, 2)[1]) : 6000;
+const maxPairs = Number(takeFlag(args, '--pairs', '6000'));
 const [targets] = args;
 if (args.length !== 1 || !targets.endsWith('.npy') || !Number.isInteger(maxPairs) || maxPairs < 20) {
   console.error('usage: teacher-heldout.mjs TARGETS.npy [--pairs 6000]');
